@@ -1,0 +1,40 @@
+# One venv per checkout; every target installs what it needs, so a fresh clone works.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test test-slow bench e2e crds lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## run: start the example sandbox on this machine (`sandlot up examples/payments/sandbox.yaml`)
+run: $(STAMP)
+	$(BIN)/sandlot up examples/payments/sandbox.yaml
+
+## test: the whole test suite (unit + integration against the emulator; no cluster needed)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## test-slow: the long checks on the large shared specs
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+## bench: speed and memory against peers measured in the same run
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## e2e: against the real cluster in KUBECONFIG (skips without one)
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q e2e -m 'not slow' -p no:cacheprovider
+
+## crds: regenerate crds/ (and the chart's copy) from the pydantic models
+crds: $(STAMP)
+	$(BIN)/sandlot crds
+
+clean:
+	rm -rf $(VENV) .pytest_cache

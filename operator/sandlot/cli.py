@@ -1,0 +1,81 @@
+"""The `sandlot` command line: parse arguments, call into the package, print.
+
+Each sub-command imports its module lazily so that `sandlot mock` never pays for
+kopf and the Kubernetes client, and `sandlot operator` never loads the mock engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_mock(args: argparse.Namespace) -> int:
+    from sandlot.server import run_mock
+
+    return run_mock(args)
+
+
+def _cmd_operator(args: argparse.Namespace) -> int:
+    from sandlot.controller.runner import run_operator
+
+    return run_operator(args)
+
+
+def _cmd_crds(args: argparse.Namespace) -> int:
+    from sandlot.crdgen import write_crds
+
+    for path in write_crds(args.out, chart_dir=args.chart_dir, check=args.check):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="sandlot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document")
+    mock.add_argument("spec", help="path or URL of the OpenAPI document (JSON or YAML)")
+    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    mock.add_argument("--port", type=int, default=4010, help="port to bind (default 4010)")
+    mock.add_argument("--seed", type=int, default=0, help="seed for generated data (default 0)")
+    mock.add_argument("--check", action="store_true", help="validate the spec and exit")
+    mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
+    mock.add_argument("--log-level", default="info", help="log level (debug, info, warning, error)")
+    mock.set_defaults(func=_cmd_mock)
+
+    op = sub.add_parser("operator", help="run the Kubernetes operator")
+    op.add_argument(
+        "--namespace", "-n", action="append", default=[],
+        help="namespace to watch (repeatable; default: all namespaces)",
+    )
+    op.add_argument("--health-port", type=int, default=8080, help="liveness endpoint port")
+    op.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port")
+    op.add_argument("--peering", default=None, help="kopf peering name for HA (default: standalone)")
+    op.set_defaults(func=_cmd_operator)
+
+    crds = sub.add_parser("crds", help="write the CRDs generated from the models")
+    crds.add_argument("--out", default="crds", help="directory for the CRD files (default crds/)")
+    crds.add_argument(
+        "--chart-dir", default="charts/sandlot/crds",
+        help="also write the chart's copy here (empty string to skip)",
+    )
+    crds.add_argument("--check", action="store_true", help="fail if the files differ; write nothing")
+    crds.set_defaults(func=_cmd_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

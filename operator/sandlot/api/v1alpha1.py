@@ -1,0 +1,328 @@
+"""Pydantic models of the sandlot.dev/v1alpha1 resources: the single source of truth.
+
+`sandlot crds` turns these models into the CRDs under crds/ (see crdgen.py); the operator
+parses every custom resource through them, and `sandlot up` reads the same manifests.
+Field constraints here become OpenAPI validation in the CRD, so bad input is refused at
+`kubectl apply` time with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "sandlot.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+#: RFC 1123 label: what Kubernetes accepts as a namespace or Service name.
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: RFC 1123 subdomain: what Kubernetes accepts as a ConfigMap or Secret name.
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: A ConfigMap data key.
+CONFIGMAP_KEY = r"^[-._a-zA-Z0-9]+$"
+#: An environment variable name as shells and Kubernetes accept it.
+ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A time to live: a positive whole number of minutes, hours or days (`90m`, `72h`, `7d`).
+TTL_PATTERN = r"^[1-9][0-9]{0,4}(m|h|d)$"
+#: A Kubernetes resource quantity (`500m`, `2`, `4Gi`).
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+#: An IPv4 or IPv6 CIDR block.
+CIDR = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9a-fA-F:]+:[0-9a-fA-F:]*/[0-9]{1,3})$"
+#: An http(s) URL.
+HTTP_URL = r"^https?://[^\s]+$"
+
+Port = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535.")]
+Quantity = Annotated[str, Field(pattern=QUANTITY, description="Kubernetes quantity, e.g. 500m, 2, 4Gi.")]
+
+
+def _one_of(*fields: str) -> dict:
+    """Return a CEL rule that accepts an object with exactly one of `fields` set."""
+    terms = " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields)
+    return {"rule": f"{terms} == 1", "message": f"set exactly one of {', '.join(fields)}"}
+
+
+def _check_one_of(model: BaseModel, *fields: str) -> None:
+    """Raise ValueError unless exactly one of `fields` is set (the CEL rule, enforced locally too)."""
+    chosen = [f for f in fields if getattr(model, f) is not None]
+    if len(chosen) != 1:
+        got = ", ".join(chosen) if chosen else "none"
+        raise ValueError(f"set exactly one of {', '.join(fields)} (got {got})")
+
+
+class KubeModel(BaseModel):
+    """Base: camelCase on the wire, unknown fields refused (the CRD prunes them anyway)."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=False
+    )
+
+    def to_wire(self) -> dict:
+        """Return the object as Kubernetes stores it: camelCase, unset optionals left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class EnvVar(KubeModel):
+    """One environment variable for the app."""
+
+    name: str = Field(pattern=ENV_VAR_NAME, max_length=128, description="Variable name.")
+    value: str = Field(default="", max_length=4096, description="Literal value.")
+
+
+class ResourceAmounts(KubeModel):
+    """CPU and memory amounts."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class Resources(KubeModel):
+    """Container requests and limits."""
+
+    requests: ResourceAmounts | None = None
+    limits: ResourceAmounts | None = None
+
+
+class App(KubeModel):
+    """The team's own service, run from its production image in sandbox mode."""
+
+    image: str = Field(min_length=1, max_length=512, pattern=r"^[^\s]+$",
+                       description="Container image of the app, e.g. ghcr.io/acme/payments:sha-1234.")
+    port: Port = Field(default=8080, description="Port the app listens on.")
+    env: list[EnvVar] = Field(
+        default_factory=list, max_length=100,
+        description="Environment that switches the app to sandbox mode (e.g. SANDBOX_MODE=true).",
+    )
+    resources: Resources | None = Field(default=None, description="Container requests and limits.")
+    replicas: int = Field(default=1, ge=0, le=10, description="Number of app pods (0 pauses the app).")
+    command: list[str] | None = Field(default=None, max_length=50, description="Overrides the image entrypoint.")
+    args: list[str] | None = Field(default=None, max_length=100, description="Arguments for the entrypoint.")
+    readinessPath: str | None = Field(
+        default=None, pattern=r"^/", max_length=256, alias="readinessPath",
+        description="HTTP path of the app's readiness probe; no probe when unset.",
+    )
+
+
+class ConfigMapKeyRef(KubeModel):
+    """A key in a ConfigMap of the SandboxEnvironment's own namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN, description="ConfigMap name.")
+    key: str = Field(min_length=1, max_length=253, pattern=CONFIGMAP_KEY, description="Key in the ConfigMap's data.")
+
+
+class S3ObjectRef(KubeModel):
+    """An object in an S3-compatible bucket."""
+
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", description="Bucket name.")
+    key: str = Field(min_length=1, max_length=1024, description="Object key.")
+    region: str | None = Field(default=None, max_length=64, description="Bucket region.")
+    endpointUrl: str | None = Field(
+        default=None, pattern=HTTP_URL, max_length=2048, alias="endpointUrl",
+        description="Endpoint of an S3-compatible store other than AWS.",
+    )
+
+
+class OpenAPISource(KubeModel):
+    """Where a downstream's OpenAPI document comes from: exactly one of the three."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_one_of("configMap", "url", "s3")]})
+
+    configMap: ConfigMapKeyRef | None = Field(default=None, alias="configMap", description="ConfigMap in the sandbox's namespace.")
+    url: str | None = Field(default=None, pattern=HTTP_URL, max_length=2048, description="http(s) URL of the document.")
+    s3: S3ObjectRef | None = Field(default=None, description="Object in an S3-compatible bucket.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OpenAPISource:
+        _check_one_of(self, "configMap", "url", "s3")
+        return self
+
+
+class Downstream(KubeModel):
+    """A service the app calls, replaced by a Sandlot stub serving its OpenAPI document."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=DNS1123_LABEL,
+                      description="Short DNS-1123 name; the stub's Service is stub-<name>.")
+    openapi: OpenAPISource = Field(description="The downstream's OpenAPI 3.x document.")
+    envVar: str = Field(pattern=ENV_VAR_NAME, max_length=128, alias="envVar",
+                        description="Env var through which the app finds the stub's base URL.")
+    stateful: bool = Field(default=True, description="Remember created objects per tenant (false: pure mock).")
+    scenario: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9_]+$",
+                                 description="Scenario applied to every request unless one is asked for.")
+
+
+class FixturesSource(KubeModel):
+    """Seed fixtures: exactly one of a ConfigMap key or an S3 object."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_one_of("configMap", "s3")]})
+
+    configMap: ConfigMapKeyRef | None = Field(default=None, alias="configMap")
+    s3: S3ObjectRef | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FixturesSource:
+        _check_one_of(self, "configMap", "s3")
+        return self
+
+
+class SeedJob(KubeModel):
+    """A Job run once in the sandbox after the stubs are up, to seed the app's own data."""
+
+    image: str = Field(min_length=1, max_length=512, pattern=r"^[^\s]+$", description="Image of the seed Job.")
+    command: list[str] | None = Field(default=None, max_length=50)
+    args: list[str] | None = Field(default=None, max_length=100)
+    backoffLimit: int = Field(default=2, ge=0, le=10, alias="backoffLimit", description="Retries before the Job fails.")
+
+
+class Seed(KubeModel):
+    """Seeded data for the sandbox."""
+
+    fixtures: FixturesSource | None = Field(default=None, description="Fixtures loaded into every stateful stub.")
+    job: SeedJob | None = Field(default=None, description="Optional seed Job.")
+
+
+class Quota(KubeModel):
+    """What the sandbox namespace may use at most; defaults are sane for one small app."""
+
+    cpu: Quantity = Field(default="4", description="Total CPU limits in the namespace.")
+    memory: Quantity = Field(default="8Gi", description="Total memory limits in the namespace.")
+    pods: int = Field(default=20, ge=1, le=500, description="Pods at most.")
+    containerCpu: Quantity = Field(default="500m", alias="containerCpu",
+                                   description="Default CPU limit of a container that sets none.")
+    containerMemory: Quantity = Field(default="512Mi", alias="containerMemory",
+                                      description="Default memory limit of a container that sets none.")
+
+
+class EgressPort(KubeModel):
+    """A port that egress may reach."""
+
+    port: Port
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+class EgressRule(KubeModel):
+    """Egress beyond the sandbox that the team allows explicitly."""
+
+    cidr: str = Field(pattern=CIDR, max_length=64, description="Destination CIDR, e.g. 203.0.113.0/24.")
+    ports: list[EgressPort] = Field(default_factory=list, max_length=20,
+                                    description="Ports allowed; all ports when empty.")
+    description: str | None = Field(default=None, max_length=256, description="Why this egress is needed.")
+
+
+class Network(KubeModel):
+    """Network isolation: nothing leaves the sandbox except DNS and what is listed here."""
+
+    egress: list[EgressRule] = Field(default_factory=list, max_length=20,
+                                     description="Extra egress allowed; none by default.")
+
+
+class SandboxEnvironmentSpec(KubeModel):
+    """What a team asks for: its app, stubbed downstreams, seed data, lifetime and limits."""
+
+    app: App
+    downstreams: list[Downstream] = Field(
+        default_factory=list, max_length=20,
+        json_schema_extra={"x-kubernetes-validations": [{
+            "rule": "self.all(d, self.exists_one(e, e.name == d.name))",
+            "message": "downstream names must be unique",
+        }, {
+            "rule": "self.all(d, self.exists_one(e, e.envVar == d.envVar))",
+            "message": "downstream envVar values must be unique",
+        }]},
+    )
+    seed: Seed | None = None
+    ttl: str = Field(default="24h", pattern=TTL_PATTERN,
+                     description="Lifetime from creation: minutes, hours or days, e.g. 90m, 72h, 7d.")
+    onExpiry: Literal["Delete", "Retain"] = Field(
+        default="Delete", alias="onExpiry",
+        description="Delete: remove the CR at expiry. Retain: tear down but keep the CR in phase Expired (GitOps).",
+    )
+    tenant: str = Field(default="default", min_length=1, max_length=63, pattern=DNS1123_LABEL,
+                        description="Tenant that owns the sandbox (a SandboxTenant name).")
+    quota: Quota = Field(default_factory=Quota, json_schema_extra={"default": {}})
+    network: Network = Field(default_factory=Network, json_schema_extra={"default": {}})
+
+    @model_validator(mode="after")
+    def _unique_downstreams(self) -> SandboxEnvironmentSpec:
+        for attr in ("name", "envVar"):
+            seen: set[str] = set()
+            for i, d in enumerate(self.downstreams):
+                value = getattr(d, attr)
+                if value in seen:
+                    raise ValueError(f"downstreams[{i}].{attr} {value!r} is used twice; each must be unique")
+                seen.add(value)
+        return self
+
+
+class Condition(KubeModel):
+    """A Kubernetes-style condition a person can act on."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    lastTransitionTime: str | None = Field(default=None, alias="lastTransitionTime")
+    observedGeneration: int | None = Field(default=None, alias="observedGeneration")
+
+
+Phase = Literal["Pending", "Provisioning", "Ready", "Failed", "Terminating", "Expired"]
+
+
+class SandboxEnvironmentStatus(KubeModel):
+    """What the operator reports."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    phase: Phase | None = None
+    namespace: str | None = None
+    endpoints: dict[str, str] | None = None
+    credentialsSecret: str | None = Field(default=None, alias="credentialsSecret")
+    expiresAt: str | None = Field(default=None, alias="expiresAt")
+    observedGeneration: int | None = Field(default=None, alias="observedGeneration")
+    conditions: list[Condition] | None = None
+
+
+class SandboxTenantSpec(KubeModel):
+    """What the platform team grants a tenant."""
+
+    namespaces: list[Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)]] = Field(
+        default_factory=list, max_length=200,
+        description="Namespaces whose SandboxEnvironments belong to this tenant; empty means any.",
+    )
+    maxSandboxes: int = Field(default=10, ge=0, le=1000, alias="maxSandboxes", description="Sandboxes at once.")
+    maxTtl: str = Field(default="7d", pattern=TTL_PATTERN, alias="maxTtl", description="Longest ttl allowed.")
+    defaultQuota: Quota | None = Field(default=None, alias="defaultQuota",
+                                       description="Quota for sandboxes that set none.")
+    allowedRegistries: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list, alias="allowedRegistries", max_length=50,
+        description="Image prefixes allowed for apps (e.g. ghcr.io/acme/); empty means any.",
+    )
+
+
+class SandboxTenantStatus(KubeModel):
+    """How much of its grant a tenant uses."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    sandboxes: int | None = None
+
+
+class SandboxEnvironment(KubeModel):
+    """A namespaced request for one isolated sandbox."""
+
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: Literal["SandboxEnvironment"] = "SandboxEnvironment"
+    metadata: dict = Field(default_factory=dict)
+    spec: SandboxEnvironmentSpec
+    status: SandboxEnvironmentStatus | None = None
+
+
+class SandboxTenant(KubeModel):
+    """A cluster-scoped tenant, owned by the platform team."""
+
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: Literal["SandboxTenant"] = "SandboxTenant"
+    metadata: dict = Field(default_factory=dict)
+    spec: SandboxTenantSpec = Field(default_factory=SandboxTenantSpec)
+    status: SandboxTenantStatus | None = None

@@ -1,0 +1,330 @@
+"""Load an OpenAPI 3.0/3.1 document from a path or URL into one self-contained dict.
+
+Called by the engine (and `sandlot mock --check`). Every `$ref` in the result is
+local (`#/...`): documents split over many files are *bundled*, each externally
+referenced node copied once under `#/x-sandlot-bundled/<name>` and every reference
+to it rewritten, so recursive schemas stay references rather than being expanded.
+Validation and generation therefore only ever resolve local JSON pointers.
+
+Problems raise `SpecError`, whose message names the file, the JSON pointer and
+what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUNDLE_KEY = "x-sandlot-bundled"
+_URL_TIMEOUT_S = 30
+_EXTERNAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(?!#)')
+_LOCAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(#[^"]*)"')
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class SpecError(Exception):
+    """An OpenAPI document that cannot be served: names the file, the JSON pointer and the problem."""
+
+    def __init__(self, problem: str, *, file: str = "", pointer: str = "") -> None:
+        self.problem = problem
+        self.file = file
+        self.pointer = pointer
+        where = file or "<spec>"
+        super().__init__(f"{where}: at {pointer or '/'}: {problem}" if pointer else f"{where}: {problem}")
+
+
+@dataclass
+class Spec:
+    """A loaded, bundled OpenAPI document and where it came from."""
+
+    document: dict[str, Any]
+    source: str
+    openapi: str  # the document's `openapi` field, e.g. "3.0.3"
+    files: list[str] = field(default_factory=list)  # local files read (to watch for changes)
+
+    @property
+    def version(self) -> str:
+        """Return "3.0" or "3.1"."""
+        return self.openapi[:3]
+
+
+class _NoTimestampLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """A YAML loader that keeps dates as strings: OpenAPI examples must stay JSON values."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def escape_token(token: str) -> str:
+    """Escape one JSON-pointer reference token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def unescape_token(token: str) -> str:
+    """Undo `escape_token`."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """Return the node at a JSON pointer ("" or "/a/b"); raise KeyError when it does not exist."""
+    node = document
+    if not pointer:
+        return node
+    if not pointer.startswith("/"):
+        raise KeyError(pointer)
+    for raw in pointer[1:].split("/"):
+        token = unescape_token(urllib.parse.unquote(raw))
+        if isinstance(node, list):
+            try:
+                node = node[int(token)]
+            except (ValueError, IndexError):
+                raise KeyError(pointer) from None
+        elif isinstance(node, dict) and token in node:
+            node = node[token]
+        else:
+            raise KeyError(pointer)
+    return node
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _read(location: str) -> bytes:
+    """Read a file or URL; raise SpecError naming it when that fails."""
+    try:
+        if _is_url(location):
+            with urllib.request.urlopen(location, timeout=_URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
+                return resp.read()
+        return Path(location).read_bytes()
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot read the document: {exc}", file=location) from exc
+
+
+def _parse(location: str, raw: bytes) -> Any:
+    """Parse JSON or YAML text; raise SpecError with the line when it is malformed."""
+    head = raw.lstrip()[:1]
+    if head in (b"{", b"["):
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            if location.endswith(".json"):
+                raise SpecError(f"invalid JSON: {exc}", file=location) from exc
+    try:
+        return yaml.load(raw, Loader=_NoTimestampLoader)  # noqa: S506 (a safe loader subclass)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}".replace("\n", " "), file=location) from exc
+
+
+def _join(base: str, relative: str) -> str:
+    """Resolve a reference's document part against the referring document's location."""
+    if _is_url(base) or _is_url(relative):
+        return urllib.parse.urljoin(base, relative)
+    relative = urllib.parse.unquote(relative)
+    if relative.startswith("file://"):
+        relative = relative[len("file://"):]
+    return os.path.normpath(os.path.join(os.path.dirname(base), relative))
+
+
+class _Bundler:
+    """Walk a document and its referenced files, rewriting every `$ref` to a local pointer."""
+
+    def __init__(self, root: Any, root_location: str) -> None:
+        self.root = root
+        self.root_location = root_location
+        self.docs: dict[str, Any] = {root_location: root}
+        self.local: dict[tuple[str, str], str] = {}
+        self.bundled: dict[str, Any] = {}
+        self.names: set[str] = set()
+        self.seen: set[int] = set()
+        self.pending: list[tuple[Any, Any, str, str]] = []  # (container, key, location, pointer)
+
+    def run(self) -> None:
+        """Rewrite the whole tree in place; attach the bundled nodes to the root."""
+        self.pending.append(({"": self.root}, "", self.root_location, ""))
+        while self.pending:
+            container, key, location, pointer = self.pending.pop()
+            self._visit(container, key, location, pointer)
+        if self.bundled:
+            self.root[BUNDLE_KEY] = self.bundled
+
+    def _doc(self, location: str, referrer: str, pointer: str) -> Any:
+        if location not in self.docs:
+            try:
+                self.docs[location] = _parse(location, _read(location))
+            except SpecError as exc:
+                raise SpecError(
+                    f"$ref to {location} failed: {exc.problem}", file=referrer, pointer=pointer
+                ) from exc
+        return self.docs[location]
+
+    def _name(self, location: str, fragment: str) -> str:
+        stem = Path(urllib.parse.urlparse(location).path).stem or "doc"
+        tail = ".".join(t for t in fragment.split("/") if t)
+        base = _NAME_UNSAFE.sub("_", f"{stem}.{tail}" if tail else stem)
+        name, n = base, 1
+        while name in self.names:
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
+
+    def _target(self, ref: str, location: str, pointer: str) -> tuple[str, Any] | None:
+        """Return (local ref, node) for a reference seen in `location`; None when it is root-local."""
+        doc_part, _, fragment = ref.partition("#")
+        fragment = urllib.parse.unquote(fragment)
+        target_loc = _join(location, doc_part) if doc_part else location
+        if target_loc == self.root_location:
+            try:
+                node = resolve_pointer(self.root, fragment)
+            except KeyError:
+                raise SpecError(
+                    f"$ref {ref!r} does not resolve in {self.root_location}", file=location, pointer=pointer
+                ) from None
+            return "#" + fragment, node
+        key = (target_loc, fragment)
+        doc = self._doc(target_loc, location, pointer)
+        try:
+            node = resolve_pointer(doc, fragment)
+        except KeyError:
+            raise SpecError(
+                f"$ref {ref!r} does not resolve: {target_loc} has nothing at {fragment or '/'}",
+                file=location, pointer=pointer,
+            ) from None
+        if key not in self.local and isinstance(node, dict):
+            name = self._name(target_loc, fragment)
+            self.local[key] = f"#/{BUNDLE_KEY}/{escape_token(name)}"
+            self.bundled[name] = node
+            self.pending.append((self.bundled, name, target_loc, fragment))
+        return self.local.get(key, ""), node
+
+    def _visit(self, container: Any, key: Any, location: str, pointer: str) -> None:
+        node = container[key]
+        if isinstance(node, list):
+            for i in range(len(node)):
+                if isinstance(node[i], (dict, list)):
+                    self.pending.append((node, i, location, f"{pointer}/{i}"))
+            return
+        if id(node) in self.seen:
+            return
+        self.seen.add(id(node))
+        if any(not isinstance(k, str) for k in node):  # YAML `200:` keys are ints
+            for k in [k for k in node if not isinstance(k, str)]:
+                node[str(k).lower() if isinstance(k, bool) else str(k)] = node.pop(k)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (location != self.root_location or not ref.startswith("#")):
+            local_ref, target = self._target(ref, location, pointer + "/$ref")
+            if not local_ref:  # a non-object target (a description string ...): inline it
+                container[key] = target
+                return
+            node["$ref"] = local_ref
+        mapping = node.get("mapping") if key == "discriminator" or "propertyName" in node else None
+        if isinstance(mapping, dict):
+            for name, value in list(mapping.items()):
+                if isinstance(value, str) and ("#" in value or "/" in value or "." in value):
+                    found = self._target(value, location, f"{pointer}/mapping/{escape_token(name)}")
+                    if found and found[0]:
+                        mapping[name] = found[0]
+        for k, v in node.items():
+            if isinstance(v, (dict, list)):
+                self.pending.append((node, k, location, f"{pointer}/{escape_token(k)}"))
+
+    def files(self) -> list[str]:
+        """Return the local files that make up the document (root first)."""
+        return [loc for loc in self.docs if not _is_url(loc)]
+
+
+def _check_local_refs_json(raw: bytes, document: Any, location: str) -> None:
+    """Check every local `$ref` in a JSON text resolves (cheap: one regex, one lookup per distinct ref)."""
+    for ref in {m.decode() for m in _LOCAL_REF_IN_JSON.findall(raw)}:
+        try:
+            resolve_pointer(document, ref[1:])
+        except KeyError:
+            raise SpecError(f"$ref {ref!r} does not resolve", file=location,
+                            pointer=_find_ref(document, ref) or "") from None
+
+
+def _find_ref(document: Any, ref: str) -> str | None:
+    """Return the JSON pointer of the first `$ref` equal to `ref` (for error messages)."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, dict):
+            if node.get("$ref") == ref:
+                return pointer + "/$ref"
+            stack.extend((v, f"{pointer}/{escape_token(str(k))}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+    return None
+
+
+def _check_header(document: Any, location: str) -> str:
+    """Check the document is an OpenAPI 3.0/3.1 object and return its `openapi` version."""
+    if not isinstance(document, dict):
+        raise SpecError("the document is not a JSON/YAML object", file=location)
+    if "swagger" in document:
+        raise SpecError(
+            "Swagger 2.0 is not supported; convert it to OpenAPI 3 first "
+            "(e.g. `npx swagger2openapi SPEC -o openapi.yaml`) and serve the result",
+            file=location, pointer="/swagger",
+        )
+    version = document.get("openapi")
+    if not isinstance(version, str) or not re.match(r"3\.[01]\.?", version):
+        raise SpecError(
+            f"`openapi` must be a 3.0.x or 3.1.x version string, found {version!r}",
+            file=location, pointer="/openapi",
+        )
+    paths = document.get("paths", {})
+    if not isinstance(paths, dict):
+        raise SpecError("`paths` must be an object", file=location, pointer="/paths")
+    for template in paths:
+        if not str(template).startswith("/"):
+            raise SpecError(f"path {template!r} must start with '/'", file=location,
+                            pointer="/paths/" + escape_token(str(template)))
+    return version
+
+
+def load_spec(source: str | os.PathLike[str]) -> Spec:
+    """Load and bundle an OpenAPI document from a file path or http(s) URL."""
+    location = str(source)
+    if not _is_url(location):
+        location = os.path.abspath(location)
+    raw = _read(location)
+    document = _parse(location, raw)
+    openapi = _check_header(document, location)
+    is_json = raw.lstrip()[:1] == b"{"
+    if is_json and not _EXTERNAL_REF_IN_JSON.search(raw):
+        # Fast path for big single-file JSON specs: no key fixing or rewriting needed.
+        _check_local_refs_json(raw, document, location)
+        return Spec(document, location, openapi, [] if _is_url(location) else [location])
+    bundler = _Bundler(document, location)
+    bundler.run()
+    return Spec(document, location, openapi, bundler.files())
+
+
+def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """Yield (METHOD, path template, operation, path item) for every operation in `paths`."""
+    for template, item in (document.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        if "$ref" in item and isinstance(item["$ref"], str):
+            try:
+                item = {**resolve_pointer(document, item["$ref"][1:]), **item}
+            except KeyError:
+                continue
+        for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+            op = item.get(method)
+            if isinstance(op, dict):
+                yield method.upper(), template, op, item

@@ -1,0 +1,46 @@
+"""Pytest fixtures that start the Kubernetes API emulator for a test.
+
+Registered from tests/conftest.py with `pytest_plugins = ["tests.kubeemu.fixtures"]`.
+`kube_emulator` serves the project's crds/*.yaml by default; override the
+`kube_emulator_crd_paths` fixture (in a conftest or a test module) to serve others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .server import KubeEmulator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def kube_emulator_crd_paths() -> list[Path]:
+    """Return the CRD files the emulator serves: the project's crds/*.yaml and *.yml."""
+    crds = PROJECT_ROOT / "crds"
+    return sorted([*crds.glob("*.yaml"), *crds.glob("*.yml")])
+
+
+@pytest.fixture
+def kube_emulator(kube_emulator_crd_paths: list[Path], tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeEmulator]:
+    """Yield a running emulator with a kubeconfig written and KUBECONFIG pointing at it for this test."""
+    with KubeEmulator(kube_emulator_crd_paths) as emulator:
+        kubeconfig = emulator.write_kubeconfig(tmp_path / "kubeemu.kubeconfig")
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        yield emulator
+
+
+@pytest.fixture
+def kube_api_client(kube_emulator: KubeEmulator):
+    """Yield an official `kubernetes` ApiClient talking to the emulator (not the global default one)."""
+    import kubernetes
+
+    client = kubernetes.config.new_client_from_config(config_file=str(kube_emulator.kubeconfig_path))
+    try:
+        yield client
+    finally:
+        client.close()

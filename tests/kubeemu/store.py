@@ -1,0 +1,513 @@
+"""Keep the emulated cluster's objects in memory with the apiserver's write semantics.
+
+The HTTP app (``app.py``) calls one method per request; tests may read through
+``objects()``. Every write goes through ``_put``/``_drop``, which assign the
+global resourceVersion, maintain the indexes (uid, owners, namespace members)
+and record the watch event. What is reproduced: server-filled metadata,
+generation on spec changes, optimistic concurrency, the status subresource kept
+apart, finalizers and deletionTimestamp, namespace termination, ownerReference
+garbage collection and a bounded watch history (see docs/emulator.md).
+
+Stored objects are never mutated in place (a write stores a new dict), so a
+stored object can be serialised or kept in the history without copying.
+All methods take one re-entrant lock, so tests may call them from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import dataclasses
+import datetime
+import ipaddress
+import base64
+import random
+import re
+import threading
+import uuid
+from typing import Any
+
+from .catalog import Catalog, CrdError, ResourceType, resource_type_from_crd
+from .errors import ApiError, invalid, not_found, qualified
+from .patches import apply_patch
+
+ObjKey = tuple[tuple[str, str], str, str]  # ((group, plural), namespace or "", name)
+NAMESPACES = ("", "namespaces")
+CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchEvent:
+    """One change as watchers see it; `old` is the previous state of a MODIFIED object."""
+
+    rv: int
+    type: str
+    key: ObjKey
+    obj: dict[str, Any]
+    old: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(eq=False)
+class Subscription:
+    """A live watch: events of one resource type are pushed to its queue on its event loop."""
+
+    rtkey: tuple[str, str]
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue = dataclasses.field(default_factory=asyncio.Queue)
+
+    def push(self, event: WatchEvent | None) -> None:
+        """Deliver an event (None closes the stream) from whichever thread wrote."""
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        except RuntimeError:  # the loop is closed: the watch is already over
+            pass
+
+
+def now_timestamp() -> str:
+    """Return the current time as the apiserver writes timestamps (RFC 3339, seconds, UTC)."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _spec_part(obj: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
+    """Return the fields whose change bumps metadata.generation."""
+    ignored = {"metadata", "apiVersion", "kind"} | ({"status"} if rtype.has_status else set())
+    return {k: v for k, v in obj.items() if k not in ignored}
+
+
+def _validate_metadata(rtype: ResourceType, obj: dict[str, Any]) -> None:
+    """Refuse names and labels the apiserver would refuse (422 naming the field)."""
+    meta = obj["metadata"]
+    name = meta["name"]
+    if rtype.key == NAMESPACES or rtype.key == ("", "serviceaccounts") or rtype.key == ("", "services"):
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise invalid(rtype.kind, name, "metadata.name",
+                          f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                          "alphanumeric characters or '-', start and end with an alphanumeric character, "
+                          "and be at most 63 characters")
+    elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        raise invalid(rtype.kind, name, "metadata.name",
+                      f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                      "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+    for field in ("labels", "annotations"):
+        values = meta.get(field) or {}
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise invalid(rtype.kind, name, f"metadata.{field}", "Invalid value: every value must be a string")
+    for key, value in (meta.get("labels") or {}).items():
+        prefix, _, label_name = key.rpartition("/")
+        if (len(label_name) > 63 or not _LABEL_NAME.match(label_name)
+                or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
+            raise invalid(rtype.kind, name, "metadata.labels", f'Invalid value: "{key}": name part must consist of '
+                          "alphanumeric characters, '-', '_' or '.', at most 63 characters")
+        if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
+            raise invalid(rtype.kind, name, "metadata.labels", f'Invalid value: "{value}": a valid label value '
+                          "must be 63 characters or less and consist of alphanumerics, '-', '_' or '.'")
+
+
+class Store:
+    """The cluster state: objects by type, indexes, the resourceVersion counter and watchers."""
+
+    def __init__(self, catalog: Catalog, history_size: int = 5000) -> None:
+        self.catalog = catalog
+        self._lock = threading.RLock()
+        self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = collections.defaultdict(dict)
+        self._by_uid: dict[str, ObjKey] = {}
+        self._dependents: dict[str, set[ObjKey]] = collections.defaultdict(set)
+        self._members: dict[str, set[ObjKey]] = collections.defaultdict(set)
+        self._rv = 0
+        self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_size)
+        self._history_floor = 0  # the newest resourceVersion that fell out of the history
+        self._subscriptions: dict[tuple[str, str], set[Subscription]] = collections.defaultdict(set)
+        self._retiring_types: set[tuple[str, str]] = set()  # CRDs deleted while instances remain
+        self._next_cluster_ip = 10
+        for name in INITIAL_NAMESPACES:
+            self.create(self.catalog.by_key(NAMESPACES), None, {"metadata": {"name": name}})
+
+    # ----- reads -------------------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> str:
+        """Return the current (newest) resourceVersion of the whole store."""
+        return str(self._rv)
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        """Return a stored object or raise 404."""
+        obj = self._objects[rtype.key].get((namespace or "", name))
+        if obj is None:
+            raise not_found(rtype.plural, rtype.group, name)
+        return obj
+
+    def list(self, rtype: ResourceType, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
+        """Return the objects of a type (in one namespace, or all) sorted like etcd, and the list's version."""
+        with self._lock:
+            items = [obj for (ns, _), obj in self._objects[rtype.key].items() if namespace is None or ns == namespace]
+            return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])), str(self._rv)
+
+    def objects(self, types: set[tuple[str, str]] | None = None, namespace: str | None = None,
+                ) -> list[dict[str, Any]]:
+        """Return stored objects, optionally only of some (group, plural) types or one namespace."""
+        with self._lock:
+            return [obj for rtkey, by_name in self._objects.items() if types is None or rtkey in types
+                    for (ns, _), obj in by_name.items() if namespace is None or ns == namespace]
+
+    # ----- watches -----------------------------------------------------------------------------
+
+    def subscribe(self, rtype: ResourceType, since: str | None, loop: asyncio.AbstractEventLoop,
+                  ) -> tuple[Subscription, list[WatchEvent]]:
+        """Start a watch; return it with the events it must replay first (or raise 410 Gone)."""
+        with self._lock:
+            if since in (None, "", "0"):
+                backlog = [WatchEvent(int(o["metadata"]["resourceVersion"]), "ADDED", (rtype.key, "", ""), o)
+                           for o in self.list(rtype, None)[0]]
+            else:
+                try:
+                    since_rv = int(since)
+                except ValueError:
+                    raise ApiError(400, "BadRequest", f"invalid resourceVersion {since!r}: it must be a number")
+                if since_rv < self._history_floor:
+                    raise ApiError(410, "Expired", f"too old resource version: {since_rv} ({self._history_floor})")
+                backlog = [e for e in self._history if e.rv > since_rv and e.key[0] == rtype.key]
+            subscription = Subscription(rtype.key, loop)
+            self._subscriptions[rtype.key].add(subscription)
+            return subscription, backlog
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop delivering events to a watch."""
+        with self._lock:
+            self._subscriptions[subscription.rtkey].discard(subscription)
+
+    def close_watches(self) -> None:
+        """End every open watch stream (the server is stopping)."""
+        with self._lock:
+            for subscriptions in self._subscriptions.values():
+                for subscription in subscriptions:
+                    subscription.push(None)
+
+    # ----- writes: the single place where state changes ------------------------------------------
+
+    def _emit(self, event_type: str, key: ObjKey, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+        if len(self._history) == self._history.maxlen:
+            self._history_floor = self._history[0].rv
+        event = WatchEvent(self._rv, event_type, key, obj, old)
+        self._history.append(event)
+        for subscription in self._subscriptions.get(key[0], ()):
+            subscription.push(event)
+
+    def _put(self, rtype: ResourceType, new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        """Store a created or updated object under a new resourceVersion and tell the watchers."""
+        meta = new["metadata"]
+        key: ObjKey = (rtype.key, meta.get("namespace", ""), meta["name"])
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        self._objects[rtype.key][key[1:]] = new
+        self._by_uid[meta["uid"]] = key
+        for ref in (old or {}).get("metadata", {}).get("ownerReferences") or ():
+            self._dependents[ref.get("uid", "")].discard(key)
+        for ref in meta.get("ownerReferences") or ():
+            self._dependents[ref.get("uid", "")].add(key)
+        if key[1]:
+            self._members[key[1]].add(key)
+        self._emit("MODIFIED" if old else "ADDED", key, new, old)
+        return new
+
+    def _drop(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Remove an object for good, tell the watchers, then collect what depended on it."""
+        meta = obj["metadata"]
+        key: ObjKey = (rtype.key, meta.get("namespace", ""), meta["name"])
+        stored = self._objects[rtype.key].pop(key[1:])
+        self._by_uid.pop(meta["uid"], None)
+        for ref in [*(meta.get("ownerReferences") or ()), *(stored["metadata"].get("ownerReferences") or ())]:
+            self._dependents[ref.get("uid", "")].discard(key)
+        self._rv += 1
+        final = {**obj, "metadata": {**meta, "resourceVersion": str(self._rv)}}
+        self._emit("DELETED", key, final)
+        if key[1]:
+            self._members[key[1]].discard(key)
+            self._finish_namespace_if_empty(key[1])
+        if rtype.key == CRDS:
+            self._retire_crd(obj)
+        if rtype.key in self._retiring_types and not self._objects[rtype.key]:
+            self._retiring_types.discard(rtype.key)
+            self.catalog.unregister(rtype.key)
+        for dependent in sorted(self._dependents.pop(meta["uid"], set())):
+            self._collect_garbage(dependent)
+        return final
+
+    # ----- create ------------------------------------------------------------------------------
+
+    def create(self, rtype: ResourceType, namespace: str | None, body: Any, version: str | None = None,
+               ) -> dict[str, Any]:
+        """Create an object as POST does: fill server metadata, refuse duplicates and missing namespaces."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+        with self._lock:
+            obj = copy.deepcopy(body)
+            meta = obj.setdefault("metadata", {})
+            if not isinstance(meta, dict):
+                raise ApiError(400, "BadRequest", "metadata must be an object")
+            namespace = self._check_namespace(rtype, namespace, meta)
+            if not meta.get("name"):
+                if not meta.get("generateName"):
+                    raise invalid(rtype.kind, "", "metadata.name", "Required value: name or generateName is required")
+                suffix = "".join(random.choices(_GENERATE_ALPHABET, k=5))
+                meta["name"] = meta["generateName"] + suffix
+            if (namespace or "", meta["name"]) in self._objects[rtype.key]:
+                raise ApiError(409, "AlreadyExists", f'{qualified(rtype.plural, rtype.group)} "{meta["name"]}" already exists',
+                               {"name": meta["name"], "group": rtype.group, "kind": rtype.plural})
+            obj["apiVersion"], obj["kind"] = rtype.api_version(version), rtype.kind
+            for server_field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
+                meta.pop(server_field, None)
+            meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=now_timestamp())
+            if rtype.has_status:
+                obj.pop("status", None)  # the status subresource is the only way to write status
+            self._apply_type_rules(rtype, obj, None)
+            _validate_metadata(rtype, obj)
+            created = self._put(rtype, obj, None)
+            self._collect_garbage((rtype.key, namespace or "", meta["name"]))
+            return created
+
+    def _check_namespace(self, rtype: ResourceType, namespace: str | None, meta: dict[str, Any]) -> str | None:
+        """Return the namespace an object goes into; 404 if it is missing, 403 if it is terminating."""
+        if not rtype.namespaced:
+            meta.pop("namespace", None)
+            return None
+        if meta.get("namespace") and namespace and meta["namespace"] != namespace:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
+                           "sent on the request")
+        namespace = namespace or meta.get("namespace")
+        if not namespace:
+            raise ApiError(400, "BadRequest", "a namespace is required: POST to /api(s)/.../namespaces/NS/PLURAL")
+        meta["namespace"] = namespace
+        ns_obj = self._objects[NAMESPACES].get(("", namespace))
+        if ns_obj is None:
+            raise not_found("namespaces", "", namespace)
+        if ns_obj["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f'{qualified(rtype.plural, rtype.group)} "{meta.get("name") or meta.get("generateName", "")}" '
+                           f"is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                           {"name": meta.get("name", ""), "kind": rtype.plural,
+                            "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]})
+        return namespace
+
+    def _apply_type_rules(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Fill what the apiserver fills for particular kinds (namespaces, secrets, services, CRDs)."""
+        meta = obj["metadata"]
+        if rtype.key == NAMESPACES:
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+            obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+            if old is None:
+                obj["status"] = {"phase": "Active"}
+        elif rtype.key == ("", "secrets") and "stringData" in obj:
+            data = obj.setdefault("data", {}) or {}
+            for k, v in (obj.pop("stringData") or {}).items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+        elif rtype.key == ("", "services"):
+            spec = obj.setdefault("spec", {})
+            previous_ip = ((old or {}).get("spec") or {}).get("clusterIP")
+            if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
+                if previous_ip:
+                    spec["clusterIP"] = previous_ip
+                else:
+                    spec["clusterIP"] = str(ipaddress.ip_address("10.96.0.0") + self._next_cluster_ip)
+                    self._next_cluster_ip += 1
+                spec["clusterIPs"] = [spec["clusterIP"]]
+        elif rtype.key == CRDS:
+            try:
+                crd_type = resource_type_from_crd(obj)
+            except CrdError as exc:
+                raise invalid(rtype.kind, meta.get("name", ""), "spec", str(exc))
+            if meta["name"] != f"{crd_type.plural}.{crd_type.group}":
+                raise invalid(rtype.kind, meta["name"], "metadata.name",
+                              f'Invalid value: "{meta["name"]}": must be spec.names.plural+"."+spec.group')
+            if old is None:
+                names = obj["spec"]["names"]
+                obj["status"] = {"acceptedNames": names, "storedVersions": list(crd_type.versions[:1]),
+                                 "conditions": [{"type": t, "status": "True", "reason": r, "lastTransitionTime": now_timestamp()}
+                                                for t, r in (("NamesAccepted", "NoConflicts"), ("Established", "InitialNamesAccepted"))]}
+            self._retiring_types.discard(crd_type.key)
+            self.catalog.register(crd_type)
+
+    # ----- update, patch -----------------------------------------------------------------------
+
+    def replace(self, rtype: ResourceType, namespace: str | None, name: str, body: Any,
+                subresource: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Replace an object as PUT does (409 on a stale metadata.resourceVersion)."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise ApiError(400, "BadRequest", f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+        return self._update(rtype, namespace, name, lambda current: copy.deepcopy(body), subresource, version)
+
+    def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, body: Any,
+              subresource: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Patch an object as PATCH does (merge, JSON or strategic-treated-as-merge patch)."""
+        return self._update(rtype, namespace, name, lambda current: apply_patch(content_type, current, body),
+                            subresource, version)
+
+    def _update(self, rtype: ResourceType, namespace: str | None, name: str, change, subresource: str | None,
+                version: str | None) -> dict[str, Any]:
+        if subresource not in (None, "status") or (subresource == "status" and not rtype.has_status):
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({subresource} of {rtype.plural})")
+        with self._lock:
+            old = self.get(rtype, namespace, name)
+            current = {**old, "apiVersion": rtype.api_version(version)}
+            candidate = change(current)
+            if not isinstance(candidate, dict) or not isinstance(candidate.get("metadata", {}), dict):
+                raise ApiError(400, "BadRequest", "the result of the request is not an object with metadata")
+            sent_rv = (candidate.get("metadata") or {}).get("resourceVersion")
+            if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.plural, rtype.group)} '
+                               f'"{name}": the object has been modified; please apply your changes to the latest '
+                               "version and try again", {"name": name, "group": rtype.group, "kind": rtype.plural})
+            new = self._merge_allowed(rtype, old, candidate, subresource)
+            if new == old:
+                return old  # a no-op write changes nothing, like the apiserver: no new version, no event
+            if _spec_part(new, rtype) != _spec_part(old, rtype):
+                new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+            meta = new["metadata"]
+            if old["metadata"].get("deletionTimestamp"):
+                added = set(meta.get("finalizers") or ()) - set(old["metadata"].get("finalizers") or ())
+                if added:
+                    raise invalid(rtype.kind, name, "metadata.finalizers",
+                                  f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)}")
+                if not meta.get("finalizers"):
+                    return self._drop(rtype, new)
+            return self._put(rtype, new, old)
+
+    def _merge_allowed(self, rtype: ResourceType, old: dict[str, Any], candidate: dict[str, Any],
+                       subresource: str | None) -> dict[str, Any]:
+        """Return the new object: only status through /status, everything but status otherwise."""
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            if "status" in candidate:
+                new["status"] = candidate["status"]
+            else:
+                new.pop("status", None)
+            return new
+        new = candidate
+        new["apiVersion"], new["kind"] = old["apiVersion"], old["kind"]
+        if rtype.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        meta = new.setdefault("metadata", {})
+        for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                      "deletionGracePeriodSeconds", "generation", "resourceVersion"):
+            if fixed in old["metadata"]:
+                meta[fixed] = old["metadata"][fixed]
+            else:
+                meta.pop(fixed, None)
+        self._apply_type_rules(rtype, new, old)
+        _validate_metadata(rtype, new)
+        return new
+
+    # ----- delete, finalizers, namespaces, garbage collection ----------------------------------
+
+    def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: Any = None) -> dict[str, Any]:
+        """Delete an object as DELETE does; with finalizers it only gets a deletionTimestamp."""
+        options = options if isinstance(options, dict) else {}
+        with self._lock:
+            obj = self.get(rtype, namespace, name)
+            preconditions = options.get("preconditions") or {}
+            for field in ("uid", "resourceVersion"):
+                if preconditions.get(field) and preconditions[field] != obj["metadata"].get(field):
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.plural, rtype.group)} '
+                                   f'"{name}": Precondition failed: {field}: {preconditions[field]}, '
+                                   f'ObjectMeta.{field}: {obj["metadata"].get(field)}')
+            if options.get("propagationPolicy") == "Orphan":
+                self._orphan_dependents(obj["metadata"]["uid"])
+            return self._delete(rtype, obj)
+
+    def _delete(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return obj
+        if rtype.key == NAMESPACES:
+            return self._terminate_namespace(obj)
+        if not meta.get("finalizers"):
+            return self._drop(rtype, obj)
+        new = copy.deepcopy(obj)
+        new["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0,
+                               generation=meta.get("generation", 1) + 1)
+        return self._put(rtype, new, obj)
+
+    def _terminate_namespace(self, ns_obj: dict[str, Any]) -> dict[str, Any]:
+        """Mark a namespace Terminating, delete what is in it, and remove it once it is empty."""
+        name = ns_obj["metadata"]["name"]
+        new = copy.deepcopy(ns_obj)
+        new["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0)
+        new["status"] = {**(new.get("status") or {}), "phase": "Terminating"}
+        terminating = self._put(self.catalog.by_key(NAMESPACES), new, ns_obj)
+        for key in sorted(self._members.get(name, set())):
+            member_type = self.catalog.by_key(key[0])
+            member = self._objects[key[0]].get(key[1:])
+            if member is not None and member_type is not None:
+                self._delete(member_type, member)
+        self._finish_namespace_if_empty(name)
+        return terminating
+
+    def _finish_namespace_if_empty(self, name: str) -> None:
+        ns_obj = self._objects[NAMESPACES].get(("", name))
+        if (ns_obj is None or not ns_obj["metadata"].get("deletionTimestamp") or self._members.get(name)
+                or ns_obj["metadata"].get("finalizers")):
+            return
+        self._members.pop(name, None)
+        self._drop(self.catalog.by_key(NAMESPACES), ns_obj)
+
+    def _retire_crd(self, crd: dict[str, Any]) -> None:
+        """Delete a removed CRD's objects; the type is served until the last one is gone."""
+        try:
+            crd_type = resource_type_from_crd(crd)
+        except CrdError:
+            return
+        instances = list(self._objects[crd_type.key].values())
+        if not instances:
+            self.catalog.unregister(crd_type.key)
+            return
+        self._retiring_types.add(crd_type.key)
+        for obj in instances:
+            self._delete(crd_type, obj)
+
+    def _owner_is_live(self, dependent: ObjKey, ref: dict[str, Any]) -> bool:
+        """Tell whether an ownerReference resolves: the uid exists, cluster-scoped or in the same namespace."""
+        owner = self._by_uid.get(ref.get("uid", ""))
+        return owner is not None and (owner[1] == "" or owner[1] == dependent[1])
+
+    def _collect_garbage(self, key: ObjKey) -> None:
+        """Delete a dependent whose owners are all gone; drop its dangling references otherwise."""
+        obj = self._objects[key[0]].get(key[1:])
+        refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
+        if not refs:
+            return
+        live = [ref for ref in refs if self._owner_is_live(key, ref)]
+        rtype = self.catalog.by_key(key[0])
+        if rtype is None or len(live) == len(refs):
+            return
+        if live:
+            new = copy.deepcopy(obj)
+            new["metadata"]["ownerReferences"] = live
+            self._put(rtype, new, obj)
+        else:
+            self._delete(rtype, obj)
+
+    def _orphan_dependents(self, owner_uid: str) -> None:
+        """Remove the references to an owner from its dependents (propagationPolicy=Orphan)."""
+        for key in sorted(self._dependents.pop(owner_uid, set())):
+            obj = self._objects[key[0]].get(key[1:])
+            rtype = self.catalog.by_key(key[0])
+            if obj is None or rtype is None:
+                continue
+            new = copy.deepcopy(obj)
+            new["metadata"]["ownerReferences"] = [r for r in obj["metadata"].get("ownerReferences") or []
+                                                  if r.get("uid") != owner_uid]
+            if not new["metadata"]["ownerReferences"]:
+                del new["metadata"]["ownerReferences"]
+            self._put(rtype, new, obj)

@@ -1,0 +1,161 @@
+"""The desired state of one sandbox: every object its namespace should hold, as dicts.
+
+Pure: the kopf handlers gather the inputs (the CR, the OpenAPI documents and fixtures read
+from ConfigMaps, URLs or S3, fresh credentials when none exist yet) and this module decides
+what should exist. The result is ordered: namespace first, then isolation, then workloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandlot.api.v1alpha1 import SandboxEnvironment
+from sandlot.reconcile import naming
+from sandlot.render.templating import render
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to ship into the sandbox: its file name and text."""
+
+    filename: str
+    text: str
+
+    def digest(self) -> str:
+        """Return a short digest of the text (stub pods restart when it changes)."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Test credentials generated for a sandbox (only when its Secret does not exist yet)."""
+
+    api_key: str
+    admin_token: str
+
+
+@dataclass(frozen=True)
+class StubSettings:
+    """What the operator's settings contribute to the desired state."""
+
+    image: str
+    port: int = 4010
+    cluster_domain: str = "cluster.local"
+    dns_namespace: str = "kube-system"
+    dns_pod_label: str = "k8s-app=kube-dns"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything desired_objects needs besides the CR itself."""
+
+    cr_namespace: str
+    cr_name: str
+    stub: StubSettings
+    specs: dict[str, Document] = field(default_factory=dict)
+    fixtures: Document | None = None
+    credentials: Credentials | None = None
+
+
+def service_url(service: str, namespace: str, port: int, domain: str) -> str:
+    """Return the in-cluster base URL of a Service."""
+    return f"http://{service}.{namespace}.svc.{domain}:{port}"
+
+
+def endpoints(sbx: SandboxEnvironment, inputs: Inputs) -> dict[str, str]:
+    """Return the in-cluster URLs of the app and of every stub, keyed by name."""
+    ns = naming.sandbox_namespace(inputs.cr_namespace, inputs.cr_name)
+    domain = inputs.stub.cluster_domain
+    urls = {"app": service_url(naming.APP_NAME, ns, sbx.spec.app.port, domain)}
+    for d in sbx.spec.downstreams:
+        urls[d.name] = service_url(naming.stub_name(d.name), ns, inputs.stub.port, domain)
+    return urls
+
+
+def _stub_args(sbx: SandboxEnvironment, downstream: Any, spec: Document, inputs: Inputs) -> list[str]:
+    """Return the stub container's arguments for one downstream."""
+    args = ["mock", f"/spec/{spec.filename}", "--host", "0.0.0.0", "--port", str(inputs.stub.port)]
+    if downstream.stateful:
+        args += ["--stateful", "--db", "/state/state.sqlite3"]
+        if inputs.fixtures is not None:
+            args += ["--fixtures", f"/fixtures/{inputs.fixtures.filename}"]
+    if downstream.scenario:
+        args += ["--scenario", downstream.scenario]
+    return args
+
+
+def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, Any]]:
+    """Return every object the sandbox needs, namespace first.
+
+    The credentials Secret is included only when `inputs.credentials` is set: credentials
+    are generated once and never rotated by a reconcile.
+    """
+    spec = sbx.spec
+    ns = naming.sandbox_namespace(inputs.cr_namespace, inputs.cr_name)
+    labels = naming.sandbox_labels(inputs.cr_namespace, inputs.cr_name, spec.tenant)
+    common = {"namespace": ns, "labels": labels,
+              "owner": naming.owner_annotation(inputs.cr_namespace, inputs.cr_name)}
+    dns_key, _, dns_value = inputs.stub.dns_pod_label.partition("=")
+    urls = endpoints(sbx, inputs)
+
+    objects = [
+        render("namespace.yaml.j2", **common),
+        render("resourcequota.yaml.j2", quota=spec.quota.to_wire(), **common),
+        render("limitrange.yaml.j2", quota=spec.quota.to_wire(), **common),
+        render("networkpolicy-deny-all.yaml.j2", **common),
+        render("networkpolicy-same-namespace.yaml.j2", **common),
+        render("networkpolicy-dns.yaml.j2", dns_namespace=inputs.stub.dns_namespace,
+               dns_label_key=dns_key, dns_label_value=dns_value, **common),
+    ]
+    if spec.network.egress:
+        objects.append(render("networkpolicy-egress.yaml.j2",
+                              egress=[r.to_wire() for r in spec.network.egress], **common))
+    objects.append(render("serviceaccount.yaml.j2", service_account=naming.SERVICE_ACCOUNT, **common))
+    if inputs.credentials is not None:
+        objects.append(render("secret-credentials.yaml.j2", name=naming.CREDENTIALS_SECRET,
+                              api_key=inputs.credentials.api_key,
+                              admin_token=inputs.credentials.admin_token, **common))
+    if inputs.fixtures is not None:
+        objects.append(render("configmap.yaml.j2", name=naming.FIXTURES_CONFIGMAP, component="fixtures",
+                              extra_labels={}, data={inputs.fixtures.filename: inputs.fixtures.text},
+                              **common))
+
+    for d in spec.downstreams:
+        doc = inputs.specs[d.name]
+        name = naming.stub_name(d.name)
+        selector = {naming.LABEL_COMPONENT: "stub", naming.LABEL_DOWNSTREAM: d.name}
+        objects.append(render("configmap.yaml.j2", name=naming.spec_configmap_name(d.name),
+                              component="openapi", extra_labels={naming.LABEL_DOWNSTREAM: d.name},
+                              data={doc.filename: doc.text}, **common))
+        objects.append(render("deployment-stub.yaml.j2", name=name, downstream=d.to_wire(),
+                              selector=selector, stub_image=inputs.stub.image, stub_port=inputs.stub.port,
+                              args=_stub_args(sbx, d, doc, inputs), spec_hash=doc.digest(),
+                              service_account=naming.SERVICE_ACCOUNT,
+                              credentials_secret=naming.CREDENTIALS_SECRET,
+                              spec_configmap=naming.spec_configmap_name(d.name),
+                              fixtures_key=inputs.fixtures.filename if inputs.fixtures and d.stateful else "",
+                              fixtures_configmap=naming.FIXTURES_CONFIGMAP, **common))
+        objects.append(render("service.yaml.j2", name=name, component="stub", port=inputs.stub.port,
+                              selector=selector, extra_labels={naming.LABEL_DOWNSTREAM: d.name}, **common))
+
+    app_env = [e.to_wire() for e in spec.app.env]
+    app_env += [{"name": d.envVar, "value": urls[d.name]} for d in spec.downstreams]
+    app_env += [
+        {"name": "SANDLOT_SANDBOX", "value": "true"},
+        {"name": "SANDLOT_TEST_API_KEY", "valueFrom": {
+            "secretKeyRef": {"name": naming.CREDENTIALS_SECRET, "key": "apiKey"}}},
+    ]
+    objects.append(render("deployment-app.yaml.j2", name=naming.APP_NAME, app=spec.app.to_wire(),
+                          env=app_env, service_account=naming.SERVICE_ACCOUNT, **common))
+    objects.append(render("service.yaml.j2", name=naming.APP_NAME, component="app", port=spec.app.port,
+                          selector={naming.LABEL_COMPONENT: "app",
+                                    naming.LABEL_SANDBOX: labels[naming.LABEL_SANDBOX]},
+                          extra_labels={}, **common))
+    if spec.seed is not None and spec.seed.job is not None:
+        seed_env = [{"name": d.envVar, "value": urls[d.name]} for d in spec.downstreams]
+        seed_env.append({"name": "SANDLOT_APP_URL", "value": urls["app"]})
+        objects.append(render("job-seed.yaml.j2", name="sandlot-seed", job=spec.seed.job.to_wire(),
+                              env=seed_env, service_account=naming.SERVICE_ACCOUNT, **common))
+    return objects

@@ -1,0 +1,36 @@
+"""The one place that reads the environment: operator settings as a pydantic model.
+
+The CLI and the kopf start-up handler call `load_settings()`; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """Knobs of the operator, each settable as SANDLOT_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDLOT_", extra="ignore")
+
+    stub_image: str = Field(
+        default="ghcr.io/sandlot-dev/sandlot:0.1.0",
+        description="Image run for every downstream stub (`sandlot mock`); the chart sets it.",
+    )
+    stub_port: int = Field(default=4010, ge=1, le=65535, description="Port of every stub container.")
+    recheck_seconds: float = Field(
+        default=10.0, gt=0, description="How often a sandbox's readiness and expiry are re-checked.",
+    )
+    retry_seconds: float = Field(
+        default=15.0, gt=0, description="Delay before retrying a step that failed for a passing reason.",
+    )
+    cluster_domain: str = Field(default="cluster.local", description="DNS domain of the cluster's Services.")
+    dns_namespace: str = Field(default="kube-system", description="Namespace of the cluster DNS pods.")
+    dns_pod_label: str = Field(default="k8s-app=kube-dns", description="Label (key=value) of the DNS pods.")
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0, description="Timeout for URL and S3 spec sources.")
+
+
+def load_settings() -> OperatorSettings:
+    """Read the operator settings from the environment."""
+    return OperatorSettings()

@@ -1,0 +1,161 @@
+"""Match a request path to an OpenAPI path template, most specific template first.
+
+Built once per spec by the engine. Templates are compiled into a trie of segments:
+at every level a literal segment is tried before a segment that mixes text and
+parameters (`{Sid}.json`), which is tried before a bare parameter (`{id}`), so
+`/users/me` beats `/users/{id}`. Requests are matched with and without each
+server's base path (`/v2/pets` and `/pets` both reach `/pets` when a server is
+`https://host/v2`), the prefixed form first.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+_PARAM = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass
+class _Node(Generic[T]):
+    literal: dict[str, _Node[T]] = field(default_factory=dict)
+    mixed: list[tuple[re.Pattern[str], list[str], _Node[T]]] = field(default_factory=list)
+    param: tuple[str, _Node[T]] | None = None
+    methods: dict[str, T] = field(default_factory=dict)
+    template: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch(Generic[T]):
+    """The outcome of matching: a value for the method, or the methods the path allows."""
+
+    template: str
+    value: T | None
+    path_params: dict[str, str]
+    allowed: tuple[str, ...]
+
+
+def server_base_paths(urls: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """Return the distinct path prefixes of server URLs (variables filled with defaults), longest first."""
+    prefixes: set[str] = set()
+    for url, variables in urls:
+        for name, var in (variables or {}).items():
+            default = var.get("default", "") if isinstance(var, Mapping) else ""
+            url = url.replace("{" + name + "}", str(default))
+        path = urllib.parse.urlparse(url).path if "://" in url else url.split("?")[0]
+        path = "/" + path.strip("/")
+        if path != "/" and "{" not in path:
+            prefixes.add(path)
+    return sorted(prefixes, key=len, reverse=True)
+
+
+class Router(Generic[T]):
+    """A compiled set of path templates; `match` returns the most specific route for a path."""
+
+    def __init__(self, base_paths: Iterable[str] = ()) -> None:
+        self._root: _Node[T] = _Node()
+        self._base_paths = list(base_paths)
+        self._literal_paths: dict[str, _Node[T]] = {}
+        self._names: dict[str, list[str]] = {}
+
+    def add(self, template: str, method: str, value: T) -> None:
+        """Register `value` for METHOD on a path template such as `/pets/{id}`."""
+        node = self._root
+        for segment in _split(template):
+            names = _PARAM.findall(segment)
+            if not names:
+                node = node.literal.setdefault(segment, _Node())
+            elif segment == "{" + names[0] + "}":
+                # Templates may name one position differently (`/a/{id}`, `/a/{name}/b`): values
+                # are positional and each end node maps them to its own template's names.
+                if node.param is None:
+                    node.param = (names[0], _Node())
+                node = node.param[1]
+            else:
+                pattern = re.compile(
+                    "".join(
+                        re.escape(part) if i % 2 == 0 else "(.+?)"
+                        for i, part in enumerate(_PARAM.split(segment))
+                    ) + r"\Z"
+                )
+                for pat, _names, child in node.mixed:
+                    if pat.pattern == pattern.pattern:
+                        node = child
+                        break
+                else:
+                    child = _Node()
+                    node.mixed.append((pattern, names, child))
+                    node = child
+        node.methods[method.upper()] = value
+        node.template = node.template or template
+        if "{" not in template:
+            self._literal_paths[_normalise(template)] = node
+        self._names.setdefault(node.template, _param_names(node.template))
+
+    def match(self, method: str, raw_path: str) -> RouteMatch[T] | None:
+        """Return the route for METHOD and a raw (still percent-encoded) path, or None (404)."""
+        method = method.upper()
+        candidates = [raw_path[len(p):] or "/" for p in self._base_paths
+                      if raw_path == p or raw_path.startswith(p + "/")]
+        candidates.append(raw_path)
+        fallback: RouteMatch[T] | None = None
+        for path in candidates:
+            found = self._match_one(method, path)
+            if found is not None:
+                if found.value is not None:
+                    return found
+                fallback = fallback or found
+        return fallback
+
+    def _match_one(self, method: str, path: str) -> RouteMatch[T] | None:
+        norm = _normalise(path)
+        node = self._literal_paths.get(norm)
+        if node is not None and method in node.methods:
+            return RouteMatch(node.template, node.methods[method], {}, tuple(node.methods))
+        segments = [urllib.parse.unquote(s) for s in _split(norm)]
+        first_any: tuple[_Node[T], list[str]] | None = None
+        for end, values in _walk(self._root, segments, 0, []):
+            if method in end.methods:
+                return RouteMatch(end.template, end.methods[method],
+                                  dict(zip(self._names[end.template], values)), tuple(end.methods))
+            if first_any is None:
+                first_any = (end, values)
+        if first_any is None:
+            return None
+        end = first_any[0]
+        return RouteMatch(end.template, None, {}, tuple(end.methods))
+
+
+def _walk(node: _Node[T], segments: list[str], i: int, values: list[str]):  # type: ignore[no-untyped-def]
+    """Yield (end node, parameter values) for every template matching, most specific first."""
+    if i == len(segments):
+        if node.methods:
+            yield node, values
+        return
+    segment = segments[i]
+    child = node.literal.get(segment)
+    if child is not None:
+        yield from _walk(child, segments, i + 1, values)
+    for pattern, _names, child in node.mixed:
+        m = pattern.match(segment)
+        if m:
+            yield from _walk(child, segments, i + 1, values + list(m.groups()))
+    if node.param is not None and segment:
+        yield from _walk(node.param[1], segments, i + 1, values + [segment])
+
+
+def _split(path: str) -> list[str]:
+    return [s for s in path.split("/")[1:]] if path != "/" else []
+
+
+def _normalise(path: str) -> str:
+    """Drop one trailing slash (except on the root) so `/pets/` routes like `/pets`."""
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+
+
+def _param_names(template: str) -> list[str]:
+    return _PARAM.findall(template)

@@ -1,0 +1,175 @@
+"""JSON Schema validators for the schemas of a bundled OpenAPI document.
+
+Called by the engine's request validation and its example checks. OpenAPI 3.1
+schemas are JSON Schema 2020-12; OpenAPI 3.0 schemas are validated as draft 4
+(whose boolean `exclusiveMinimum`/`exclusiveMaximum` and `$ref`-replaces-siblings
+rules 3.0 inherited) extended with `nullable`, and with readOnly/writeOnly honoured
+by direction: a required readOnly property need not be sent in a request, a
+required writeOnly one is never in a response. Every `$ref` resolves against the
+one bundled document held in a `referencing` registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker, validators
+from jsonschema import _keywords as draft_keywords  # the stock keyword functions we wrap
+from jsonschema.exceptions import ValidationError
+from referencing import Registry
+from referencing.jsonschema import DRAFT4, DRAFT202012
+
+from sandlot.mock.loader import escape_token, resolve_pointer
+from sandlot.mock.messages import Violation
+
+SPEC_URI = "urn:sandlot:spec"
+_MAX_MESSAGE = 300
+_MAX_REF_HOPS = 64
+
+
+def _nullable_type(validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if instance is None and schema.get("nullable") is True:
+        return
+    yield from draft_keywords.type(validator, types, instance, schema)
+
+
+def _nullable_enum(validator: Any, enums: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if instance is None and schema.get("nullable") is True:
+        return
+    yield from draft_keywords.enum(validator, enums, instance, schema)
+
+
+def _directional_required(skip_flag: str):  # type: ignore[no-untyped-def]
+    """Return a `required` keyword that ignores properties marked `skip_flag` (readOnly/writeOnly)."""
+
+    def required(validator: Any, required: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        props = schema.get("properties") or {}
+        for name in required:
+            if name in instance:
+                continue
+            prop = props.get(name)
+            if isinstance(prop, Mapping) and "$ref" in prop:
+                try:
+                    prop = validator._resolver.lookup(prop["$ref"]).contents
+                except Exception:  # noqa: BLE001 - a dangling ref is reported by `$ref` itself
+                    prop = None
+            if isinstance(prop, Mapping) and prop.get(skip_flag) is True:
+                continue
+            yield ValidationError(f"{name!r} is a required property")
+
+    return required
+
+
+@lru_cache(maxsize=None)
+def validator_class(openapi_version: str, direction: str) -> Any:
+    """Return the validator class for "3.0"/"3.1" and "request"/"response"."""
+    skip = "readOnly" if direction == "request" else "writeOnly"
+    if openapi_version == "3.0":
+        return validators.extend(
+            Draft4Validator,
+            {"type": _nullable_type, "enum": _nullable_enum, "required": _directional_required(skip)},
+        )
+    return validators.extend(Draft202012Validator, {"required": _directional_required(skip)})
+
+
+class SchemaIndex:
+    """The bundled document as a registry; builds validators and resolves `$ref`s for the engine."""
+
+    def __init__(self, document: Mapping[str, Any], openapi_version: str) -> None:
+        self.document = document
+        self.version = openapi_version
+        spec = DRAFT4 if openapi_version == "3.0" else DRAFT202012
+        self.registry = Registry().with_resource(SPEC_URI, spec.create_resource(document))
+        self._format_checker = FormatChecker()
+
+    def validator(self, schema: Any, direction: str) -> Any:
+        """Build a validator for one schema node of the document (with formats asserted)."""
+        cls = validator_class(self.version, direction)
+        return cls(
+            schema,
+            registry=self.registry,
+            _resolver=self.registry.resolver(base_uri=SPEC_URI),
+            format_checker=self._format_checker,
+        )
+
+    def deref(self, node: Any) -> Any:
+        """Follow `$ref`s (local pointers) until a node that is not a reference."""
+        for _ in range(_MAX_REF_HOPS):
+            if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
+                return node
+            ref = node["$ref"]
+            if not ref.startswith("#"):
+                return {}
+            try:
+                node = resolve_pointer(self.document, ref[1:])
+            except KeyError:
+                return {}
+        return {}
+
+    def types(self, schema: Any, _depth: int = 0) -> set[str]:
+        """Return the JSON types a schema admits, looking through `$ref` and allOf/oneOf/anyOf."""
+        schema = self.deref(schema)
+        if not isinstance(schema, Mapping) or _depth > 8:
+            return set()
+        declared = schema.get("type")
+        found = set([declared] if isinstance(declared, str) else declared or [])
+        if schema.get("nullable") is True:
+            found.add("null")
+        if not found:
+            for key in ("allOf", "oneOf", "anyOf"):
+                for sub in schema.get(key) or ():
+                    found |= self.types(sub, _depth + 1)
+            if "properties" in schema and not found:
+                found.add("object")
+            if "items" in schema and not found:
+                found.add("array")
+        return found
+
+    def subschema(self, schema: Any, keyword: str, name: str | None = None, _depth: int = 0) -> Any:
+        """Return the schema for an array's items (keyword="items") or an object's property `name`."""
+        schema = self.deref(schema)
+        if not isinstance(schema, Mapping) or _depth > 8:
+            return {}
+        if keyword == "items" and isinstance(schema.get("items"), Mapping):
+            return schema["items"]
+        if keyword == "properties":
+            props = schema.get("properties") or {}
+            if name in props:
+                return props[name]
+            if isinstance(schema.get("additionalProperties"), Mapping) and not any(
+                k in schema for k in ("allOf", "oneOf", "anyOf")
+            ):
+                return schema["additionalProperties"]
+        for key in ("allOf", "oneOf", "anyOf"):
+            for sub in schema.get(key) or ():
+                found = self.subschema(sub, keyword, name, _depth + 1)
+                if found:
+                    return found
+        return {}
+
+    def property_names(self, schema: Any, _depth: int = 0) -> set[str]:
+        """Return the declared property names of an object schema (through allOf/oneOf/anyOf)."""
+        schema = self.deref(schema)
+        if not isinstance(schema, Mapping) or _depth > 8:
+            return set()
+        names = set(schema.get("properties") or {})
+        for key in ("allOf", "oneOf", "anyOf"):
+            for sub in schema.get(key) or ():
+                names |= self.property_names(sub, _depth + 1)
+        return names
+
+
+def violations(validator: Any, instance: Any, location: str, prefix: str = "") -> list[Violation]:
+    """Return every schema violation of `instance` as a Violation with a JSON pointer."""
+    found = []
+    for error in validator.iter_errors(instance):
+        pointer = prefix + "".join("/" + escape_token(str(p)) for p in error.absolute_path)
+        message = error.message
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        found.append(Violation(location, pointer, message))
+    return found

@@ -1,0 +1,354 @@
+"""Check a request against its operation: security, body media type, parameters, body schema.
+
+The engine compiles one `RequestPlan` per operation (lazily, on its first request)
+and calls `RequestPlan.check`. The outcome is either a `ValidatedRequest` holding
+the typed parameters and parsed body, or a `Refusal` (status, detail, every
+violation) that the engine renders as the documented error response or as
+`application/problem+json`. Order matters and follows what a real API does:
+credentials first (401), then the body's media type (415), then everything else
+at once (400 for parameters and malformed bodies, 422 for a body that breaks its schema).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandlot.mock.loader import escape_token
+from sandlot.mock.messages import MockRequest, Violation
+from sandlot.mock.negotiate import is_json, match_declared, media_param, media_type
+from sandlot.mock.params import (
+    MISSING, ParamSpec, coerce, decode_content, deserialize_query, deserialize_text, param_kind,
+)
+from sandlot.mock.schemas import SchemaIndex, violations
+
+_DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
+_IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+
+
+@dataclass(slots=True)
+class ValidatedRequest:
+    """A request that passed validation, with typed values (what the stateful layer reads)."""
+
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
+    cookies: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    media_type: str | None = None  # the declared request media type the body matched
+    credentials: dict[str, str] = field(default_factory=dict)  # security scheme name -> value sent
+
+
+@dataclass(slots=True)
+class Refusal:
+    """Why a request is refused: the status, a one-line detail, and each violation."""
+
+    status: int
+    detail: str
+    errors: list[Violation]
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityCheck:
+    """One security scheme of a requirement: where its credential is looked for."""
+
+    scheme: str  # the name in components.securitySchemes
+    kind: str  # apiKey | http
+    location: str  # header | query | cookie
+    name: str  # header/query/cookie name (Authorization for http)
+    http_scheme: str = ""  # basic | bearer | ... for kind == http
+
+    def credential(self, req: MockRequest, query: Mapping[str, list[str]], cookies: Mapping[str, str]) -> str | None:
+        """Return the credential the request carries for this scheme, or None."""
+        if self.location == "query":
+            values = query.get(self.name)
+            return values[0] if values else None
+        if self.location == "cookie":
+            return cookies.get(self.name)
+        value = req.headers.get(self.name.lower())
+        if value is None or self.kind != "http":
+            return value
+        word, _, token = value.strip().partition(" ")
+        if word.lower() != self.http_scheme or not token.strip():
+            return None
+        token = token.strip()
+        if self.http_scheme == "basic":
+            try:
+                decoded = base64.b64decode(token, validate=True).decode("utf-8", "replace")
+            except ValueError:
+                return None
+            return decoded if ":" in decoded else None
+        return token
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """Parse a Cookie header into name -> value (first wins)."""
+    cookies: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name and name not in cookies:
+            cookies[name] = urllib.parse.unquote(value.strip().strip('"'))
+    return cookies
+
+
+def parse_query(raw: str) -> dict[str, list[str]]:
+    """Parse a raw query string into name -> values, keeping blank values."""
+    out: dict[str, list[str]] = {}
+    if raw:
+        for key, value in urllib.parse.parse_qsl(raw, keep_blank_values=True):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+class RequestPlan:
+    """Everything needed to validate requests to one operation, compiled from the spec once."""
+
+    def __init__(self, index: SchemaIndex, operation: Mapping[str, Any], path_item: Mapping[str, Any],
+                 document: Mapping[str, Any]) -> None:
+        self.index = index
+        self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
+        self._param_validators: dict[str, Any] = {}
+        body = index.deref(operation.get("requestBody")) if operation.get("requestBody") else None
+        self.body_required = bool(body and body.get("required"))
+        self.body_media: dict[str, Any] = {
+            k: (v or {}).get("schema") for k, v in ((body or {}).get("content") or {}).items()
+        }
+        self._body_validators: dict[str, Any] = {}
+        self.security = self._compile_security(operation, document)
+        self.claimed_query = {p.name for p in self.params if p.location == "query"}
+
+    def _compile_params(self, item_params: list[Any], op_params: list[Any]) -> list[ParamSpec]:
+        merged: dict[tuple[str, str], Any] = {}
+        for raw in [*item_params, *op_params]:
+            param = self.index.deref(raw)
+            if isinstance(param, Mapping) and "name" in param and "in" in param:
+                merged[(param["name"], param["in"])] = param
+        specs = []
+        for (name, where), param in merged.items():
+            if where == "header" and name.lower() in _IGNORED_HEADERS:
+                continue
+            style = param.get("style") or _DEFAULT_STYLE.get(where, "form")
+            explode = param.get("explode", style == "form")
+            if "content" in param and isinstance(param["content"], Mapping) and param["content"]:
+                schema = next(iter(param["content"].values())).get("schema") or {}
+                kind = "json"
+            else:
+                schema = param.get("schema") or {}
+                kind = param_kind(self.index, schema)
+            specs.append(ParamSpec(
+                name=name, location=where, required=bool(param.get("required")) or where == "path",
+                style=style, explode=bool(explode), schema=schema, kind=kind,
+                allow_empty=bool(param.get("allowEmptyValue")),
+            ))
+        return specs
+
+    def _compile_security(self, operation: Mapping[str, Any], document: Mapping[str, Any]) -> list[list[SecurityCheck]]:
+        requirements = operation.get("security", document.get("security")) or []
+        schemes = (document.get("components") or {}).get("securitySchemes") or {}
+        alternatives: list[list[SecurityCheck]] = []
+        for requirement in requirements:
+            if not isinstance(requirement, Mapping):
+                continue
+            checks = []
+            for scheme_name in requirement:
+                scheme = self.index.deref(schemes.get(scheme_name)) or {}
+                kind = scheme.get("type")
+                if kind == "apiKey":
+                    checks.append(SecurityCheck(scheme_name, "apiKey", scheme.get("in", "header"),
+                                                scheme.get("name", "")))
+                elif kind == "http":
+                    checks.append(SecurityCheck(scheme_name, "http", "header", "Authorization",
+                                                str(scheme.get("scheme", "bearer")).lower()))
+                elif kind in ("oauth2", "openIdConnect"):
+                    checks.append(SecurityCheck(scheme_name, "http", "header", "Authorization", "bearer"))
+                # mutualTLS and unknown types cannot be checked over plain HTTP: treated as met.
+            alternatives.append(checks)
+        if any(not alt for alt in alternatives):  # `{}` makes security optional
+            return []
+        return alternatives
+
+    def check(self, req: MockRequest, path_params: Mapping[str, str]) -> ValidatedRequest | Refusal:
+        """Validate one request; return the typed request or the refusal with every violation."""
+        query = parse_query(req.query)
+        cookies = parse_cookies(req.headers.get("cookie")) if "cookie" in req.headers else {}
+        out = ValidatedRequest()
+        if self.security:
+            refusal = self._check_security(req, query, cookies, out)
+            if refusal:
+                return refusal
+        content_type = req.headers.get("content-type")
+        declared = None
+        if self.body_media and (req.body or content_type and self.body_required):
+            declared = match_declared(self.body_media, content_type) if content_type else next(iter(self.body_media))
+            if declared is None:
+                accepted = ", ".join(self.body_media)
+                return Refusal(415, f"Content-Type {media_type(content_type)!r} is not accepted here; send one of: {accepted}",
+                               [Violation("header", "/content-type", f"unsupported media type; expected one of: {accepted}")])
+        errors = self._check_params(req, path_params, query, cookies, out)
+        body_errors = self._check_body(req, declared, content_type, out)
+        malformed = [e for e in body_errors if e.location == "body" and e.message.startswith("malformed")]
+        if errors or malformed:
+            what = "parameters" if errors else "body"
+            return Refusal(400, f"the request's {what} are invalid" if errors else "the request body is malformed",
+                           errors + body_errors)
+        if body_errors:
+            return Refusal(422, "the request body does not match the operation's schema", body_errors)
+        return out
+
+    def _check_security(self, req: MockRequest, query: Mapping[str, list[str]], cookies: Mapping[str, str],
+                        out: ValidatedRequest) -> Refusal | None:
+        for alternative in self.security:
+            found = {c.scheme: c.credential(req, query, cookies) for c in alternative}
+            if all(v is not None for v in found.values()):
+                out.credentials = {k: v for k, v in found.items() if v is not None}
+                return None
+        errors = []
+        challenges = []
+        for alternative in self.security:
+            for c in alternative:
+                if c.kind == "http":
+                    challenges.append(f'{c.http_scheme.capitalize()} realm="sandlot"')
+                    what = f"an `Authorization: {c.http_scheme.capitalize()} ...` header"
+                else:
+                    what = f"the {c.location} {c.name!r}"
+                errors.append(Violation(c.location, "/" + escape_token(c.name),
+                                        f"security scheme {c.scheme!r} needs {what}"))
+        ways = " or ".join(" and ".join(c.scheme for c in alt) for alt in self.security)
+        headers = [("www-authenticate", ", ".join(dict.fromkeys(challenges)))] if challenges else []
+        return Refusal(401, f"missing credentials: this operation needs {ways}", errors, headers)
+
+    def _param_validator(self, spec: ParamSpec) -> Any:
+        key = f"{spec.location}:{spec.name}"
+        validator = self._param_validators.get(key)
+        if validator is None:
+            validator = self._param_validators[key] = self.index.validator(spec.schema, "request")
+        return validator
+
+    def _check_params(self, req: MockRequest, path_params: Mapping[str, str], query: Mapping[str, list[str]],
+                      cookies: Mapping[str, str], out: ValidatedRequest) -> list[Violation]:
+        errors: list[Violation] = []
+        targets = {"path": out.path, "query": out.query, "header": out.headers, "cookie": out.cookies}
+        for spec in self.params:
+            pointer = "/" + escape_token(spec.name)
+            if spec.location == "path":
+                raw = path_params.get(spec.name, MISSING)
+                value = MISSING if raw is MISSING else (
+                    raw if spec.kind == "json" else deserialize_text(spec, raw))
+            elif spec.location == "header":
+                raw = req.headers.get(spec.name.lower(), MISSING)
+                value = MISSING if raw is MISSING else (
+                    raw if spec.kind == "json" else deserialize_text(spec, raw))
+            else:
+                source = query if spec.location == "query" else {k: [v] for k, v in cookies.items()}
+                claimed = self.claimed_query if spec.location == "query" else set()
+                value = deserialize_query(spec, source, claimed)
+            if value is MISSING:
+                if spec.required:
+                    errors.append(Violation(spec.location, pointer,
+                                            f"required {spec.location} parameter {spec.name!r} is missing"))
+                continue
+            if spec.kind == "json":
+                try:
+                    value = decode_content(value)
+                except ValueError:
+                    errors.append(Violation(spec.location, pointer, f"{spec.name!r} must be JSON"))
+                    continue
+            elif value == "" and spec.allow_empty:
+                targets[spec.location][spec.name] = value
+                continue
+            else:
+                value = coerce(self.index, spec.schema, value)
+            found = violations(self._param_validator(spec), value, spec.location, pointer)
+            errors.extend(found)
+            if not found:
+                targets[spec.location][spec.name] = value
+        return errors
+
+    def _check_body(self, req: MockRequest, declared: str | None, content_type: str | None,
+                    out: ValidatedRequest) -> list[Violation]:
+        if not self.body_media:
+            return []
+        if not req.body:
+            if self.body_required:
+                return [Violation("body", "", "the request body is required")]
+            return []
+        if declared is None:
+            return []
+        out.media_type = declared
+        schema = self.body_media.get(declared)
+        concrete = media_type(content_type) or media_type(declared)
+        try:
+            body = self._parse_body(req.body, concrete, content_type, schema)
+        except ValueError as exc:
+            return [Violation("body", "", f"malformed body: {exc}")]
+        out.body = body
+        if schema is None or body is _UNPARSED:
+            out.body = req.body if body is _UNPARSED else body
+            return []
+        validator = self._body_validators.get(declared)
+        if validator is None:
+            validator = self._body_validators[declared] = self.index.validator(schema, "request")
+        return violations(validator, body, "body")
+
+    def _parse_body(self, raw: bytes, concrete: str, content_type: str | None, schema: Any) -> Any:
+        if is_json(concrete) or concrete == "":
+            try:
+                return json.loads(raw)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
+        if concrete == "application/x-www-form-urlencoded":
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError("form body is not UTF-8") from None
+            return self._form_object(parse_query(text), schema)
+        if concrete.startswith("multipart/"):
+            return self._form_object(_parse_multipart(raw, content_type), schema)
+        if concrete.startswith("text/"):
+            return raw.decode("utf-8", "replace")
+        return _UNPARSED
+
+    def _form_object(self, fields: Mapping[str, list[str]], schema: Any) -> dict[str, Any]:
+        """Shape form fields as an object: arrays keep every value, other properties the first."""
+        obj: dict[str, Any] = {}
+        for name, values in fields.items():
+            prop = self.index.subschema(schema, "properties", name)
+            types = self.index.types(prop)
+            if "array" in types:
+                obj[name] = coerce(self.index, prop, list(values))
+            elif "object" in types and values and values[0].startswith("{"):
+                try:
+                    obj[name] = json.loads(values[0])
+                except ValueError:
+                    obj[name] = values[0]
+            else:
+                obj[name] = coerce(self.index, prop, values[0])
+        return obj
+
+
+_UNPARSED = object()
+
+
+def _parse_multipart(raw: bytes, content_type: str | None) -> dict[str, list[str]]:
+    """Parse a multipart/form-data body into field name -> values (files as text)."""
+    if not media_param(content_type, "boundary"):
+        raise ValueError("multipart body without a boundary parameter")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise ValueError("multipart body could not be parsed")
+    fields: dict[str, list[str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        fields.setdefault(str(name), []).append(payload.decode("utf-8", "replace"))
+    return fields

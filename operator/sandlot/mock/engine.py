@@ -1,0 +1,305 @@
+"""The mock engine: one compiled spec that turns a `MockRequest` into a `MockResponse`.
+
+Built once per spec (`Engine.from_source`) by server.py and by the stateful layer,
+which uses the steps separately: `match` (route), `validate` (typed request or the
+refusal), `respond` (render a status, optionally with a caller-supplied body).
+`handle` runs the whole pipeline and caches its answers: the pipeline is a pure,
+deterministic function of the request, so repeating a request costs a dict lookup.
+
+Randomness is seeded from (--seed, method, path, query, body) with blake2b, so the
+same request always gets the same body and `--seed` changes every body at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandlot.mock.generate import Generator
+from sandlot.mock.loader import Spec, SpecError, escape_token, iter_operations, load_spec
+from sandlot.mock.messages import MockRequest, MockResponse, Violation, problem_body, problem_response
+from sandlot.mock.negotiate import negotiate
+from sandlot.mock.responder import (
+    NOTSET, Chosen, ResponseChoiceError, ResponsePlan, choice_error_response, serialize,
+)
+from sandlot.mock.router import Router, server_base_paths
+from sandlot.mock.schemas import SchemaIndex
+from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
+
+log = logging.getLogger("sandlot.mock")
+
+RESERVED_PREFIX = "/__sandlot/"
+_CONTROL_PARAMS = ("__code", "__example", "__dynamic")
+_CACHE_SIZE = 4096
+_CACHE_MAX_BODY = 64 * 1024
+_ERRORS_HEADER = "x-sandlot-errors"
+_ERRORS_HEADER_MAX = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One documented operation: METHOD, path template, operationId and where it is in the spec."""
+
+    method: str
+    path: str
+    operation_id: str | None
+    node: Mapping[str, Any] = field(repr=False, compare=False)
+    path_item: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def pointer(self) -> str:
+        """Return the JSON pointer of the operation in the spec."""
+        return f"/paths/{escape_token(self.path)}/{self.method.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A routed request: the operation and the raw (percent-decoded) path parameter strings."""
+
+    operation: Operation
+    path_params: dict[str, str]
+    head: bool = False  # a HEAD request answered by the GET operation (body dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """Prism-style per-request choices: `Prefer: code=, example=, dynamic=` or `__code` ... ."""
+
+    code: int | None = None
+    example: str | None = None
+    dynamic: bool | None = None
+
+
+class _Plan:
+    __slots__ = ("request", "response")
+
+    def __init__(self, request: RequestPlan, response: ResponsePlan) -> None:
+        self.request = request
+        self.response = response
+
+
+def parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Controls:
+    """Read `Prefer` and the `__code`/`__example`/`__dynamic` query parameters (query wins)."""
+    found: dict[str, str] = {}
+    for part in (prefer or "").replace(";", ",").split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            found[key.strip().lower()] = value.strip().strip('"')
+    for name in _CONTROL_PARAMS:
+        if query.get(name):
+            found[name[2:]] = query[name][0]
+    code = found.get("code")
+    dynamic = found.get("dynamic")
+    return Controls(
+        code=int(code) if code and code.isdigit() else None,
+        example=found.get("example") or None,
+        dynamic=None if dynamic is None else dynamic.lower() == "true",
+    )
+
+
+def strip_controls(query: str) -> str:
+    """Return a raw query string without the `__code`/`__example`/`__dynamic` parameters."""
+    if "__" not in query:
+        return query
+    kept = [p for p in query.split("&") if p.split("=", 1)[0] not in _CONTROL_PARAMS]
+    return "&".join(kept)
+
+
+class Engine:
+    """A spec compiled for serving: routes now, per-operation plans on first use."""
+
+    def __init__(self, spec: Spec, *, seed: int = 0) -> None:
+        self.spec = spec
+        self.seed = seed
+        document = spec.document
+        self.index = SchemaIndex(document, spec.version)
+        self.generator = Generator(document, openapi_version=spec.version)
+        servers: list[tuple[str, Mapping[str, Any]]] = []
+        self.operations: list[Operation] = []
+        self._by_key: dict[tuple[str, str], Operation] = {}
+        for method, template, op, item in iter_operations(document):
+            operation = Operation(method, template, op.get("operationId"), op, item)
+            self.operations.append(operation)
+            self._by_key[(method, template)] = operation
+            for holder in (op, item):
+                servers += [(s.get("url", ""), s.get("variables") or {})
+                            for s in holder.get("servers") or [] if isinstance(s, Mapping)]
+        servers += [(s.get("url", ""), s.get("variables") or {})
+                    for s in document.get("servers") or [] if isinstance(s, Mapping)]
+        self.base_paths = server_base_paths(servers)
+        self.router: Router[Operation] = Router(self.base_paths)
+        for operation in self.operations:
+            self.router.add(operation.path, operation.method, operation)
+        self._plans: dict[tuple[str, str], _Plan] = {}
+        self._cache: OrderedDict[tuple[Any, ...], MockResponse] = OrderedDict()
+
+    @classmethod
+    def from_source(cls, source: str, *, seed: int = 0) -> Engine:
+        """Load, bundle and compile a spec from a path or URL (raises SpecError)."""
+        return cls(load_spec(source), seed=seed)
+
+    @property
+    def files(self) -> list[str]:
+        """Return the local files the spec was read from (what a reloader watches)."""
+        return self.spec.files
+
+    def operation(self, method: str, path_template: str) -> Operation | None:
+        """Return the operation for METHOD and a path template, or None."""
+        return self._by_key.get((method.upper(), path_template))
+
+    def plan(self, operation: Operation) -> _Plan:
+        """Return the operation's compiled request and response plans (compiled on first use)."""
+        key = (operation.method, operation.path)
+        plan = self._plans.get(key)
+        if plan is None:
+            try:
+                plan = _Plan(RequestPlan(self.index, operation.node, operation.path_item, self.spec.document),
+                             ResponsePlan(self.index, self.generator, operation.node))
+            except (AttributeError, TypeError, ValueError) as exc:
+                raise SpecError(f"cannot compile the operation: {exc}", file=self.spec.source,
+                                pointer=operation.pointer) from exc
+            self._plans[key] = plan
+        return plan
+
+    # -- the pipeline, step by step -------------------------------------------------------------
+
+    def match(self, req: MockRequest) -> Match | MockResponse:
+        """Route a request; return the Match, or a 404/405 problem response."""
+        found = self.router.match(req.method, req.path)
+        head = False
+        if found is not None and found.value is None and req.method == "HEAD" and "GET" in found.allowed:
+            found = self.router.match("GET", req.path)
+            head = True
+        if found is None:
+            return problem_response(404, f"no documented path matches {req.path}")
+        if found.value is None:
+            allow = ", ".join(found.allowed)
+            return problem_response(405, f"{req.method} is not documented for {found.template}; allowed: {allow}",
+                                    headers=[("allow", allow)])
+        return Match(found.value, found.path_params, head)
+
+    def validate(self, req: MockRequest, match: Match) -> ValidatedRequest | MockResponse:
+        """Validate a routed request; return the typed request or the refusal response."""
+        plan = self.plan(match.operation)
+        clean = req if "__" not in req.query else MockRequest(
+            req.method, req.path, strip_controls(req.query), req.headers, req.body)
+        outcome = plan.request.check(clean, match.path_params)
+        if isinstance(outcome, Refusal):
+            return self.refuse(req, match, outcome)
+        return outcome
+
+    def refuse(self, req: MockRequest, match: Match, refusal: Refusal) -> MockResponse:
+        """Render a refusal: the documented response for its status when there is one, else a problem.
+
+        A client generated from the spec parses a 400/401/422 by its documented schema, so
+        that shape wins; our problem document is used as the body when the documented schema
+        accepts it, and always travels in the `x-sandlot-errors` header.
+        """
+        problem = problem_body(refusal.status, refusal.detail, refusal.errors)
+        plan = self.plan(match.operation).response
+        chosen = plan.documented(refusal.status)
+        if chosen is None:
+            return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
+        content = chosen.response.get("content") or {}
+        media = negotiate(list(content), req.headers.get("accept")) if content else None
+        body: Any = NOTSET
+        if media is not None:
+            schema = plan.media_schema(chosen, media)
+            if schema is not None and not next(iter(self.index.validator(schema, "response").iter_errors(problem)), None):
+                body = problem
+        try:
+            response = plan.render(chosen, req.headers.get("accept"), self.rng(req), body=body, head=match.head)
+        except ResponseChoiceError:
+            return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
+        summary = json.dumps(problem, separators=(",", ":"))[:_ERRORS_HEADER_MAX]
+        response.headers.extend(refusal.headers)
+        response.headers.append((_ERRORS_HEADER, summary))
+        return response
+
+    def respond(self, req: MockRequest, match: Match, *, status: int | None = None, body: Any = NOTSET,
+                example: str | None = None, dynamic: bool = False) -> MockResponse:
+        """Render the operation's response for `status` (default: the lowest 2xx).
+
+        `body` replaces the generated body (the stateful layer passes stored objects);
+        content negotiation and documented headers still apply.
+        """
+        plan = self.plan(match.operation).response
+        try:
+            chosen = plan.choose(status)
+            return plan.render(chosen, req.headers.get("accept"), self.rng(req), example=example,
+                               dynamic=dynamic, body=body, head=match.head)
+        except ResponseChoiceError as err:
+            if err.status == 406:
+                chosen406 = plan.documented(406)
+                if chosen406 is not None and status != 406:
+                    return self.refuse(req, match, Refusal(406, err.detail, [
+                        Violation("header", "/accept", err.detail)]))
+            return choice_error_response(err)
+
+    def response_schema(self, operation: Operation, status: int | None = None, media: str | None = None) -> Any:
+        """Return the schema documented for an operation's response (default status: lowest 2xx)."""
+        plan = self.plan(operation).response
+        try:
+            chosen = plan.choose(status)
+        except ResponseChoiceError:
+            return None
+        return plan.media_schema(chosen, media)
+
+    def rng(self, req: MockRequest) -> random.Random:
+        """Return the random generator for a request: seeded by --seed, method, path, query and body."""
+        digest = hashlib.blake2b(
+            f"{self.seed}\0{req.method}\0{req.path}\0{strip_controls(req.query)}\0".encode() + req.body,
+            digest_size=8,
+        ).digest()
+        return random.Random(int.from_bytes(digest, "big"))
+
+    # -- the whole pipeline ---------------------------------------------------------------------
+
+    def handle(self, req: MockRequest) -> MockResponse:
+        """Answer one request: route, validate, choose and render (cached per identical request)."""
+        key = None
+        if len(req.body) <= _CACHE_MAX_BODY:
+            key = (req.method, req.path, req.query, req.body, tuple(req.headers.items()))
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        response = self._handle(req)
+        if key is not None:
+            self._cache[key] = response
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return response
+
+    def _handle(self, req: MockRequest) -> MockResponse:
+        if req.path.startswith(RESERVED_PREFIX):
+            return problem_response(404, f"{RESERVED_PREFIX} is reserved for Sandlot's own endpoints")
+        match = self.match(req)
+        if isinstance(match, MockResponse):
+            return match
+        try:
+            validated = self.validate(req, match)
+            if isinstance(validated, MockResponse):
+                return validated
+            query = urllib.parse.parse_qs(req.query) if "__" in req.query else {}
+            controls = parse_controls(req.headers.get("prefer"), query)
+            return self.respond(req, match, status=controls.code, example=controls.example,
+                                dynamic=bool(controls.dynamic))
+        except SpecError as exc:
+            log.error("%s", exc)
+            return problem_response(500, f"the spec cannot answer this request: {exc}")
+
+
+def serialize_body(value: Any, content_type: str) -> bytes:
+    """Encode a body value for a media type (re-exported for the stateful layer)."""
+    return serialize(value, content_type)
+
+
+__all__ = ["Chosen", "Controls", "Engine", "Match", "NOTSET", "Operation", "RESERVED_PREFIX",
+           "ValidatedRequest", "parse_controls", "serialize_body"]

@@ -1,0 +1,238 @@
+"""Choose and render an operation's response: status, media type, body and headers.
+
+Called by the engine. Status: the one the caller asks for (Prism's `code=`), else
+the lowest documented 2xx, then a 2XX range, then `default`, then the lowest other
+code. Media type: negotiated against `Accept`. Body, in order: a named example
+(`example=`), the media `example`, the first media `examples` entry, then the
+generator (which itself prefers schema and property examples); `dynamic=true`
+skips every example. Documented examples that break their schema are skipped so
+that every answer validates against the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sandlot.mock.messages import MockResponse, problem_response
+from sandlot.mock.negotiate import is_json, media_type, negotiate
+from sandlot.mock.schemas import SchemaIndex
+
+log = logging.getLogger("sandlot.mock")
+
+NOTSET: Any = object()
+_HOP_HEADERS = {"content-type", "content-length", "transfer-encoding", "connection"}
+
+
+class ResponseChoiceError(Exception):
+    """The caller asked for a response the operation does not document (a status, an example)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """A documented response picked for a status: the status to send and the response object."""
+
+    status: int
+    key: str  # the key in `responses`: "200", "2XX" or "default"
+    response: Mapping[str, Any]
+
+
+def _status_key_order(key: str) -> tuple[int, int]:
+    return (int(key), 0) if key.isdigit() else (int(key[0]) * 100, 1) if key[:1].isdigit() else (999, 2)
+
+
+class ResponsePlan:
+    """One operation's documented responses, ready to render."""
+
+    def __init__(self, index: SchemaIndex, generator: Any, operation: Mapping[str, Any]) -> None:
+        self.index = index
+        self.generator = generator
+        raw = operation.get("responses") or {}
+        self.responses: dict[str, Mapping[str, Any]] = {
+            str(k).upper(): index.deref(v) or {} for k, v in raw.items() if isinstance(v, Mapping)
+        }
+        self._example_ok: dict[tuple[int, str], bool] = {}
+
+    def documented(self, status: int) -> Chosen | None:
+        """Return the response documented for `status`: exact code, then its NXX range, then default."""
+        for key in (str(status), f"{status // 100}XX", "DEFAULT"):
+            if key in self.responses:
+                return Chosen(status, key.lower() if key == "DEFAULT" else key, self.responses[key])
+        return None
+
+    def choose(self, requested: int | None) -> Chosen:
+        """Return the response to render; raise ResponseChoiceError for an undocumented `requested` code."""
+        if requested is not None:
+            found = self.documented(requested)
+            if found is None:
+                codes = ", ".join(self.responses) or "none"
+                raise ResponseChoiceError(404, f"status {requested} is not documented for this operation "
+                                               f"(documented: {codes})")
+            return found
+        keys = sorted(self.responses, key=_status_key_order)
+        for key in keys:
+            if key.isdigit() and key.startswith("2"):
+                return Chosen(int(key), key, self.responses[key])
+        if "2XX" in self.responses:
+            return Chosen(200, "2XX", self.responses["2XX"])
+        if "DEFAULT" in self.responses:
+            return Chosen(200, "default", self.responses["DEFAULT"])
+        for key in keys:
+            if key.isdigit():
+                return Chosen(int(key), key, self.responses[key])
+        if keys:
+            return Chosen(_status_key_order(keys[0])[0], keys[0], self.responses[keys[0]])
+        return Chosen(200, "", {})
+
+    def media_schema(self, chosen: Chosen, media: str | None = None) -> Any:
+        """Return the schema of a chosen response's media type (the first one by default), or None."""
+        content = chosen.response.get("content") or {}
+        if not content:
+            return None
+        entry = content.get(media) if media else next(iter(content.values()))
+        return (self.index.deref(entry) or {}).get("schema") if isinstance(entry, Mapping) else None
+
+    def render(self, chosen: Chosen, accept: str | None, rng: random.Random, *, example: str | None = None,
+               dynamic: bool = False, body: Any = NOTSET, head: bool = False) -> MockResponse:
+        """Render a chosen response: negotiate the media type, build the body and the headers."""
+        content: Mapping[str, Any] = chosen.response.get("content") or {}
+        headers = self._headers(chosen.response, rng)
+        if not content:
+            if example is not None:
+                raise ResponseChoiceError(404, f"response {chosen.key} has no content, so no example {example!r}")
+            return MockResponse(chosen.status, headers, b"")
+        media = negotiate(list(content), accept)
+        if media is None:
+            raise ResponseChoiceError(406, f"none of the documented media types ({', '.join(content)}) "
+                                           f"is acceptable to Accept: {accept}")
+        entry = self.index.deref(content[media]) or {}
+        schema = entry.get("schema")
+        if body is NOTSET:
+            body = self._body(chosen, media, entry, schema, rng, example, dynamic)
+        sent_type = _concrete(media)
+        payload = b"" if body is NOTSET else serialize(body, sent_type)
+        return MockResponse(chosen.status, [("content-type", sent_type), *headers], b"" if head else payload)
+
+    def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
+              example: str | None, dynamic: bool) -> Any:
+        examples = entry.get("examples") if isinstance(entry.get("examples"), Mapping) else {}
+        if example is not None:
+            if example not in examples:
+                names = ", ".join(examples) or "none"
+                raise ResponseChoiceError(404, f"response {chosen.key} ({media}) has no example named "
+                                               f"{example!r} (named examples: {names})")
+            found = self.index.deref(examples[example]) or {}
+            if "value" not in found:
+                raise ResponseChoiceError(404, f"example {example!r} has no inline `value` "
+                                               "(externalValue is not fetched)")
+            return found["value"]
+        if not dynamic:
+            if "example" in entry and self._valid_example(schema, entry["example"], (id(entry), "")):
+                return entry["example"]
+            for name, ex in examples.items():
+                ex = self.index.deref(ex) or {}
+                if "value" in ex and self._valid_example(schema, ex["value"], (id(entry), name)):
+                    return ex["value"]
+        if schema is None:
+            return NOTSET
+        value = self.generator.build(schema, rng, direction="response", prefer_examples=not dynamic)
+        if not dynamic and not self._valid_example(schema, value, None):
+            log.debug("generated value from examples breaks its schema; generating without examples")
+            value = self.generator.build(schema, rng, direction="response", prefer_examples=False)
+        return value
+
+    def _valid_example(self, schema: Any, value: Any, cache_key: tuple[int, str] | None) -> bool:
+        """Tell whether a value fits the response schema (documented examples are checked once)."""
+        if schema is None:
+            return True
+        if cache_key is not None and cache_key in self._example_ok:
+            return self._example_ok[cache_key]
+        ok = not next(iter(self.index.validator(schema, "response").iter_errors(value)), None)
+        if cache_key is not None:
+            self._example_ok[cache_key] = ok
+            if not ok:
+                log.warning("a documented example does not match its schema; generating instead")
+        return ok
+
+    def _headers(self, response: Mapping[str, Any], rng: random.Random) -> list[tuple[str, str]]:
+        out = []
+        for name, header in (response.get("headers") or {}).items():
+            if name.lower() in _HOP_HEADERS:
+                continue
+            header = self.index.deref(header) or {}
+            if "example" in header:
+                value = header["example"]
+            else:
+                examples = header.get("examples") or {}
+                first = self.index.deref(next(iter(examples.values()))) if examples else None
+                if isinstance(first, Mapping) and "value" in first:
+                    value = first["value"]
+                elif header.get("schema") is not None:
+                    value = self.generator.build(header["schema"], rng, direction="response")
+                else:
+                    continue
+            out.append((name.lower(), header_text(value)))
+        return out
+
+
+def _concrete(media: str) -> str:
+    """Return a sendable Content-Type for a documented key (which may be a wildcard)."""
+    if "*" not in media:
+        return media
+    if is_json(media):
+        return "application/json"
+    return "text/plain" if media.startswith("text/") else "application/octet-stream"
+
+
+def header_text(value: Any) -> str:
+    """Serialise a header value with OpenAPI's `simple` style."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(header_text(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k},{header_text(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def serialize(value: Any, content_type: str) -> bytes:
+    """Encode a body value for its media type (JSON unless the type says otherwise)."""
+    media = media_type(content_type)
+    if is_json(media):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if media == "application/x-www-form-urlencoded" and isinstance(value, Mapping):
+        return urllib.parse.urlencode(value, doseq=True).encode()
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if media.endswith("xml"):
+        return _xml(value, "response").encode()
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _xml(value: Any, tag: str) -> str:
+    """Render a JSON value as plain XML elements (enough for clients that only parse it)."""
+    if isinstance(value, Mapping):
+        inner = "".join(_xml(v, str(k)) for k, v in value.items())
+    elif isinstance(value, list):
+        inner = "".join(_xml(v, "item") for v in value)
+    else:
+        inner = ("true" if value is True else "false" if value is False else "" if value is None else str(value))
+        inner = inner.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def choice_error_response(err: ResponseChoiceError) -> MockResponse:
+    """Render a ResponseChoiceError as a problem response."""
+    return problem_response(err.status, err.detail)

@@ -1,0 +1,196 @@
+"""The HTTP edge of the mock: a raw ASGI app over an engine, and `sandlot mock` itself.
+
+`create_app` builds the app (tests and the stateful layer call it); `run_mock` is the
+CLI entry (called by cli.py). The app is a bare ASGI callable rather than Starlette:
+the pipeline already does routing, parsing and negotiation, so a framework would
+only add per-request work (request objects, middleware stack, its own router).
+
+The engine sits in an `EngineHolder`; the spec watcher swaps `holder.engine` for a
+freshly compiled one when the files change. A request reads the reference once, so
+in-flight requests finish on the engine they started with. A broken edit keeps the
+last good engine serving and logs the file, pointer and problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sandlot.mock.engine import RESERVED_PREFIX, Engine
+from sandlot.mock.loader import SpecError
+from sandlot.mock.messages import MockRequest, MockResponse
+
+log = logging.getLogger("sandlot.mock")
+
+Handler = Callable[[MockRequest], "Awaitable[MockResponse] | MockResponse"]
+_MAX_BODY = 32 * 1024 * 1024
+
+
+class EngineHolder:
+    """The engine currently serving, swapped atomically on reload."""
+
+    def __init__(self, engine: Engine, source: str, seed: int = 0) -> None:
+        self.engine = engine
+        self.source = source
+        self.seed = seed
+        self.loaded_at = time.time()
+        self.reloads = 0
+        self.last_error: str | None = None
+
+    def reload(self) -> bool:
+        """Load and compile the spec again; swap it in if it is valid. Return whether it was swapped."""
+        try:
+            engine = Engine.from_source(self.source, seed=self.seed)
+        except SpecError as exc:
+            self.last_error = str(exc)
+            log.error("spec reload failed, still serving the last good version: %s", exc)
+            return False
+        self.engine = engine
+        self.loaded_at = time.time()
+        self.reloads += 1
+        self.last_error = None
+        log.info("reloaded %s: %d operations", self.source, len(engine.operations))
+        return True
+
+
+class MockApp:
+    """A raw ASGI application answering every request through `handler` (the engine by default)."""
+
+    def __init__(self, holder: EngineHolder, *, watch: bool = False,
+                 handler_factory: Callable[[EngineHolder], Handler] | None = None) -> None:
+        self.holder = holder
+        self.watch = watch
+        self.handler: Handler = handler_factory(holder) if handler_factory else self._engine_handler
+        self._is_async = inspect.iscoroutinefunction(self.handler)
+        self._watch_task: asyncio.Task[None] | None = None
+
+    def _engine_handler(self, req: MockRequest) -> MockResponse:
+        if req.path == RESERVED_PREFIX + "health":
+            engine = self.holder.engine
+            body = {"status": "ok", "operations": len(engine.operations), "reloads": self.holder.reloads,
+                    "last_reload_error": self.holder.last_error}
+            return MockResponse(200, [("content-type", "application/json")], json.dumps(body).encode())
+        return self.holder.engine.handle(req)
+
+    def set_handler(self, handler: Handler) -> None:
+        """Replace the request handler (the stateful layer wraps the engine with its own)."""
+        self.handler = handler
+        self._is_async = inspect.iscoroutinefunction(handler)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > _MAX_BODY:
+                await _send(send, MockResponse(413, [("content-type", "text/plain")], b"request body too large"))
+                return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
+        req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
+        try:
+            result = self.handler(req)
+            response = await result if self._is_async or inspect.isawaitable(result) else result
+        except Exception:  # noqa: BLE001 - one bad request must not take the server down
+            log.exception("unhandled error answering %s %s", req.method, req.path)
+            response = MockResponse(500, [("content-type", "application/problem+json")],
+                                    b'{"type":"about:blank","title":"Internal Server Error","status":500,'
+                                    b'"detail":"the mock failed to answer; see the server log"}')
+        await _send(send, response)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.watch:
+                    self._watch_task = asyncio.create_task(watch_spec(self.holder))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._watch_task is not None:
+                    self._watch_task.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _send(send: Any, response: MockResponse) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def watch_spec(holder: EngineHolder) -> None:
+    """Reload the engine whenever one of the spec's files changes (runs until cancelled)."""
+    import watchfiles
+
+    while True:
+        files = holder.engine.files
+        if not files:
+            return
+        async for _changes in watchfiles.awatch(*files, debounce=200, step=50):
+            await asyncio.to_thread(holder.reload)
+            if set(holder.engine.files) != set(files):  # the edit added or removed a file: re-arm
+                break
+
+
+def create_app(spec: str, *, seed: int = 0, watch: bool = True,
+               handler_factory: Callable[[EngineHolder], Handler] | None = None) -> MockApp:
+    """Load a spec and build the ASGI app serving it (raises SpecError for a broken spec)."""
+    engine = Engine.from_source(spec, seed=seed)
+    return MockApp(EngineHolder(engine, spec, seed), watch=watch, handler_factory=handler_factory)
+
+
+def run_mock(args: argparse.Namespace) -> int:
+    """Run `sandlot mock`: check the spec, or serve it until interrupted. Return the exit code."""
+    logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
+    started = time.perf_counter()
+    if args.check:
+        from sandlot.mock.check import check_spec
+
+        try:
+            count = check_spec(args.spec)
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"OK: {count} operations")
+        return 0
+    try:
+        app = create_app(args.spec, seed=args.seed, watch=not args.no_watch)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    engine = app.holder.engine
+    log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
+             len(engine.operations), args.spec, args.host, args.port, time.perf_counter() - started)
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, http="httptools", loop=loop,
+                log_level=str(args.log_level).lower(), lifespan="on")
+    return 0

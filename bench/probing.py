@@ -71,12 +71,12 @@ def wait_for_answer(
     return None, last, f"did not start within {timeout_s:.0f} s{seen}"
 
 
-def find_ok_path(port: int, paths: list[str], headers: dict[str, str] | None = None) -> tuple[str | None, str]:
-    """Return the first path answering 200 (and a note on what the others answered)."""
+def find_ok_path(port: int, paths: list[str], headers: dict[str, str] | None = None) -> tuple[Answer | None, str]:
+    """Return the first answer with status 200 (or None and what each path answered)."""
     seen = []
     for path in paths:
         answer = get(port, path, headers)
         if answer is not None and answer.status == 200:
-            return path, ""
+            return answer, ""
         seen.append(f"{path} -> {answer.status if answer else 'no answer'}")
     return None, "no candidate answered 200: " + ", ".join(seen)

@@ -49,11 +49,11 @@ def table(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
 
 def _load_cells(fig: LoadFigures) -> list[str]:
     if fig.load is None:
-        return ["-", "-", "-", _num(fig.peak_rss_mib, 0), "-", fig.problem or "not measured"]
+        return ["-", "-", "-", _num(fig.peak_rss_mib, 0), "-", "-", fig.problem or "not measured"]
     load = fig.load
     errors = load.bad_responses + load.socket_errors
     return [_num(load.rps, 0, thousands=True), _num(load.p50_ms, 2), _num(load.p99_ms, 2),
-            _num(fig.peak_rss_mib, 0), str(errors), fig.path]
+            _num(fig.peak_rss_mib, 0), str(errors), _n(fig.body_bytes), fig.path]
 
 
 def throughput_rows(rows: list[ThroughputRow], labels: dict[str, str]) -> list[list[str]]:
@@ -69,11 +69,12 @@ def throughput_rows(rows: list[ThroughputRow], labels: dict[str, str]) -> list[l
             out.append(["", f"{labels.get(names[0], names[0])}/{labels.get(names[1], names[1])}",
                         _ratio(al and al.rps, bl and bl.rps), _ratio(al and al.p50_ms, bl and bl.p50_ms),
                         _ratio(al and al.p99_ms, bl and bl.p99_ms), _ratio(a.peak_rss_mib, b.peak_rss_mib),
-                        "", ""])
+                        "", "", ""])
     return out
 
 
-LOAD_HEADERS = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "peak RSS MiB", "errors", "path / note"]
+LOAD_HEADERS = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "peak RSS MiB", "errors", "body bytes",
+                "path / note"]
 
 
 def _startup_cell(fig) -> str:

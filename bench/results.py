@@ -15,6 +15,7 @@ class LoadFigures:
     load: LoadResult | None = None
     peak_rss_mib: float | None = None
     path: str = ""          # the URL path the load was sent to
+    body_bytes: int | None = None  # size of one response body: servers must do comparable work
     problem: str = ""
 
 

@@ -75,9 +75,10 @@ class Runner:
                 problem = prepare(port, paths[0])
                 if problem:
                     return LoadFigures(problem=problem)
-            ok_path, problem = find_ok_path(port, paths, headers)
-            if ok_path is None:
+            ok, problem = find_ok_path(port, paths, headers)
+            if ok is None:
                 return LoadFigures(peak_rss_mib=server.peak_rss_mib(), problem=problem)
+            ok_path, size = ok.path, len(ok.body)
             url = f"http://{LOOPBACK}:{port}{ok_path}"
             b = self.budget
             self.log(f"  {name}: {url} {headers or ''} warm-up {b.warmup_s:g} s, measure {b.duration_s:g} s")
@@ -86,10 +87,11 @@ class Runner:
                     run_load(self.toolbox.wrk, url, headers, b.wrk_threads, b.wrk_connections, b.warmup_s)
                 result = run_load(self.toolbox.wrk, url, headers, b.wrk_threads, b.wrk_connections, b.duration_s)
             except (RuntimeError, ValueError, OSError) as exc:
-                return LoadFigures(peak_rss_mib=server.peak_rss_mib(), path=ok_path, problem=str(exc))
+                return LoadFigures(peak_rss_mib=server.peak_rss_mib(), path=ok_path, body_bytes=size,
+                                   problem=str(exc))
             if not server.alive:
                 return LoadFigures(problem=f"server died under load: {server.log_tail()}")
-            return LoadFigures(load=result, peak_rss_mib=server.peak_rss_mib(), path=ok_path)
+            return LoadFigures(load=result, peak_rss_mib=server.peak_rss_mib(), path=ok_path, body_bytes=size)
 
     def throughput(self, scenario: ThroughputScenario) -> ThroughputRow:
         """Measure one scenario on Sandlot, then on Prism."""

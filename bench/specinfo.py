@@ -76,6 +76,14 @@ def auth_arguments(document: dict) -> list[str]:
     return args
 
 
+def with_response_example(document: dict, path: str, method: str, example: object) -> dict:
+    """Return a copy of the document whose operation's 200 JSON response documents an example."""
+    copy = json.loads(json.dumps(document))
+    media = copy["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+    media["example"] = example
+    return copy
+
+
 def operation_count(document: dict) -> int:
     """Count the operations declared inline under `paths`."""
     return sum(

@@ -12,7 +12,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from bench.config import CACHE_DIR, GITHUB_SPEC, NPM_PACKAGES, PRISM_BIN, STRIPE_SPEC
+import yaml
+
+from bench import specinfo
+from bench.config import (
+    CACHE_DIR, GITHUB_SPEC, NPM_PACKAGES, PET_EXAMPLE, PETSTORE_EXAMPLE_SPEC, PETSTORE_SPEC, PRISM_BIN,
+    STRIPE_SPEC,
+)
 
 NPM_TIMEOUT_S = 900
 APT_TIMEOUT_S = 600
@@ -79,8 +85,17 @@ def ensure_wrk(log) -> tuple[str | None, str]:
     )
 
 
+def write_example_petstore() -> None:
+    """Write the petstore copy that documents an example for GET /pets/{petId}."""
+    document = specinfo.with_response_example(
+        specinfo.load_document(PETSTORE_SPEC), "/pets/{petId}", "get", PET_EXAMPLE)
+    PETSTORE_EXAMPLE_SPEC.parent.mkdir(parents=True, exist_ok=True)
+    PETSTORE_EXAMPLE_SPEC.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
 def prepare(log) -> Toolbox:
     """Run every set-up step and return what is available."""
+    write_example_petstore()
     notes = []
     problem = ensure_npm_packages(log)
     if problem:

@@ -29,6 +29,8 @@ _URL_TIMEOUT_S = 30
 _EXTERNAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(?!#)')
 _LOCAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(#[^"]*)"')
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SCHEMA_KEYWORDS = {"type", "properties", "allOf", "oneOf", "anyOf", "items", "$ref", "enum", "not",
+                    "additionalProperties", "format", "nullable", "const"}
 
 
 class SpecError(Exception):
@@ -148,7 +150,7 @@ class _Bundler:
         self.local: dict[tuple[str, str], str] = {}
         self.bundled: dict[str, Any] = {}
         self.names: set[str] = set()
-        self.seen: set[int] = set()
+        self.seen: dict[int, Any] = {}  # id -> node; holding the node keeps its id from being reused
         self.pending: list[tuple[Any, Any, str, str]] = []  # (container, key, location, pointer)
 
     def run(self) -> None:
@@ -219,7 +221,7 @@ class _Bundler:
             return
         if id(node) in self.seen:
             return
-        self.seen.add(id(node))
+        self.seen[id(node)] = node
         if any(not isinstance(k, str) for k in node):  # YAML `200:` keys are ints
             for k in [k for k in node if not isinstance(k, str)]:
                 node[str(k).lower() if isinstance(k, bool) else str(k)] = node.pop(k)
@@ -228,6 +230,14 @@ class _Bundler:
             local_ref, target = self._target(ref, location, pointer + "/$ref")
             if not local_ref:  # a non-object target (a description string ...): inline it
                 container[key] = target
+                return
+            if key == "properties" and len(node) == 1 and not (target.keys() & _SCHEMA_KEYWORDS):
+                # `properties: {$ref: file#/map}` stands for the map itself (ref tools inline it);
+                # kept as a ref it would read as a property called "$ref".
+                doc_part, _, fragment = ref.partition("#")
+                container[key] = target
+                self.pending.append((container, key, _join(location, doc_part) if doc_part else location,
+                                     urllib.parse.unquote(fragment)))
                 return
             node["$ref"] = local_ref
         mapping = node.get("mapping") if key == "discriminator" or "propertyName" in node else None
@@ -311,7 +321,30 @@ def load_spec(source: str | os.PathLike[str]) -> Spec:
         return Spec(document, location, openapi, [] if _is_url(location) else [location])
     bundler = _Bundler(document, location)
     bundler.run()
+    _inline_operation_refs(document)
     return Spec(document, location, openapi, bundler.files())
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _inline_operation_refs(document: dict[str, Any]) -> None:
+    """Replace `$ref`s that stand for whole operations (OpenAPI has no such ref) by their target.
+
+    Some multi-file specs (DigitalOcean's) keep each operation in its own file; after
+    bundling those are `{"$ref": "#/x-sandlot-bundled/..."}`, which validators reject.
+    """
+    for item in (document.get("paths") or {}).values():
+        if not isinstance(item, dict):
+            continue
+        for method in _METHODS:
+            op = item.get(method)
+            if isinstance(op, dict) and isinstance(op.get("$ref"), str) and op["$ref"].startswith("#"):
+                try:
+                    item[method] = {**resolve_pointer(document, op["$ref"][1:]),
+                                    **{k: v for k, v in op.items() if k != "$ref"}}
+                except KeyError:
+                    raise SpecError(f"$ref {op['$ref']!r} does not resolve", pointer="/paths") from None
 
 
 def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -324,7 +357,7 @@ def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[s
                 item = {**resolve_pointer(document, item["$ref"][1:]), **item}
             except KeyError:
                 continue
-        for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+        for method in _METHODS:
             op = item.get(method)
             if isinstance(op, dict):
                 yield method.upper(), template, op, item

@@ -1,0 +1,31 @@
+"""`sandlot mock --check`: the thorough validation of a spec, without serving it.
+
+Called by server.run_mock. Serving start-up stays fast because it only checks what
+it needs; this runs the OpenAPI 3.0/3.1 meta-schema validation
+(openapi-spec-validator) over the bundled document and compiles every operation's
+request and response plans, and reports the first problem as a SpecError naming
+the file, the JSON pointer and the problem.
+"""
+
+from __future__ import annotations
+
+from sandlot.mock.engine import Engine
+from sandlot.mock.loader import SpecError, escape_token, load_spec
+
+
+def check_spec(source: str) -> int:
+    """Validate a spec thoroughly; return its number of operations or raise SpecError."""
+    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+    spec = load_spec(source)
+    validator_cls = OpenAPIV30SpecValidator if spec.version == "3.0" else OpenAPIV31SpecValidator
+    error = next(iter(validator_cls(spec.document).iter_errors()), None)
+    if error is not None:
+        path = getattr(error, "absolute_path", None) or getattr(error, "path", None) or ()
+        pointer = "".join("/" + escape_token(str(p)) for p in path)
+        message = str(getattr(error, "message", error)).splitlines()[0]
+        raise SpecError(message, file=spec.source, pointer=pointer)
+    engine = Engine(spec)
+    for operation in engine.operations:
+        engine.plan(operation)
+    return len(engine.operations)

@@ -1,0 +1,375 @@
+"""The stateful handler: the mock engine plus per-tenant persisted state.
+
+Built by server.py's `sandlot mock --stateful` and by `sandlot up`; handed to `create_app`
+as the request handler (`handle(MockRequest) -> MockResponse`). For each request it:
+serves `/__sandlot/*` (admin API); refuses live-looking keys; routes and validates with the
+engine; finds the tenant from the credential (unknown key -> the spec's 401); applies the
+quotas and retention; then creates, reads, updates, deletes or lists objects of the
+inferred collections and renders the result through `engine.respond`, so negotiation,
+documented headers and the response schema's shape stay the engine's job. Operations that
+are not part of a collection are answered by the engine statelessly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sandlot.mock.engine import Engine, Match
+from sandlot.mock.messages import MockRequest, MockResponse, Violation
+from sandlot.mock.validate import Refusal, ValidatedRequest
+from sandlot.sandbox.admin import PREFIX, AdminApi
+from sandlot.sandbox.config import SandboxConfig
+from sandlot.sandbox.ids import new_id
+from sandlot.sandbox.inference import (
+    Binding, Collection, StateModel, deref, infer_model, singularize,
+)
+from sandlot.sandbox.keys import IssuedKey, live_key_problem
+from sandlot.sandbox.shape import apply_update, build_object, envelope, project
+from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Store
+from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
+from sandlot.seed.fixtures import Fixtures, check_fixtures
+
+log = logging.getLogger("sandlot.sandbox")
+
+#: The tenant of requests to operations that need no credential and carry none.
+PUBLIC_TENANT = "public"
+
+
+def quota_problem(limit: str, maximum: int, detail: str) -> MockResponse:
+    """Build the 429 sent when a tenant hits a quota; the body names the limit."""
+    body = {"type": "https://sandlot.dev/problems/quota-exceeded", "title": "Sandbox quota exceeded",
+            "status": 429, "limit": limit, "max": maximum, "detail": detail}
+    headers = [("content-type", "application/problem+json")]
+    if limit == "requests_per_day":
+        headers.append(("retry-after", str(int(86400 - time.time() % 86400))))
+    return MockResponse(429, headers, json.dumps(body).encode())
+
+
+def _truncate(raw: bytes, limit: int) -> str:
+    text = raw[:limit].decode("utf-8", "replace")
+    return text + f"…[{len(raw) - limit} more bytes]" if len(raw) > limit else text
+
+
+class StatefulHandler:
+    """Answer requests from per-tenant state; see the module docstring for the steps."""
+
+    def __init__(self, engine: Engine, store: Store, config: SandboxConfig | None = None, *,
+                 fixtures: Fixtures | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.store = store
+        self.config = config or SandboxConfig()
+        self.clock = clock
+        self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
+        self.live = LiveKeyDetector(self.config.live_key_patterns)
+        self.admin = AdminApi(store, self.config, clock, on_reset=self._forget_tenant)
+        self._relations = self._relation_fields()
+        self._last_purge: dict[str, float] = {}
+        self.register_seed(fixtures or {})
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _relation_fields(self) -> dict[str, dict[str, str]]:
+        """Map collection -> {field: other collection} for fields that hold another's id."""
+        by_singular = {singularize(name).lower(): name for name in self.model.collections}
+        relations: dict[str, dict[str, str]] = {}
+        for name, collection in self.model.collections.items():
+            for prop, schema in collection.properties.items():
+                if prop == collection.id_field or not isinstance(schema, dict):
+                    continue
+                base = prop.lower().removesuffix("_id").removesuffix("id") if prop.lower() \
+                    not in by_singular else prop.lower()
+                types = schema.get("type")
+                if base in by_singular and by_singular[base] != name and \
+                        (types == "string" or (isinstance(types, list) and "string" in types)):
+                    relations.setdefault(name, {})[prop] = by_singular[base]
+        return relations
+
+    def register_seed(self, fixtures: Fixtures) -> None:
+        """Check the fixtures, complete each object from the spec, and make it the seed."""
+        check_fixtures(fixtures, {n: c.id_field for n, c in self.model.collections.items()},
+                       self._relations)
+        now = self.clock()
+        seed: dict[str, list[tuple[str, dict]]] = {}
+        for name, items in fixtures.items():
+            collection = self.model.collections[name]
+            seed[name] = [
+                (str(item[collection.id_field]),
+                 project({**self._item_template(collection, item[collection.id_field]), **item},
+                         collection))
+                for item in items
+            ]
+        self.store.set_seed(seed, now)
+
+    def _item_template(self, collection: Collection, object_id: Any) -> dict[str, Any]:
+        """Generate the spec's idea of one object (for fields fixtures leave out)."""
+        for (method, template), binding in self.model.bindings.items():
+            if binding.collection == collection.name and binding.action == "read":
+                operation = self.engine.operation(method, template)
+                if operation is None:
+                    continue
+                params = {binding.id_param: str(object_id)} if binding.id_param else {}
+                path = template
+                for key, value in params.items():
+                    path = path.replace("{" + key + "}", value)
+                req = MockRequest("GET", (self.engine.base_paths or [""])[0].rstrip("/") + path,
+                                  headers={"accept": "application/json"})
+                generated = self._generated(req, Match(operation, params))
+                if isinstance(generated, dict):
+                    return generated
+        return {}
+
+    def issue_key(self, tenant_id: str | None = None, name: str = "",
+                  secret: IssuedKey | None = None) -> tuple[str, IssuedKey]:
+        """Issue (or register) a key; a new tenant is created and seeded."""
+        return issue_for_tenant(self.store, self.clock(), tenant_id=tenant_id, name=name,
+                                secret=secret)
+
+    def _forget_tenant(self, tenant_id: str) -> None:
+        self._last_purge.pop(tenant_id, None)
+
+    # -- the request path ------------------------------------------------------------------
+    def handle(self, req: MockRequest) -> MockResponse:
+        """Answer one request (see the module docstring)."""
+        if req.path.startswith(PREFIX):
+            return self.admin.handle(req)
+        if self.live.found_in(req):
+            return MockResponse(401, [("content-type", "application/problem+json")],
+                                json.dumps(live_key_problem(self.live.patterns)).encode())
+        match = self.engine.match(req)
+        if isinstance(match, MockResponse):
+            return match
+        validated = self.engine.validate(req, match)
+        if isinstance(validated, MockResponse):
+            return validated
+        tenant_id = self._tenant(req, validated)
+        if tenant_id is None:
+            return self.engine.refuse(req, match, Refusal(
+                401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
+                [Violation("security", "", "the credential is not a key of this sandbox")]))
+        started = time.perf_counter()
+        response = self._serve(req, match, validated, tenant_id)
+        duration_ms = (time.perf_counter() - started) * 1000
+        self.store.append_log(tenant_id, LogEntry(
+            self.clock(), req.method, req.path + (f"?{req.query}" if req.query else ""),
+            response.status, round(duration_ms, 3), _truncate(req.body, self.config.log_body_bytes),
+            _truncate(response.body, self.config.log_body_bytes)), self.config.log_size)
+        return response
+
+    def _tenant(self, req: MockRequest, validated: ValidatedRequest) -> str | None:
+        offered: list[str] = []
+        for value in validated.credentials.values():
+            offered.append(value)
+            if ":" in value:  # basic auth: the key may be the user name or the password
+                offered += [part for part in value.split(":", 1) if part]
+        if not offered:
+            offered = list(bearer_or_basic(req.headers.get("authorization")))
+            if not offered:
+                if self.store.get_tenant(PUBLIC_TENANT) is None:
+                    self.store.create_tenant(PUBLIC_TENANT, "requests without credentials",
+                                             self.clock())
+                return PUBLIC_TENANT
+        return next((t for t in (authenticate(self.store, v) for v in offered) if t), None)
+
+    def _serve(self, req: MockRequest, match: Match, validated: ValidatedRequest,
+               tenant_id: str) -> MockResponse:
+        now = self.clock()
+        if self.config.requests_per_day is not None:
+            day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            count = self.store.count_request(tenant_id, day)
+            if count > self.config.requests_per_day:
+                return quota_problem("requests_per_day", self.config.requests_per_day,
+                                     f"This tenant made more than {self.config.requests_per_day} "
+                                     f"requests today (UTC); the count starts again at midnight.")
+        if self.config.retention_seconds is not None:
+            self._purge(tenant_id, now)
+        binding = self.model.binding(match.operation.method, match.operation.path)
+        if binding is None:
+            return self.engine.respond(req, match)
+        collection = self.model.collections[binding.collection]
+        action = getattr(self, "_" + binding.action)
+        return action(req, match, validated, tenant_id, binding, collection, now)
+
+    def _purge(self, tenant_id: str, now: float) -> None:
+        retention = self.config.retention_seconds or 0
+        # Purging is a write; once a second (or a tenth of the retention) is plenty.
+        if now - self._last_purge.get(tenant_id, float("-inf")) >= min(1.0, retention / 10):
+            self._last_purge[tenant_id] = now
+            self.store.purge_older_than(tenant_id, now - retention)
+
+    def _generated(self, req: MockRequest, match: Match) -> Any:
+        response = self.engine.respond(req, match)
+        if not response.body:
+            return None
+        try:
+            return json.loads(response.body)
+        except ValueError:
+            return None
+
+    def _not_found(self, req: MockRequest, match: Match, what: str, object_id: Any,
+                   pointer: str) -> MockResponse:
+        return self.engine.refuse(req, match, Refusal(
+            404, f"no {what} {object_id!r} in this sandbox tenant",
+            [Violation("path", pointer, f"no such {what}")]))
+
+    def _check_parent(self, req: MockRequest, match: Match, binding: Binding,
+                      tenant_id: str) -> MockResponse | None:
+        if not binding.parent_param:
+            return None
+        parent_id = match.path_params.get(binding.parent_param, "")
+        if self.store.get_object(tenant_id, binding.parent_collection or "", parent_id) is None:
+            return self._not_found(req, match, singularize(binding.parent_collection or ""),
+                                   parent_id, "/" + binding.parent_param)
+        return None
+
+    def _check_relations(self, req: MockRequest, match: Match, collection: Collection,
+                         obj: Mapping[str, Any], tenant_id: str) -> MockResponse | None:
+        for field_name, other in self._relations.get(collection.name, {}).items():
+            value = obj.get(field_name)
+            if isinstance(value, str) and self.store.get_object(tenant_id, other, value) is None:
+                return self.engine.refuse(req, match, Refusal(
+                    400, f"No such {singularize(other)}: {value!r}",
+                    [Violation("body", "/" + field_name, f"no {singularize(other)} {value!r} "
+                                                         "in this sandbox tenant")]))
+        return None
+
+    def _render(self, req: MockRequest, match: Match, body: Any) -> MockResponse:
+        return self.engine.respond(req, match, body=body)
+
+    # -- actions ---------------------------------------------------------------------------
+    def _create(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float) -> MockResponse:
+        refused = self._check_parent(req, match, binding, tenant_id)
+        if refused:
+            return refused
+        if self.config.max_objects is not None and \
+                self.store.count_objects(tenant_id, ORIGIN_API) >= self.config.max_objects:
+            return quota_problem("objects", self.config.max_objects,
+                                 f"This tenant already stores {self.config.max_objects} objects it "
+                                 "created; delete some, reset the tenant, or raise quota.objects.")
+        extra = {}
+        if binding.parent_field:
+            extra[binding.parent_field] = match.path_params[binding.parent_param or ""]
+        object_id = None
+        for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
+            object_id = new_id(collection.id_format,
+                               lambda: self.store.max_int_id(tenant_id, collection.name) + 1)
+            if self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
+                break
+        obj = project(build_object(self._generated(req, match), validated.body, collection,
+                                   object_id, now, extra), collection)
+        refused = self._check_relations(req, match, collection, obj, tenant_id)
+        if refused:
+            return refused
+        self.store.insert_object(tenant_id, collection.name, str(object_id), obj, now)
+        return self._render(req, match, obj)
+
+    def _read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+              binding: Binding, collection: Collection, now: float) -> MockResponse:
+        object_id = match.path_params.get(binding.id_param or "", "")
+        stored = self.store.get_object(tenant_id, collection.name, object_id)
+        if stored is None or self._outside_parent(stored.data, match, binding):
+            return self._not_found(req, match, collection.singular, object_id,
+                                   "/" + (binding.id_param or ""))
+        return self._render(req, match, project(stored.data, collection))
+
+    def _outside_parent(self, data: Mapping[str, Any], match: Match, binding: Binding) -> bool:
+        if not binding.parent_field:
+            return False
+        return str(data.get(binding.parent_field)) != match.path_params.get(binding.parent_param or "")
+
+    def _update(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float) -> MockResponse:
+        object_id = match.path_params.get(binding.id_param or "", "")
+        stored = self.store.get_object(tenant_id, collection.name, object_id)
+        if stored is None or self._outside_parent(stored.data, match, binding):
+            return self._not_found(req, match, collection.singular, object_id,
+                                   "/" + (binding.id_param or ""))
+        obj = project(apply_update(stored.data, validated.body, collection, now), collection)
+        refused = self._check_relations(req, match, collection, obj, tenant_id)
+        if refused:
+            return refused
+        self.store.replace_object(tenant_id, collection.name, object_id, obj, now)
+        return self._render(req, match, obj)
+
+    def _delete(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float) -> MockResponse:
+        object_id = match.path_params.get(binding.id_param or "", "")
+        stored = self.store.get_object(tenant_id, collection.name, object_id)
+        if stored is None or self._outside_parent(stored.data, match, binding) or \
+                not self.store.delete_object(tenant_id, collection.name, object_id):
+            return self._not_found(req, match, collection.singular, object_id,
+                                   "/" + (binding.id_param or ""))
+        template = self._generated(req, match)
+        if not isinstance(template, dict):
+            return self.engine.respond(req, match)
+        body = dict(template)
+        for name in template:
+            if name in stored.data and name != "deleted":
+                body[name] = stored.data[name]
+        if "deleted" in body:
+            body["deleted"] = True
+        return self._render(req, match, body)
+
+    def _list(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+              binding: Binding, collection: Collection, now: float) -> MockResponse:
+        refused = self._check_parent(req, match, binding, tenant_id)
+        if refused:
+            return refused
+        pagination = binding.pagination
+        assert pagination is not None
+        query = validated.query
+        filters = {prop: query[param] for param, prop in binding.filters.items()
+                   if query.get(param) is not None}
+        if binding.parent_field:
+            filters[binding.parent_field] = match.path_params[binding.parent_param or ""]
+        limit = pagination.default_limit
+        if pagination.limit_param and isinstance(query.get(pagination.limit_param), int):
+            limit = query[pagination.limit_param]
+        limit = max(1, min(limit, pagination.max_limit))
+        offset = 0
+        if pagination.offset_param and isinstance(query.get(pagination.offset_param), int):
+            offset = max(0, query[pagination.offset_param])
+        if pagination.page_param and isinstance(query.get(pagination.page_param), int):
+            offset = max(0, query[pagination.page_param] - 1) * limit
+        if pagination.cursor_param and query.get(pagination.cursor_param):
+            offset = _decode_cursor(str(query[pagination.cursor_param]))
+        after = query.get(pagination.after_param) if pagination.after_param else None
+        before = query.get(pagination.before_param) if pagination.before_param else None
+        for cursor_id in (after, before):
+            if cursor_id is not None and \
+                    self.store.get_object(tenant_id, collection.name, str(cursor_id)) is None:
+                param = pagination.after_param if cursor_id is after else pagination.before_param
+                return self._not_found(req, match, collection.singular, cursor_id, f"/{param}")
+        page = self.store.list_objects(tenant_id, collection.name, ListQuery(
+            filters=filters, offset=offset, limit=limit,
+            after_id=str(after) if after is not None else None,
+            before_id=str(before) if before is not None else None))
+        items = [project(o.data, collection) for o in page.items]
+        next_token = None
+        if page.has_more and items:
+            next_token = (_encode_cursor(offset + limit) if pagination.cursor_param
+                          else str(items[-1].get(collection.id_field)))
+        template = self._generated(req, match)
+        schema = deref(self.engine.spec.document, self.engine.response_schema(match.operation))
+        required = schema.get("required", []) if isinstance(schema, dict) else []
+        body = envelope(template, items, pagination, has_more=page.has_more, total=page.total,
+                        next_token=next_token, required=required)
+        return self._render(req, match, body)
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        return max(0, int(text.removeprefix("o:")))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return 0
+

@@ -280,6 +280,8 @@ class SandboxEnvironmentStatus(KubeModel):
     credentialsSecret: str | None = Field(default=None, alias="credentialsSecret")
     expiresAt: str | None = Field(default=None, alias="expiresAt")
     observedGeneration: int | None = Field(default=None, alias="observedGeneration")
+    firstReadyAt: str | None = Field(default=None, alias="firstReadyAt",
+                                     description="When the sandbox first became Ready.")
     conditions: list[Condition] | None = None
 
 

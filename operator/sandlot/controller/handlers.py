@@ -1,0 +1,456 @@
+"""kopf handlers for SandboxEnvironment: thin glue from cluster events to the reconcilers.
+
+Registered on kopf's default registry when imported (by `sandlot operator` and the tests).
+Each handler parses the body, calls the pure builders in reconcile/ and render/, applies the
+result through kube.py, and writes a status whose conditions say what to do next.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from sandlot import metrics
+from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
+from sandlot.controller.sources import SourceError, read_source
+from sandlot.kube import Kube, NotFound, Recreating, ensure
+from sandlot.reconcile import naming
+from sandlot.reconcile.conditions import get_condition, set_condition
+from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects, endpoints
+from sandlot.reconcile.lifetime import expires_at, format_time
+from sandlot.reconcile.readiness import assess
+from sandlot.reconcile.tenancy import check_tenant
+from sandlot.settings import OperatorSettings, load_settings
+
+PLURAL = "sandboxenvironments"
+KIND = "SandboxEnvironment"
+FINALIZER = "sandlot.dev/teardown"
+KEY_PREFIX = "sk_sbx_"
+#: Kinds the operator creates inside a sandbox namespace, checked when pruning leftovers.
+PRUNABLE = [
+    ("v1", "ConfigMap"), ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+]
+#: Readiness reasons the periodic check may clear again once the cause is gone.
+WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
+
+_SETTINGS = load_settings()
+log = logging.getLogger("sandlot.operator")
+
+
+def generate_api_key() -> str:
+    """Return a fresh test key: the `sk_sbx_` prefix and 256 bits of entropy."""
+    return KEY_PREFIX + secrets.token_hex(32)
+
+
+def make_api_client() -> kubernetes.client.ApiClient:
+    """Return an API client for the in-cluster service account, else for KUBECONFIG."""
+    cfg = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=cfg)
+        return kubernetes.client.ApiClient(cfg)
+    except kubernetes.config.ConfigException:
+        return kubernetes.config.new_client_from_config()
+
+
+@dataclass
+class Context:
+    """What every handler needs: the API client and the operator settings."""
+
+    kube: Kube
+    settings: OperatorSettings
+
+
+def _context(memo: Any) -> Context:
+    """Return the handler context kept in kopf's memo (created at start-up)."""
+    return memo.sandlot
+
+
+def format_validation(exc: ValidationError) -> str:
+    """Return pydantic errors as `field.path: problem` lines a person can act on."""
+    lines = []
+    for err in exc.errors():
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path or 'spec'}: {msg}")
+    return "; ".join(lines) + "; fix the field(s) and apply again"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sandbox:
+    """One SandboxEnvironment body with helpers to write its status."""
+
+    def __init__(self, ctx: Context, body: Any) -> None:
+        self.ctx = ctx
+        self.body = body
+        meta = body["metadata"]
+        self.name: str = meta["name"]
+        self.cr_namespace: str = meta["namespace"]
+        self.generation: int | None = meta.get("generation")
+        self.creation: str = meta["creationTimestamp"]
+        self.status: dict[str, Any] = dict(body.get("status") or {})
+        self.namespace = naming.sandbox_namespace(self.cr_namespace, self.name)
+        self.key = f"{self.cr_namespace}/{self.name}"
+        self.tenant = (body.get("spec") or {}).get("tenant") or "default"
+
+    @property
+    def phase(self) -> str | None:
+        return self.status.get("phase")
+
+    def write(self, *, phase: str | None = None, ready: tuple[bool | str, str, str] | None = None,
+              **fields: Any) -> None:
+        """Patch the status: phase, the Ready condition and any other fields."""
+        patch: dict[str, Any] = dict(fields)
+        if phase is not None:
+            patch["phase"] = phase
+        if ready is not None:
+            status, reason, message = ready
+            patch["conditions"] = set_condition(
+                self.status.get("conditions"), type_="Ready", status=status, reason=reason, message=message,
+                now=format_time(_now()), generation=self.generation)
+        if self.generation is not None and "observedGeneration" not in patch:
+            patch["observedGeneration"] = self.generation
+        changed = {k: v for k, v in patch.items() if self.status.get(k) != v}
+        if not changed:
+            return
+        try:
+            self.ctx.kube.patch(API_VERSION, KIND, self.name, {"status": changed},
+                                namespace=self.cr_namespace, status=True)
+        except ApiException as exc:
+            if exc.status != 404:  # gone meanwhile: nothing left to report on
+                raise
+        self.status.update(changed)
+        if "phase" in changed:
+            metrics.record_phase(self.key, changed["phase"], self.tenant)
+
+    def fail(self, reason: str, message: str, *, phase: str = "Failed") -> None:
+        """Report a failure a person must fix: phase Failed, Ready=False, a warning Event."""
+        metrics.RECONCILE_ERRORS.labels(reason=reason).inc()
+        self.write(phase=phase, ready=(False, reason, message))
+        kopf.warn(self.body, reason=reason, message=message)
+
+
+def _parse(sbx: Sandbox) -> SandboxEnvironment:
+    """Return the CR as a model, or report why it is invalid and stop retrying."""
+    try:
+        return SandboxEnvironment.model_validate({"spec": sbx.body.get("spec") or {}})
+    except ValidationError as exc:
+        message = format_validation(exc)
+        sbx.fail("InvalidSpec", message)
+        raise kopf.PermanentError(message) from exc
+
+
+def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> None:
+    """Stop (or retry later) when the SandboxTenant's grant does not allow this sandbox."""
+    kube = sbx.ctx.kube
+    tenant_obj = kube.get(API_VERSION, "SandboxTenant", model.spec.tenant)
+    if tenant_obj is None:
+        return
+    try:
+        tenant = SandboxTenantSpec.model_validate(tenant_obj.get("spec") or {})
+    except ValidationError as exc:
+        sbx.fail("TenantInvalid", f"SandboxTenant {model.spec.tenant!r} is invalid: {format_validation(exc)}")
+        raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
+    others = sum(
+        1 for o in kube.list(API_VERSION, KIND)
+        if (o.get("spec") or {}).get("tenant", "default") == model.spec.tenant
+        and not o["metadata"].get("deletionTimestamp")
+        and (o["metadata"]["namespace"], o["metadata"]["name"]) != (sbx.cr_namespace, sbx.name)
+        and (o.get("status") or {}).get("phase") not in ("Expired", "Failed")
+    )
+    refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others)
+    if refusal is None:
+        return
+    sbx.fail(refusal.reason, refusal.message)
+    if refusal.retry:
+        raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
+    raise kopf.PermanentError(refusal.message)
+
+
+def _credentials(kube: Kube, namespace: str) -> tuple[Credentials | None, dict[str, str]]:
+    """Return fresh credentials when the sandbox has none yet, and the current secret values."""
+    secret = kube.get("v1", "Secret", naming.CREDENTIALS_SECRET, namespace)
+    if secret is None:
+        creds = Credentials(generate_api_key(), secrets.token_urlsafe(32))
+        return creds, {"apiKey": creds.api_key, "adminToken": creds.admin_token}
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return None, values
+
+
+def _credentials_copy(sbx: Sandbox, values: dict[str, str], urls: dict[str, str]) -> dict[str, Any]:
+    """Return the Secret in the CR's namespace that hands the test credentials to the team."""
+    body = sbx.body
+    data = dict(values)
+    data.update({f"url.{name}": url for name, url in urls.items()})
+    return {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {
+            "name": f"{sbx.name}-credentials"[:253], "namespace": sbx.cr_namespace,
+            "labels": naming.sandbox_labels(sbx.cr_namespace, sbx.name, sbx.tenant),
+            "annotations": {naming.ANNOTATION_OWNER: naming.owner_annotation(sbx.cr_namespace, sbx.name)},
+            "ownerReferences": [{
+                "apiVersion": API_VERSION, "kind": KIND, "name": sbx.name,
+                "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+            }],
+        },
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())},
+    }
+
+
+def _check_namespace_ownership(sbx: Sandbox) -> None:
+    """Refuse to use a namespace that exists but was not created for this sandbox."""
+    live = sbx.ctx.kube.get("v1", "Namespace", sbx.namespace)
+    if live is None:
+        return
+    owner = (live["metadata"].get("annotations") or {}).get(naming.ANNOTATION_OWNER)
+    if owner != naming.owner_annotation(sbx.cr_namespace, sbx.name):
+        message = (f"namespace {sbx.namespace!r} exists and is not managed for this sandbox; "
+                   "delete it or rename the SandboxEnvironment")
+        sbx.fail("NamespaceConflict", message)
+        raise kopf.PermanentError(message)
+    if live["metadata"].get("deletionTimestamp"):
+        sbx.write(phase="Provisioning", ready=(False, "NamespaceTerminating",
+                  f"namespace {sbx.namespace} from an earlier sandbox of the same name is still being deleted"))
+        raise kopf.TemporaryError("namespace terminating", delay=sbx.ctx.settings.retry_seconds / 3)
+
+
+def _prune(kube: Kube, namespace: str, wanted: list[dict[str, Any]]) -> list[str]:
+    """Delete objects the operator made in the namespace that the spec no longer asks for."""
+    keep = {(o["kind"], o["metadata"]["name"]) for o in wanted}
+    removed = []
+    for api_version, kind in PRUNABLE:
+        for obj in kube.list(api_version, kind, namespace, f"{naming.MANAGED_BY}={naming.MANAGER}"):
+            name = obj["metadata"]["name"]
+            if (kind, name) not in keep:
+                kube.delete(api_version, kind, name, namespace)
+                removed.append(f"{kind}/{name}")
+    return removed
+
+
+def _workload_verdict(kube: Kube, namespace: str):
+    """Return the readiness verdict of the sandbox namespace's workloads."""
+    selector = f"{naming.MANAGED_BY}={naming.MANAGER}"
+    return assess(kube.list("apps/v1", "Deployment", namespace, selector),
+                  kube.list("batch/v1", "Job", namespace, selector),
+                  kube.list("v1", "Pod", namespace))
+
+
+def _report_workloads(sbx: Sandbox) -> None:
+    """Move phase and the Ready condition to what the workloads show."""
+    verdict = _workload_verdict(sbx.ctx.kube, sbx.namespace)
+    was_ready = sbx.phase == "Ready"
+    phase = "Ready" if verdict.ready else ("Failed" if verdict.failed else "Provisioning")
+    previous = get_condition(sbx.status.get("conditions"), "Ready") or {}
+    sbx.write(phase=phase, ready=(verdict.ready, verdict.reason, verdict.message))
+    if verdict.ready and not was_ready:
+        kopf.info(sbx.body, reason="Ready", message=f"sandbox ready in namespace {sbx.namespace}")
+        if not sbx.status.get("firstReadyAt"):
+            now = _now()
+            seconds = (now - datetime.fromisoformat(sbx.creation.replace("Z", "+00:00"))).total_seconds()
+            metrics.PROVISION_SECONDS.observe(max(seconds, 0.0))
+            sbx.write(firstReadyAt=format_time(now))
+    elif verdict.failed and previous.get("reason") != verdict.reason:
+        metrics.RECONCILE_ERRORS.labels(reason=verdict.reason).inc()
+        kopf.warn(sbx.body, reason=verdict.reason, message=verdict.message)
+
+
+def _teardown_namespace(sbx: Sandbox) -> bool:
+    """Ask for the sandbox namespace's deletion; return True once it is gone."""
+    kube = sbx.ctx.kube
+    live = kube.get("v1", "Namespace", sbx.namespace)
+    if live is None:
+        return True
+    owner = (live["metadata"].get("annotations") or {}).get(naming.ANNOTATION_OWNER)
+    if owner != naming.owner_annotation(sbx.cr_namespace, sbx.name):
+        return True  # never delete a namespace this sandbox does not own
+    if not live["metadata"].get("deletionTimestamp"):
+        kube.delete("v1", "Namespace", sbx.namespace)
+    return False
+
+
+def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
+    """Handle a sandbox whose ttl ran out: delete the CR, or tear down and keep it Expired."""
+    kube = sbx.ctx.kube
+    when = sbx.status.get("expiresAt") or format_time(expires_at(sbx.creation, model.spec.ttl))
+    if model.spec.onExpiry == "Delete":
+        kopf.info(sbx.body, reason="Expired", message=f"ttl {model.spec.ttl} ran out at {when}; deleting")
+        metrics.EXPIRATIONS.labels(action="deleted").inc()
+        kube.delete(API_VERSION, KIND, sbx.name, sbx.cr_namespace)
+        return
+    if sbx.phase == "Expired":
+        return
+    if sbx.phase != "Terminating":
+        kopf.info(sbx.body, reason="Expired",
+                  message=f"ttl {model.spec.ttl} ran out at {when}; tearing down, keeping the CR (onExpiry: Retain)")
+        sbx.write(phase="Terminating", ready=(False, "Expired", f"expired at {when}; tearing down"))
+    if _teardown_namespace(sbx):
+        metrics.EXPIRATIONS.labels(action="retained").inc()
+        sbx.write(phase="Expired", ready=(False, "Expired",
+                  f"expired at {when}; raise spec.ttl to bring the sandbox back, or delete it"),
+                  endpoints={})
+
+
+# ----- handlers --------------------------------------------------------------------------------
+
+
+@kopf.on.startup()
+def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Configure kopf and create the API client the handlers share."""
+    settings.persistence.finalizer = FINALIZER
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    if getattr(memo, "sandlot", None) is None:
+        memo.sandlot = Context(kube=Kube(make_api_client()), settings=_SETTINGS)
+    _sweep_orphans(memo.sandlot.kube, logging.getLogger("sandlot.operator"))
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    """Make the sandbox namespace hold exactly what the spec asks for."""
+    ctx = _context(memo)
+    sbx = Sandbox(ctx, body)
+    model = _parse(sbx)
+    sbx.tenant = model.spec.tenant
+    expiry = expires_at(sbx.creation, model.spec.ttl)
+    sbx.write(expiresAt=format_time(expiry))
+    if _now() >= expiry:
+        _expire(sbx, model)
+        return
+    _tenant_check(sbx, model)
+    _check_namespace_ownership(sbx)
+    if sbx.phase in (None, "Pending", "Expired"):
+        kopf.info(body, reason="Provisioning", message=f"provisioning namespace {sbx.namespace}")
+    if sbx.phase != "Ready":
+        sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
+                  namespace=sbx.namespace)
+
+    try:
+        specs: dict[str, Document] = {
+            d.name: read_source(ctx.kube, sbx.cr_namespace, d.openapi, f"spec.downstreams[{i}].openapi",
+                                timeout=ctx.settings.fetch_timeout_seconds)
+            for i, d in enumerate(model.spec.downstreams)
+        }
+        fixtures = None
+        if model.spec.seed is not None and model.spec.seed.fixtures is not None:
+            fixtures = read_source(ctx.kube, sbx.cr_namespace, model.spec.seed.fixtures, "spec.seed.fixtures",
+                                   timeout=ctx.settings.fetch_timeout_seconds)
+            fixtures = Document("fixtures" + _suffix(fixtures.filename), fixtures.text)
+    except SourceError as exc:
+        sbx.fail(exc.reason, exc.message)
+        raise kopf.TemporaryError(exc.message, delay=ctx.settings.retry_seconds) from exc
+
+    creds, secret_values = _credentials(ctx.kube, sbx.namespace)
+    s = ctx.settings
+    inputs = Inputs(cr_namespace=sbx.cr_namespace, cr_name=sbx.name,
+                    stub=StubSettings(image=s.stub_image, port=s.stub_port, cluster_domain=s.cluster_domain,
+                                      dns_namespace=s.dns_namespace, dns_pod_label=s.dns_pod_label),
+                    specs=specs, fixtures=fixtures, credentials=creds)
+    wanted = desired_objects(model, inputs)
+    urls = endpoints(model, inputs)
+    writes_before = ctx.kube.writes
+    try:
+        for obj in wanted:
+            outcome = ensure(ctx.kube, obj)
+            if outcome != "unchanged":
+                where = obj["metadata"].get("namespace")
+                ref = f"{obj['kind']} {where + '/' if where else ''}{obj['metadata']['name']}"
+                logger.info(f"{outcome} {ref}")
+                kopf.info(body, reason=outcome.capitalize(), message=f"{outcome} {ref}")
+        ensure(ctx.kube, _credentials_copy(sbx, secret_values, urls))
+        removed = _prune(ctx.kube, sbx.namespace, wanted)
+    except Recreating as exc:
+        raise kopf.TemporaryError(str(exc), delay=1) from exc
+    except (NotFound, ApiException) as exc:
+        status = getattr(exc, "status", 404)
+        if status in (403, 404, 409, 500, 503, 429):
+            metrics.RECONCILE_ERRORS.labels(reason=f"api_{status}").inc()
+            raise kopf.TemporaryError(f"API call failed ({status}); retrying", delay=s.retry_seconds / 3) from exc
+        raise
+    finally:
+        metrics.API_WRITES.inc(ctx.kube.writes - writes_before)
+    for ref in removed:
+        kopf.info(body, reason="Deleted", message=f"deleted {ref} (no longer in the spec)")
+    sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=f"{sbx.name}-credentials"[:253])
+    _report_workloads(sbx)
+
+
+def _suffix(filename: str) -> str:
+    """Return the extension of a fixtures file (.json, .yaml or .yml)."""
+    for ext in (".json", ".yaml", ".yml"):
+        if filename.endswith(ext):
+            return ext
+    return ".yaml"
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=_SETTINGS.recheck_seconds, initial_delay=_SETTINGS.recheck_seconds)
+def recheck(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Periodically move readiness forward and enforce the ttl (both survive restarts)."""
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    ctx = _context(memo)
+    sbx = Sandbox(ctx, body)
+    try:
+        model = SandboxEnvironment.model_validate({"spec": body.get("spec") or {}})
+    except ValidationError:
+        return  # the reconcile handler has reported it
+    sbx.tenant = model.spec.tenant
+    if _now() >= expires_at(sbx.creation, model.spec.ttl):
+        _expire(sbx, model)
+        return
+    ready = get_condition(sbx.status.get("conditions"), "Ready") or {}
+    if sbx.phase in ("Provisioning", "Ready", "Failed") and ready.get("reason") in WORKLOAD_REASONS:
+        if ctx.kube.get("v1", "Namespace", sbx.namespace) is not None:
+            _report_workloads(sbx)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+    """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
+    ctx = _context(memo)
+    sbx = Sandbox(ctx, body)
+    if sbx.phase != "Terminating":
+        kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
+        sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
+    if not _teardown_namespace(sbx):
+        raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=1)
+    metrics.TEARDOWN_SECONDS.observe(runtime.total_seconds())
+    metrics.record_phase(sbx.key, None, sbx.tenant)
+    logger.info(f"namespace {sbx.namespace} is gone")
+
+
+def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
+    """Delete sandbox namespaces whose SandboxEnvironment no longer exists (e.g. a finalizer removed by hand)."""
+    try:
+        namespaces = kube.list("v1", "Namespace", label_selector=f"{naming.MANAGED_BY}={naming.MANAGER}")
+        for ns in namespaces:
+            owner = (ns["metadata"].get("annotations") or {}).get(naming.ANNOTATION_OWNER, "")
+            cr_ns, _, cr_name = owner.partition("/")
+            if not cr_name or ns["metadata"].get("deletionTimestamp"):
+                continue
+            if naming.sandbox_namespace(cr_ns, cr_name) != ns["metadata"]["name"]:
+                continue
+            if kube.get(API_VERSION, KIND, cr_name, cr_ns) is None:
+                logger.info(f"deleting orphaned sandbox namespace {ns['metadata']['name']} (owner {owner} is gone)")
+                kube.delete("v1", "Namespace", ns["metadata"]["name"])
+    except ApiException as exc:  # never block start-up on housekeeping
+        logger.warning(f"orphan sweep skipped: {exc.status} {exc.reason}")

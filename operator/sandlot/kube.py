@@ -1,0 +1,199 @@
+"""The one module that calls the Kubernetes API outside kopf's own machinery.
+
+A thin, generic client over the official `kubernetes` package: objects are plain dicts,
+addressed by apiVersion and kind, so the renderers and reconcilers never touch client
+model classes (which silently drop unknown fields). Called by the kopf handlers only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from sandlot.reconcile.naming import ANNOTATION_HASH
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the API."""
+
+    plural: str
+    namespaced: bool
+
+
+KINDS: dict[tuple[str, str], Kind] = {
+    ("v1", "Namespace"): Kind("namespaces", False),
+    ("v1", "ConfigMap"): Kind("configmaps", True),
+    ("v1", "Secret"): Kind("secrets", True),
+    ("v1", "Service"): Kind("services", True),
+    ("v1", "ServiceAccount"): Kind("serviceaccounts", True),
+    ("v1", "ResourceQuota"): Kind("resourcequotas", True),
+    ("v1", "LimitRange"): Kind("limitranges", True),
+    ("v1", "Pod"): Kind("pods", True),
+    ("apps/v1", "Deployment"): Kind("deployments", True),
+    ("batch/v1", "Job"): Kind("jobs", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Kind("networkpolicies", True),
+    ("sandlot.dev/v1alpha1", "SandboxEnvironment"): Kind("sandboxenvironments", True),
+    ("sandlot.dev/v1alpha1", "SandboxTenant"): Kind("sandboxtenants", False),
+}
+
+#: Objects that are created once and never replaced (credentials must not rotate on a reconcile).
+CREATE_ONLY = {("v1", "Secret")}
+#: Objects whose spec is immutable: a change means delete and create again.
+RECREATE = {("batch/v1", "Job")}
+
+
+class NotFound(Exception):
+    """The object (or the namespace it should live in) does not exist."""
+
+
+class Recreating(Exception):
+    """An immutable object was deleted to be created again; retry once it is gone."""
+
+
+def config_hash(obj: dict[str, Any]) -> str:
+    """Return a digest of what the operator wants for `obj` (annotation excluded)."""
+    clean = json.loads(json.dumps(obj, sort_keys=True))
+    clean.get("metadata", {}).get("annotations", {}).pop(ANNOTATION_HASH, None)
+    return hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _path(api_version: str, kind: str, namespace: str | None, name: str | None = None,
+          sub: str | None = None) -> str:
+    """Return the REST path of a collection or object."""
+    info = KINDS[(api_version, kind)]
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if info.namespaced and namespace:
+        base += f"/namespaces/{namespace}"
+    path = f"{base}/{info.plural}"
+    if name:
+        path += f"/{name}"
+    if sub:
+        path += f"/{sub}"
+    return path
+
+
+class Kube:
+    """Generic create/get/list/replace/patch/delete on dict objects; counts its write calls."""
+
+    def __init__(self, api_client: k8s.ApiClient | None = None) -> None:
+        self.api = api_client or k8s.ApiClient()
+        self.writes = 0
+
+    def _call(self, method: str, path: str, *, body: Any = None, query: list | None = None,
+              content_type: str = "application/json") -> Any:
+        """Call the API and return the decoded JSON body."""
+        if method != "GET":
+            self.writes += 1
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        method_, url, headers_, body_, post = self.api.param_serialize(
+            method, path, query_params=query or [], header_params=headers, body=body,
+            auth_settings=["BearerToken"],
+        )
+        resp = self.api.call_api(method_, url, header_params=headers_, body=body_, post_params=post,
+                                 _request_timeout=30)
+        raw = resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(status=resp.status, reason=resp.reason, body=raw.decode("utf-8", "replace"))
+        return json.loads(raw) if raw else {}
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        """Return the object, or None when it does not exist."""
+        try:
+            return self._call("GET", _path(api_version, kind, namespace, name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict]:
+        """Return the objects of a kind (in one namespace or all), optionally selected by labels."""
+        query = [("labelSelector", label_selector)] if label_selector else []
+        data = self._call("GET", _path(api_version, kind, namespace), query=query)
+        return list(data.get("items") or [])
+
+    def create(self, obj: dict) -> dict:
+        """Create `obj`; raise NotFound when its namespace does not exist."""
+        meta = obj["metadata"]
+        try:
+            return self._call("POST", _path(obj["apiVersion"], obj["kind"], meta.get("namespace")), body=obj)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise NotFound(f"namespace {meta.get('namespace')} not found") from exc
+            raise
+
+    def replace(self, obj: dict) -> dict:
+        """Replace `obj` (its metadata.resourceVersion guards against lost updates)."""
+        meta = obj["metadata"]
+        return self._call("PUT", _path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]),
+                          body=obj)
+
+    def patch(self, api_version: str, kind: str, name: str, patch: dict, *, namespace: str | None = None,
+              status: bool = False) -> dict:
+        """Apply a JSON merge patch to an object or its status subresource."""
+        path = _path(api_version, kind, namespace, name, "status" if status else None)
+        return self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete an object in the background; return False when it was already gone."""
+        try:
+            self._call("DELETE", _path(api_version, kind, namespace, name),
+                       body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+
+def ensure(kube: Kube, desired: dict) -> str:
+    """Make one object match `desired`; return "created", "updated" or "unchanged".
+
+    Idempotent and restart-safe: the hash annotation says whether the live object already
+    holds what is wanted, so an unchanged object is never written and nothing is created twice.
+    """
+    obj = json.loads(json.dumps(desired))
+    digest = config_hash(obj)
+    obj["metadata"].setdefault("annotations", {})[ANNOTATION_HASH] = digest
+    meta = obj["metadata"]
+    key = (obj["apiVersion"], obj["kind"])
+    live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    if live is None:
+        try:
+            kube.create(obj)
+            return "created"
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            if live is None:
+                raise
+    if key in CREATE_ONLY:
+        return "unchanged"
+    if (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_HASH) == digest:
+        return "unchanged"
+    if key in RECREATE:
+        kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        raise Recreating(f"{obj['kind']} {meta['name']} changed and is being re-created")
+    meta["resourceVersion"] = live["metadata"].get("resourceVersion")
+    if obj["kind"] == "Service":
+        # The apiserver allocated these; a replace must carry them or it is refused.
+        for field in ("clusterIP", "clusterIPs"):
+            if field in (live.get("spec") or {}):
+                obj["spec"][field] = live["spec"][field]
+    if obj["kind"] == "Namespace":
+        # A namespace's spec holds only server-managed finalizers: patch labels/annotations.
+        kube.patch("v1", "Namespace", meta["name"], {"metadata": {
+            "labels": meta.get("labels"), "annotations": meta.get("annotations")}})
+        return "updated"
+    kube.replace(obj)
+    return "updated"

@@ -1,0 +1,13 @@
+"""Test-suite set-up shared by every test directory.
+
+Operator settings are read from the environment when the handlers are imported, so the
+fast re-check and retry intervals the operator tests rely on are set here, first.
+"""
+
+import os
+
+os.environ.setdefault("SANDLOT_RECHECK_SECONDS", "0.5")
+os.environ.setdefault("SANDLOT_RETRY_SECONDS", "1")
+os.environ.setdefault("SANDLOT_STUB_IMAGE", "ghcr.io/sandlot-dev/sandlot:test")
+
+pytest_plugins = ["tests.kubeemu.fixtures"]

@@ -1,0 +1,146 @@
+"""Run the real kopf operator in-process against the Kubernetes API emulator.
+
+`OperatorRunner` starts `kopf.operator()` with Sandlot's handlers in a thread with its own
+event loop, and stops it through kopf's stop flag, so a test can also kill it mid-way and
+start a fresh one (a restart). `Cluster` wraps the emulator with the few helpers the tests
+need: apply a CR, wait for a condition, and play the kubelet by marking workloads available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from sandlot.kube import Kube
+
+GROUP, VERSION, PLURAL = "sandlot.dev", "v1alpha1", "sandboxenvironments"
+
+
+class OperatorRunner:
+    """One in-process operator: start it, stop it, start another."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self, timeout: float = 30) -> OperatorRunner:
+        """Start the operator and wait until it watches."""
+        from sandlot.controller import handlers  # noqa: F401  (registers the handlers)
+
+        self._stop, self._ready = threading.Event(), threading.Event()
+
+        def run() -> None:
+            try:
+                asyncio.run(kopf.operator(clusterwide=True, standalone=True, stop_flag=self._stop,
+                                          ready_flag=self._ready, memo=kopf.Memo()))
+            except BaseException as exc:  # surfaced to the test through .error
+                self.error = exc
+
+        self._thread = threading.Thread(target=run, name="kopf-operator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"operator did not become ready: {self.error}")
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the operator the way a SIGTERM would, and wait for its thread."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout)
+        alive = self._thread.is_alive()
+        self._thread = None
+        if alive:
+            raise RuntimeError("operator did not stop in time")
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class Cluster:
+    """Test-side access to the emulator through the official client."""
+
+    def __init__(self, emulator: Any) -> None:
+        self.emulator = emulator
+        self.api = kubernetes.config.new_client_from_config(config_file=str(emulator.kubeconfig_path))
+        self.kube = Kube(self.api)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def ensure_namespace(self, name: str) -> None:
+        if self.kube.get("v1", "Namespace", name) is None:
+            self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def apply_sandbox(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create a SandboxEnvironment (as `kubectl apply` of a new object would)."""
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SandboxEnvironment",
+                "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+        return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    def patch_sandbox(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return self.kube.patch(f"{GROUP}/{VERSION}", "SandboxEnvironment", name, patch, namespace=namespace)
+
+    def sandbox(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kube.get(f"{GROUP}/{VERSION}", "SandboxEnvironment", name, namespace)
+
+    def delete_sandbox(self, namespace: str, name: str) -> None:
+        self.kube.delete(f"{GROUP}/{VERSION}", "SandboxEnvironment", name, namespace)
+
+    def configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self.ensure_namespace(namespace)
+        self.kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": name, "namespace": namespace}, "data": data})
+
+    def ready_condition(self, namespace: str, name: str) -> dict[str, Any]:
+        body = self.sandbox(namespace, name) or {}
+        for cond in (body.get("status") or {}).get("conditions") or []:
+            if cond["type"] == "Ready":
+                return cond
+        return {}
+
+    def mark_workloads_available(self, namespace: str) -> int:
+        """Play the Deployment/Job controllers: report every workload in `namespace` as done."""
+        marked = 0
+        for dep in self.kube.list("apps/v1", "Deployment", namespace):
+            replicas = dep["spec"].get("replicas", 1)
+            status = {"observedGeneration": dep["metadata"]["generation"], "replicas": replicas,
+                      "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}
+            if dep.get("status") != status:
+                self.kube.patch("apps/v1", "Deployment", dep["metadata"]["name"], {"status": status},
+                                namespace=namespace, status=True)
+                marked += 1
+        for job in self.kube.list("batch/v1", "Job", namespace):
+            if not (job.get("status") or {}).get("succeeded"):
+                self.kube.patch("batch/v1", "Job", job["metadata"]["name"], {"status": {"succeeded": 1}},
+                                namespace=namespace, status=True)
+                marked += 1
+        return marked
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, interval: float = 0.1,
+             what: str = "condition") -> Any:
+    """Poll `predicate` until it returns a truthy value; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except ApiException as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")

@@ -1,0 +1,80 @@
+"""Twenty malformed sandboxes: each gets a message naming its field; the operator stays healthy.
+
+The emulator does not enforce the CRD's OpenAPI schema (a real apiserver refuses most of
+these at `kubectl apply` time, see tests/unit/test_crds.py), so they reach the operator:
+its own validation must name the field and stop retrying, without hurting other sandboxes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandlot.reconcile.naming import sandbox_namespace
+from tests.operator.conftest import sandbox_spec
+from tests.operator.harness import wait_for
+
+NS = "team"
+DS = {"name": "pets", "openapi": {"configMap": {"name": "pets-openapi", "key": "openapi.yaml"}}, "envVar": "PETS"}
+
+MALFORMED = [
+    ({"ttl": "5x"}, "ttl"),
+    ({"ttl": "0d"}, "ttl"),
+    ({"ttl": 12}, "ttl"),
+    ({"app": {"image": "a", "port": 70000}}, "spec.app.port"),
+    ({"app": {"image": "a", "port": "http"}}, "spec.app.port"),
+    ({"app": {"port": 8080}}, "spec.app.image"),
+    ({"app": {"image": "has space"}}, "spec.app.image"),
+    ({"app": {"image": "a", "replicas": -1}}, "spec.app.replicas"),
+    ({"app": {"image": "a", "env": [{"name": "1X", "value": "v"}]}}, "spec.app.env[0].name"),
+    ({"app": {"image": "a", "colour": "blue"}}, "spec.app.colour"),
+    ({"tenant": "Payments Team"}, "spec.tenant"),
+    ({"onExpiry": "Forever"}, "spec.onExpiry"),
+    ({"downstreams": [{**DS, "name": "Pets"}]}, "spec.downstreams[0].name"),
+    ({"downstreams": [{**DS, "openapi": {}}]}, "spec.downstreams[0].openapi"),
+    ({"downstreams": [{**DS, "openapi": {"url": "http://x", "configMap": {"name": "a", "key": "b"}}}]},
+     "spec.downstreams[0].openapi"),
+    ({"downstreams": [{**DS, "envVar": "has-dash"}]}, "spec.downstreams[0].envVar"),
+    ({"downstreams": [DS, DS]}, "used twice"),
+    ({"quota": {"cpu": "lots"}}, "spec.quota.cpu"),
+    ({"quota": {"pods": 0}}, "spec.quota.pods"),
+    ({"network": {"egress": [{"cidr": "0.0.0.0"}]}}, "spec.network.egress[0].cidr"),
+]
+
+
+def test_there_are_twenty_distinct_cases():
+    assert len(MALFORMED) == 20
+
+
+def test_each_malformed_spec_gets_a_clear_message_and_the_operator_stays_healthy(cluster, operator):
+    for i, (override, _) in enumerate(MALFORMED):
+        cluster.apply_sandbox(NS, f"bad-{i}", sandbox_spec(**override))
+    for i, (_, field) in enumerate(MALFORMED):
+        cond = wait_for(lambda i=i: (c := cluster.ready_condition(NS, f"bad-{i}")).get("reason") == "InvalidSpec" and c,
+                        what=f"InvalidSpec on bad-{i}")
+        assert field in cond["message"], (i, cond["message"])
+        assert cond["message"].endswith("fix the field(s) and apply again")
+        body = cluster.sandbox(NS, f"bad-{i}")
+        assert body["status"]["phase"] == "Failed"
+        # Nothing was half-created for a spec that cannot work.
+        assert cluster.kube.get("v1", "Namespace", sandbox_namespace(NS, f"bad-{i}")) is None
+
+    # The operator keeps serving every other sandbox.
+    cluster.apply_sandbox(NS, "good", sandbox_spec())
+    ns = sandbox_namespace(NS, "good")
+    wait_for(lambda: cluster.mark_workloads_available(ns) == 0
+             and (cluster.sandbox(NS, "good").get("status") or {}).get("phase") == "Ready", what="good sandbox Ready")
+    assert operator.alive
+
+    # Fixing a bad one (a spec change) brings it up.
+    cluster.patch_sandbox(NS, "bad-0", {"spec": {"ttl": "1h"}})
+    ns0 = sandbox_namespace(NS, "bad-0")
+    wait_for(lambda: cluster.mark_workloads_available(ns0) == 0
+             and (cluster.sandbox(NS, "bad-0").get("status") or {}).get("phase") == "Ready", what="fixed sandbox Ready")
+
+
+@pytest.mark.parametrize("override, field", MALFORMED[:3])
+def test_deleting_a_malformed_sandbox_is_clean(cluster, operator, override, field):
+    cluster.apply_sandbox(NS, "bad", sandbox_spec(**override))
+    wait_for(lambda: cluster.ready_condition(NS, "bad").get("reason") == "InvalidSpec", what="InvalidSpec")
+    cluster.delete_sandbox(NS, "bad")
+    wait_for(lambda: cluster.sandbox(NS, "bad") is None, what="deleted")

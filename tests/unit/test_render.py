@@ -1,0 +1,75 @@
+"""Rendered manifests: exact golden output, and valid against the real Kubernetes schemas."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from sandlot.api.v1alpha1 import SandboxEnvironment
+from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _render() -> list[dict]:
+    body = yaml.safe_load((GOLDEN / "sandbox.yaml").read_text())
+    sbx = SandboxEnvironment.model_validate(body)
+    inputs = Inputs(
+        cr_namespace=body["metadata"]["namespace"], cr_name=body["metadata"]["name"],
+        stub=StubSettings(image="ghcr.io/sandlot-dev/sandlot:0.1.0"),
+        specs={"stripe": Document("openapi.yaml", "openapi: 3.1.0\n"),
+               "mailer": Document("openapi.json", '{"openapi": "3.0.3"}')},
+        fixtures=Document("fixtures.yaml", "customers: []\n"),
+        credentials=Credentials("sk_sbx_" + "0" * 64, "admin-token"),
+    )
+    return desired_objects(sbx, inputs)
+
+
+def test_rendered_objects_match_the_golden_file():
+    text = yaml.safe_dump_all(_render(), sort_keys=True)
+    golden = GOLDEN / "sandbox.rendered.yaml"
+    if os.environ.get("SANDLOT_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), "rendered manifests changed; review and run with SANDLOT_UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
+def test_rendered_objects_validate_strictly_against_kubernetes(version):
+    for obj in _render():
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_network_policies_deny_everything_but_dns_namespace_and_listed_egress():
+    policies = {o["metadata"]["name"]: o["spec"] for o in _render() if o["kind"] == "NetworkPolicy"}
+    assert policies["deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert policies["allow-same-namespace"]["egress"] == [{"to": [{"podSelector": {}}]}]
+    dns = policies["allow-dns"]["egress"][0]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert policies["allow-listed-egress"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]}]
+
+
+def test_without_listed_egress_there_is_no_egress_policy_beyond_dns():
+    body = yaml.safe_load((GOLDEN / "sandbox.yaml").read_text())
+    body["spec"]["network"] = {}
+    sbx = SandboxEnvironment.model_validate(body)
+    objs = desired_objects(sbx, Inputs("team-payments", "pr-42", StubSettings("img"),
+                                       specs={"stripe": Document("a.yaml", ""), "mailer": Document("b.json", "")}))
+    names = sorted(o["metadata"]["name"] for o in objs if o["kind"] == "NetworkPolicy")
+    assert names == ["allow-dns", "allow-same-namespace", "deny-all"]
+    assert not any(o["kind"] == "Secret" for o in objs)  # existing credentials are never re-rendered
+
+
+def test_values_cannot_break_the_yaml():
+    body = yaml.safe_load((GOLDEN / "sandbox.yaml").read_text())
+    body["spec"]["app"]["env"] = [{"name": "TRICKY", "value": "a: b\n- c\n'\"{{ x }}\"#"}]
+    sbx = SandboxEnvironment.model_validate(body)
+    objs = desired_objects(sbx, Inputs("team-payments", "pr-42", StubSettings("img"),
+                                       specs={"stripe": Document("a.yaml", "x: '\n"), "mailer": Document("b.json", "")}))
+    app = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "app")
+    env = app["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "TRICKY", "value": "a: b\n- c\n'\"{{ x }}\"#"}

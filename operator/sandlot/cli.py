@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 
 def _cmd_mock(args: argparse.Namespace) -> int:
+    if getattr(args, "stateful", False):
+        from sandlot.sandbox.serve import run_stateful
+
+        return run_stateful(args)
     from sandlot.server import run_mock
 
     return run_mock(args)
@@ -45,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
     mock.add_argument("--log-level", default="info", help="log level (debug, info, warning, error)")
     mock.set_defaults(func=_cmd_mock)
+    from sandlot.sandbox.commands import add_mock_options, add_sandbox_commands
+
+    add_mock_options(mock)
+    add_sandbox_commands(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
     op.add_argument(

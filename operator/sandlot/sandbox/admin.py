@@ -56,6 +56,9 @@ class AdminApi:
     def handle(self, req: MockRequest) -> MockResponse:
         """Route one admin request."""
         route = req.path[len(PREFIX):].strip("/")
+        if route == "health" and req.method in ("GET", "HEAD"):
+            return json_response(200, {"status": "ok", "stateful": True,
+                                       "tenants": len(self.store.list_tenants())})
         caller = self._caller(req)
         if caller is None:
             return problem_response(401, "The admin API needs the admin token (Authorization: "

@@ -89,6 +89,13 @@ class Collection:
     item_schema: dict[str, Any]
     properties: dict[str, Any]
     timestamps: tuple[Timestamp, ...] = ()
+    required: frozenset[str] = frozenset()
+
+    def server_filled(self, name: str) -> bool:
+        """Tell whether the server supplies a property the client left out: it is required
+        (a response without it would be invalid) or readOnly (only the server sets it)."""
+        schema = self.properties.get(name)
+        return name in self.required or (isinstance(schema, dict) and bool(schema.get("readOnly")))
 
     @property
     def singular(self) -> str:
@@ -182,6 +189,17 @@ def object_properties(document: Mapping[str, Any], schema: Any) -> dict[str, Any
         for member in (schema.get("oneOf") or schema.get("anyOf") or ())[:1]:
             props.update(object_properties(document, member))
     return props
+
+
+def object_required(document: Mapping[str, Any], schema: Any) -> set[str]:
+    """Return the required property names of an object schema, merging `allOf` members."""
+    schema = deref(document, schema)
+    if not isinstance(schema, dict):
+        return set()
+    required = set(schema.get("required") or ())
+    for member in schema.get("allOf") or ():
+        required |= object_required(document, member)
+    return required
 
 
 def _is_array(schema: Any) -> bool:
@@ -447,7 +465,8 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
         example_ids = [e.get(id_field) for e in examples if isinstance(e, dict)]
         id_format = _id_format(document, id_schema if isinstance(id_schema, dict) else {},
                                example_ids)
-    return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props))
+    return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
+                      frozenset(object_required(document, item_schema)))
 
 
 def _list_item_schema(document: Mapping[str, Any], list_schema: Any) -> Any:

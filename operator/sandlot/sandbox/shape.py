@@ -51,14 +51,22 @@ def project(obj: Mapping[str, Any], collection: Collection) -> dict[str, Any]:
 
 def build_object(template: Any, body: Any, collection: Collection, object_id: Any,
                  now: float, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Build a new object: generated template, then the request's fields, then server fields."""
-    obj: dict[str, Any] = dict(template) if isinstance(template, dict) else {}
+    """Build a new object: the generated template's required and readOnly fields, then the
+    request's fields, then server fields (optional fields the client left out stay out)."""
+    obj = fill_from_template(template, collection)
     if isinstance(body, dict):
         obj.update(body)
     obj.update(extra or {})
     obj[collection.id_field] = object_id
     stamp(obj, collection.timestamps, {"created", "updated"}, now)
     return obj
+
+
+def fill_from_template(template: Any, collection: Collection) -> dict[str, Any]:
+    """Return the template's fields that the server must supply (required or readOnly)."""
+    if not isinstance(template, dict):
+        return {}
+    return {k: v for k, v in template.items() if collection.server_filled(k)}
 
 
 def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,

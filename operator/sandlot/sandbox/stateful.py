@@ -30,7 +30,9 @@ from sandlot.sandbox.inference import (
     Binding, Collection, StateModel, deref, infer_model, singularize,
 )
 from sandlot.sandbox.keys import IssuedKey, live_key_problem
-from sandlot.sandbox.shape import apply_update, build_object, envelope, project
+from sandlot.sandbox.shape import (
+    apply_update, build_object, envelope, fill_from_template, project,
+)
 from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Store
 from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
 from sandlot.seed.fixtures import Fixtures, check_fixtures
@@ -60,17 +62,26 @@ class StatefulHandler:
     """Answer requests from per-tenant state; see the module docstring for the steps."""
 
     def __init__(self, engine: Engine, store: Store, config: SandboxConfig | None = None, *,
-                 fixtures: Fixtures | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.engine = engine
+                 fixtures: Fixtures | None = None, clock: Callable[[], float] = time.time,
+                 current_engine: Callable[[], Engine] | None = None) -> None:
+        """`current_engine` returns the engine serving now (server.py swaps it on spec reload);
+        the collections are inferred again when it changes."""
         self.store = store
         self.config = config or SandboxConfig()
         self.clock = clock
-        self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
         self.live = LiveKeyDetector(self.config.live_key_patterns)
         self.admin = AdminApi(store, self.config, clock, on_reset=self._forget_tenant)
-        self._relations = self._relation_fields()
+        self._current_engine = current_engine
         self._last_purge: dict[str, float] = {}
-        self.register_seed(fixtures or {})
+        self._bind(engine)
+        if fixtures is not None:
+            self.register_seed(fixtures)
+
+    def _bind(self, engine: Engine) -> None:
+        """Infer the collections of `engine`'s spec and serve through it."""
+        self.engine = engine
+        self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
+        self._relations = self._relation_fields()
 
     # -- set-up ----------------------------------------------------------------------------
     def _relation_fields(self) -> dict[str, dict[str, str]]:
@@ -99,8 +110,8 @@ class StatefulHandler:
             collection = self.model.collections[name]
             seed[name] = [
                 (str(item[collection.id_field]),
-                 project({**self._item_template(collection, item[collection.id_field]), **item},
-                         collection))
+                 project({**fill_from_template(self._item_template(
+                     collection, item[collection.id_field]), collection), **item}, collection))
                 for item in items
             ]
         self.store.set_seed(seed, now)
@@ -137,6 +148,8 @@ class StatefulHandler:
         """Answer one request (see the module docstring)."""
         if req.path.startswith(PREFIX):
             return self.admin.handle(req)
+        if self._current_engine is not None and self._current_engine() is not self.engine:
+            self._bind(self._current_engine())
         if self.live.found_in(req):
             return MockResponse(401, [("content-type", "application/problem+json")],
                                 json.dumps(live_key_problem(self.live.patterns)).encode())

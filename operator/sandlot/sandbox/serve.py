@@ -1,0 +1,99 @@
+"""Serve a spec statefully: build the ASGI app with the stateful handler, and `sandlot mock
+--stateful` itself.
+
+Called by cli.py (`sandlot mock --stateful`), by `sandlot up` (one app per downstream) and
+by tests. The app is server.py's `MockApp`; this module only plugs the stateful handler in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandlot.mock.loader import SpecError
+from sandlot.sandbox.config import ConfigError, SandboxConfig, load_config
+from sandlot.sandbox.inference import InferenceError
+from sandlot.sandbox.sqlite_store import SQLiteStore
+from sandlot.sandbox.stateful import StatefulHandler
+from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
+from sandlot.seed.sources import SourceError, read_file
+
+log = logging.getLogger("sandlot.sandbox")
+
+#: Errors that mean "the inputs are wrong": reported in one line, exit code 2.
+INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError)
+
+
+@dataclass
+class StatefulApp:
+    """An ASGI app serving one spec statefully, with its handler (for keys, reset, ...)."""
+
+    app: object
+    handler: StatefulHandler
+
+
+def build_stateful_app(spec: str, db: str | Path, config: SandboxConfig,
+                       fixtures: Fixtures | None = None, *, seed: int = 0,
+                       watch: bool = False) -> StatefulApp:
+    """Load the spec, open the store and build the app (raises one of INPUT_ERRORS)."""
+    from sandlot.server import create_app
+
+    made: list[StatefulHandler] = []
+
+    def factory(holder):  # type: ignore[no-untyped-def]
+        handler = StatefulHandler(holder.engine, SQLiteStore(db), config, fixtures=fixtures,
+                                  current_engine=lambda: holder.engine)
+        made.append(handler)
+        return handler.handle
+
+    app = create_app(spec, seed=seed, watch=watch, handler_factory=factory)
+    return StatefulApp(app, made[0])
+
+
+def admin_token_from(args: argparse.Namespace, config: SandboxConfig) -> tuple[str, bool]:
+    """Return (admin token, whether it was generated now): --admin-token, then
+    $SANDLOT_ADMIN_TOKEN, then the config file, else a new random token."""
+    given = (getattr(args, "admin_token", None) or os.environ.get("SANDLOT_ADMIN_TOKEN")
+             or config.admin_token)
+    return (given, False) if given else ("adm_" + secrets.token_urlsafe(24), True)
+
+
+def run_stateful(args: argparse.Namespace) -> int:
+    """Run `sandlot mock SPEC --stateful`: serve until interrupted; return the exit code."""
+    logging.basicConfig(level=str(args.log_level).upper(),
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+        admin_token, generated = admin_token_from(args, config)
+        config = config.with_admin_token(admin_token)
+        fixtures = parse_fixtures(read_file(args.fixtures), args.fixtures) if args.fixtures else None
+        built = build_stateful_app(args.spec, args.db, config, fixtures, seed=args.seed,
+                                   watch=not args.no_watch)
+    except INPUT_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    handler = built.handler
+    collections = ", ".join(sorted(handler.model.collections)) or "none"
+    log.info("Stateful: collections %s; state in %s", collections, args.db)
+    if not handler.store.list_keys():
+        tenant_id, key = handler.issue_key(name="default")
+        print(f"Sandbox key for tenant {tenant_id} (shown once): {key.secret}", flush=True)
+    if generated:
+        print(f"Admin token (shown once): {config.admin_token}", flush=True)
+    import uvicorn
+
+    engine = handler.engine
+    log.info("Serving %d operations from %s at http://%s:%d", len(engine.operations), args.spec,
+             args.host, args.port)
+    started = time.perf_counter()
+    uvicorn.run(built.app, host=args.host, port=args.port, access_log=False,
+                log_level=str(args.log_level).lower(), lifespan="on")
+    handler.store.close()
+    log.debug("served for %.1f s", time.perf_counter() - started)
+    return 0

@@ -1,0 +1,134 @@
+"""SQLiteStore on a real file: tenant isolation in every query, seed/reset, pagination,
+filters, the bounded request log, usage counting, retention and restart durability."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sandlot.sandbox.sqlite_store import SQLiteStore
+from sandlot.sandbox.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery, LogEntry
+
+SEED = {"customers": [(f"cus_{i}", {"id": f"cus_{i}", "n": i, "vip": i % 2 == 0})
+                      for i in range(5)]}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "s.db")
+    s.set_seed(SEED, 0)
+    yield s
+    s.close()
+
+
+def ids(page) -> list[str]:
+    return [o.object_id for o in page.items]
+
+
+def test_new_tenants_start_from_the_seed_and_are_isolated(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    store.create_tenant("b", "B", 1)
+    store.insert_object("a", "customers", "cus_new", {"id": "cus_new"}, 2)
+    assert store.get_object("b", "customers", "cus_new") is None
+    assert store.get_object("a", "customers", "cus_new").origin == ORIGIN_API
+    assert store.get_object("b", "customers", "cus_0").origin == ORIGIN_SEED
+    assert not store.delete_object("b", "customers", "cus_new")
+    assert store.replace_object("b", "customers", "cus_new", {}, 3) is None
+    assert store.count_objects("a") == 6 and store.count_objects("b") == 5
+    assert store.count_objects("a", ORIGIN_API) == 1
+
+
+def test_reset_is_exact_and_clears_tenant_state(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    before = store.list_objects("a", "customers", ListQuery(limit=100))
+    store.insert_object("a", "customers", "x", {"id": "x"}, 2)
+    store.replace_object("a", "customers", "cus_1", {"id": "cus_1", "n": 99}, 2)
+    store.delete_object("a", "customers", "cus_2")
+    store.set_state("a", "scenario", "rate_limited")
+    assert store.reset_tenant("a", 3) == 5
+    after = store.list_objects("a", "customers", ListQuery(limit=100))
+    assert [(o.object_id, o.data) for o in after.items] == [(o.object_id, o.data) for o in before.items]
+    assert store.get_state("a", "scenario") is None
+    with pytest.raises(KeyError):
+        store.reset_tenant("nobody", 3)
+
+
+def test_pagination_by_offset_cursor_and_filters(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    page = store.list_objects("a", "customers", ListQuery(limit=2))
+    assert ids(page) == ["cus_0", "cus_1"] and page.has_more and page.total == 5
+    assert ids(store.list_objects("a", "customers", ListQuery(limit=2, offset=4))) == ["cus_4"]
+    after = store.list_objects("a", "customers", ListQuery(limit=2, after_id="cus_1"))
+    assert ids(after) == ["cus_2", "cus_3"] and after.has_more
+    before = store.list_objects("a", "customers", ListQuery(limit=2, before_id="cus_3"))
+    assert ids(before) == ["cus_1", "cus_2"]
+    vip = store.list_objects("a", "customers", ListQuery(filters={"vip": True}, limit=10))
+    assert ids(vip) == ["cus_0", "cus_2", "cus_4"] and vip.total == 3
+    assert ids(store.list_objects("a", "customers", ListQuery(filters={"n": 3}))) == ["cus_3"]
+
+
+def test_keys_are_found_by_hash_until_revoked(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    store.add_key(KeyRecord("key_1", "h1", "a", "sk_sbx_…", 1))
+    assert store.find_key("h1").tenant_id == "a"
+    assert store.revoke_key("key_1", 2) and not store.revoke_key("key_1", 3)
+    assert store.find_key("h1") is None
+    assert store.list_keys("a")[0].revoked_at == 2
+
+
+def test_request_log_keeps_the_newest_entries(store: SQLiteStore) -> None:
+    for i in range(7):
+        store.append_log("a", LogEntry(i, "GET", f"/p{i}", 200, 1.0, "", ""), keep=3)
+    store.append_log("b", LogEntry(9, "GET", "/b", 200, 1.0, "", ""), keep=3)
+    assert [e.path for e in store.read_log("a", 10)] == ["/p6", "/p5", "/p4"]
+    assert [e.path for e in store.read_log("b", 10)] == ["/b"]
+
+
+def test_usage_counts_per_tenant_and_day(store: SQLiteStore) -> None:
+    assert [store.count_request("a", "2026-01-01") for _ in range(3)] == [1, 2, 3]
+    assert store.count_request("a", "2026-01-02") == 1
+    assert store.count_request("b", "2026-01-01") == 1
+
+
+def test_purge_removes_only_old_api_objects(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 0)
+    store.insert_object("a", "customers", "old", {}, 10)
+    store.insert_object("a", "customers", "new", {}, 100)
+    assert store.purge_older_than("a", 50) == 1
+    assert store.get_object("a", "customers", "old") is None
+    assert store.get_object("a", "customers", "new") is not None
+    assert store.get_object("a", "customers", "cus_0") is not None
+
+
+def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "d.db")
+    first.create_tenant("a", "A", 1)
+    first.insert_object("a", "customers", "kept", {"id": "kept"}, 1)
+    first.close()
+    second = SQLiteStore(tmp_path / "d.db")
+    assert second.get_object("a", "customers", "kept").data == {"id": "kept"}
+    second.close()
+
+
+def measure_reset(tmp_path: Path, objects: int = 10_000) -> float:
+    """Return the milliseconds one reset takes for a tenant seeded with `objects` objects."""
+    store = SQLiteStore(tmp_path / "big.db")
+    store.set_seed({"customers": [(f"cus_{i}", {"id": f"cus_{i}", "email": f"u{i}@example.com",
+                                               "name": f"User {i}", "created": 1767225600 + i})
+                                  for i in range(objects)]}, 0)
+    store.create_tenant("big", "big", 0)
+    for i in range(100):
+        store.insert_object("big", "customers", f"extra_{i}", {"id": f"extra_{i}"}, 1)
+    started = time.perf_counter()
+    restored = store.reset_tenant("big", 2)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert restored == objects and store.count_objects("big") == objects
+    store.close()
+    return elapsed
+
+
+def test_reset_of_ten_thousand_seeded_objects(tmp_path: Path) -> None:
+    elapsed = measure_reset(tmp_path)
+    print(f"\nreset of a tenant with 10,000 seeded objects: {elapsed:.1f} ms")

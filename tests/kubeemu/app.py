@@ -314,5 +314,5 @@ class ApiHandler:
 def make_app(catalog: Catalog, store: Store, ledger: RequestLedger) -> web.Application:
     """Return the aiohttp application serving the emulated API."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", ApiHandler(catalog, store, ledger))
+    app.router.add_route("*", "/{tail:.*}", ApiHandler(catalog, store, ledger).__call__)
     return app

@@ -30,8 +30,22 @@ def kube_emulator(kube_emulator_crd_paths: list[Path], tmp_path: Path,
     """Yield a running emulator with a kubeconfig written and KUBECONFIG pointing at it for this test."""
     with KubeEmulator(kube_emulator_crd_paths) as emulator:
         kubeconfig = emulator.write_kubeconfig(tmp_path / "kubeemu.kubeconfig")
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        point_clients_at(kubeconfig, monkeypatch)
         yield emulator
+
+
+def point_clients_at(kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make argument-less kubeconfig loading (kopf's login_via_client) read this file, for one test.
+
+    The `kubernetes` package reads $KUBECONFIG once, at import, into a module constant,
+    so setting the variable is not enough: the constant is patched too.
+    """
+    import kubernetes.config
+    import kubernetes.config.kube_config
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    monkeypatch.setattr(kubernetes.config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
 
 
 @pytest.fixture

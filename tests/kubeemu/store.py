@@ -379,7 +379,9 @@ class Store:
                                   f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)}")
                 if not meta.get("finalizers"):
                     return self._drop(rtype, new)
-            return self._put(rtype, new, old)
+            updated = self._put(rtype, new, old)
+            self._collect_garbage((rtype.key, updated["metadata"].get("namespace", ""), name))
+            return self._objects[rtype.key].get((namespace or "", name), updated)
 
     def _merge_allowed(self, rtype: ResourceType, old: dict[str, Any], candidate: dict[str, Any],
                        subresource: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from helm_binary import REPO
+from cluster_tools import REPO
 
 CHART = REPO / "charts" / "sandlot"
 RELEASE = "sandlot"

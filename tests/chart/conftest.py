@@ -1,6 +1,6 @@
 """Fixtures for the chart tests: a helm binary and a renderer of charts/sandlot/.
 
-Every test here runs the real helm (see helm_binary.py) on the real chart; nothing is mocked.
+Every test here runs the real helm (see cluster_tools.py) on the real chart; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chart_render import parse_manifests, run_helm, template_args  # noqa: E402
-from helm_binary import HelmUnavailable, find_helm  # noqa: E402
+from cluster_tools import ToolUnavailable, find_helm  # noqa: E402
 
 Render = Callable[..., list[dict]]
 
@@ -24,7 +24,7 @@ def helm() -> Path:
     """Return a helm binary, skipping the chart tests only when none can be had at all."""
     try:
         return find_helm()
-    except HelmUnavailable as exc:
+    except ToolUnavailable as exc:
         pytest.skip(f"chart tests need helm: {exc}")
 
 

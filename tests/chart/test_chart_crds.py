@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from chart_render import CHART
-from helm_binary import REPO
+from cluster_tools import REPO
 
 SOURCE = REPO / "crds"
 CHART_COPY = CHART / "crds"

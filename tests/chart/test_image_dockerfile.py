@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helm_binary import REPO
+from cluster_tools import REPO
 
 DOCKERFILE = REPO / "images" / "sandlot" / "Dockerfile"
 

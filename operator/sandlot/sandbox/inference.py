@@ -155,7 +155,7 @@ def singularize(name: str) -> str:
         return name[:-3] + "y"
     if lower.endswith(("sses", "xes", "ches", "shes")):
         return name[:-2]
-    if lower.endswith("s") and not lower.endswith("ss"):
+    if lower.endswith("s") and not lower.endswith(("ss", "us", "is")):
         return name[:-1]
     return name
 

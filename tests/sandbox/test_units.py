@@ -1,0 +1,86 @@
+"""Pure pieces: keys, live-key detection, ids, shaping, the sidecar config and fixtures."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from sandlot.mock.messages import MockRequest
+from sandlot.sandbox.config import ConfigError, load_config, parse_duration
+from sandlot.sandbox.ids import new_id
+from sandlot.sandbox.inference import IdFormat, Timestamp
+from sandlot.sandbox.keys import KEY_PREFIX, hash_key, issue_key, looks_live
+from sandlot.sandbox.shape import format_timestamp
+from sandlot.sandbox.tenancy import LiveKeyDetector, bearer_or_basic
+from sandlot.seed.fixtures import FixtureError, check_fixtures, parse_fixtures
+
+
+def test_keys_have_the_prefix_256_bits_and_are_stored_hashed() -> None:
+    key = issue_key()
+    assert key.secret.startswith(KEY_PREFIX)
+    assert len(base64.urlsafe_b64decode(key.secret[len(KEY_PREFIX):] + "=")) == 32
+    assert key.key_hash == hash_key(key.secret) and len(key.key_hash) == 64
+    assert key.secret not in key.hint and key.hint.startswith(KEY_PREFIX)
+    assert issue_key().secret != key.secret
+
+
+def test_live_key_detection_everywhere_a_key_may_travel() -> None:
+    detector = LiveKeyDetector(("sk_live_*", "pk_live_*"))
+    basic = base64.b64encode(b"sk_live_abc:").decode()
+    for req in (MockRequest("GET", "/", "", {"authorization": "Bearer sk_live_1"}),
+                MockRequest("GET", "/", "", {"authorization": f"Basic {basic}"}),
+                MockRequest("GET", "/", "", {"x-api-key": "pk_live_2"}),
+                MockRequest("GET", "/", "api_key=sk_live_3")):
+        assert detector.found_in(req)
+    assert not detector.found_in(MockRequest("GET", "/", "", {"authorization": "Bearer sk_sbx_1"}))
+    assert looks_live("rk_live_x") and not looks_live("sk_test_x")
+    assert list(bearer_or_basic("Basic !!!")) == []
+
+
+def test_id_formats() -> None:
+    assert re.fullmatch(r"cus_[A-Za-z0-9]{14}", new_id(IdFormat("prefixed", "cus_", 14), lambda: 0))
+    assert new_id(IdFormat("int"), lambda: 42) == 42
+    assert re.fullmatch(r"[0-9a-f-]{36}", new_id(IdFormat("uuid"), lambda: 0))
+    assert re.fullmatch(r"AC[0-9a-f]{32}", new_id(IdFormat("pattern", "^AC[0-9a-f]{32}$"), lambda: 0))
+
+
+def test_timestamp_styles() -> None:
+    assert format_timestamp(Timestamp("c", "created", "unix"), 1767225600.7) == 1767225600
+    assert format_timestamp(Timestamp("c", "created", "unix_ms"), 1.5) == 1500
+    assert format_timestamp(Timestamp("c", "created", "iso"), 1767225600) == "2026-01-01T00:00:00Z"
+    assert format_timestamp(Timestamp("c", "created", "date"), 1767225600) == "2026-01-01"
+
+
+def test_sidecar_config(tmp_path: Path) -> None:
+    path = tmp_path / "sandlot.yaml"
+    path.write_text("retention: 7d\nquota: {objects: 100, requestsPerDay: 5000}\n"
+                    "liveKeyPatterns: ['live_*']\ncollections: {customers: {idFormat: uuid}}\n")
+    config = load_config(path)
+    assert (config.retention_seconds, config.max_objects, config.requests_per_day) == (604800, 100, 5000)
+    assert config.live_key_patterns == ("live_*",)
+    assert config.overrides == {"collections": {"customers": {"idFormat": "uuid"}}}
+    path.write_text("quota: {objects: 0}\n")
+    with pytest.raises(ConfigError, match="quota.objects must be a whole number"):
+        load_config(path)
+    path.write_text("retnetion: 7d\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_duration("a week", "retention")
+
+
+def test_fixtures_parse_and_check() -> None:
+    fixtures = parse_fixtures('{"customers": [{"id": "c1"}], "charges": [{"id": "h1", "customer": "c1"}]}')
+    check_fixtures(fixtures, {"customers": "id", "charges": "id"}, {"charges": {"customer": "customers"}})
+    assert parse_fixtures("") == {} and parse_fixtures("refunds:\n") == {"refunds": []}
+    with pytest.raises(FixtureError, match="mapping of collection name"):
+        parse_fixtures("- a\n- b\n")
+    with pytest.raises(FixtureError, match=r"customers\[1\]: id 'c1' is used twice"):
+        check_fixtures(parse_fixtures("customers: [{id: c1}, {id: c1}]"), {"customers": "id"})
+    with pytest.raises(FixtureError, match=r"customers\[0\] has no 'id'"):
+        check_fixtures(parse_fixtures("customers: [{name: x}]"), {"customers": "id"})
+    with pytest.raises(FixtureError, match="not valid YAML"):
+        parse_fixtures("customers: [")

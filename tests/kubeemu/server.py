@@ -157,6 +157,15 @@ class KubeEmulator:
         """Return how many write requests (create, update, patch, delete, deletecollection) were served."""
         return self.ledger.writes()
 
+    def simulate_workloads(self, enabled: bool = True, unpullable_images: Iterable[str] = ()) -> None:
+        """Make Deployments become available and Jobs complete after each change, as controllers would.
+
+        Images in `unpullable_images` never start: their Deployments stay unavailable
+        (ProgressDeadlineExceeded) and their Jobs fail (BackoffLimitExceeded).
+        """
+        self.store.workloads.enabled = enabled
+        self.store.workloads.unpullable_images = set(unpullable_images)
+
     def inject_fault(self, verb: str, resource: str, code: int = 500, times: int | None = 1,
                      message: str = "injected fault") -> None:
         """Make the next `times` requests of a verb on a resource (plural) fail with `code`."""

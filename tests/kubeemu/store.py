@@ -30,7 +30,8 @@ from typing import Any
 
 from .catalog import Catalog, CrdError, ResourceType, resource_type_from_crd
 from .errors import ApiError, invalid, not_found, qualified
-from .patches import apply_patch
+from .patches import apply_patch, patch_media_type
+from .workloads import WorkloadSimulator
 
 ObjKey = tuple[tuple[str, str], str, str]  # ((group, plural), namespace or "", name)
 NAMESPACES = ("", "namespaces")
@@ -126,6 +127,7 @@ class Store:
         self._subscriptions: dict[tuple[str, str], set[Subscription]] = collections.defaultdict(set)
         self._retiring_types: set[tuple[str, str]] = set()  # CRDs deleted while instances remain
         self._next_cluster_ip = 10
+        self.workloads = WorkloadSimulator()
         for name in INITIAL_NAMESPACES:
             self.create(self.catalog.by_key(NAMESPACES), None, {"metadata": {"name": name}})
 
@@ -264,12 +266,14 @@ class Store:
             for server_field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
                 meta.pop(server_field, None)
             meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=now_timestamp())
-            if rtype.has_status:
-                obj.pop("status", None)  # the status subresource is the only way to write status
+            if rtype.has_status:  # the status subresource is the only way to write status
+                obj.pop("status", None)
+                if not rtype.custom:
+                    obj["status"] = {"loadBalancer": {}} if rtype.key == ("", "services") else {}
             self._apply_type_rules(rtype, obj, None)
             _validate_metadata(rtype, obj)
             created = self._put(rtype, obj, None)
-            self._collect_garbage((rtype.key, namespace or "", meta["name"]))
+            self._after_write(rtype, (rtype.key, namespace or "", meta["name"]))
             return created
 
     def _check_namespace(self, rtype: ResourceType, namespace: str | None, meta: dict[str, Any]) -> str | None:
@@ -343,12 +347,16 @@ class Store:
         body_name = (body.get("metadata") or {}).get("name")
         if body_name and body_name != name:
             raise ApiError(400, "BadRequest", f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+        if rtype.custom and not (body.get("metadata") or {}).get("resourceVersion"):
+            raise invalid(rtype.kind, name, "metadata.resourceVersion",
+                          "Invalid value: 0x0: must be specified for an update (custom resources need it on PUT)")
         return self._update(rtype, namespace, name, lambda current: copy.deepcopy(body), subresource, version)
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, body: Any,
               subresource: str | None = None, version: str | None = None) -> dict[str, Any]:
-        """Patch an object as PATCH does (merge, JSON or strategic-treated-as-merge patch)."""
-        return self._update(rtype, namespace, name, lambda current: apply_patch(content_type, current, body),
+        """Patch an object as PATCH does (merge, JSON or strategic merge patch)."""
+        patch_media_type(content_type, rtype.custom)  # an unaccepted type is 415 even for a missing object
+        return self._update(rtype, namespace, name, lambda current: apply_patch(content_type, current, body, rtype.custom),
                             subresource, version)
 
     def _update(self, rtype: ResourceType, namespace: str | None, name: str, change, subresource: str | None,
@@ -380,7 +388,8 @@ class Store:
                 if not meta.get("finalizers"):
                     return self._drop(rtype, new)
             updated = self._put(rtype, new, old)
-            self._collect_garbage((rtype.key, updated["metadata"].get("namespace", ""), name))
+            if subresource is None:
+                self._after_write(rtype, (rtype.key, namespace or "", name))
             return self._objects[rtype.key].get((namespace or "", name), updated)
 
     def _merge_allowed(self, rtype: ResourceType, old: dict[str, Any], candidate: dict[str, Any],
@@ -477,6 +486,16 @@ class Store:
         self._retiring_types.add(crd_type.key)
         for obj in instances:
             self._delete(crd_type, obj)
+
+    def _after_write(self, rtype: ResourceType, key: ObjKey) -> None:
+        """React to a write of an object's main resource as the cluster's controllers would."""
+        self._collect_garbage(key)
+        obj = self._objects[rtype.key].get(key[1:])
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return
+        status = self.workloads.status_for(rtype.key, obj)
+        if status is not None and status != obj.get("status"):
+            self._put(rtype, {**copy.deepcopy(obj), "status": status}, obj)
 
     def _owner_is_live(self, dependent: ObjKey, ref: dict[str, Any]) -> bool:
         """Tell whether an ownerReference resolves: the uid exists, cluster-scoped or in the same namespace."""

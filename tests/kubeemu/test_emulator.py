@@ -202,6 +202,57 @@ def test_put_with_a_stale_resource_version_is_a_conflict(core: CoreV1Api) -> Non
     assert patch_conflict.value.status == 409
 
 
+def deployment(name: str, image: str, replicas: int = 2) -> dict:
+    containers = [{"name": "app", "image": image, "ports": [{"containerPort": 8080}], "env": [{"name": "A", "value": "1"}]},
+                  {"name": "sidecar", "image": "sidecar:1"}]
+    return {"metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}}
+
+
+def test_strategic_merge_patch_merges_lists_by_their_keys(kube_api_client, http: httpx.Client) -> None:
+    apps = kubernetes.client.AppsV1Api(kube_api_client)
+    apps.create_namespaced_deployment("default", deployment("web", "app:1"))
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]}]}}}}
+    patched = apps.patch_namespaced_deployment("web", "default", patch)  # the client sends a strategic merge patch
+    app, sidecar = patched.spec.template.spec.containers
+    assert (app.image, sidecar.image) == ("app:2", "sidecar:1")
+    assert [e.name for e in app.env] == ["A", "B"] and app.ports[0].container_port == 8080
+    assert patched.metadata.generation == 2
+    removal = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}}
+    assert [c.name for c in apps.patch_namespaced_deployment("web", "default", removal).spec.template.spec.containers] == ["app"]
+    custom_patch = http.patch(f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}/none", json={},
+                              headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert custom_patch.status_code == 415  # custom resources do not take strategic merge patches
+
+
+def test_put_on_a_custom_resource_needs_a_resource_version(custom: CustomObjectsApi) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("v", size=1))
+    with pytest.raises(ApiException) as refused:
+        custom.replace_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "v", widget("v", size=2))
+    assert refused.value.status == 422 and "resourceVersion" in status_of(refused.value)["message"]
+
+
+def test_simulated_controllers_make_workloads_available_or_fail_on_unpullable_images(
+        kube_api_client, kube_emulator: KubeEmulator) -> None:
+    apps, batch = kubernetes.client.AppsV1Api(kube_api_client), kubernetes.client.BatchV1Api(kube_api_client)
+    apps.create_namespaced_deployment("default", deployment("idle", "app:1"))
+    assert apps.read_namespaced_deployment("idle", "default").status.available_replicas is None  # no controller
+    kube_emulator.simulate_workloads(unpullable_images=["missing:1"])
+    apps.create_namespaced_deployment("default", deployment("ready", "app:1", replicas=3))
+    status = apps.read_namespaced_deployment("ready", "default").status
+    assert (status.available_replicas, status.observed_generation) == (3, 1)
+    apps.patch_namespaced_deployment("ready", "default", {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "missing:1"}]}}}})
+    broken = apps.read_namespaced_deployment("ready", "default").status
+    assert broken.observed_generation == 2 and broken.available_replicas is None
+    assert {c.type: c.reason for c in broken.conditions} == {"Available": "MinimumReplicasUnavailable",
+                                                             "Progressing": "ProgressDeadlineExceeded"}
+    job = {"metadata": {"name": "seed"}, "spec": {"backoffLimit": 1, "template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "seed", "image": "seed:1"}]}}}}
+    batch.create_namespaced_job("default", job)
+    assert batch.read_namespaced_job("seed", "default").status.succeeded == 1
+
+
 def test_generation_bumps_on_spec_changes_only_and_status_is_a_separate_subresource(custom: CustomObjectsApi) -> None:
     args = (GROUP, VERSION, "default", PLURAL)
     created = custom.create_namespaced_custom_object(*args, {**widget("w", size=1), "status": {"ignored": True}})

@@ -140,11 +140,13 @@ def test_apply_step_creates_a_sandbox_named_after_the_pr_with_its_image(tmp_path
 
 def test_wait_step_fails_with_the_ready_condition_reason_and_message(tmp_path):
     answers = {'.reason}': "ImagePullFailed",
-               '.message}': "app image ghcr.io/acme/payments:sha-0123abcd cannot be pulled; push it first"}
+               '.message}': "spec.app.image: image 'ghcr.io/acme/payments:sha-0123abcd' cannot be pulled "
+                             "(ImagePullBackOff); push the image or fix the reference"}
     done, calls = _run_step("sandbox", "Wait until Ready", tmp_path, answers=answers, wait_rc=1)
     assert done.returncode == 1
-    assert ("::error title=Sandbox pr-42 is not Ready (ImagePullFailed)::app image "
-            "ghcr.io/acme/payments:sha-0123abcd cannot be pulled; push it first") in done.stdout
+    assert ("::error title=Sandbox pr-42 is not Ready (ImagePullFailed)::spec.app.image: image "
+            "'ghcr.io/acme/payments:sha-0123abcd' cannot be pulled (ImagePullBackOff); push the image "
+            "or fix the reference") in done.stdout
     assert calls[0] == ["kubectl", "wait", "-n", "payments-sandboxes", "--for=condition=Ready", "sbx/pr-42",
                         "--timeout=10m"]
 

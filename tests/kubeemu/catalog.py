@@ -42,6 +42,7 @@ class ResourceType:
     namespaced: bool
     singular: str = ""
     short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
     has_status: bool = False
     custom: bool = False  # served from a CRD: deletes return the object, like the real apiserver
 
@@ -66,6 +67,8 @@ class ResourceType:
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
+        if self.categories:
+            entry["categories"] = list(self.categories)
         entries = [entry]
         if self.has_status:
             entries.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
@@ -132,6 +135,7 @@ def resource_type_from_crd(crd: dict[str, Any], source: str = "the request") -> 
         namespaced=scope == "Namespaced",
         singular=names.get("singular") or kind.lower(),
         short_names=tuple(names.get("shortNames") or ()),
+        categories=tuple(names.get("categories") or ()),
         has_status=any("status" in (v.get("subresources") or {}) for v in served),
         custom=True,
     )

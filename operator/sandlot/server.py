@@ -77,6 +77,8 @@ class MockApp:
             body = {"status": "ok", "operations": len(engine.operations), "reloads": self.holder.reloads,
                     "last_reload_error": self.holder.last_error}
             return MockResponse(200, [("content-type", "application/json")], json.dumps(body).encode())
+        if req.path == RESERVED_PREFIX + "openapi.json":
+            return MockResponse(200, [("content-type", "application/json")], self.holder.engine.bundled_json())
         return self.holder.engine.handle(req)
 
     def set_handler(self, handler: Handler) -> None:

@@ -139,6 +139,7 @@ class Engine:
             self.router.add(operation.path, operation.method, operation)
         self._plans: dict[tuple[str, str], _Plan] = {}
         self._cache: OrderedDict[tuple[Any, ...], MockResponse] = OrderedDict()
+        self._bundled_json: bytes | None = None
 
     @classmethod
     def from_source(cls, source: str, *, seed: int = 0) -> Engine:
@@ -149,6 +150,12 @@ class Engine:
     def files(self) -> list[str]:
         """Return the local files the spec was read from (what a reloader watches)."""
         return self.spec.files
+
+    def bundled_json(self) -> bytes:
+        """Return the bundled (single-document, local-refs-only) spec as JSON, built once."""
+        if self._bundled_json is None:
+            self._bundled_json = json.dumps(self.spec.document, ensure_ascii=False).encode()
+        return self._bundled_json
 
     def operation(self, method: str, path_template: str) -> Operation | None:
         """Return the operation for METHOD and a path template, or None."""
@@ -208,14 +215,18 @@ class Engine:
         if chosen is None:
             return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
         content = chosen.response.get("content") or {}
-        media = negotiate(list(content), req.headers.get("accept")) if content else None
+        accept = req.headers.get("accept")
+        media = negotiate(list(content), accept) if content else None
+        if content and media is None and self.plan(match.operation).request.declares_accept:
+            accept = None
+            media = negotiate(list(content), accept)
         body: Any = NOTSET
         if media is not None:
             schema = plan.media_schema(chosen, media)
             if schema is not None and not next(iter(self.index.validator(schema, "response").iter_errors(problem)), None):
                 body = problem
         try:
-            response = plan.render(chosen, req.headers.get("accept"), self.rng(req), body=body, head=match.head)
+            response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
         except ResponseChoiceError:
             return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
         summary = json.dumps(problem, separators=(",", ":"))[:_ERRORS_HEADER_MAX]
@@ -236,6 +247,10 @@ class Engine:
             return plan.render(chosen, req.headers.get("accept"), self.rng(req), example=example,
                                dynamic=dynamic, body=body, head=match.head)
         except ResponseChoiceError as err:
+            if err.status == 406 and self.plan(match.operation).request.declares_accept:
+                return self.respond(MockRequest(req.method, req.path, req.query,
+                                                {k: v for k, v in req.headers.items() if k != "accept"}, req.body),
+                                    match, status=status, body=body, example=example, dynamic=dynamic)
             if err.status == 406:
                 chosen406 = plan.documented(406)
                 if chosen406 is not None and status != 406:

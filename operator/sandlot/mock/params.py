@@ -139,7 +139,12 @@ def coerce(index: SchemaIndex, schema: Any, value: Any, _depth: int = 0) -> Any:
         return {k: coerce(index, index.subschema(schema, "properties", k), v, _depth + 1) for k, v in value.items()}
     if not isinstance(value, str):
         return value
-    return coerce_scalar(index.types(schema), value)
+    types = index.types(schema)
+    if value == "null" and "null" in types:
+        enum = (index.deref(schema) or {}).get("enum") if isinstance(index.deref(schema), Mapping) else None
+        if "string" not in types or (enum is not None and "null" not in enum):
+            return None
+    return coerce_scalar(types, value)
 
 
 def coerce_scalar(types: set[str], text: str) -> Any:

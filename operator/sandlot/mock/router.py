@@ -114,20 +114,16 @@ class Router(Generic[T]):
     def _match_one(self, method: str, path: str) -> RouteMatch[T] | None:
         norm = _normalise(path)
         node = self._literal_paths.get(norm)
-        if node is not None and method in node.methods:
-            return RouteMatch(node.template, node.methods[method], {}, tuple(node.methods))
+        if node is not None:
+            return RouteMatch(node.template, node.methods.get(method), {}, tuple(node.methods))
         segments = [urllib.parse.unquote(s) for s in _split(norm)]
-        first_any: tuple[_Node[T], list[str]] | None = None
+        # The most specific template decides (OpenAPI: concrete paths match before templated
+        # ones); a method it lacks is a 405 even when a less specific template has it.
         for end, values in _walk(self._root, segments, 0, []):
-            if method in end.methods:
-                return RouteMatch(end.template, end.methods[method],
-                                  dict(zip(self._names[end.template], values)), tuple(end.methods))
-            if first_any is None:
-                first_any = (end, values)
-        if first_any is None:
-            return None
-        end = first_any[0]
-        return RouteMatch(end.template, None, {}, tuple(end.methods))
+            value = end.methods.get(method)
+            params = dict(zip(self._names[end.template], values)) if value is not None else {}
+            return RouteMatch(end.template, value, params, tuple(end.methods))
+        return None
 
 
 def _walk(node: _Node[T], segments: list[str], i: int, values: list[str]):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ one bundled document held in a `referencing` registry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,7 @@ from sandlot.mock.loader import escape_token, resolve_pointer
 from sandlot.mock.messages import Violation
 
 SPEC_URI = "urn:sandlot:spec"
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*\Z")  # RFC 3986 absolute URI, loosely
 _MAX_MESSAGE = 300
 _MAX_REF_HOPS = 64
 
@@ -64,6 +66,45 @@ def _directional_required(skip_flag: str):  # type: ignore[no-untyped-def]
     return required
 
 
+def _nullable_combinator(keyword: str):  # type: ignore[no-untyped-def]
+    """Wrap allOf/oneOf/anyOf so that OAS 3.0 `nullable: true` beside them admits null."""
+    original = getattr(draft_keywords, keyword)
+
+    def combinator(validator: Any, subschemas: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        if instance is None and schema.get("nullable") is True:
+            return
+        yield from original(validator, subschemas, instance, schema)
+
+    return combinator
+
+
+def _discriminated(keyword: str, inner: Any):  # type: ignore[no-untyped-def]
+    """Wrap oneOf/anyOf so that a discriminator picks the one branch to validate against.
+
+    OpenAPI's discriminator selects the schema by the property's value; plain JSON Schema
+    `oneOf` would instead refuse a body that happens to fit two branches.
+    """
+
+    def combinator(validator: Any, subschemas: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        disc = schema.get("discriminator")
+        if isinstance(disc, Mapping) and isinstance(instance, dict):
+            name = disc.get("propertyName")
+            value = instance.get(name) if isinstance(name, str) else None
+            if isinstance(value, str):
+                target = (disc.get("mapping") or {}).get(value)
+                refs = [s.get("$ref") for s in subschemas if isinstance(s, Mapping)]
+                if target is None:
+                    target = next((r for r in refs if isinstance(r, str) and r.rsplit("/", 1)[-1] == value), None)
+                elif "/" not in target and "#" not in target:
+                    target = "#/components/schemas/" + target
+                if target is not None:
+                    yield from validator.descend(instance, {"$ref": target})
+                    return
+        yield from inner(validator, subschemas, instance, schema)
+
+    return combinator
+
+
 @lru_cache(maxsize=None)
 def validator_class(openapi_version: str, direction: str) -> Any:
     """Return the validator class for "3.0"/"3.1" and "request"/"response"."""
@@ -71,9 +112,37 @@ def validator_class(openapi_version: str, direction: str) -> Any:
     if openapi_version == "3.0":
         return validators.extend(
             Draft4Validator,
-            {"type": _nullable_type, "enum": _nullable_enum, "required": _directional_required(skip)},
+            {"type": _nullable_type, "enum": _nullable_enum, "required": _directional_required(skip),
+             "allOf": _nullable_combinator("allOf"),
+             "oneOf": _discriminated("oneOf", _nullable_combinator("oneOf")),
+             "anyOf": _discriminated("anyOf", _nullable_combinator("anyOf"))},
         )
-    return validators.extend(Draft202012Validator, {"required": _directional_required(skip)})
+    return validators.extend(
+        Draft202012Validator,
+        {"required": _directional_required(skip),
+         "oneOf": _discriminated("oneOf", draft_keywords.oneOf),
+         "anyOf": _discriminated("anyOf", draft_keywords.anyOf)},
+    )
+
+
+def _format_checker() -> FormatChecker:
+    """Return the stock format checker plus OpenAPI's integer ranges (int32, int64)."""
+    checker = FormatChecker()
+
+    def _in_range(bits: int):  # type: ignore[no-untyped-def]
+        low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+        def check(instance: object) -> bool:
+            if isinstance(instance, bool) or not isinstance(instance, (int, float)):
+                return True
+            return low <= instance <= high
+
+        return check
+
+    checker.checks("uri")(lambda value: not isinstance(value, str) or bool(_URI.match(value)))
+    checker.checks("int32")(_in_range(32))
+    checker.checks("int64")(_in_range(64))
+    return checker
 
 
 class SchemaIndex:
@@ -84,7 +153,7 @@ class SchemaIndex:
         self.version = openapi_version
         spec = DRAFT4 if openapi_version == "3.0" else DRAFT202012
         self.registry = Registry().with_resource(SPEC_URI, spec.create_resource(document))
-        self._format_checker = FormatChecker()
+        self._format_checker = _format_checker()
 
     def validator(self, schema: Any, direction: str) -> Any:
         """Build a validator for one schema node of the document (with formats asserted)."""

@@ -30,6 +30,7 @@ from sandlot.mock.schemas import SchemaIndex, violations
 
 _DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 @dataclass(slots=True)
@@ -123,6 +124,12 @@ class RequestPlan:
         self._body_validators: dict[str, Any] = {}
         self.security = self._compile_security(operation, document)
         self.claimed_query = {p.name for p in self.params if p.location == "query"}
+        # Some specs declare `Accept` as a header parameter listing types no response documents
+        # (DigitalOcean: application/yaml); a client following the spec must still get an answer.
+        self.declares_accept = any(
+            isinstance(self.index.deref(p), Mapping) and str(self.index.deref(p).get("name", "")).lower() == "accept"
+            and self.index.deref(p).get("in") == "header"
+            for p in [*(path_item.get("parameters") or []), *(operation.get("parameters") or [])])
 
     def _compile_params(self, item_params: list[Any], op_params: list[Any]) -> list[ParamSpec]:
         merged: dict[tuple[str, str], Any] = {}
@@ -185,12 +192,14 @@ class RequestPlan:
                 return refusal
         content_type = req.headers.get("content-type")
         declared = None
-        if self.body_media and (req.body or content_type and self.body_required):
+        if self.body_media and req.body:
             declared = match_declared(self.body_media, content_type) if content_type else next(iter(self.body_media))
             if declared is None:
                 accepted = ", ".join(self.body_media)
                 return Refusal(415, f"Content-Type {media_type(content_type)!r} is not accepted here; send one of: {accepted}",
                                [Violation("header", "/content-type", f"unsupported media type; expected one of: {accepted}")])
+        elif self.body_media and content_type:  # an empty body: only an empty form still means something
+            declared = match_declared(self.body_media, content_type)
         errors = self._check_params(req, path_params, query, cookies, out)
         body_errors = self._check_body(req, declared, content_type, out)
         malformed = [e for e in body_errors if e.location == "body" and e.message.startswith("malformed")]
@@ -275,7 +284,8 @@ class RequestPlan:
                     out: ValidatedRequest) -> list[Violation]:
         if not self.body_media:
             return []
-        if not req.body:
+        form = declared is not None and media_type(declared) in _FORM_TYPES
+        if not req.body and not form:
             if self.body_required:
                 return [Violation("body", "", "the request body is required")]
             return []
@@ -310,6 +320,8 @@ class RequestPlan:
                 raise ValueError("form body is not UTF-8") from None
             return self._form_object(parse_query(text), schema)
         if concrete.startswith("multipart/"):
+            if not raw:
+                return self._form_object({}, schema)
             return self._form_object(_parse_multipart(raw, content_type), schema)
         if concrete.startswith("text/"):
             return raw.decode("utf-8", "replace")
@@ -318,6 +330,12 @@ class RequestPlan:
     def _form_object(self, fields: Mapping[str, list[str]], schema: Any) -> dict[str, Any]:
         """Shape form fields as an object: arrays keep every value, other properties the first."""
         obj: dict[str, Any] = {}
+        # An empty array has no form encoding at all, so a required array that is absent was
+        # sent empty (schema validation still catches a minItems it breaks).
+        required = (self.index.deref(schema) or {}).get("required") or [] if isinstance(self.index.deref(schema), Mapping) else []
+        for name in required:
+            if name not in fields and "array" in self.index.types(self.index.subschema(schema, "properties", name)):
+                obj[name] = []
         for name, values in fields.items():
             prop = self.index.subschema(schema, "properties", name)
             types = self.index.types(prop)

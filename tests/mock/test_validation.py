@@ -1,0 +1,125 @@
+"""Request validation: exact problem bodies, status per kind of violation, documented error shapes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sandlot.mock.engine import Engine
+from sandlot.mock.messages import MockRequest, MockResponse
+
+KEY = {"x-api-key": "k"}
+BASIC = {"authorization": "Basic " + base64.b64encode(b"user:pw").decode()}
+JSON = {"content-type": "application/json"}
+
+
+def call(engine: Engine, method: str, path: str, query: str = "", headers: dict | None = None,
+         body: bytes = b"") -> MockResponse:
+    return engine.handle(MockRequest(method, path, query, headers or {}, body))
+
+
+def test_missing_credentials_is_401_problem_with_challenge(shop_engine: Engine) -> None:
+    res = call(shop_engine, "GET", "/items")
+    assert res.status == 401
+    assert res.header("content-type") == "application/problem+json"
+    assert res.header("www-authenticate") == 'Bearer realm="sandlot"'
+    assert res.json() == {
+        "type": "about:blank", "title": "Unauthorized", "status": 401,
+        "detail": "missing credentials: this operation needs apiKey or bearer",
+        "errors": [
+            {"location": "header", "pointer": "/X-Api-Key", "message": "security scheme 'apiKey' needs the header 'X-Api-Key'"},
+            {"location": "header", "pointer": "/Authorization",
+             "message": "security scheme 'bearer' needs an `Authorization: Bearer ...` header"},
+        ],
+    }
+
+
+def test_any_alternative_satisfies_security(shop_engine: Engine) -> None:
+    assert call(shop_engine, "GET", "/items", headers=KEY).status == 200
+    assert call(shop_engine, "GET", "/items", headers={"authorization": "Bearer t"}).status == 200
+    assert call(shop_engine, "GET", "/items", headers={"authorization": "Basic dTpw"}).status == 401
+    # operation-level `security: []` opens the operation
+    assert call(shop_engine, "GET", "/items/3").status == 200
+    # basic needs user:password in base64
+    assert call(shop_engine, "POST", "/items", headers={"authorization": "Basic !!"}).status == 401
+
+
+def test_parameter_violations_are_all_listed_and_documented_400_shape_wins(shop_engine: Engine) -> None:
+    res = call(shop_engine, "GET", "/items", "limit=0&ids=1|x", {**KEY, "x-trace": "abc", "cookie": "session=a"})
+    assert res.status == 400
+    # /items documents 400 with the Error schema: the body has that shape ...
+    body = res.json()
+    assert set(body) == {"code", "message"}
+    # ... and the problem document travels in a header
+    problem = json.loads(res.header("x-sandlot-errors"))
+    assert problem["status"] == 400
+    assert problem["errors"] == [
+        {"location": "query", "pointer": "/limit", "message": "0 is less than the minimum of 1"},
+        {"location": "query", "pointer": "/ids/1", "message": "'x' is not of type 'integer'"},
+        {"location": "header", "pointer": "/X-Trace", "message": "'abc' is not of type 'integer'"},
+        {"location": "cookie", "pointer": "/session", "message": "'a' is too short"},
+    ]
+
+
+def test_undocumented_error_status_gets_problem_json(shop_engine: Engine) -> None:
+    res = call(shop_engine, "POST", "/items", headers={**BASIC, **JSON}, body=b'{"name": "", "kind": "other"}')
+    assert res.status == 422
+    assert res.header("content-type") == "application/problem+json"
+    assert res.json() == {
+        "type": "about:blank", "title": "Unprocessable Content", "status": 422,
+        "detail": "the request body does not match the operation's schema",
+        "errors": [
+            {"location": "body", "pointer": "/name", "message": "'' should be non-empty"},
+            {"location": "body", "pointer": "/kind", "message": "'other' is not one of ['thing', 'service']"},
+        ],
+    }
+
+
+def test_read_only_required_property_need_not_be_sent(shop_engine: Engine) -> None:
+    res = call(shop_engine, "POST", "/items", headers={**BASIC, **JSON},
+               body=b'{"name": "lamp", "kind": "thing", "price": null, "secret": "s"}')
+    assert res.status == 201, res.body
+
+
+def test_malformed_json_is_400_and_missing_body_is_422(shop_engine: Engine) -> None:
+    res = call(shop_engine, "POST", "/items", headers={**BASIC, **JSON}, body=b"{nope")
+    assert res.status == 400
+    [error] = res.json()["errors"]
+    assert error["location"] == "body" and error["pointer"] == ""
+    assert error["message"].startswith("malformed body: not valid JSON")
+    res = call(shop_engine, "POST", "/items", headers={**BASIC, **JSON})
+    assert res.status == 422
+    assert res.json()["errors"] == [{"location": "body", "pointer": "", "message": "the request body is required"}]
+
+
+def test_unsupported_content_type_is_415(shop_engine: Engine) -> None:
+    res = call(shop_engine, "POST", "/items", headers={**BASIC, "content-type": "text/csv"}, body=b"a,b")
+    assert res.status == 415
+    assert res.json()["detail"] == ("Content-Type 'text/csv' is not accepted here; send one of: "
+                                    "application/json, application/x-www-form-urlencoded")
+
+
+def test_form_bodies_are_coerced_by_schema(shop_engine: Engine) -> None:
+    form = {**BASIC, "content-type": "application/x-www-form-urlencoded"}
+    assert call(shop_engine, "POST", "/items", headers=form, body=b"name=lamp&kind=thing&price=2.5").status == 201
+    res = call(shop_engine, "POST", "/items", headers=form, body=b"name=lamp&kind=thing&price=cheap")
+    assert res.status == 422
+    assert res.json()["errors"] == [
+        {"location": "body", "pointer": "/price", "message": "'cheap' is not of type 'number'"}
+    ]
+
+
+def test_path_parameter_format_and_404_405(shop_engine: Engine) -> None:
+    res = call(shop_engine, "GET", "/items/99999999999")
+    assert res.status == 400  # int32 overflow; `default` documents the Error shape
+    assert json.loads(res.header("x-sandlot-errors"))["errors"][0]["pointer"] == "/id"
+    res = call(shop_engine, "PATCH", "/items/1")
+    assert res.status == 405 and res.header("allow") == "GET, DELETE"
+    assert res.json()["title"] == "Method Not Allowed"
+    res = call(shop_engine, "GET", "/nowhere")
+    assert res.status == 404 and res.json()["detail"] == "no documented path matches /nowhere"
+
+
+def test_reserved_prefix_is_not_routed(shop_engine: Engine) -> None:
+    res = call(shop_engine, "GET", "/__sandlot/anything")
+    assert res.status == 404 and "reserved" in res.json()["detail"]

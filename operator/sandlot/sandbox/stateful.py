@@ -80,6 +80,7 @@ class StatefulHandler:
     def _bind(self, engine: Engine) -> None:
         """Infer the collections of `engine`'s spec and serve through it."""
         self.engine = engine
+        self._templates: dict[tuple[str, str], Any] = {}
         self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
         self._relations = self._relation_fields()
 
@@ -215,13 +216,20 @@ class StatefulHandler:
             self.store.purge_older_than(tenant_id, now - retention)
 
     def _generated(self, req: MockRequest, match: Match) -> Any:
-        response = self.engine.respond(req, match)
-        if not response.body:
-            return None
-        try:
-            return json.loads(response.body)
-        except ValueError:
-            return None
+        """Return the engine's generated body for the operation's success response, parsed.
+
+        Cached per operation: only the fields the server must supply (and a list's envelope)
+        are taken from it, and generating plus checking examples is the costliest step.
+        """
+        key = (match.operation.method, match.operation.path)
+        if key not in self._templates:
+            response = self.engine.respond(req, match)
+            try:
+                self._templates[key] = json.loads(response.body) if response.body else None
+            except ValueError:
+                self._templates[key] = None
+        template = self._templates[key]
+        return dict(template) if isinstance(template, dict) else template
 
     def _not_found(self, req: MockRequest, match: Match, what: str, object_id: Any,
                    pointer: str) -> MockResponse:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .schemas import CustomResourceSchema
+
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 SERVER_VERSION = {
     "major": "1",
@@ -141,6 +143,19 @@ def resource_type_from_crd(crd: dict[str, Any], source: str = "the request") -> 
     )
 
 
+def crd_schemas(crd: dict[str, Any], source: str = "the request") -> dict[str, CustomResourceSchema]:
+    """Return the schema of each served version of a CRD that declares one."""
+    schemas = {}
+    for version in crd["spec"]["versions"]:
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        if version.get("served", True) and schema:
+            try:
+                schemas[version["name"]] = CustomResourceSchema(schema)
+            except Exception as exc:  # jsonschema's SchemaError and friends: name the CRD and version
+                raise CrdError(f"{source}: the openAPIV3Schema of version {version['name']} is not usable: {exc}") from exc
+    return schemas
+
+
 def read_crd_documents(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Read every CustomResourceDefinition document from YAML files (other kinds are skipped)."""
     crds = []
@@ -151,6 +166,7 @@ def read_crd_documents(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                 resource_type_from_crd(doc, source=str(path))  # fail early, naming the file
+                crd_schemas(doc, source=str(path))
                 crds.append(doc)
     return crds
 
@@ -161,18 +177,25 @@ class Catalog:
     def __init__(self, types: Iterable[ResourceType] = BUILTIN_TYPES) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[str, str], ResourceType] = {}
+        self._schemas: dict[tuple[str, str], dict[str, CustomResourceSchema]] = {}
         for rtype in types:
             self.register(rtype)
 
-    def register(self, rtype: ResourceType) -> None:
+    def register(self, rtype: ResourceType, schemas: dict[str, CustomResourceSchema] | None = None) -> None:
         """Serve a resource type (replacing an earlier one with the same group and plural)."""
         with self._lock:
             self._by_key[rtype.key] = rtype
+            self._schemas[rtype.key] = schemas or {}
 
     def unregister(self, key: tuple[str, str]) -> None:
         """Stop serving a resource type."""
         with self._lock:
             self._by_key.pop(key, None)
+            self._schemas.pop(key, None)
+
+    def schema(self, key: tuple[str, str], version: str) -> CustomResourceSchema | None:
+        """Return the schema custom objects of a type must conform to in a version, if any."""
+        return self._schemas.get(key, {}).get(version)
 
     def by_key(self, key: tuple[str, str]) -> ResourceType | None:
         """Return the type stored under (group, plural), if served."""

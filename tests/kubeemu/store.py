@@ -28,7 +28,7 @@ import threading
 import uuid
 from typing import Any
 
-from .catalog import Catalog, CrdError, ResourceType, resource_type_from_crd
+from .catalog import Catalog, CrdError, ResourceType, crd_schemas, resource_type_from_crd
 from .errors import ApiError, invalid, not_found, qualified
 from .patches import apply_patch, patch_media_type
 from .workloads import WorkloadSimulator
@@ -272,6 +272,7 @@ class Store:
                     obj["status"] = {"loadBalancer": {}} if rtype.key == ("", "services") else {}
             self._apply_type_rules(rtype, obj, None)
             _validate_metadata(rtype, obj)
+            obj = self._conform(rtype, obj)
             created = self._put(rtype, obj, None)
             self._after_write(rtype, (rtype.key, namespace or "", meta["name"]))
             return created
@@ -297,6 +298,12 @@ class Store:
                            {"name": meta.get("name", ""), "kind": rtype.plural,
                             "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]})
         return namespace
+
+    def _conform(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Return a custom object pruned, defaulted and validated by its CRD's schema (422 if invalid)."""
+        version = obj["apiVersion"].rpartition("/")[2]
+        schema = self.catalog.schema(rtype.key, version) if rtype.custom else None
+        return obj if schema is None else schema.conform(obj, f"{rtype.kind}.{rtype.group}")
 
     def _apply_type_rules(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Fill what the apiserver fills for particular kinds (namespaces, secrets, services, CRDs)."""
@@ -334,8 +341,12 @@ class Store:
                 obj["status"] = {"acceptedNames": names, "storedVersions": list(crd_type.versions[:1]),
                                  "conditions": [{"type": t, "status": "True", "reason": r, "lastTransitionTime": now_timestamp()}
                                                 for t, r in (("NamesAccepted", "NoConflicts"), ("Established", "InitialNamesAccepted"))]}
+            try:
+                schemas = crd_schemas(obj)
+            except CrdError as exc:
+                raise invalid(rtype.kind, meta["name"], "spec.versions[].schema.openAPIV3Schema", str(exc))
             self._retiring_types.discard(crd_type.key)
-            self.catalog.register(crd_type)
+            self.catalog.register(crd_type, schemas)
 
     # ----- update, patch -----------------------------------------------------------------------
 
@@ -374,7 +385,7 @@ class Store:
                 raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.plural, rtype.group)} '
                                f'"{name}": the object has been modified; please apply your changes to the latest '
                                "version and try again", {"name": name, "group": rtype.group, "kind": rtype.plural})
-            new = self._merge_allowed(rtype, old, candidate, subresource)
+            new = self._conform(rtype, self._merge_allowed(rtype, old, candidate, subresource))
             if new == old:
                 return old  # a no-op write changes nothing, like the apiserver: no new version, no event
             if _spec_part(new, rtype) != _spec_part(old, rtype):

@@ -1,0 +1,138 @@
+"""Prune, default and validate custom resources with their CRD's openAPIV3Schema, as the apiserver does.
+
+The catalog builds one `CustomResourceSchema` per served CRD version; the store
+calls `conform()` on every write of a custom resource. Reproduced: pruning of
+unknown fields (unless `x-kubernetes-preserve-unknown-fields`), `default`
+values (also for nulls in non-nullable fields), `nullable`,
+`x-kubernetes-int-or-string`, and the OpenAPI checks jsonschema's Draft 4
+validator knows (type, required, enum, pattern, min/max, lengths, items),
+reported in the apiserver's wording. Not reproduced: CEL
+(`x-kubernetes-validations`), `format` checks, list-type/map-type uniqueness.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jsonschema
+
+from .errors import ApiError
+
+_COMPOSITES = ("allOf", "anyOf", "oneOf")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _to_json_schema(node: Any) -> Any:
+    """Return an OpenAPI v3 (structural) schema node as a Draft 4 JSON Schema node."""
+    if not isinstance(node, dict):
+        return node
+    out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "format")}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["type"] = ["integer", "string"]
+    if node.get("nullable") and "type" in out:
+        out["type"] = [*([out["type"]] if isinstance(out["type"], str) else out["type"]), "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    if "properties" in node:
+        out["properties"] = {k: _to_json_schema(v) for k, v in node["properties"].items()}
+    if isinstance(node.get("items"), dict):
+        out["items"] = _to_json_schema(node["items"])
+    if isinstance(node.get("additionalProperties"), dict):
+        out["additionalProperties"] = _to_json_schema(node["additionalProperties"])
+    for key in _COMPOSITES:
+        if key in node:
+            out[key] = [_to_json_schema(n) for n in node[key]]
+    if isinstance(node.get("not"), dict):
+        out["not"] = _to_json_schema(node["not"])
+    return out
+
+
+def prune_and_default(schema: dict[str, Any], value: Any) -> Any:
+    """Return value without the fields its schema does not know, with defaults filled in."""
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [prune_and_default(schema["items"], item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") or extra is True
+    result = {}
+    for key, item in value.items():
+        if properties and key in properties:
+            if item is None and not properties[key].get("nullable"):
+                continue  # a null in a non-nullable field is pruned, so that its default applies
+            result[key] = prune_and_default(properties[key], item)
+        elif isinstance(extra, dict):
+            result[key] = prune_and_default(extra, item)
+        elif keep_unknown:
+            result[key] = item
+    for key, sub in (properties or {}).items():
+        if key not in result and "default" in sub:
+            result[key] = prune_and_default(sub, copy.deepcopy(sub["default"]))
+    return result
+
+
+def _field_path(path: Any) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "<root>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """Return one validation failure in the apiserver's words."""
+    field, value, rule = _field_path(error.absolute_path), error.instance, error.validator_value
+    shown = json.dumps(value) if not isinstance(value, (dict, list)) else _JSON_TYPES[type(value)]
+    if error.validator == "required":
+        missing = next((r for r in rule if isinstance(value, dict) and r not in value), rule[0])
+        return f"{field + '.' if field != '<root>' else ''}{missing}: Required value"
+    if error.validator == "type":
+        actual = _JSON_TYPES.get(type(value), "null")
+        expected = rule if isinstance(rule, str) else " or ".join(r for r in rule if r != "null")
+        return f'{field}: Invalid value: "{actual}": {field} in body must be of type {expected}: "{actual}"'
+    if error.validator == "enum":
+        return f"{field}: Unsupported value: {shown}: supported values: " + ", ".join(json.dumps(v) for v in rule if v is not None)
+    if error.validator == "pattern":
+        return f"{field}: Invalid value: {shown}: {field} in body should match '{rule}'"
+    if error.validator in ("minimum", "maximum"):
+        bound = "greater" if error.validator == "minimum" else "less"
+        return f"{field}: Invalid value: {shown}: {field} in body should be {bound} than or equal to {rule}"
+    if error.validator == "minLength":
+        return f"{field}: Invalid value: {shown}: {field} in body should be at least {rule} chars long"
+    if error.validator == "maxLength":
+        return f"{field}: Too long: may not be more than {rule} bytes"
+    if error.validator == "maxItems":
+        return f"{field}: Too many: {len(value)}: must have at most {rule} items"
+    if error.validator == "minItems":
+        return f"{field}: Invalid value: {len(value)}: {field} in body should have at least {rule} items"
+    return f"{field}: Invalid value: {shown}: {error.message}"
+
+
+class CustomResourceSchema:
+    """The openAPIV3Schema of one served CRD version, ready to conform objects to it."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        # The object's metadata is checked by the store, not by the CRD's schema (as in the apiserver).
+        checked = _to_json_schema({**schema, "properties": {k: v for k, v in (schema.get("properties") or {}).items()
+                                                            if k != "metadata"}})
+        jsonschema.Draft4Validator.check_schema(checked)
+        self._validator = jsonschema.Draft4Validator(checked)
+
+    def conform(self, obj: dict[str, Any], qualified_kind: str) -> dict[str, Any]:
+        """Return obj pruned and defaulted; raise 422 Invalid listing every schema violation."""
+        body = prune_and_default(self.schema, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")})
+        result = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"], **body}
+        errors = sorted(self._validator.iter_errors(result), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            causes = [_describe(e) for e in errors]
+            name = obj["metadata"].get("name", "")
+            listed = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
+            raise ApiError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {listed}',
+                           {"name": name, "kind": obj["kind"],
+                            "causes": [{"reason": "FieldValueInvalid", "message": c, "field": c.split(":", 1)[0]}
+                                       for c in causes]})
+        return result

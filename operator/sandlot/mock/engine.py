@@ -268,9 +268,17 @@ class Engine:
         return plan.media_schema(chosen, media)
 
     def rng(self, req: MockRequest) -> random.Random:
-        """Return the random generator for a request: seeded by --seed, method, path, query and body."""
+        """Return the random generator for a request: seeded by --seed, method, path, query and body.
+
+        The path is taken without a server base path, so `/v2/pets/1` and `/pets/1` agree.
+        """
+        path = req.path
+        for prefix in self.base_paths:
+            if path.startswith(prefix + "/"):
+                path = path[len(prefix):]
+                break
         digest = hashlib.blake2b(
-            f"{self.seed}\0{req.method}\0{req.path}\0{strip_controls(req.query)}\0".encode() + req.body,
+            f"{self.seed}\0{req.method}\0{path}\0{strip_controls(req.query)}\0".encode() + req.body,
             digest_size=8,
         ).digest()
         return random.Random(int.from_bytes(digest, "big"))

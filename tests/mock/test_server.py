@@ -1,0 +1,135 @@
+"""The mock over real HTTP on 127.0.0.1: uvicorn + the raw ASGI app, reload, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.server import EngineHolder
+
+from .conftest import FIXTURES, free_port, shared_spec
+
+DEADLINE_S = 20
+
+
+def _wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll until predicate() is true; fail naming `what` after a generous deadline."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_petstore_over_http(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    server = serve(shared_spec("oai/petstore-expanded.yaml"))
+    res = client.get(server.url + "/pets", params={"limit": 2})
+    assert res.status_code == 200 and res.headers["content-type"] == "application/json"
+    assert isinstance(res.json(), list) and all({"id", "name"} <= set(p) for p in res.json())
+    assert client.get(server.url + "/v2/pets/7").json() == client.get(server.url + "/pets/7").json()
+    wrong = client.put(server.url + "/pets/7")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, DELETE"
+    assert client.get(server.url + "/nope").status_code == 404
+    invalid = client.post(server.url + "/pets", json={"name": 5})
+    # petstore documents only `default` (Error: code + message) for errors: that shape is sent
+    assert invalid.status_code == 422 and set(invalid.json()) == {"code", "message"}
+    assert '"pointer":"/name"' in invalid.headers["x-sandlot-errors"]
+    created = client.post(server.url + "/pets", json={"name": "Rex"})
+    assert created.status_code == 200 and {"id", "name"} <= set(created.json())
+    assert client.delete(server.url + "/pets/1").status_code == 204
+    health = client.get(server.url + "/__sandlot/health").json()
+    assert health["status"] == "ok" and health["operations"] == 4
+    bundled = client.get(server.url + "/__sandlot/openapi.json").json()
+    assert set(bundled["paths"]) == {"/pets", "/pets/{id}"}
+
+
+def test_handler_factory_wraps_the_engine(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    """The stateful layer's hook: a handler built from the holder, sync or async."""
+    from sandlot.server import create_app
+
+    from .conftest import LiveServer
+
+    def factory(holder: EngineHolder):  # type: ignore[no-untyped-def]
+        async def handle(req: MockRequest) -> MockResponse:
+            res = holder.engine.handle(req)
+            return MockResponse(res.status, [*res.headers, ("x-wrapped", "yes")], res.body)
+        return handle
+
+    app = create_app(str(FIXTURES / "shop.yaml"), watch=False, handler_factory=factory)
+    with LiveServer(app) as server:
+        res = client.get(server.url + "/items/special")
+        assert res.status_code == 200 and res.headers["x-wrapped"] == "yes" and res.text == "special"
+
+
+def test_reload_serves_new_operations_and_survives_broken_edits(tmp_path: Path, serve,  # type: ignore[no-untyped-def]
+                                                                 client: httpx.Client) -> None:
+    spec_dir = tmp_path / "multi"
+    shutil.copytree(FIXTURES / "multi", spec_dir)
+    server = serve(spec_dir / "root.yaml", watch=True)
+    assert client.get(server.url + "/owners").status_code == 404
+    # an edit in a referenced file (not the root) is picked up too
+    pets = spec_dir / "paths" / "pets.yaml"
+    pets.write_text(pets.read_text().replace("operationId: listPets", "operationId: listAllPets"))
+    _wait_for(lambda: server.app.holder.reloads >= 1, "the reload after editing a referenced file")
+    root = spec_dir / "root.yaml"
+    root.write_text(root.read_text().replace("components:", """  /owners:
+    get:
+      responses:
+        "200":
+          description: owners
+          content:
+            application/json:
+              schema: {type: array, items: {$ref: "schemas/owner.yaml"}, maxItems: 2}
+components:""", 1))
+    _wait_for(lambda: client.get(server.url + "/owners").status_code == 200, "the new operation to be served")
+    root.write_text("openapi: 3.0.0\npaths: {broken: [")
+    _wait_for(lambda: client.get(server.url + "/__sandlot/health").json()["last_reload_error"], "the failed reload")
+    error = client.get(server.url + "/__sandlot/health").json()["last_reload_error"]
+    assert "root.yaml" in error and "invalid YAML" in error
+    assert client.get(server.url + "/owners").status_code == 200  # the last good spec keeps serving
+
+
+def _sandlot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sandlot.cli", "mock", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_check_reports_operations_or_the_error() -> None:
+    ok = _sandlot("--check", str(FIXTURES / "multi" / "root.yaml"))
+    assert (ok.returncode, ok.stdout.strip()) == (0, "OK: 3 operations")
+    bad = _sandlot("--check", str(FIXTURES / "dangling.yaml"))
+    assert bad.returncode == 2
+    assert "dangling.yaml" in bad.stderr and "/paths/~1a/get" in bad.stderr and "/Missing" in bad.stderr
+    swagger = _sandlot(str(FIXTURES / "swagger2.yaml"))
+    assert swagger.returncode == 2 and "Swagger 2.0 is not supported" in swagger.stderr
+
+
+def test_cli_check_runs_the_openapi_meta_schema(tmp_path: Path) -> None:
+    spec = tmp_path / "no_responses.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {summary: x}\n")
+    res = _sandlot("--check", str(spec))
+    assert res.returncode == 2 and "/paths/~1a/get" in res.stderr and "responses" in res.stderr
+
+
+def test_cli_serves_and_logs_operations_and_url(client: httpx.Client) -> None:
+    port = free_port()
+    spec = shared_spec("oai/petstore.yaml")
+    proc = subprocess.Popen([sys.executable, "-m", "sandlot.cli", "mock", str(spec), "--port", str(port),
+                             "--no-watch", "--seed", "3"], stderr=subprocess.PIPE, text=True)
+    try:
+        def up() -> bool:
+            try:
+                return client.get(f"http://127.0.0.1:{port}/pets").status_code == 200
+            except httpx.TransportError:
+                return False
+        _wait_for(up, "sandlot mock to answer")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert f"Serving 3 operations from {spec} at http://127.0.0.1:{port}" in stderr

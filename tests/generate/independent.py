@@ -20,6 +20,8 @@ from openapi_schema_validator._format import oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
+from sandlot.mock.loader import resolve_pointer
+
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _BASE = "urn:test:spec"
@@ -68,14 +70,13 @@ class IndependentValidator:
 
 def response_schemas(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (label, schema) for every JSON response body schema of every operation."""
-    components = document.get("components", {}).get("responses", {})
     for path, item in (document.get("paths") or {}).items():
         for method, operation in item.items():
             if not isinstance(operation, Mapping) or "responses" not in operation:
                 continue
             for status, response in operation["responses"].items():
-                if "$ref" in response:
-                    response = components[response["$ref"].rsplit("/", 1)[-1]]
+                while "$ref" in response:
+                    response = resolve_pointer(document, response["$ref"][1:])
                 for media, content in (response.get("content") or {}).items():
                     if "json" in media and "schema" in content:
                         yield f"{method.upper()} {path} {status} {media}", content["schema"]

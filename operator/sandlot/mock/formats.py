@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import string
 import threading
@@ -359,6 +360,7 @@ def name_tokens(name: str) -> tuple[str, ...]:
     return tuple(token.lower() for token in _TOKEN_SPLIT.split(name) if token)
 
 
+@functools.lru_cache(maxsize=8192)
 def string_kind_for_name(name: str) -> str | None:
     """Return the kind of realistic string a property of this name holds, or None."""
     tokens = name_tokens(name)
@@ -375,6 +377,7 @@ def string_for_kind(kind: str, rng: Random) -> str:
     return _KIND_GENERATORS[kind](rng)
 
 
+@functools.lru_cache(maxsize=8192)
 def number_range_for_name(name: str) -> tuple[float, float] | None:
     """Return a realistic (low, high) range for a numeric property of this name, or None."""
     tokens = name_tokens(name)
@@ -386,6 +389,7 @@ def number_range_for_name(name: str) -> tuple[float, float] | None:
     return found
 
 
+@functools.lru_cache(maxsize=8192)
 def is_money_name(name: str) -> bool:
     """Tell whether a numeric property of this name holds a money amount."""
     tokens = name_tokens(name)

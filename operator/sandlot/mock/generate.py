@@ -31,6 +31,9 @@ from sandlot.mock.regex_gen import PatternError, generate_matching
 OPTIONAL_DEPTH = 5
 # Past this depth a still-required recursion is cut with the shortest value the schema allows.
 HARD_DEPTH = 24
+# After this many nodes in one value, generation turns lean too: specs such as Stripe's nest
+# dozens of objects per level, and a response of megabytes helps nobody (and is slow).
+NODE_BUDGET = 1500
 _RETRIES = 6
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -69,7 +72,7 @@ NO_VALUE: Any = _NoValue()
 class _Plan:
     """One schema node made ready to generate from: `$ref`s followed, `allOf` merged, type known."""
 
-    __slots__ = ("schema", "types", "nullable", "bounds", "ref", "name", "enum", "compositions", "base", "nots", "disjoint")
+    __slots__ = ("schema", "types", "nullable", "bounds", "ref", "name", "enum", "compositions", "base", "nots", "disjoint", "fields", "null_ok")
 
     def __init__(self, schema: dict[str, Any], ref: str | None, v30: bool) -> None:
         self.schema = schema
@@ -84,17 +87,27 @@ class _Plan:
             self.enum = [m for m in members if m is not None] or members
         self.nots = _nots_of(schema)
         self.disjoint: bool | None = None  # oneOf branches of different types (set on first use)
+        # (name, schema, required, readOnly, writeOnly) per property, filled on first use
+        self.fields: list[tuple[str, Any, bool, bool, bool]] | None = None
         comps = [(key, schema[key]) for key in _COMPOSITIONS if isinstance(schema.get(key), list) and schema[key]]
         comps += schema.get("x-sandlot-compositions", [])
         self.compositions: list[tuple[str, list[Any]]] = comps
         # The node without its compositions: each generation merges one branch into it.
         self.base = {k: v for k, v in schema.items() if k not in _COMPOSITIONS and k != "x-sandlot-compositions"} if comps else schema
+        # null is a safe shortcut only where the schema says so outright (`nullable: true`, or
+        # "null" among the types) and nothing else (enum, const, not, oneOf ...) could object.
+        declared = schema.get("type")
+        self.null_ok = (
+            (schema.get("nullable") is True and v30 and declared is not None)
+            or (isinstance(declared, list) and "null" in declared)
+            or declared == "null"
+        ) and not (self.enum is not None or "const" in schema or self.nots or self.compositions)
 
 
 class _Context:
     """Per-build state: the rng, the direction, the example mode and the `$ref`s being expanded."""
 
-    __slots__ = ("rng", "direction", "prefer_examples", "stack", "skip_flag")
+    __slots__ = ("rng", "direction", "prefer_examples", "stack", "skip_flag", "budget")
 
     def __init__(self, rng: random.Random, direction: str, prefer_examples: bool) -> None:
         self.rng = rng
@@ -102,6 +115,7 @@ class _Context:
         self.prefer_examples = prefer_examples
         self.stack: list[str] = []
         self.skip_flag = "writeOnly" if direction == "response" else "readOnly"
+        self.budget = NODE_BUDGET
 
 
 class Generator:
@@ -307,12 +321,12 @@ class Generator:
                 return _copy(found)
         plan = self._plan(schema)
         self_ref = plan.schema.get("x-sandlot-self")
-        if self_ref is not None and self_ref in ctx.stack:
-            lean = True  # the schema contains itself: generate only what is required
-            if plan.nullable and ("const" not in plan.schema) and plan.enum is None:
-                return None
-        else:
-            lean = depth >= OPTIONAL_DEPTH
+        ctx.budget -= 1
+        # Lean: the schema contains itself, or the value is deep or big already. Then only
+        # what is required is generated, and null where the schema allows it.
+        lean = depth >= OPTIONAL_DEPTH or ctx.budget <= 0 or (self_ref is not None and self_ref in ctx.stack)
+        if lean and plan.null_ok and depth > 0:
+            return None
         if self_ref is not None:
             ctx.stack.append(self_ref)
         try:
@@ -344,8 +358,10 @@ class Generator:
         """Return a value for a node with oneOf/anyOf: one branch each, merged with the node's own keywords."""
         rng = ctx.rng
         orders = [list(range(len(alts))) for _, alts in plan.compositions]
-        for order in orders:
+        for order, (_, alts) in zip(orders, plan.compositions):
             rng.shuffle(order)
+            if lean:  # scalar branches first: an id rather than the whole expanded object
+                order.sort(key=lambda i: bool({"object", "array"} & set(self._plan(alts[i]).types)))
         value: Any = None
         for attempt in range(max(len(o) for o in orders)):
             branches = tuple(alts[order[attempt % len(order)]] for (_, alts), order in zip(plan.compositions, orders))
@@ -453,29 +469,28 @@ class Generator:
         rng = ctx.rng
         props: Mapping[str, Any] = schema.get("properties") or {}
         required = [r for r in schema.get("required") or () if isinstance(r, str)]
-        required_set = set(required)
+        if plan.fields is None:
+            plan.fields = [
+                (prop, sub, prop in required, self._flag(sub, "readOnly"), self._flag(sub, "writeOnly"))
+                for prop, sub in props.items()
+                if sub is not False
+            ]
         max_props = schema.get("maxProperties")
         min_props = schema.get("minProperties") or 0
         out: dict[str, Any] = {}
-        chosen: list[str] = []
-        optional_room = None if max_props is None else max(0, max_props - len(required_set))
-        for prop, prop_schema in props.items():
-            is_required = prop in required_set
-            if prop_schema is False:
-                continue
-            if self._flag(prop_schema, ctx.skip_flag):
+        optional_room = None if max_props is None else max(0, max_props - len(required))
+        response = ctx.direction == "response"
+        for prop, prop_schema, is_required, read_only, write_only in plan.fields:
+            if (write_only if response else read_only) and (not is_required or self._v30):
                 # 3.0 says a required readOnly property is required in responses only (and
                 # writeOnly in requests only); 3.1 has no such rule, so keep it there.
-                if not is_required or self._v30:
-                    continue
+                continue
             if not is_required:
                 if lean or optional_room == 0:
                     continue
                 if optional_room is not None:
                     optional_room -= 1
-            chosen.append(prop)
-        for prop in chosen:
-            out[prop] = self._generate(props[prop], ctx, prop, depth + 1)
+            out[prop] = self._generate(prop_schema, ctx, prop, depth + 1)
         for prop in required:
             if prop not in out and prop not in props:
                 out[prop] = self._generate(self._schema_for_key(schema, prop), ctx, prop, depth + 1)

@@ -125,7 +125,13 @@ def _convert(parsed: Any) -> Any:
             nodes.append(("group", value[0], _convert(value[-1])))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) or op is getattr(_c, "POSSESSIVE_REPEAT", None):
             low, high, sub = value
-            nodes.append(("rep", low, None if high is _c.MAXREPEAT else high, _convert(sub)))
+            high = None if high is _c.MAXREPEAT else high
+            inner = _convert(sub)
+            if len(inner[1]) == 1 and inner[1][0][0] == "set":
+                # `[0-9a-f]{32}` and the like: drawn in one rng.choices call
+                nodes.append(("repset", low, high, inner[1][0][1]))
+            else:
+                nodes.append(("rep", low, high, inner))
         elif op is getattr(_c, "ATOMIC_GROUP", None):
             nodes.append(("group", None, _convert(value)))
         elif op is _c.GROUPREF:
@@ -134,7 +140,13 @@ def _convert(parsed: Any) -> Any:
             group, yes, no = value
             nodes.append(("alt", [_convert(yes), _convert(no) if no else ("seq", [])]))
         # AT (anchors), ASSERT and ASSERT_NOT generate nothing: the final re.search checks them.
-    return ("seq", nodes)
+    merged: list[Any] = []
+    for node in nodes:  # adjacent literals become one string: fewer steps per generation
+        if node[0] == "lit" and merged and merged[-1][0] == "lit":
+            merged[-1] = ("lit", merged[-1][1] + node[1])
+        else:
+            merged.append(node)
+    return ("seq", merged)
 
 
 def _emit(node: Any, rng: random.Random, extra: int, groups: dict[int, str], out: list[str]) -> None:
@@ -147,6 +159,10 @@ def _emit(node: Any, rng: random.Random, extra: int, groups: dict[int, str], out
         out.append(node[1])
     elif kind == "set":
         out.append(rng.choice(node[1]))
+    elif kind == "repset":
+        low, high = node[1], node[2]
+        top = low + extra if high is None else min(high, low + extra)
+        out.append("".join(rng.choices(node[3], k=rng.randint(low, top) if top > low else low)))
     elif kind == "rep":
         low, high, sub = node[1], node[2], node[3]
         top = low + extra if high is None else min(high, low + extra)

@@ -40,6 +40,7 @@ WRONG_VALUES = [
     ({"metrics": {"serviceMonitor": {"interval": 30}}}, "/metrics/serviceMonitor/interval"),
     ({"serviceAccount": {"annotations": {"a": 1}}}, "/serviceAccount/annotations"),
     ({"rbac": {"create": "false"}}, "/rbac/create"),
+    ({"ha": {"peeringObject": "sometimes"}}, "/ha/peeringObject"),
 ]
 
 

@@ -147,6 +147,13 @@ def test_ha_peering_object_is_a_hook_helm_can_adopt_later(render):
     assert one(objects, "Deployment")["spec"]["replicas"] == 3
 
 
+def test_ha_peering_object_can_be_forced_plain_for_gitops(render):
+    objects = render({"ha": {"enabled": True, "peeringObject": "plain"}})
+    annotations = one(objects, "ClusterKopfPeering")["metadata"]["annotations"]
+    assert "helm.sh/hook" not in annotations
+    assert annotations["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
+
+
 def test_digest_stub_override_and_existing_service_account(render):
     objects = render(VALUE_SETS["ha-clusterwide-digest-existing-sa"])
     container = _container(objects)

@@ -73,7 +73,7 @@ class Sandbox:
         for stub in self.stubs:
             stub.sock.close()
             if stub.handler is not None:
-                stub.handler.store.close()
+                stub.handler.close()
 
 
 def read_manifests(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -208,7 +208,7 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
         for stub in stubs:
             stub.sock.close()
             if stub.handler:
-                stub.handler.store.close()
+                stub.handler.close()
         raise
     _write_private(state_dir / CREDENTIALS_FILE,
                    f"SANDLOT_KEY={key.secret}\nSANDLOT_TENANT={tenant_id}\n"

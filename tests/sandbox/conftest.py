@@ -97,7 +97,7 @@ def make_handler(engine: Engine, payments_fixtures: dict, tmp_path: Path, clock:
 
     yield make
     for handler in handlers:
-        handler.store.close()
+        handler.close()
 
 
 @pytest.fixture

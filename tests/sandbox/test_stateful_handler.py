@@ -159,6 +159,7 @@ def test_request_log_is_bounded_and_bodies_truncated(make_handler) -> None:
     user = Client(handler, key.secret)
     for i in range(5):
         user("POST", "/customers", {"email": f"long{i}@example.com"})
+    handler.flush_log()
     log = handler.store.read_log(tenant, 100)
     assert len(log) == 3
     assert log[0].request_body.startswith('{"email": ') and "more bytes" in log[0].request_body

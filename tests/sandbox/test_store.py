@@ -79,9 +79,11 @@ def test_keys_are_found_by_hash_until_revoked(store: SQLiteStore) -> None:
 
 
 def test_request_log_keeps_the_newest_entries(store: SQLiteStore) -> None:
-    for i in range(7):
-        store.append_log("a", LogEntry(i, "GET", f"/p{i}", 200, 1.0, "", ""), keep=3)
-    store.append_log("b", LogEntry(9, "GET", "/b", 200, 1.0, "", ""), keep=3)
+    for i in range(5):
+        store.append_logs([("a", LogEntry(i, "GET", f"/p{i}", 200, 1.0, "", ""))], keep=3)
+    store.append_logs([("a", LogEntry(5, "GET", "/p5", 200, 1.0, "", "")),
+                       ("b", LogEntry(9, "GET", "/b", 200, 1.0, "", "")),
+                       ("a", LogEntry(6, "GET", "/p6", 200, 1.0, "", ""))], keep=3)
     assert [e.path for e in store.read_log("a", 10)] == ["/p6", "/p5", "/p4"]
     assert [e.path for e in store.read_log("b", 10)] == ["/b"]
 

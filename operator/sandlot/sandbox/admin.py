@@ -39,6 +39,8 @@ class AdminApi:
         self.config = config
         self.clock = clock
         self.on_reset = on_reset or (lambda tenant_id: None)
+        #: Called before reading the request log (the handler flushes its buffer here).
+        self.before_read: Callable[[], None] = lambda: None
 
     def _caller(self, req: MockRequest) -> tuple[str, str | None] | None:
         """Return ("admin", None), ("tenant", tenant_id), or None for an unknown caller."""
@@ -131,6 +133,7 @@ class AdminApi:
             limit = max(1, min(int(args.get("limit", 50)), self.config.log_size))
         except ValueError:
             return problem_response(400, "limit must be a whole number.")
+        self.before_read()
         entries = self.store.read_log(tenant_id, limit)
         return json_response(200, {"tenant": tenant_id, "requests": [asdict(e) for e in entries]})
 

@@ -94,6 +94,6 @@ def run_stateful(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     uvicorn.run(built.app, host=args.host, port=args.port, access_log=False,
                 log_level=str(args.log_level).lower(), lifespan="on")
-    handler.store.close()
+    handler.close()
     log.debug("served for %.1f s", time.perf_counter() - started)
     return 0

@@ -314,18 +314,21 @@ class SQLiteStore:
                 " DO UPDATE SET requests = requests + 1 RETURNING requests",
                 (tenant_id, day)).fetchone()[0]
 
-    def append_log(self, tenant_id: str, entry: LogEntry, keep: int) -> None:
-        """Append to the tenant's log and drop what falls beyond the newest `keep` entries."""
+    def append_logs(self, entries: Sequence[tuple[str, LogEntry]], keep: int) -> None:
+        """Append (tenant, entry) pairs in one transaction; keep each tenant's newest `keep`."""
+        if not entries:
+            return
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO request_log (tenant_id, at, method, path, status, duration_ms,"
                 " request_body, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (tenant_id, entry.at, entry.method, entry.path, entry.status, entry.duration_ms,
-                 entry.request_body, entry.response_body))
-            db.execute(
-                "DELETE FROM request_log WHERE tenant_id = ? AND id < (SELECT MIN(id) FROM"
-                " (SELECT id FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?))",
-                (tenant_id, tenant_id, keep))
+                [(tenant_id, e.at, e.method, e.path, e.status, e.duration_ms, e.request_body,
+                  e.response_body) for tenant_id, e in entries])
+            for tenant_id in {tenant_id for tenant_id, _ in entries}:
+                db.execute(
+                    "DELETE FROM request_log WHERE tenant_id = ? AND id < (SELECT MIN(id) FROM"
+                    " (SELECT id FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?))",
+                    (tenant_id, tenant_id, keep))
 
     def read_log(self, tenant_id: str, limit: int) -> list[LogEntry]:
         """Return the tenant's most recent requests, newest first."""

@@ -39,6 +39,10 @@ from sandlot.seed.fixtures import Fixtures, check_fixtures
 
 log = logging.getLogger("sandlot.sandbox")
 
+#: Request-log entries buffered before one write, and the longest they wait.
+LOG_BATCH = 64
+LOG_FLUSH_SECONDS = 0.5
+
 #: The tenant of requests to operations that need no credential and carry none.
 PUBLIC_TENANT = "public"
 
@@ -73,6 +77,9 @@ class StatefulHandler:
         self.admin = AdminApi(store, self.config, clock, on_reset=self._forget_tenant)
         self._current_engine = current_engine
         self._last_purge: dict[str, float] = {}
+        self._pending_log: list[tuple[str, LogEntry]] = []
+        self._log_flushed_at = time.monotonic()
+        self.admin.before_read = self.flush_log
         self._bind(engine)
         if fixtures is not None:
             self.register_seed(fixtures)
@@ -168,11 +175,26 @@ class StatefulHandler:
         started = time.perf_counter()
         response = self._serve(req, match, validated, tenant_id)
         duration_ms = (time.perf_counter() - started) * 1000
-        self.store.append_log(tenant_id, LogEntry(
+        self._pending_log.append((tenant_id, LogEntry(
             self.clock(), req.method, req.path + (f"?{req.query}" if req.query else ""),
             response.status, round(duration_ms, 3), _truncate(req.body, self.config.log_body_bytes),
-            _truncate(response.body, self.config.log_body_bytes)), self.config.log_size)
+            _truncate(response.body, self.config.log_body_bytes))))
+        # The log is written in batches: one transaction per request would halve throughput.
+        if len(self._pending_log) >= LOG_BATCH or \
+                time.monotonic() - self._log_flushed_at >= LOG_FLUSH_SECONDS:
+            self.flush_log()
         return response
+
+    def flush_log(self) -> None:
+        """Write the buffered request-log entries (admin reads and shutdown call this too)."""
+        pending, self._pending_log = self._pending_log, []
+        self._log_flushed_at = time.monotonic()
+        self.store.append_logs(pending, self.config.log_size)
+
+    def close(self) -> None:
+        """Flush the request log and close the store."""
+        self.flush_log()
+        self.store.close()
 
     def _tenant(self, req: MockRequest, validated: ValidatedRequest) -> str | None:
         offered: list[str] = []

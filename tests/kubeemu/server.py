@@ -25,6 +25,7 @@ from .errors import ApiError
 from .store import CRDS, Store
 
 START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 5.0  # open requests get this long to finish once the emulator stops
 
 
 def kubeconfig_document(url: str, namespace: str = "default") -> dict[str, Any]:
@@ -88,7 +89,7 @@ class KubeEmulator:
 
     async def _start_site(self) -> None:
         self._runner = web.AppRunner(make_app(self.catalog, self.store, self.ledger), access_log=None,
-                                     handle_signals=False)
+                                     handle_signals=False, shutdown_timeout=STOP_TIMEOUT_SECONDS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
@@ -101,7 +102,7 @@ class KubeEmulator:
         self.store.close_watches()
         if self._runner is not None:
             future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-            future.result(timeout=START_TIMEOUT_SECONDS)
+            future.result(timeout=START_TIMEOUT_SECONDS + STOP_TIMEOUT_SECONDS)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=START_TIMEOUT_SECONDS)
         self._loop.close()

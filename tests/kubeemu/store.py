@@ -125,6 +125,7 @@ class Store:
         self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_size)
         self._history_floor = 0  # the newest resourceVersion that fell out of the history
         self._subscriptions: dict[tuple[str, str], set[Subscription]] = collections.defaultdict(set)
+        self._closing = False
         self._retiring_types: set[tuple[str, str]] = set()  # CRDs deleted while instances remain
         self._next_cluster_ip = 10
         self.workloads = WorkloadSimulator()
@@ -177,6 +178,8 @@ class Store:
                 backlog = [e for e in self._history if e.rv > since_rv and e.key[0] == rtype.key]
             subscription = Subscription(rtype.key, loop)
             self._subscriptions[rtype.key].add(subscription)
+            if self._closing:
+                subscription.push(None)  # the server is stopping: end this stream after its backlog
             return subscription, backlog
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -185,8 +188,9 @@ class Store:
             self._subscriptions[subscription.rtkey].discard(subscription)
 
     def close_watches(self) -> None:
-        """End every open watch stream (the server is stopping)."""
+        """End every open watch stream, and any opened from now on (the server is stopping)."""
         with self._lock:
+            self._closing = True
             for subscriptions in self._subscriptions.values():
                 for subscription in subscriptions:
                     subscription.push(None)
@@ -274,7 +278,7 @@ class Store:
             _validate_metadata(rtype, obj)
             obj = self._conform(rtype, obj)
             created = self._put(rtype, obj, None)
-            self._after_write(rtype, (rtype.key, namespace or "", meta["name"]))
+            self._after_write(rtype, (rtype.key, namespace or "", meta["name"]), announce=True)
             return created
 
     def _check_namespace(self, rtype: ResourceType, namespace: str | None, meta: dict[str, Any]) -> str | None:
@@ -498,9 +502,9 @@ class Store:
         for obj in instances:
             self._delete(crd_type, obj)
 
-    def _after_write(self, rtype: ResourceType, key: ObjKey) -> None:
+    def _after_write(self, rtype: ResourceType, key: ObjKey, announce: bool = False) -> None:
         """React to a write of an object's main resource as the cluster's controllers would."""
-        self._collect_garbage(key)
+        self._collect_garbage(key, announce)
         obj = self._objects[rtype.key].get(key[1:])
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return
@@ -508,27 +512,59 @@ class Store:
         if status is not None and status != obj.get("status"):
             self._put(rtype, {**copy.deepcopy(obj), "status": status}, obj)
 
-    def _owner_is_live(self, dependent: ObjKey, ref: dict[str, Any]) -> bool:
-        """Tell whether an ownerReference resolves: the uid exists, cluster-scoped or in the same namespace."""
-        owner = self._by_uid.get(ref.get("uid", ""))
-        return owner is not None and (owner[1] == "" or owner[1] == dependent[1])
+    def _owner_state(self, dependent: ObjKey, ref: dict[str, Any]) -> str:
+        """Tell how the garbage collector sees an ownerReference: "live", "absent" or "unresolvable".
 
-    def _collect_garbage(self, key: ObjKey) -> None:
-        """Delete a dependent whose owners are all gone; drop its dangling references otherwise."""
+        As in Kubernetes 1.20+: a namespaced owner must be in the dependent's namespace (otherwise
+        it counts as absent), and a cluster-scoped dependent cannot have a namespaced owner (such a
+        reference can never be resolved, so it never causes a deletion).
+        """
+        owner = self._by_uid.get(ref.get("uid", ""))
+        group = (ref.get("apiVersion") or "").rpartition("/")[0]
+        kinds = [t for t in self.catalog.by_kind(ref.get("kind") or "") if t.group == group]
+        namespaced = bool(owner[1]) if owner is not None else (kinds[0].namespaced if kinds else None)
+        if namespaced is None or (namespaced and not dependent[1]):
+            return "unresolvable"
+        if owner is None or (owner[1] and owner[1] != dependent[1]):
+            return "absent"
+        return "live"
+
+    def _collect_garbage(self, key: ObjKey, announce: bool = False) -> None:
+        """Delete a dependent whose owners are all absent; drop absent references if a live one remains."""
         obj = self._objects[key[0]].get(key[1:])
         refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
-        if not refs:
-            return
-        live = [ref for ref in refs if self._owner_is_live(key, ref)]
         rtype = self.catalog.by_key(key[0])
-        if rtype is None or len(live) == len(refs):
+        if not refs or rtype is None:
             return
-        if live:
-            new = copy.deepcopy(obj)
-            new["metadata"]["ownerReferences"] = live
-            self._put(rtype, new, obj)
-        else:
+        states = [self._owner_state(key, ref) for ref in refs]
+        if announce:
+            for ref, state in zip(refs, states):
+                crossing = state == "unresolvable" or (state == "absent" and ref.get("uid") in self._by_uid)
+                if crossing:
+                    self._record_event(key, obj, "OwnerRefInvalidNamespace",
+                                       f"ownerRef [{ref.get('apiVersion')}/{ref.get('kind')}, namespace: {key[1]}, "
+                                       f"name: {ref.get('name')}, uid: {ref.get('uid')}] does not exist in namespace \"{key[1]}\"")
+        if "absent" not in states:
+            return
+        if all(state == "absent" for state in states):
             self._delete(rtype, obj)
+        elif "live" in states:
+            new = copy.deepcopy(obj)
+            new["metadata"]["ownerReferences"] = [r for r, state in zip(refs, states) if state != "absent"]
+            self._put(rtype, new, obj)
+
+    def _record_event(self, key: ObjKey, obj: dict[str, Any], reason: str, message: str) -> None:
+        """Post a Warning Event about an object, as a controller would (best effort)."""
+        meta = obj["metadata"]
+        event = {"metadata": {"generateName": f"{meta['name']}."}, "type": "Warning", "reason": reason,
+                 "message": message, "source": {"component": "garbage-collector-controller"},
+                 "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
+                                    "namespace": key[1], "uid": meta["uid"]},
+                 "firstTimestamp": now_timestamp(), "lastTimestamp": now_timestamp(), "count": 1}
+        try:
+            self.create(self.catalog.by_key(("", "events")), key[1] or "default", event)
+        except ApiError:
+            pass  # e.g. the namespace is terminating: events are auxiliary
 
     def _orphan_dependents(self, owner_uid: str) -> None:
         """Remove the references to an owner from its dependents (propagationPolicy=Orphan)."""

@@ -377,6 +377,20 @@ def test_dependents_are_garbage_collected_with_their_owner(core: CoreV1Api) -> N
     assert core.read_namespaced_secret("survivor", "default").metadata.owner_references is None
 
 
+def test_owner_references_across_scopes_follow_the_garbage_collectors_rules(core: CoreV1Api, custom: CustomObjectsApi,
+                                                                           kube_emulator: KubeEmulator) -> None:
+    owner = custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("sbx"))
+    ref = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "name": "sbx", "uid": owner["metadata"]["uid"]}
+    core.create_namespace({"metadata": {"name": "sbx-ns", "ownerReferences": [ref]}})
+    core.create_namespaced_config_map("sbx-ns", configmap("elsewhere", ownerReferences=[ref]))
+    with pytest.raises(ApiException):
+        core.read_namespaced_config_map("elsewhere", "sbx-ns")  # a namespaced owner in another namespace is absent
+    custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "sbx")
+    assert core.read_namespace("sbx-ns").status.phase == "Active"  # cluster-scoped: unresolvable, never collected
+    warned = {(e["involvedObject"]["name"], e["reason"]) for e in kube_emulator.objects("Event")}
+    assert {("sbx-ns", "OwnerRefInvalidNamespace"), ("elsewhere", "OwnerRefInvalidNamespace")} <= warned
+
+
 # ----- selectors and watches ---------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from sandlot.sandbox.config import SandboxConfig
+from sandlot.sandbox.config import SandboxConfig, load_config
 from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key
 from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
 from sandlot.sandbox.stateful import StatefulHandler
@@ -161,7 +161,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
-                  state_dir: Path | None = None, fresh: bool = False) -> Sandbox:
+                  state_dir: Path | None = None, fresh: bool = False,
+                  config: SandboxConfig | None = None) -> Sandbox:
     """Prepare every stub of a manifest (sockets bound, seeds loaded, key issued); serve later."""
     from sandlot.server import create_app
 
@@ -173,12 +174,14 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     saved = _load_credentials(state_dir)
-    admin_token = saved.get("SANDLOT_ADMIN_TOKEN") or "adm_" + secrets.token_urlsafe(24)
+    config = config or SandboxConfig()
+    admin_token = (config.admin_token or saved.get("SANDLOT_ADMIN_TOKEN")
+                   or "adm_" + secrets.token_urlsafe(24))
     fixtures: Fixtures = {}
     if env.spec.seed is not None and env.spec.seed.fixtures is not None:
         fixtures = parse_fixtures(_read_source(env.spec.seed.fixtures, docs, str(manifest)),
                                   f"{manifest}: seed.fixtures")
-    config = SandboxConfig(admin_token=admin_token)
+    config = config.with_admin_token(admin_token)
     stubs: list[Stub] = []
     try:
         for i, downstream in enumerate(env.spec.downstreams):
@@ -296,7 +299,7 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
                                 state_dir=Path(args.state_dir) if args.state_dir else None,
-                                fresh=args.fresh)
+                                fresh=args.fresh, config=load_config(args.config))
     except (UpError, SourceError, *INPUT_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ the `sandlot keys` / `sandlot reset` commands against the same state file, and r
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -121,3 +122,26 @@ def test_cli_errors_are_clear(tmp_path: Path) -> None:
     refused = sandlot("mock", str(spec), "--stateful", "--db", str(tmp_path / "x.db"),
                       "--fixtures", str(bad), "--no-watch")
     assert refused.returncode == 2 and "customers: expected a list of objects" in refused.stderr
+
+
+def test_quota_and_retention_over_http(payments_spec_path: Path, fixtures_file: Path,
+                                       tmp_path: Path) -> None:
+    config = tmp_path / "sandlot.yaml"
+    config.write_text("retention: 1s\nquota: {objects: 2, requestsPerDay: 8}\n")
+    db = tmp_path / "q.db"
+    proc, root = start_stateful_mock(payments_spec_path, db, fixtures_file, ADMIN_TOKEN,
+                                     extra=["--config", str(config)])
+    try:
+        api = httpx.Client(base_url=root + "/v1", headers={"authorization": f"Bearer {new_key(db)}"})
+        first = api.post("/customers", json={"email": "1@example.com"})
+        assert api.post("/customers", json={"email": "2@example.com"}).status_code == 201
+        full = api.post("/customers", json={"email": "3@example.com"})
+        assert full.status_code == 429 and full.json()["limit"] == "objects"
+        time.sleep(1.3)  # longer than the 1 s retention: both objects are now expired
+        assert api.get(f"/customers/{first.json()['id']}").status_code == 404
+        assert api.post("/customers", json={"email": "4@example.com"}).status_code == 201
+        statuses = [api.get("/customers").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]  # 8 requests a day: 4 before, then 3 more
+        assert api.get("/customers").json()["limit"] == "requests_per_day"
+    finally:
+        assert stop(proc)[0] == 0

@@ -83,7 +83,28 @@ def moto(tmp_path: Path):
     stop(proc)
 
 
-def test_s3_fixtures_source_and_two_downstreams(tmp_path: Path, moto: str, monkeypatch) -> None:
+@pytest.fixture
+def spec_url(tmp_path: Path):
+    """Serve the payments spec over http on 127.0.0.1 (a downstream's `openapi.url`)."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "payments.yaml").write_text(configmap_value(EXAMPLE / "payments-openapi.yaml",
+                                                          "openapi.yaml"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/payments.yaml"
+    server.shutdown()
+    server.server_close()
+
+
+def test_s3_fixtures_url_spec_and_two_downstreams(tmp_path: Path, moto: str, spec_url: str,
+                                                  monkeypatch) -> None:
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
     client = s3_client("us-east-1", moto)
@@ -105,7 +126,7 @@ def test_s3_fixtures_source_and_two_downstreams(tmp_path: Path, moto: str, monke
         "spec": {"app": {"image": "x:1"},
                  "downstreams": [
                      {"name": "payments", "envVar": "PAYMENTS_API_URL", "openapi": spec_ref},
-                     {"name": "billing", "envVar": "BILLING_API_URL", "openapi": spec_ref,
+                     {"name": "billing", "envVar": "BILLING_API_URL", "openapi": {"url": spec_url},
                       "stateful": False}],
                  "seed": {"fixtures": {"s3": s3_ref}}}}))
     port = free_port()

@@ -37,6 +37,8 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     up.add_argument("--state-dir", default=None,
                     help="where state lives (default .sandlot/<sandbox name>/)")
     up.add_argument("--fresh", action="store_true", help="delete the saved state first")
+    up.add_argument("--config", default=None,
+                    help="sidecar YAML applied to every stateful stub (quota, retention, overrides)")
     up.add_argument("--log-level", default="warning", help="log level (default warning)")
     up.set_defaults(func=_cmd_up)
 

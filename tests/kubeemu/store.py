@@ -154,10 +154,10 @@ class Store:
 
     def objects(self, types: set[tuple[str, str]] | None = None, namespace: str | None = None,
                 ) -> list[dict[str, Any]]:
-        """Return stored objects, optionally only of some (group, plural) types or one namespace."""
+        """Return copies of stored objects, optionally only of some (group, plural) types or one namespace."""
         with self._lock:
-            return [obj for rtkey, by_name in self._objects.items() if types is None or rtkey in types
-                    for (ns, _), obj in by_name.items() if namespace is None or ns == namespace]
+            return copy.deepcopy([obj for rtkey, by_name in self._objects.items() if types is None or rtkey in types
+                                  for (ns, _), obj in by_name.items() if namespace is None or ns == namespace])
 
     # ----- watches -----------------------------------------------------------------------------
 
@@ -214,13 +214,20 @@ class Store:
         self._objects[rtype.key][key[1:]] = new
         self._by_uid[meta["uid"]] = key
         for ref in (old or {}).get("metadata", {}).get("ownerReferences") or ():
-            self._dependents[ref.get("uid", "")].discard(key)
+            self._forget_dependent(ref, key)
         for ref in meta.get("ownerReferences") or ():
             self._dependents[ref.get("uid", "")].add(key)
         if key[1]:
             self._members[key[1]].add(key)
         self._emit("MODIFIED" if old else "ADDED", key, new, old)
         return new
+
+    def _forget_dependent(self, ref: dict[str, Any], key: ObjKey) -> None:
+        dependents = self._dependents.get(ref.get("uid", ""))
+        if dependents is not None:
+            dependents.discard(key)
+            if not dependents:
+                del self._dependents[ref.get("uid", "")]
 
     def _drop(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """Remove an object for good, tell the watchers, then collect what depended on it."""
@@ -229,7 +236,7 @@ class Store:
         stored = self._objects[rtype.key].pop(key[1:])
         self._by_uid.pop(meta["uid"], None)
         for ref in [*(meta.get("ownerReferences") or ()), *(stored["metadata"].get("ownerReferences") or ())]:
-            self._dependents[ref.get("uid", "")].discard(key)
+            self._forget_dependent(ref, key)
         self._rv += 1
         final = {**obj, "metadata": {**meta, "resourceVersion": str(self._rv)}}
         self._emit("DELETED", key, final)

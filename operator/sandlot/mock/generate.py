@@ -386,7 +386,33 @@ class Generator:
                         self._set_discriminator(value, discriminator, branch.get("$ref") if isinstance(branch, Mapping) else None, combined)
             if self._exclusive(plan, branches, value, ctx.direction):
                 return value
+            if isinstance(value, dict) and len(plan.compositions) == 1:
+                self._break_tie(combined, plan.compositions[0][1], branches[0], value, ctx.direction)
+                if self._exclusive(plan, branches, value, ctx.direction):
+                    return value
         return value
+
+    def _break_tie(self, chosen: _Plan, alts: list[Any], branch: Any, value: dict[str, Any], direction: str) -> None:
+        """Make an object match only its own oneOf branch by giving a property only another branch
+        declares a value of a type that branch refuses (`metadata: "x"` where it wants an object)."""
+        own = chosen.schema.get("properties") or {}
+        extra = chosen.schema.get("additionalProperties", True)
+        if chosen.schema.get("patternProperties") or not (extra is True or extra == {}):
+            return  # undeclared properties are not free in the chosen branch
+        for alt in alts:
+            if alt is branch or not self._is_valid(alt, value, direction):
+                continue
+            for prop, sub in (self._plan(alt).schema.get("properties") or {}).items():
+                if prop in own:
+                    continue
+                types = set(self._plan(sub).types) if sub not in (True, False) else {"string"}
+                wrong = next((v for t, v in (("string", "x"), ("integer", 0), ("boolean", False)) if t not in types and not (t == "integer" and "number" in types)), None)
+                if wrong is None:
+                    continue
+                value[prop] = wrong
+                if not self._is_valid(alt, value, direction):
+                    break
+                del value[prop]
 
     def _exclusive(self, plan: _Plan, branches: tuple[Any, ...], value: Any, direction: str) -> bool:
         """Tell whether `value` satisfies every composition: exactly one branch of each oneOf, one of each anyOf."""

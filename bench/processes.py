@@ -52,6 +52,15 @@ def tree_pids(root: int) -> list[int]:
     return found
 
 
+def is_running(pid: int) -> bool:
+    """Tell whether a process exists and is not a zombie (orphans are reaped by PID 1, not us)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
 def _status_kib(pid: int, field: str) -> int:
     """Return a `kB` field of /proc/PID/status, 0 when the process or field is gone."""
     try:
@@ -129,12 +138,16 @@ class ServerProcess:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        # Descendants that left the group (rare) still belong to us: end them by pid.
+        # Descendants that left the group (rare) still belong to us: end them by pid, and wait
+        # until they are gone so the next server never shares the machine with this one.
         for pid in pids[1:]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        deadline = time.monotonic() + STOP_GRACE_S
+        while any(is_running(pid) for pid in pids[1:]) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._log.close()
         _LIVE.discard(self)
 

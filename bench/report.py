@@ -113,11 +113,13 @@ def render(results: RunResults, markdown: bool) -> str:
                         [[v.target, v.measured, v.verdict] for v in verdicts], markdown)]
     if results.conformance:
         rows = [[c.spec, f"{_n(c.operations_tested)}/{_n(c.operations_selected)}", _n(c.test_cases),
-                 _n(c.nonconforming), _n(c.server_errors), _n(c.errored), c.detail or "-"]
+                 _n(c.nonconforming), _n(c.server_errors), _n(c.errored), c.detail or "-", c.breakdown or "-",
+                 c.how]
                 for c in results.conformance]
         parts += [heading("Schemathesis against the live Sandlot mock (response conformance)"),
                   table(["spec", "operations tested", "test cases", "non-conforming", "server errors",
-                         "errored", "details"], rows, markdown)]
+                         "errored", "unique failures", "failing checks: code, input, status",
+                         "how"], rows, markdown)]
     if results.notes:
         bullet = "- " if markdown else "* "
         parts += [heading("Notes"), "\n".join(bullet + n for n in results.notes)]

@@ -7,6 +7,7 @@ starts, so the two servers never compete for the CPU. All traffic goes to 127.0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import time
@@ -18,13 +19,13 @@ from bench.config import (
     CACHE_DIR, LOOPBACK, PETSTORE_SPEC, REPO_ROOT, THROUGHPUT, Budget, StartupScenario, ThroughputScenario,
     conformance_specs, startup_scenarios,
 )
-from bench.conformance import ConformanceResult, run_schemathesis
+from bench.conformance import PHASES_FULL, PHASES_LARGE, ConformanceResult, run_schemathesis
 from bench.load import run_load
 from bench.probing import candidate_paths, find_ok_path, get, wait_for_answer
 from bench.processes import ServerProcess
 from bench.results import LoadFigures, RunResults, StartupFigures, StartupRow, ThroughputRow
 from bench.servers import PRISM, SANDLOT, prism_argv, sandlot_argv, sandlot_mock_help, sandlot_supports
-from bench.tools import Toolbox
+from bench.tools import Toolbox, bundle_spec
 
 RUN_DIR = CACHE_DIR / "run"      # servers' working directory and logs: nothing lands in the repo
 STATEFUL_PETS = 20               # objects created before the stateful list is measured
@@ -52,6 +53,8 @@ class Runner:
         self.toolbox = toolbox
         self.log = log
         RUN_DIR.mkdir(parents=True, exist_ok=True)
+        for old_log in (RUN_DIR / "logs").glob("*.log"):  # keep only this run's server logs
+            old_log.unlink()
         self._documents: dict[Path, dict] = {}
 
     def document(self, spec: Path) -> dict:
@@ -108,7 +111,7 @@ class Runner:
         return ThroughputRow(scenario.name, scenario.kind, figures)
 
     def stateful(self) -> tuple[list[ThroughputRow], str]:
-        """Compare `GET /pets` on stateless and `--stateful` Sandlot; return rows or why skipped."""
+        """Compare `GET /pets` on `--stateful` and stateless Sandlot; return rows or why skipped."""
         if not sandlot_supports("--stateful"):
             return [], "stateful row skipped: `sandlot mock --stateful` does not exist yet"
         self.log("stateful vs stateless: GET /pets")
@@ -116,11 +119,18 @@ class Runner:
         def create_pets(port: int, path: str) -> str:
             return _create_pets(port, path, STATEFUL_PETS)
 
+        extra = ("--stateful",)
+        if sandlot_supports("--db"):
+            # A fresh store each run: the default file survives restarts and would grow run by run.
+            db = RUN_DIR / "stateful-bench.db"
+            for leftover in RUN_DIR.glob("stateful-bench.db*"):
+                leftover.unlink()
+            extra += ("--db", str(db))
         figures = {
+            "stateful": self.load_test(SANDLOT, sandlot_argv(PETSTORE_SPEC, free_port(), extra),
+                                       PETSTORE_SPEC, "/pets", {}, prepare=create_pets),
             "stateless": self.load_test(SANDLOT, sandlot_argv(PETSTORE_SPEC, free_port()), PETSTORE_SPEC,
                                         "/pets", {}),
-            "stateful": self.load_test(SANDLOT, sandlot_argv(PETSTORE_SPEC, free_port(), ("--stateful",)),
-                                       PETSTORE_SPEC, "/pets", {}, prepare=create_pets),
         }
         note = f"stateful: GET /pets after creating {STATEFUL_PETS} pets with POST (petstore, no credentials)"
         return [ThroughputRow("GET /pets", "stateful", figures)], note
@@ -160,14 +170,22 @@ class Runner:
         base = specinfo.base_path(document)
         port = free_port()
         paths = candidate_paths(base, specinfo.probe_path(document))
+        operations = specinfo.operation_count(document)
+        phases = PHASES_FULL if operations <= self.budget.st_coverage_max_ops else PHASES_LARGE
+        how = [f"phases {phases}, max {self.budget.st_max_examples} examples"]
+        tested_spec = spec
+        if specinfo.has_external_refs(document):
+            tested_spec, note = bundle_spec(spec, RUN_DIR / "bundled")
+            how.append(note)
         with _server(SANDLOT, sandlot_argv(spec, port), spec.stem) as server:
             seconds, answer, problem = wait_for_answer(server, port, paths, self.budget.ready_timeout_s)
             if seconds is None:
-                return ConformanceResult(spec.name, detail=f"Sandlot {problem}")
+                return ConformanceResult(spec.name, detail=f"Sandlot {problem}", how="; ".join(how))
             prefix = base if base and answer.path.startswith(base + "/") else ""
             result = run_schemathesis(
-                spec, f"http://{LOOPBACK}:{port}{prefix}", specinfo.auth_arguments(document),
-                self.budget.st_max_examples, self.budget.st_timeout_s, RUN_DIR / "schemathesis")
+                tested_spec, f"http://{LOOPBACK}:{port}{prefix}", specinfo.auth_arguments(document),
+                self.budget.st_max_examples, phases, self.budget.st_timeout_s, RUN_DIR / "schemathesis")
+        result = dataclasses.replace(result, spec=spec.name, how="; ".join(how))
         self.log(f"  {result.operations_tested} operations, {result.nonconforming} non-conforming, "
                  f"{result.server_errors} server errors")
         return result

@@ -84,6 +84,18 @@ def with_response_example(document: dict, path: str, method: str, example: objec
     return copy
 
 
+def has_external_refs(node: object) -> bool:
+    """Tell whether any `$ref` in the document points into another file."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return True
+        return any(has_external_refs(v) for v in node.values())
+    if isinstance(node, list):
+        return any(has_external_refs(v) for v in node)
+    return False
+
+
 def operation_count(document: dict) -> int:
     """Count the operations declared inline under `paths`."""
     return sum(

@@ -11,17 +11,19 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
 from bench import specinfo
 from bench.config import (
     CACHE_DIR, GITHUB_SPEC, NPM_PACKAGES, PET_EXAMPLE, PETSTORE_EXAMPLE_SPEC, PETSTORE_SPEC, PRISM_BIN,
-    STRIPE_SPEC,
+    REDOCLY_BIN, STRIPE_SPEC,
 )
 
 NPM_TIMEOUT_S = 900
 APT_TIMEOUT_S = 600
+BUNDLE_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Toolbox:
 
 
 def _npm_ready() -> bool:
-    return PRISM_BIN.exists() and STRIPE_SPEC.exists() and GITHUB_SPEC.exists()
+    return all(p.exists() for p in (PRISM_BIN, REDOCLY_BIN, STRIPE_SPEC, GITHUB_SPEC))
 
 
 def ensure_npm_packages(log) -> str | None:
@@ -83,6 +85,24 @@ def ensure_wrk(log) -> tuple[str | None, str]:
         "load generator: Python asyncio fallback (wrk missing; `apt-get install wrk` as root to use it); "
         "the fallback shares the CPU with the servers, so absolute figures are lower than wrk's"
     )
+
+
+def bundle_spec(spec: Path, out_dir: Path) -> tuple[Path, str]:
+    """Bundle a multi-file spec into one file with redocly; return (path to use, note)."""
+    if not REDOCLY_BIN.exists():
+        return spec, "not bundled (redocly unavailable): schemathesis may fail on external $refs"
+    out = out_dir / f"{spec.stem}.bundled.yaml"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(
+            [str(REDOCLY_BIN), "bundle", str(spec), "-o", str(out)], capture_output=True, text=True,
+            timeout=BUNDLE_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return spec, f"not bundled: redocly took over {BUNDLE_TIMEOUT_S} s"
+    if done.returncode != 0 or not out.exists():
+        return spec, "not bundled: " + " | ".join((done.stderr or done.stdout).strip().splitlines()[-2:])
+    return out, "bundled into one file with redocly for schemathesis"
 
 
 def write_example_petstore() -> None:

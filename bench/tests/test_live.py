@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench import pyload
-from bench.processes import ServerProcess, tree_pids
+from bench.processes import ServerProcess, is_running, tree_pids
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,13 +64,4 @@ def test_server_process_stop_ends_the_whole_tree(tmp_path):
     assert len(pids) == 2
     assert server.peak_rss_mib() > 1
     server.stop()
-    assert [pid for pid in pids if _running(pid)] == []
-
-
-def _running(pid: int) -> bool:
-    """Tell whether a process exists and is not a zombie (an orphan's reaping is up to PID 1)."""
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
+    assert [pid for pid in pids if is_running(pid)] == []

@@ -72,3 +72,27 @@ def test_pyload_percentiles_use_nearest_rank():
     assert stats.percentile_ms(50) == pytest.approx(50.0)
     assert stats.percentile_ms(99) == pytest.approx(99.0)
     assert math.isnan(Stats().percentile_ms(50))
+
+
+def test_failing_checks_count_code_input_mode_and_received_status():
+    from bench.conformance import describe_breakdown, failing_checks
+
+    def case(mode):
+        return {"value": {"meta": {"generation": {"mode": mode}}}}
+
+    def failed(code):
+        return {"name": "x", "status": "failure", "failure_info": {"failure": {"code": code}}}
+
+    events = [
+        {"ScenarioStarted": {}},
+        {"ScenarioFinished": {"recorder": {
+            "cases": {"a": case("negative"), "b": case("positive"), "c": case("negative")},
+            "checks": {"a": [failed("ST103"), {"name": "y", "status": "success"}],
+                       "b": [failed("ST108")], "c": [failed("ST103")]},
+            "interactions": {"a": {"response": {"status_code": 422}}, "b": {"response": {"status_code": 200}},
+                             "c": {"response": {"status_code": 422}}},
+        }}},
+    ]
+    found = failing_checks(events)
+    assert found == {("ST103", "negative", 422): 2, ("ST108", "positive", 200): 1}
+    assert describe_breakdown(found) == "ST103 negative 422 x2; ST108 positive 200 x1"

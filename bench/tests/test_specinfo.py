@@ -36,3 +36,8 @@ def test_with_response_example_leaves_the_original_untouched():
     changed = specinfo.with_response_example(doc, "/p", "get", {"a": 1})
     assert changed["paths"]["/p"]["get"]["responses"]["200"]["content"]["application/json"] == {"example": {"a": 1}}
     assert doc["paths"]["/p"]["get"]["responses"]["200"]["content"]["application/json"] == {}
+
+
+def test_has_external_refs_finds_refs_to_other_files_only():
+    assert specinfo.has_external_refs({"a": [{"$ref": "#/components/x"}, {"b": {"$ref": "other.yml#/p"}}]})
+    assert not specinfo.has_external_refs({"a": [{"$ref": "#/components/x"}], "$ref": "#/y"})

@@ -101,10 +101,12 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
              namespaced=False, short=("crd", "crds"), status=True),
-    ResourceType(group="kopf.zalando.org", versions=("v1",), plural="kopfpeerings", kind="KopfPeering",
-                 namespaced=True, singular="kopfpeering", custom=True),
-    ResourceType(group="kopf.zalando.org", versions=("v1",), plural="clusterkopfpeerings",
-                 kind="ClusterKopfPeering", namespaced=False, singular="clusterkopfpeering", custom=True),
+    # kopf's peering CRDs: kopf.dev is current, zalando.org the legacy group kopf still looks for.
+    *(ResourceType(group=group, versions=("v1",), plural=plural, kind=kind, namespaced=namespaced,
+                   singular=kind.lower(), custom=True)
+      for group in ("kopf.dev", "zalando.org")
+      for plural, kind, namespaced in (("kopfpeerings", "KopfPeering", True),
+                                       ("clusterkopfpeerings", "ClusterKopfPeering", False))),
 )
 
 

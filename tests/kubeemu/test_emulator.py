@@ -97,12 +97,12 @@ def test_discovery_serves_builtins_and_the_crd_loaded_from_yaml(http: httpx.Clie
     assert "namespaces/status" in core_resources
     groups = {g["name"] for g in http.get("/apis").json()["groups"]}
     assert {"apps", "batch", "networking.k8s.io", "events.k8s.io", "coordination.k8s.io",
-            "apiextensions.k8s.io", "kopf.zalando.org", GROUP} <= groups
+            "apiextensions.k8s.io", "kopf.dev", "zalando.org", GROUP} <= groups
     assert http.get(f"/apis/{GROUP}").json()["preferredVersion"]["version"] == VERSION
     resources = {r["name"]: r for r in http.get(f"/apis/{GROUP}/{VERSION}").json()["resources"]}
     assert resources[PLURAL]["kind"] == "Widget" and resources[PLURAL]["shortNames"] == ["wdg"]
     assert resources[PLURAL]["namespaced"] is True and "widgets/status" in resources
-    peerings = {r["name"]: r["namespaced"] for r in http.get("/apis/kopf.zalando.org/v1").json()["resources"]}
+    peerings = {r["name"]: r["namespaced"] for r in http.get("/apis/kopf.dev/v1").json()["resources"]}
     assert peerings == {"kopfpeerings": True, "clusterkopfpeerings": False}
     assert http.get("/apis/nothing.example.com/v1").status_code == 404
 
@@ -536,12 +536,16 @@ def test_a_real_kopf_operator_handles_create_and_delete(kube_emulator: KubeEmula
     def farewell(name, **_):
         deleted.append(name)
 
+    # With a peering object present, kopf announces itself in it (a merge patch on a status-less CR).
+    custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", {"metadata": {"name": "default"}})
     stop, ready = threading.Event(), threading.Event()
     operator = threading.Thread(target=lambda: asyncio.run(kopf.operator(
         registry=registry, clusterwide=True, stop_flag=stop, ready_flag=ready)), daemon=True)
     operator.start()
     try:
         assert ready.wait(POLL_LIMIT_SECONDS), "kopf did not become ready"
+        wait_for(lambda: custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", "default").get("status"),
+                 "kopf to register itself in the peering object")
         custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("kw", who="world"))
 
         def handled():

@@ -15,16 +15,17 @@ from sandlot.mock.loader import SpecError, escape_token, load_spec
 
 def check_spec(source: str) -> int:
     """Validate a spec thoroughly; return its number of operations or raise SpecError."""
-    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
     spec = load_spec(source)
-    validator_cls = OpenAPIV30SpecValidator if spec.version == "3.0" else OpenAPIV31SpecValidator
-    error = next(iter(validator_cls(spec.document).iter_errors()), None)
-    if error is not None:
+    try:
+        validate(spec.document)
+    except OpenAPIValidationError as error:
         path = getattr(error, "absolute_path", None) or getattr(error, "path", None) or ()
         pointer = "".join("/" + escape_token(str(p)) for p in path)
         message = str(getattr(error, "message", error)).splitlines()[0]
-        raise SpecError(message, file=spec.source, pointer=pointer)
+        raise SpecError(message, file=spec.source, pointer=pointer) from None
     engine = Engine(spec)
     for operation in engine.operations:
         engine.plan(operation)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 import kubernetes
+import kubernetes.watch
 import pytest
 import yaml
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from tests.kubeemu import KubeEmulator
+from tests.kubeemu import KubeEmulator, kubeconfig_document
 from tests.kubeemu.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 pytest_plugins = ["tests.kubeemu.fixtures"]
@@ -433,8 +434,8 @@ def test_watch_replays_from_a_resource_version_and_ends_at_timeout(core: CoreV1A
     assert [(t, n) for t, n, _ in events] == [("ADDED", "w2"), ("MODIFIED", "w1"), ("DELETED", "w2")]
     versions = [int(obj["metadata"]["resourceVersion"]) for _, _, obj in events]
     assert versions == sorted(versions) and versions[0] > int(first.metadata.resource_version)
-    from_scratch = watch_events(http, "/api/v1/namespaces/default/configmaps")
-    assert [(t, n) for t, n, _ in from_scratch] == [("ADDED", "w1")]
+    from_scratch = kubernetes.watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1)
+    assert [(e["type"], e["object"].metadata.name) for e in from_scratch] == [("ADDED", "w1")]  # the client's own watch
 
 
 def test_a_filtered_watch_sees_objects_enter_and_leave_its_selector(core: CoreV1Api, http: httpx.Client) -> None:
@@ -465,6 +466,11 @@ def test_a_watch_from_a_version_older_than_the_history_gets_410(tmp_path: Path) 
             http.post("/api/v1/namespaces/default/configmaps", json=configmap(f"h{index}"))
         events = watch_events(http, "/api/v1/configmaps", resourceVersion="1")
         assert len(events) == 1 and events[0][0] == "ERROR" and events[0][2]["code"] == 410
+        client = kubernetes.config.new_client_from_config_dict(kubeconfig_document(emulator.url))
+        with client, pytest.raises(ApiException) as gone:
+            list(kubernetes.watch.Watch().stream(CoreV1Api(client).list_config_map_for_all_namespaces,
+                                                 resource_version="1", timeout_seconds=1))
+        assert gone.value.status == 410
 
 
 # ----- events, observability, faults ------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from tests.kubeemu import KubeEmulator, kubeconfig_document
+from tests.kubeemu.kopf_thread import running_kopf
 from tests.kubeemu.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 pytest_plugins = ["tests.kubeemu.fixtures"]
@@ -544,12 +544,7 @@ def test_a_real_kopf_operator_handles_create_and_delete(kube_emulator: KubeEmula
 
     # With a peering object present, kopf announces itself in it (a merge patch on a status-less CR).
     custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", {"metadata": {"name": "default"}})
-    stop, ready = threading.Event(), threading.Event()
-    operator = threading.Thread(target=lambda: asyncio.run(kopf.operator(
-        registry=registry, clusterwide=True, stop_flag=stop, ready_flag=ready)), daemon=True)
-    operator.start()
-    try:
-        assert ready.wait(POLL_LIMIT_SECONDS), "kopf did not become ready"
+    with running_kopf(registry):
         wait_for(lambda: custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", "default").get("status"),
                  "kopf to register itself in the peering object")
         custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("kw", who="world"))
@@ -578,7 +573,4 @@ def test_a_real_kopf_operator_handles_create_and_delete(kube_emulator: KubeEmula
                     if e.get("involvedObject", {}).get("name") == "kw" and e["reason"] == "Greeted"]
 
         wait_for(posted, "kopf to post the handler's event")  # kopf posts from a background queue
-    finally:
-        stop.set()
-        operator.join(POLL_LIMIT_SECONDS)
-    assert not operator.is_alive()
+    # running_kopf has stopped kopf and checked that its thread ended without an error.

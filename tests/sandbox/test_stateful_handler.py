@@ -55,7 +55,8 @@ def test_update_delete_and_unknown_id_gets_the_specs_404(client: Client) -> None
 
 def test_relations_must_name_existing_objects(client: Client) -> None:
     refused = client("POST", "/charges", {"amount": 500, "currency": "usd", "customer": "cus_ghost"})
-    assert refused.status == 400
+    assert refused.status == 404  # documented for POST /charges: "No such object."
+    assert refused.json() == {"error": {"type": "invalid_request_error", "message": "No such object."}}
     assert "cus_ghost" in refused.header("x-sandlot-errors")
     assert client("GET", "/charges/ch_nope/refunds").status == 404
 
@@ -75,7 +76,9 @@ def test_list_pagination_with_cursor_and_filters(client: Client) -> None:
     assert seen == everyone
     by_email = client("GET", "/customers", query="email=p3%40example.com").json()
     assert [c["id"] for c in by_email["data"]] == [ids[3]]
-    assert client("GET", "/customers", query="starting_after=cus_nope").status == 404
+    # The list documents no 400/404, so an unknown cursor gives an empty page.
+    unknown = client("GET", "/customers", query="starting_after=cus_nope")
+    assert unknown.status == 200 and unknown.json()["data"] == [] and not unknown.json()["has_more"]
 
 
 def test_tenants_are_isolated(handler) -> None:

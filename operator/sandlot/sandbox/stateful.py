@@ -33,7 +33,7 @@ from sandlot.sandbox.keys import IssuedKey, live_key_problem
 from sandlot.sandbox.shape import (
     apply_update, build_object, envelope, fill_from_template, project,
 )
-from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Store
+from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
 from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
 from sandlot.seed.fixtures import Fixtures, check_fixtures
 
@@ -155,6 +155,9 @@ class StatefulHandler:
     def handle(self, req: MockRequest) -> MockResponse:
         """Answer one request (see the module docstring)."""
         if req.path.startswith(PREFIX):
+            if req.path == PREFIX + "openapi.json":  # the bundled spec, as the stateless mock serves it
+                return MockResponse(200, [("content-type", "application/json")],
+                                    self.engine.bundled_json())
             return self.admin.handle(req)
         if self._current_engine is not None and self._current_engine() is not self.engine:
             self._bind(self._current_engine())
@@ -269,13 +272,21 @@ class StatefulHandler:
                                    parent_id, "/" + binding.parent_param)
         return None
 
+    def _documented(self, match: Match, *statuses: int) -> int | None:
+        """Return the first of `statuses` the operation documents, or None."""
+        plan = self.engine.plan(match.operation).response
+        return next((code for code in statuses if plan.documented(code) is not None), None)
+
     def _check_relations(self, req: MockRequest, match: Match, collection: Collection,
                          obj: Mapping[str, Any], tenant_id: str) -> MockResponse | None:
         for field_name, other in self._relations.get(collection.name, {}).items():
             value = obj.get(field_name)
             if isinstance(value, str) and self.store.get_object(tenant_id, other, value) is None:
+                # A well-formed id naming nothing: 404 where documented (schemathesis and most
+                # clients read it as "not found"), else the documented 400/422, else 404.
+                status = self._documented(match, 404, 400, 422) or 404
                 return self.engine.refuse(req, match, Refusal(
-                    400, f"No such {singularize(other)}: {value!r}",
+                    status, f"No such {singularize(other)}: {value!r}",
                     [Violation("body", "/" + field_name, f"no {singularize(other)} {value!r} "
                                                          "in this sandbox tenant")]))
         return None
@@ -386,12 +397,23 @@ class StatefulHandler:
         for cursor_id in (after, before):
             if cursor_id is not None and \
                     self.store.get_object(tenant_id, collection.name, str(cursor_id)) is None:
+                # An unknown cursor is refused where the spec documents how; otherwise the
+                # page after (or before) nothing is empty.
+                status = self._documented(match, 400, 404)
+                if status is None:
+                    limit = 0
+                    continue
                 param = pagination.after_param if cursor_id is after else pagination.before_param
-                return self._not_found(req, match, collection.singular, cursor_id, f"/{param}")
-        page = self.store.list_objects(tenant_id, collection.name, ListQuery(
-            filters=filters, offset=offset, limit=limit,
-            after_id=str(after) if after is not None else None,
-            before_id=str(before) if before is not None else None))
+                return self.engine.refuse(req, match, Refusal(
+                    status, f"No such {collection.singular}: {cursor_id!r}",
+                    [Violation("query", f"/{param}", f"no {collection.singular} {cursor_id!r}")]))
+        if limit == 0:
+            page = Page(items=[], has_more=False, total=0)
+        else:
+            page = self.store.list_objects(tenant_id, collection.name, ListQuery(
+                filters=filters, offset=offset, limit=limit,
+                after_id=str(after) if after is not None else None,
+                before_id=str(before) if before is not None else None))
         items = [project(o.data, collection) for o in page.items]
         next_token = None
         if page.has_more and items:

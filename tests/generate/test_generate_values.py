@@ -338,3 +338,19 @@ def test_bad_version_and_bad_refs_are_named():
         GEN30.build({"$ref": "#/components/schemas/Missing"}, random.Random(1))
     with pytest.raises(ValueError, match="direction"):
         GEN30.build({}, random.Random(1), direction="sideways")
+
+
+def test_discriminator_cycle_parent_lists_children_that_extend_it():
+    # Vehicle: oneOf [Car, Bike] + discriminator; Car/Bike: allOf [Vehicle, ...]. Validators
+    # recurse forever on this shape, so the structure is asserted directly.
+    document = load(FIXTURES / "cyclic30.yaml")
+    generator = Generator(document, openapi_version="3.0.3")
+    kinds = set()
+    for seed in range(10):
+        vehicle = generator.build(ref("Vehicle"), random.Random(seed))
+        kinds.add(vehicle["kind"])
+        assert 1 <= vehicle["wheels"] <= 18
+        assert set(vehicle) == ({"kind", "wheels", "doors"} if vehicle["kind"] == "car" else {"kind", "wheels", "bell"})
+    assert kinds == {"car", "bike"}
+    car = generator.build(ref("Car"), random.Random(1))
+    assert car["kind"] == "car" and 2 <= car["doors"] <= 5

@@ -260,10 +260,6 @@ FORMAT_GENERATORS: dict[str, Callable[[Random], str]] = {
     "color": _from_pool("color"),
 }
 
-# Formats whose generated values are just plausible text, not required by any validator: a
-# name hint may replace them (e.g. `binary`, `password` stay formats; unknown ones fall to hints).
-KNOWN_FORMATS = frozenset(FORMAT_GENERATORS) | {"byte"}
-
 
 # ---------------------------------------------------------------- name hints
 

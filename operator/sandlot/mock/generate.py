@@ -72,12 +72,10 @@ NO_VALUE: Any = _NoValue()
 class _Plan:
     """One schema node made ready to generate from: `$ref`s followed, `allOf` merged, type known."""
 
-    __slots__ = ("schema", "types", "nullable", "bounds", "ref", "name", "enum", "compositions", "base", "nots", "disjoint", "fields", "null_ok")
+    __slots__ = ("schema", "types", "nullable", "bounds", "enum", "compositions", "base", "nots", "disjoint", "fields", "null_ok")
 
-    def __init__(self, schema: dict[str, Any], ref: str | None, v30: bool) -> None:
+    def __init__(self, schema: dict[str, Any], v30: bool) -> None:
         self.schema = schema
-        self.ref = ref
-        self.name = ref.rsplit("/", 1)[-1] if ref else None
         self.types, self.nullable = _types_of(schema, v30)
         self.bounds: tuple[Any, bool, Any, bool] = schema.get("x-sandlot-bounds") or (None, False, None, False)
         self.enum: list[Any] | None = None
@@ -186,10 +184,7 @@ class Generator:
         hit = self._plans.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
-        ref = None
-        if isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str):
-            ref = schema["$ref"]
-        plan = _Plan(self._flatten(schema, frozenset()), ref, self._v30)
+        plan = _Plan(self._flatten(schema, frozenset()), self._v30)
         self._plans[id(schema)] = (schema, plan)
         return plan
 
@@ -240,17 +235,13 @@ class Generator:
             return hit[1]
         merged = dict(plan.base)
         merged.pop("x-sandlot-self", None)  # the chosen branch, not the parent, names the value
-        ref = None
         for branch in branches:
             branch_ref = branch.get("$ref") if isinstance(branch, Mapping) else None
             seen = frozenset([branch_ref]) if isinstance(branch_ref, str) else frozenset()
             part = self._flatten(branch, frozenset())
             part.pop("x-sandlot-self", None)
             _merge_into(merged, part, seen, self._v30)
-            ref = ref or branch_ref
-        combined = _Plan(merged, ref, self._v30)
-        if combined.name is None:
-            combined.name = plan.name
+        combined = _Plan(merged, self._v30)
         self._combined[key] = ((plan, branches), combined)
         return combined
 
@@ -264,8 +255,12 @@ class Generator:
             self._index = SchemaIndex(self._root, "3.0" if self._v30 else "3.1")
         return self._index
 
-    def _is_valid(self, schema: Any, value: Any, direction: str) -> bool:
-        """Tell whether `value` is valid against the original `schema` node (validator cached)."""
+    def _is_valid(self, schema: Any, value: Any, direction: str) -> bool | None:
+        """Tell whether `value` is valid against the original `schema` node (validator cached).
+
+        Returns None for a schema the validator cannot evaluate (e.g. a discriminator cycle
+        that recurses forever); it is remembered, so the cost is paid once.
+        """
         if schema is True or schema == {}:
             return True
         key = (id(schema), direction)
@@ -273,10 +268,13 @@ class Generator:
         if hit is None or hit[0] is not schema:
             hit = (schema, self._schema_index().validator(schema, direction))
             self._validators[key] = hit
+        if hit[1] is None:
+            return None
         try:
             return bool(hit[1].is_valid(value))
         except (RecursionError, ValueError, LookupError, TypeError, re.error):
-            return False  # a schema the validator cannot evaluate: do not trust the value
+            self._validators[key] = (schema, None)
+            return None
 
     def _checked_example(self, schema: Any, direction: str) -> Any:
         """Return the first documented example of `schema` that validates (cached), or NO_VALUE."""
@@ -286,7 +284,7 @@ class Generator:
             return hit[1]
         found = NO_VALUE
         for candidate in self._example_candidates(schema, frozenset()):
-            if self._is_valid(schema, candidate, direction):
+            if self._is_valid(schema, candidate, direction) is True:  # unverifiable examples are not used
                 found = candidate
                 break
         self._examples[key] = (schema, found)
@@ -350,7 +348,7 @@ class Generator:
                 value = self._from_compositions(plan, ctx, name, depth, lean)
             else:
                 value = self._by_type(plan, ctx, name, depth, lean)
-            if not nots or not any(self._is_valid(n, value, ctx.direction) for n in nots):
+            if not nots or not any(self._is_valid(n, value, ctx.direction) is True for n in nots):
                 return value
         return value
 
@@ -400,7 +398,7 @@ class Generator:
         if chosen.schema.get("patternProperties") or not (extra is True or extra == {}):
             return  # undeclared properties are not free in the chosen branch
         for alt in alts:
-            if alt is branch or not self._is_valid(alt, value, direction):
+            if alt is branch or self._is_valid(alt, value, direction) is not True:
                 continue
             for prop, sub in (self._plan(alt).schema.get("properties") or {}).items():
                 if prop in own:
@@ -410,7 +408,7 @@ class Generator:
                 if wrong is None:
                     continue
                 value[prop] = wrong
-                if not self._is_valid(alt, value, direction):
+                if self._is_valid(alt, value, direction) is False:
                     break
                 del value[prop]
 
@@ -420,12 +418,12 @@ class Generator:
             # anyOf: the value was built from one branch merged in, so that branch holds.
             if keyword == "anyOf" or len(alts) == 1:
                 continue
-            if self._v30 and isinstance(plan.schema.get("discriminator"), Mapping):
-                continue  # 3.0 validators pick the branch by the discriminator, as we set it
             if self._disjoint(plan, alts):
                 continue
-            matches = sum(1 for alt in alts if self._is_valid(alt, value, direction))
-            if matches != 1:
+            verdicts = [self._is_valid(alt, value, direction) for alt in alts]
+            if None in verdicts:
+                continue  # the validator cannot judge these branches: nobody can hold us to them
+            if verdicts.count(True) != 1:
                 return False
         return True
 
@@ -592,7 +590,7 @@ class Generator:
 
     def _key_allowed(self, names: Any, key: str, ctx: _Context) -> bool:
         """Tell whether `key` satisfies the object's propertyNames schema (if any)."""
-        return names is None or names is True or self._is_valid(names, key, ctx.direction)
+        return names is None or names is True or self._is_valid(names, key, ctx.direction) is not False
 
     def _array(self, plan: _Plan, ctx: _Context, name: str, depth: int, lean: bool) -> list[Any]:
         """Return an array within minItems/maxItems, honouring prefixItems, items, uniqueItems, contains."""

@@ -32,6 +32,7 @@ def test_mixed_segment_beats_bare_parameter_and_values_are_decoded() -> None:
     hit = router.match("GET", "/files/read%20me.json")
     assert hit.value == "GET /files/{name}.json" and hit.path_params == {"name": "read me"}
     assert router.match("GET", "/files/readme.txt").path_params == {"name": "readme.txt"}
+    assert router.match("GET", "/files/a%0Ab.json").path_params == {"name": "a\nb"}
     assert router.match("GET", "/a/1/b/2").path_params == {"x": "1", "y": "2"}
 
 

@@ -80,7 +80,8 @@ class Router(Generic[T]):
                     "".join(
                         re.escape(part) if i % 2 == 0 else "(.+?)"
                         for i, part in enumerate(_PARAM.split(segment))
-                    ) + r"\Z"
+                    ) + r"\Z",
+                    re.DOTALL,  # a decoded parameter may hold any character, newlines included
                 )
                 for pat, _names, child in node.mixed:
                     if pat.pattern == pattern.pattern:

@@ -212,6 +212,16 @@ def digits_text(rng: Random) -> str:
     return str(rng.randrange(1, 10**9))
 
 
+def count_text(rng: Random) -> str:
+    """Return a small count as text (Twilio's `num_segments` and the like are strings)."""
+    return str(rng.randrange(1, 20))
+
+
+def version_text(rng: Random) -> str:
+    """Return a semantic-version-like string."""
+    return f"{rng.randrange(1, 4)}.{rng.randrange(10)}.{rng.randrange(10)}"
+
+
 def _from_pool(kind: str) -> Callable[[Random], str]:
     """Return a generator that draws from the `kind` pool."""
     return lambda rng: rng.choice(pool(kind))
@@ -277,6 +287,9 @@ _KIND_GENERATORS: dict[str, Callable[[Random], str]] = {
     "hostname": hostname,
     "password": password,
     "token": password,
+    "decimal": decimal_text,
+    "count": count_text,
+    "version": version_text,
 }
 
 # whole normalized name (lower-case, separators removed) -> kind
@@ -313,6 +326,10 @@ _STRING_NAMES: dict[str, str] = {
     "id": "uuid", "uuid": "uuid", "guid": "uuid",
     "tag": "word", "tags": "word", "category": "word", "label": "word", "keyword": "word",
     "status": "status",
+    "price": "decimal", "amount": "decimal", "cost": "decimal", "balance": "decimal",
+    "fee": "decimal", "total": "decimal", "subtotal": "decimal", "tax": "decimal",
+    "count": "count", "quantity": "count", "qty": "count",
+    "version": "version", "apiversion": "version",
     "timestamp": "date-time", "birthdate": "date", "dateofbirth": "date", "dob": "date",
     "birthday": "date",
 }
@@ -323,6 +340,7 @@ _STRING_SUFFIXES: dict[str, str] = {
     "id": "uuid", "uuid": "uuid", "guid": "uuid", "phone": "phone", "city": "city",
     "country": "country", "ip": "ipv4", "description": "sentence", "message": "sentence",
     "username": "user_name", "image": "image_url", "avatar": "image_url",
+    "price": "decimal", "amount": "decimal", "count": "count", "version": "version",
 }
 
 # normalized name -> (low, high) for numbers
@@ -365,6 +383,8 @@ def string_kind_for_name(name: str) -> str | None:
     kind = _STRING_NAMES.get("".join(tokens))
     if kind is None and len(tokens) > 1:
         kind = _STRING_SUFFIXES.get(tokens[-1])
+        if kind is None and tokens[0] == "num":  # num_segments, numMedia
+            kind = "count"
     return kind
 
 

@@ -649,7 +649,7 @@ class Generator:
                     break
                 if text is not None and all(_search(p, text) for p in patterns[1:]):
                     return text
-        fmt = schema.get("format")
+        fmt = schema.get("format", schema.get("x-format"))  # some specs spell vendor formats x-format
         if fmt == "byte":
             encoded = formats.byte(rng, min_len, max_len)
             if encoded is not None:

@@ -332,7 +332,8 @@ class RequestPlan:
         obj: dict[str, Any] = {}
         # An empty array has no form encoding at all, so a required array that is absent was
         # sent empty (schema validation still catches a minItems it breaks).
-        required = (self.index.deref(schema) or {}).get("required") or [] if isinstance(self.index.deref(schema), Mapping) else []
+        resolved = self.index.deref(schema)
+        required = (resolved.get("required") or []) if isinstance(resolved, Mapping) else []
         for name in required:
             if name not in fields and "array" in self.index.types(self.index.subschema(schema, "properties", name)):
                 obj[name] = []

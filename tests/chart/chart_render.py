@@ -53,3 +53,10 @@ def one(objects: list[dict], kind: str) -> dict:
     found = by_kind(objects, kind)
     assert len(found) == 1, f"expected one {kind}, found {[o['metadata']['name'] for o in found]}"
     return found[0]
+
+
+def named(objects: list[dict], kind: str, name: str) -> dict:
+    """Return the object of `kind` called `name`, failing when it is not rendered."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]

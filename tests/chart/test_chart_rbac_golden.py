@@ -1,7 +1,9 @@
-"""The operator's rendered RBAC, pinned: a widened permission shows up as a diff here.
+"""The chart's rendered RBAC, pinned: a widened permission shows up as a diff here.
 
 golden/rbac.yaml is the default install, golden/rbac-ha.yaml the HA install (which adds
-kopf's peering rule). Labels are left out so a chart version bump does not churn the files.
+kopf's peering rule): the operator's ClusterRole and binding, and the user-facing edit/view
+roles with their aggregation labels. Other labels are left out so a chart version bump does
+not churn the files.
 Regenerate after an intended change with SANDLOT_UPDATE_GOLDEN=1 and review the diff.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart_render import by_kind, one
+from chart_render import RELEASE, by_kind, named
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = {"rbac.yaml": {}, "rbac-ha.yaml": {"ha": {"enabled": True}}}
@@ -22,14 +24,16 @@ FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate", "deletecollection"}
 
 
 def rbac_essentials(objects: list[dict]) -> list[dict]:
-    """Return the ClusterRole rules and binding of a render, without labels or comments."""
-    role = one(objects, "ClusterRole")
-    binding = one(objects, "ClusterRoleBinding")
-    return [
-        {"kind": "ClusterRole", "name": role["metadata"]["name"], "rules": role["rules"]},
-        {"kind": "ClusterRoleBinding", "name": binding["metadata"]["name"],
-         "roleRef": binding["roleRef"], "subjects": binding["subjects"]},
-    ]
+    """Return every ClusterRole's rules and every binding of a render, without other labels."""
+    essentials = []
+    for role in by_kind(objects, "ClusterRole"):
+        aggregation = {k: v for k, v in role["metadata"]["labels"].items() if k.startswith("rbac.authorization")}
+        essentials.append({"kind": "ClusterRole", "name": role["metadata"]["name"],
+                           **({"aggregationLabels": aggregation} if aggregation else {}), "rules": role["rules"]})
+    for binding in by_kind(objects, "ClusterRoleBinding"):
+        essentials.append({"kind": "ClusterRoleBinding", "name": binding["metadata"]["name"],
+                           "roleRef": binding["roleRef"], "subjects": binding["subjects"]})
+    return essentials
 
 
 @pytest.mark.parametrize("golden_name", sorted(CASES))
@@ -47,7 +51,7 @@ def test_rendered_rbac_matches_golden(render, golden_name):
 
 @pytest.mark.parametrize("golden_name", sorted(CASES))
 def test_no_wildcards_or_escalation(render, golden_name):
-    for rule in one(render(CASES[golden_name]), "ClusterRole")["rules"]:
+    for rule in [r for role in by_kind(render(CASES[golden_name]), "ClusterRole") for r in role["rules"]]:
         assert "*" not in rule["apiGroups"] and "*" not in rule["resources"], rule
         assert not FORBIDDEN_VERBS & set(rule["verbs"]), rule
         assert "nonResourceURLs" not in rule and "resourceNames" not in rule, rule
@@ -55,6 +59,19 @@ def test_no_wildcards_or_escalation(render, golden_name):
 
 def test_peering_rule_only_with_ha(render):
     def groups(objects):
-        return {g for r in by_kind(objects, "ClusterRole")[0]["rules"] for g in r["apiGroups"]}
+        return {g for r in named(objects, "ClusterRole", RELEASE)["rules"] for g in r["apiGroups"]}
     assert "kopf.dev" not in groups(render())
     assert "kopf.dev" in groups(render({"ha": {"enabled": True}}))
+
+
+def test_user_roles_only_touch_sandboxenvironments_and_view_is_read_only(render):
+    objects = render()
+    edit = named(objects, "ClusterRole", f"{RELEASE}-edit")
+    view = named(objects, "ClusterRole", f"{RELEASE}-view")
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    for role in (edit, view):
+        assert [r["resources"] for r in role["rules"]] == [["sandboxenvironments"]]
+    assert view["rules"][0]["verbs"] == ["get", "list", "watch"]
+    without = by_kind(render({"userRoles": {"create": False}}), "ClusterRole")
+    assert [r["metadata"]["name"] for r in without] == [RELEASE]

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from chart_render import CHART, NAMESPACE, RELEASE, by_kind, one, run_helm
+from chart_render import CHART, NAMESPACE, RELEASE, by_kind, named, one, run_helm
 
 KUBE_VERSIONS = ["1.29.0", "1.33.0"]
 #: Kinds served by CRDs, not by Kubernetes itself: kubernetes-validate has no schema for them.
@@ -90,7 +90,8 @@ def test_defaults_run_one_locked_down_operator(render):
     assert pod["serviceAccountName"] == RELEASE
     assert one(objects, "ServiceAccount")["metadata"]["name"] == RELEASE
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
+                     "ServiceAccount"]
 
 
 def test_metrics_service_selects_the_operator_pods(render):
@@ -105,7 +106,7 @@ def test_metrics_service_selects_the_operator_pods(render):
 def test_binding_grants_the_role_to_the_operator_account(render):
     objects = render()
     binding = one(objects, "ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == one(objects, "ClusterRole")["metadata"]["name"]
+    assert binding["roleRef"]["name"] == named(objects, "ClusterRole", RELEASE)["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]
 
 
@@ -175,9 +176,12 @@ def test_servicemonitor_scrapes_the_metrics_service(render):
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
 
 
-def test_rbac_off_renders_no_rbac(render):
-    objects = render({"rbac": {"create": False}})
+def test_rbac_off_renders_no_operator_rbac(render):
+    objects = render({"rbac": {"create": False}, "userRoles": {"create": False}})
     assert not by_kind(objects, "ClusterRole") and not by_kind(objects, "ClusterRoleBinding")
+    user_roles_only = render({"rbac": {"create": False}})
+    assert sorted(r["metadata"]["name"] for r in by_kind(user_roles_only, "ClusterRole")) == [
+        f"{RELEASE}-edit", f"{RELEASE}-view"]
 
 
 def test_extra_args_and_env_reach_the_container(render):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chart_render import one
+from chart_render import RELEASE, named
 
 HARNESS_AGENT = "sandlot-rbac-test-harness"
 
@@ -64,7 +64,7 @@ def test_the_operator_never_needs_more_than_the_cluster_role(render, recorder, k
     from tests.operator.conftest import PETSTORE, sandbox_spec
     from tests.operator.harness import Cluster, OperatorRunner, wait_for
 
-    rules = one(render(), "ClusterRole")["rules"]
+    rules = named(render(), "ClusterRole", RELEASE)["rules"]
     cluster = Cluster(kube_emulator)
     cluster.api.user_agent = HARNESS_AGENT
     team = "team"

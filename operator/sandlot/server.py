@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -147,12 +148,18 @@ async def watch_spec(holder: EngineHolder) -> None:
     import watchfiles
 
     while True:
-        files = holder.engine.files
+        files = {os.path.realpath(f) for f in holder.engine.files}
         if not files:
             return
-        async for _changes in watchfiles.awatch(*files, debounce=200, step=50):
+        # Watch the directories, not the files: editors that save by renaming a new file over
+        # the old one would otherwise leave a watch on a deleted inode.
+        folders = sorted({os.path.dirname(f) for f in files})
+        async for _changes in watchfiles.awatch(
+            *folders, watch_filter=lambda _change, path: os.path.realpath(path) in files,
+            recursive=False, debounce=200, step=50,
+        ):
             await asyncio.to_thread(holder.reload)
-            if set(holder.engine.files) != set(files):  # the edit added or removed a file: re-arm
+            if {os.path.realpath(f) for f in holder.engine.files} != files:  # files added/removed: re-arm
                 break
 
 

@@ -133,3 +133,29 @@ def test_cli_serves_and_logs_operations_and_url(client: httpx.Client) -> None:
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert f"Serving 3 operations from {spec} at http://127.0.0.1:{port}" in stderr
+
+
+def test_reload_after_an_atomic_rename_save(tmp_path: Path, serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    """Editors often save by writing a new file and renaming it over the old one."""
+    spec = tmp_path / "api.yaml"
+    shutil.copy(FIXTURES / "multi" / "root.yaml", spec)
+    (tmp_path / "paths").mkdir()
+    (tmp_path / "schemas").mkdir()
+    for sub in ("paths/pets.yaml", "schemas/pet.yaml", "schemas/owner.yaml"):
+        shutil.copy(FIXTURES / "multi" / sub, tmp_path / sub)
+    (tmp_path / "schemas" / "owner.yaml").write_text(
+        (FIXTURES / "multi" / "schemas" / "owner.yaml").read_text().replace("../root.yaml", "../api.yaml"))
+    server = serve(spec, watch=True)
+    assert client.get(server.url + "/health").status_code == 404
+    new = tmp_path / "api.yaml.tmp"
+    new.write_text(spec.read_text().replace("components:", """  /health:
+    get:
+      responses:
+        "204": {description: fine}
+components:""", 1))
+    new.replace(spec)
+    _wait_for(lambda: client.get(server.url + "/health").status_code == 204, "the renamed-over spec to be served")
+    # a second rename-save: a watch left on the first replaced inode would miss this one
+    new.write_text(spec.read_text().replace('"204": {description: fine}', '"202": {description: later}'))
+    new.replace(spec)
+    _wait_for(lambda: client.get(server.url + "/health").status_code == 202, "the second renamed-over spec")

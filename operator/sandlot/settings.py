@@ -28,6 +28,10 @@ class OperatorSettings(BaseSettings):
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of the cluster's Services.")
     dns_namespace: str = Field(default="kube-system", description="Namespace of the cluster DNS pods.")
     dns_pod_label: str = Field(default="k8s-app=kube-dns", description="Label (key=value) of the DNS pods.")
+    kubeconfig: str | None = Field(
+        default=None, validation_alias="KUBECONFIG",
+        description="Kubeconfig path(s) outside a cluster (the standard KUBECONFIG variable).",
+    )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0, description="Timeout for URL and S3 spec sources.")
 
 

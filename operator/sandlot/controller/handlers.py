@@ -60,7 +60,9 @@ def make_api_client() -> kubernetes.client.ApiClient:
         kubernetes.config.load_incluster_config(client_configuration=cfg)
         return kubernetes.client.ApiClient(cfg)
     except kubernetes.config.ConfigException:
-        return kubernetes.config.new_client_from_config()
+        # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
+        path = (load_settings().kubeconfig or "").split(":")[0] or None
+        return kubernetes.config.new_client_from_config(config_file=path)
 
 
 @dataclass
@@ -308,6 +310,19 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
 
 
 # ----- handlers --------------------------------------------------------------------------------
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """Authenticate kopf in-cluster, else through the client library from KUBECONFIG as set now.
+
+    The client library fixes its default kubeconfig path when imported; point it at the current
+    KUBECONFIG first so exec plugins and the like keep working and no stale file is used.
+    """
+    path = (load_settings().kubeconfig or "").split(":")[0]
+    if path:
+        kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
+    return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
 
 
 @kopf.on.startup()

@@ -46,6 +46,8 @@ _TYPE_HINTS = (  # keyword -> the type a schema without `type` evidently describ
     ("maxLength", "string"), ("format", "string"), ("minimum", "number"), ("maximum", "number"),
     ("exclusiveMinimum", "number"), ("exclusiveMaximum", "number"), ("multipleOf", "number"),
 )
+# A value of each type, to give a property a type its schema refuses (oneOf tie-breaking).
+_WRONG_VALUES = (("string", "x"), ("integer", 0), ("boolean", False))
 _NUMERIC_FORMATS = {"int32": "integer", "int64": "integer", "float": "number", "double": "number"}
 
 
@@ -72,7 +74,10 @@ NO_VALUE: Any = _NoValue()
 class _Plan:
     """One schema node made ready to generate from: `$ref`s followed, `allOf` merged, type known."""
 
-    __slots__ = ("schema", "types", "nullable", "bounds", "enum", "compositions", "base", "nots", "disjoint", "fields", "null_ok")
+    __slots__ = (
+        "schema", "types", "nullable", "bounds", "enum", "compositions", "base",
+        "nots", "disjoint", "fields", "null_ok",
+    )
 
     def __init__(self, schema: dict[str, Any], v30: bool) -> None:
         self.schema = schema
@@ -91,7 +96,9 @@ class _Plan:
         comps += schema.get("x-sandlot-compositions", [])
         self.compositions: list[tuple[str, list[Any]]] = comps
         # The node without its compositions: each generation merges one branch into it.
-        self.base = {k: v for k, v in schema.items() if k not in _COMPOSITIONS and k != "x-sandlot-compositions"} if comps else schema
+        self.base = schema
+        if comps:
+            self.base = {k: v for k, v in schema.items() if k not in _COMPOSITIONS and k != "x-sandlot-compositions"}
         # null is a safe shortcut only where the schema says so outright (`nullable: true`, or
         # "null" among the types) and nothing else (enum, const, not, oneOf ...) could object.
         declared = schema.get("type")
@@ -381,7 +388,8 @@ class Generator:
                 discriminator = plan.schema.get("discriminator")
                 if isinstance(discriminator, Mapping):
                     for branch in branches:
-                        self._set_discriminator(value, discriminator, branch.get("$ref") if isinstance(branch, Mapping) else None, combined)
+                        branch_ref = branch.get("$ref") if isinstance(branch, Mapping) else None
+                        self._set_discriminator(value, discriminator, branch_ref, combined)
             if self._exclusive(plan, branches, value, ctx.direction):
                 return value
             if isinstance(value, dict) and len(plan.compositions) == 1:
@@ -404,9 +412,10 @@ class Generator:
                 if prop in own:
                     continue
                 types = set(self._plan(sub).types) if sub not in (True, False) else {"string"}
-                wrong = next((v for t, v in (("string", "x"), ("integer", 0), ("boolean", False)) if t not in types and not (t == "integer" and "number" in types)), None)
-                if wrong is None:
+                refused = [v for t, v in _WRONG_VALUES if t not in types and not (t == "integer" and "number" in types)]
+                if not refused:
                     continue
+                wrong = refused[0]
                 value[prop] = wrong
                 if self._is_valid(alt, value, direction) is False:
                     break
@@ -439,7 +448,9 @@ class Generator:
             plan.disjoint = len(kinds) == len(alts) and len(set(kinds)) == len(kinds)
         return plan.disjoint
 
-    def _set_discriminator(self, value: dict[str, Any], discriminator: Mapping[str, Any], ref: str | None, plan: _Plan) -> None:
+    def _set_discriminator(
+        self, value: dict[str, Any], discriminator: Mapping[str, Any], ref: str | None, plan: _Plan
+    ) -> None:
         """Set the discriminator property of `value` to the name that selects `ref`'s schema."""
         prop = discriminator.get("propertyName")
         if not isinstance(prop, str) or not ref:
@@ -931,7 +942,9 @@ def _integer(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng
     return rng.randint(low, high)
 
 
-def _number(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng: random.Random, name: str) -> float | int:
+def _number(
+    schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng: random.Random, name: str
+) -> float | int:
     """Return a number within the (possibly exclusive) bounds, a multiple of multipleOf when asked."""
     low, low_x, high, high_x = bounds
     step = schema.get("multipleOf")

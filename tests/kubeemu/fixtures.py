@@ -2,7 +2,9 @@
 
 Registered from tests/conftest.py with `pytest_plugins = ["tests.kubeemu.fixtures"]`.
 `kube_emulator` serves the project's crds/*.yaml by default; override the
-`kube_emulator_crd_paths` fixture (in a conftest or a test module) to serve others.
+`kube_emulator_crd_paths` fixture (in a conftest or a test module) to serve others,
+and `kube_emulator_enforce_crd_schemas` to have custom resources pruned, defaulted
+and validated by their CRD schema as a real apiserver does (off by default).
 """
 
 from __future__ import annotations
@@ -25,10 +27,16 @@ def kube_emulator_crd_paths() -> list[Path]:
 
 
 @pytest.fixture
-def kube_emulator(kube_emulator_crd_paths: list[Path], tmp_path: Path,
+def kube_emulator_enforce_crd_schemas() -> bool:
+    """Tell whether the emulator prunes, defaults and validates custom resources (override to switch on)."""
+    return False
+
+
+@pytest.fixture
+def kube_emulator(kube_emulator_crd_paths: list[Path], kube_emulator_enforce_crd_schemas: bool, tmp_path: Path,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeEmulator]:
     """Yield a running emulator with a kubeconfig written and KUBECONFIG pointing at it for this test."""
-    with KubeEmulator(kube_emulator_crd_paths) as emulator:
+    with KubeEmulator(kube_emulator_crd_paths, enforce_crd_schemas=kube_emulator_enforce_crd_schemas) as emulator:
         kubeconfig = emulator.write_kubeconfig(tmp_path / "kubeemu.kubeconfig")
         point_clients_at(kubeconfig, monkeypatch)
         yield emulator

@@ -43,9 +43,11 @@ def kubeconfig_document(url: str, namespace: str = "default") -> dict[str, Any]:
 class KubeEmulator:
     """An in-memory Kubernetes API served over HTTP on 127.0.0.1 from a background thread."""
 
-    def __init__(self, crd_paths: Iterable[str | Path] = (), history_size: int = 5000, host: str = "127.0.0.1") -> None:
+    def __init__(self, crd_paths: Iterable[str | Path] = (), history_size: int = 5000, host: str = "127.0.0.1",
+                 enforce_crd_schemas: bool = False) -> None:
         self.catalog = Catalog()
         self.store = Store(self.catalog, history_size=history_size)
+        self.enforce_crd_schemas = enforce_crd_schemas
         self.ledger = RequestLedger()
         self.host = host
         self.port: int | None = None
@@ -147,6 +149,15 @@ class KubeEmulator:
         if types is not None and not types:
             raise ValueError(f"unknown kind {kind!r}: use a served kind, plural or short name, e.g. 'ConfigMap'")
         return self.store.objects(types, namespace)
+
+    @property
+    def enforce_crd_schemas(self) -> bool:
+        """Tell whether custom resources are pruned, defaulted and validated by their CRD schema."""
+        return self.store.enforce_crd_schemas
+
+    @enforce_crd_schemas.setter
+    def enforce_crd_schemas(self, enabled: bool) -> None:
+        self.store.enforce_crd_schemas = enabled
 
     @property
     def request_counts(self) -> collections.Counter[str]:

@@ -134,3 +134,16 @@ def measure_reset(tmp_path: Path, objects: int = 10_000) -> float:
 def test_reset_of_ten_thousand_seeded_objects(tmp_path: Path) -> None:
     elapsed = measure_reset(tmp_path)
     print(f"\nreset of a tenant with 10,000 seeded objects: {elapsed:.1f} ms")
+
+
+def test_a_tenant_created_before_any_seed_gets_the_first_one(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "late.db")
+    store.create_tenant("early", "made by `sandlot keys create` on a fresh file", 1)
+    store.insert_object("early", "customers", "mine", {"id": "mine"}, 2)
+    assert store.count_objects("early") == 1
+    store.set_seed(SEED, 3)
+    assert store.count_objects("early", ORIGIN_SEED) == 5 and store.get_object("early", "customers", "mine")
+    store.set_seed({"customers": [("cus_x", {"id": "cus_x"})]}, 4)
+    assert store.count_objects("early", ORIGIN_SEED) == 5  # seeded once; a reset picks up the new seed
+    assert store.reset_tenant("early", 5) == 1
+    store.close()

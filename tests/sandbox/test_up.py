@@ -146,3 +146,16 @@ def test_s3_fixtures_url_spec_and_two_downstreams(tmp_path: Path, moto: str, spe
         code, _, err = stop(proc)
     assert code == 0, err
     assert port_is_free(port) and port_is_free(port + 1)
+
+
+def test_up_names_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run([*SANDLOT, "up", str(EXAMPLE / "sandbox.yaml"), "--port", str(port),
+                               "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr

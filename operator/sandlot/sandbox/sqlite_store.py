@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS seed_objects (
     seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, object_id TEXT NOT NULL, data TEXT NOT NULL,
     UNIQUE (collection, object_id));
 CREATE TABLE IF NOT EXISTS seed_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
     seq INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, collection TEXT NOT NULL,
     object_id TEXT NOT NULL, data TEXT NOT NULL, origin TEXT NOT NULL,
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS request_log (
     request_body TEXT NOT NULL, response_body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS request_log_by_tenant ON request_log (tenant_id, id);
 """
+
+#: tenant_state key marking a tenant created before any seed was registered (by `sandlot keys
+#: create` on a fresh file): the first registered seed is loaded into it.
+UNSEEDED = "sandlot.unseeded"
 
 _OBJECT_COLUMNS = "collection, object_id, data, origin, created_at, updated_at"
 
@@ -118,7 +123,10 @@ class SQLiteStore:
         """Create a tenant and load the current seed into it, in one transaction."""
         with self._tx() as db:
             db.execute("INSERT INTO tenants VALUES (?, ?, ?)", (tenant_id, name, now))
-            self._restore_seed(db, tenant_id, now)
+            if db.execute("SELECT 1 FROM meta WHERE key = 'seed_set_at'").fetchone() is None:
+                db.execute("INSERT INTO tenant_state VALUES (?, ?, 'true')", (tenant_id, UNSEEDED))
+            else:
+                self._restore_seed(db, tenant_id, now)
         return Tenant(tenant_id, name, now)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -170,6 +178,14 @@ class SQLiteStore:
             db.execute("DELETE FROM seed_objects")
             db.executemany(
                 "INSERT INTO seed_objects (collection, object_id, data) VALUES (?, ?, ?)", rows)
+            db.execute("INSERT INTO meta VALUES ('seed_set_at', ?) ON CONFLICT (key)"
+                       " DO UPDATE SET value = excluded.value", (str(now),))
+            waiting = [row[0] for row in db.execute(
+                "SELECT tenant_id FROM tenant_state WHERE key = ?", (UNSEEDED,))]
+            for tenant_id in waiting:
+                db.execute("DELETE FROM tenant_state WHERE tenant_id = ? AND key = ?",
+                           (tenant_id, UNSEEDED))
+                self._restore_seed(db, tenant_id, now, keep_existing=True)
 
     def seed_counts(self) -> dict[str, int]:
         rows = self._query(
@@ -187,9 +203,12 @@ class SQLiteStore:
             return self._restore_seed(db, tenant_id, now)
 
     @staticmethod
-    def _restore_seed(db: sqlite3.Connection, tenant_id: str, now: float) -> int:
+    def _restore_seed(db: sqlite3.Connection, tenant_id: str, now: float,
+                      keep_existing: bool = False) -> int:
+        # keep_existing: a late-seeded tenant keeps objects it created before the seed existed.
+        verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
         cur = db.execute(
-            "INSERT INTO objects (tenant_id, collection, object_id, data, origin, created_at,"
+            f"{verb} INTO objects (tenant_id, collection, object_id, data, origin, created_at,"
             " updated_at) SELECT ?, collection, object_id, data, ?, ?, ? FROM seed_objects"
             " ORDER BY seq",
             (tenant_id, ORIGIN_SEED, now, now),

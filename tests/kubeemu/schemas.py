@@ -6,8 +6,11 @@ unknown fields (unless `x-kubernetes-preserve-unknown-fields`), `default`
 values (also for nulls in non-nullable fields), `nullable`,
 `x-kubernetes-int-or-string`, and the OpenAPI checks jsonschema's Draft 4
 validator knows (type, required, enum, pattern, min/max, lengths, items),
-reported in the apiserver's wording. Not reproduced: CEL
-(`x-kubernetes-validations`), `format` checks, list-type/map-type uniqueness.
+reported in the apiserver's wording, and the CEL rules of
+`x-kubernetes-validations` (evaluated with cel-python; rules using `oldSelf`,
+i.e. transition rules, are skipped, and so is a rule cel-python cannot
+evaluate). Not reproduced: `format` checks, list-type/map-type uniqueness,
+`messageExpression`, Kubernetes' CEL library extensions.
 """
 
 from __future__ import annotations
@@ -111,11 +114,54 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{field}: Invalid value: {shown}: {error.message}"
 
 
+class CelRules:
+    """Evaluate x-kubernetes-validations rules over an object; programs are compiled once per rule."""
+
+    def __init__(self) -> None:
+        self._programs: dict[str, Any] = {}
+
+    def _holds(self, rule: str, value: Any) -> bool:
+        try:
+            import celpy
+        except ImportError as exc:
+            raise RuntimeError("the CRD has x-kubernetes-validations rules: install cel-python "
+                               "(`pip install -e '.[test]'`) to evaluate them") from exc
+        try:
+            if rule not in self._programs:
+                environment = celpy.Environment()
+                self._programs[rule] = environment.program(environment.compile(rule))
+            result = self._programs[rule].evaluate({"self": celpy.json_to_cel(value)})
+        except Exception:  # a rule cel-python cannot compile or evaluate is skipped, not failed
+            return True
+        return result is not False and not (isinstance(result, celpy.celtypes.BoolType) and not result)
+
+    def failures(self, schema: dict[str, Any], value: Any, path: tuple = ()) -> list[str]:
+        """Return a message for every rule the value (or a part of it) breaks."""
+        found = []
+        for validation in schema.get("x-kubernetes-validations") or []:
+            rule = validation.get("rule", "")
+            if "oldSelf" not in rule and not self._holds(rule, value):
+                kind = _JSON_TYPES.get(type(value), "null")
+                found.append(f'{_field_path(path)}: Invalid value: "{kind}": '
+                             f'{validation.get("message") or "failed rule: " + rule}')
+        if isinstance(value, dict):
+            extra = schema.get("additionalProperties")
+            for key, item in value.items():
+                sub = (schema.get("properties") or {}).get(key) or (extra if isinstance(extra, dict) else None)
+                if sub:
+                    found.extend(self.failures(sub, item, (*path, key)))
+        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+            for index, item in enumerate(value):
+                found.extend(self.failures(schema["items"], item, (*path, index)))
+        return found
+
+
 class CustomResourceSchema:
     """The openAPIV3Schema of one served CRD version, ready to conform objects to it."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
+        self._cel = CelRules()
         # The object's metadata is checked by the store, not by the CRD's schema (as in the apiserver).
         checked = _to_json_schema({**schema, "properties": {k: v for k, v in (schema.get("properties") or {}).items()
                                                             if k != "metadata"}})
@@ -127,8 +173,8 @@ class CustomResourceSchema:
         body = prune_and_default(self.schema, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")})
         result = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"], **body}
         errors = sorted(self._validator.iter_errors(result), key=lambda e: list(map(str, e.absolute_path)))
-        if errors:
-            causes = [_describe(e) for e in errors]
+        causes = [_describe(e) for e in errors] + self._cel.failures(self.schema, body)
+        if causes:
             name = obj["metadata"].get("name", "")
             listed = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
             raise ApiError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {listed}',

@@ -144,13 +144,18 @@ def test_the_projects_crds_load_and_the_quickstart_example_applies(tmp_path: Pat
 
 
 GIZMO_SCHEMA = {"type": "object", "properties": {
-    "spec": {"type": "object", "required": ["image"], "properties": {
+    "spec": {"type": "object", "required": ["image"], "x-kubernetes-validations": [
+        {"rule": "self.ttl != '0m'", "message": "ttl must not be zero"},
+        {"rule": "self.port == oldSelf.port", "message": "transition rules are skipped"}], "properties": {
         "image": {"type": "string", "pattern": "^[^\\s]+$"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 8080},
         "ttl": {"type": "string", "default": "90m"},
         "mode": {"type": "string", "enum": ["a", "b"], "nullable": True},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "size": {"x-kubernetes-int-or-string": True}}},
+        "size": {"x-kubernetes-int-or-string": True},
+        "parts": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+                  "x-kubernetes-validations": [{"rule": "self.all(p, self.exists_one(q, q.name == p.name))",
+                                                "message": "part names must be unique"}]}}},
     "status": {"type": "object", "properties": {"phase": {"type": "string"}}}}}
 
 
@@ -177,6 +182,11 @@ def test_custom_resources_are_pruned_defaulted_and_validated_by_their_schema(kub
     assert "spec.image: Invalid value: \"has space\": spec.image in body should match" in message
     assert "spec.port: Invalid value: 0: spec.port in body should be greater than or equal to 1" in message
     assert 'spec.mode: Unsupported value: "c": supported values: "a", "b"' in message
+    broken_rules = http.post(url, json={"metadata": {"name": "cel"}, "spec": {
+        "image": "a", "ttl": "0m", "parts": [{"name": "x"}, {"name": "x"}]}}).json()["message"]
+    assert 'spec: Invalid value: "object": ttl must not be zero' in broken_rules
+    assert 'spec.parts: Invalid value: "array": part names must be unique' in broken_rules
+    assert "transition" not in broken_rules
     missing = http.post(url, json={"metadata": {"name": "none"}, "spec": {"port": "80"}}).json()["message"]
     assert "spec.image: Required value" in missing and "spec.port in body must be of type integer" in missing
     status = http.patch(f"{url}/g/status", json={"status": {"phase": "Ready", "kopf": {"progress": {}}}},

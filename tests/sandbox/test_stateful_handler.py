@@ -244,3 +244,29 @@ def test_admin_paths_never_reach_the_engine(handler) -> None:
     response = handler.handle(MockRequest("GET", "/__sandlot/nothing", "",
                                           {"x-sandlot-admin-token": ADMIN_TOKEN}))
     assert response.status == 404 and b"docs/stateful.md" in response.body
+
+
+def test_a_reloaded_spec_is_inferred_again(engine, payments_fixtures, payments_spec_path,
+                                           tmp_path) -> None:
+    import re
+
+    import yaml
+
+    from sandlot.mock.engine import Engine
+    from sandlot.sandbox.sqlite_store import SQLiteStore
+    from sandlot.sandbox.stateful import StatefulHandler
+
+    serving = [engine]  # what server.py's EngineHolder swaps on a spec change
+    handler = StatefulHandler(engine, SQLiteStore(tmp_path / "r.db"), fixtures=payments_fixtures,
+                              current_engine=lambda: serving[0])
+    _, key = handler.issue_key()
+    user = Client(handler, key.secret)
+    assert user("POST", "/customers", {"email": "a@example.com"}).json()["id"].startswith("cus_")
+    document = yaml.safe_load(payments_spec_path.read_text())
+    document["paths"]["/customers"]["x-sandlot-id-format"] = "uuid"
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(document))
+    serving[0] = Engine.from_source(str(edited))
+    created = user("POST", "/customers", {"email": "b@example.com"}).json()
+    assert re.fullmatch(r"[0-9a-f-]{36}", created["id"])
+    handler.close()

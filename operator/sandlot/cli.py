@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--health-port", type=int, default=8080, help="liveness endpoint port")
     op.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port")
     op.add_argument("--peering", default=None, help="kopf peering name for HA (default: standalone)")
+    op.add_argument("--verbose", action="store_true", help="debug logging")
     op.set_defaults(func=_cmd_operator)
 
     crds = sub.add_parser("crds", help="write the CRDs generated from the models")

@@ -15,15 +15,16 @@ from prometheus_client import start_http_server
 
 def run_operator(args: argparse.Namespace) -> int:
     """Run the operator until interrupted; return the exit code."""
-    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=False)
+    kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
     from sandlot.controller import handlers  # noqa: F401  (registers the handlers)
 
     start_http_server(args.metrics_port)
+    # kopf enters peering mode whenever a peering name is given, so pass one only for HA.
+    peering = {"peering_name": args.peering} if args.peering else {"standalone": True}
     asyncio.run(kopf.operator(
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz",
-        standalone=args.peering is None,
-        peering_name=args.peering or "sandlot",
+        **peering,
     ))
     return 0

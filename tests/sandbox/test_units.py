@@ -84,3 +84,18 @@ def test_fixtures_parse_and_check() -> None:
         check_fixtures(parse_fixtures("customers: [{name: x}]"), {"customers": "id"})
     with pytest.raises(FixtureError, match="not valid YAML"):
         parse_fixtures("customers: [")
+
+
+def test_put_replaces_patch_merges() -> None:
+    from sandlot.sandbox.inference import Collection
+    from sandlot.sandbox.shape import apply_update
+
+    props = {"id": {"type": "string", "readOnly": True}, "email": {"type": "string"},
+             "name": {"type": "string"}, "nick": {"type": "string"},
+             "created": {"type": "integer", "readOnly": True}}
+    people = Collection("people", "id", IdFormat("string"), {"type": "object"}, props,
+                        (Timestamp("created", "created", "unix"),), frozenset({"id", "email"}))
+    stored = {"id": "p1", "email": "a@x", "name": "A", "nick": "a", "created": 1}
+    assert apply_update(stored, {"name": "B", "id": "nope"}, people, 9) == {**stored, "name": "B"}
+    assert apply_update(stored, {"name": "B"}, people, 9, replace=True) == \
+        {"id": "p1", "email": "a@x", "name": "B", "created": 1}

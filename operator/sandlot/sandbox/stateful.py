@@ -343,7 +343,9 @@ class StatefulHandler:
         if stored is None or self._outside_parent(stored.data, match, binding):
             return self._not_found(req, match, collection.singular, object_id,
                                    "/" + (binding.id_param or ""))
-        obj = project(apply_update(stored.data, validated.body, collection, now), collection)
+        replace = match.operation.method == "PUT"
+        obj = project(apply_update(stored.data, validated.body, collection, now, replace),
+                      collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused

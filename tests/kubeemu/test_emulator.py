@@ -473,6 +473,20 @@ async def test_a_live_watch_streams_new_events(kube_emulator: KubeEmulator) -> N
     assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "live"
 
 
+def test_initial_events_end_with_a_bookmark_and_deletecollection_honours_selectors(core: CoreV1Api,
+                                                                                    http: httpx.Client) -> None:
+    core.create_namespaced_config_map("default", configmap("keep", {"tier": "db"}))
+    core.create_namespaced_config_map("default", configmap("drop1", {"tier": "web"}))
+    core.create_namespaced_config_map("default", configmap("drop2", {"tier": "web"}))
+    events = watch_events(http, "/api/v1/namespaces/default/configmaps", sendInitialEvents="true",
+                          resourceVersionMatch="NotOlderThan", allowWatchBookmarks="true")
+    assert [(t, n) for t, n, _ in events][:3] == [("ADDED", "drop1"), ("ADDED", "drop2"), ("ADDED", "keep")]
+    bookmark = events[3]
+    assert bookmark[0] == "BOOKMARK" and bookmark[2]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    core.delete_collection_namespaced_config_map("default", label_selector="tier=web")
+    assert [cm.metadata.name for cm in core.list_namespaced_config_map("default").items] == ["keep"]
+
+
 def test_a_watch_from_a_version_older_than_the_history_gets_410(tmp_path: Path) -> None:
     with KubeEmulator(history_size=3) as emulator, httpx.Client(base_url=emulator.url) as http:
         for index in range(5):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from .errors import ApiError
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .store import Store, WatchEvent
 
+logger = logging.getLogger(__name__)
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 DEFAULT_WATCH_SECONDS = 1800.0
 
@@ -122,6 +124,9 @@ class ApiHandler:
             return await self._dispatch(request)
         except ApiError as exc:
             return _json(exc.status(), exc.code)
+        except Exception as exc:  # an emulator bug: answer like the apiserver would, keep the traceback in the log
+            logger.exception("kubeemu failed on %s %s", request.method, request.path_qs)
+            return _json(ApiError(500, "InternalError", f"the Kubernetes emulator failed: {exc!r}").status(), 500)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -180,6 +185,7 @@ class ApiHandler:
         return rtype, namespace, name, subresource
 
     async def _body(self, request: web.Request) -> Any:
+        """Return the decoded JSON body, or None when there is none."""
         raw = await request.read()
         if not raw.strip():
             return None
@@ -189,6 +195,7 @@ class ApiHandler:
             raise ApiError(400, "BadRequest", f"the request body is not valid JSON ({exc}); the emulator accepts JSON only")
 
     def _verb(self, request: web.Request, name: str | None) -> str:
+        """Return the Kubernetes verb of a request (as RBAC names it) on a collection or an object."""
         method = request.method
         if name is None:
             watching = request.query.get("watch") in ("true", "1")

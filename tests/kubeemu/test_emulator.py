@@ -525,6 +525,17 @@ def test_request_counts_and_injected_faults(core: CoreV1Api, kube_emulator: Kube
     assert [o["metadata"]["name"] for o in kube_emulator.objects("cm")] == ["flaky"]
 
 
+def test_an_emulator_bug_is_a_500_status_not_a_dropped_connection(kube_emulator: KubeEmulator, http: httpx.Client,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):
+        raise KeyError("simulated bug")
+
+    monkeypatch.setattr(kube_emulator.store, "get", broken)
+    answer = http.get("/api/v1/namespaces/default/configmaps/x")
+    assert answer.status_code == 500 and answer.json()["reason"] == "InternalError"
+    assert "simulated bug" in answer.json()["message"]
+
+
 def test_kubeconfig_loads_into_the_official_client(kube_emulator: KubeEmulator) -> None:
     config = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(config_file=str(kube_emulator.kubeconfig_path), client_configuration=config)

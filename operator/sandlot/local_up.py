@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from sandlot.sandbox.config import SandboxConfig, load_config
-from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key
+from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key, key_from_secret
 from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
@@ -229,7 +229,7 @@ def _credential(stubs: list[Stub], saved: Mapping[str, str]) -> tuple[IssuedKey,
     secret = saved.get("SANDLOT_KEY")
     tenant_id = saved.get("SANDLOT_TENANT")
     if secret and tenant_id and all(h.store.find_key(hash_key(secret)) for h in stateful):
-        return IssuedKey("key_" + hash_key(secret)[:16], secret, hash_key(secret), ""), tenant_id
+        return key_from_secret(secret), tenant_id
     key = issue_key()
     tenant_id = None
     for handler in stateful:

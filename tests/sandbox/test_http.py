@@ -145,3 +145,24 @@ def test_quota_and_retention_over_http(payments_spec_path: Path, fixtures_file: 
         assert api.get("/customers").json()["limit"] == "requests_per_day"
     finally:
         assert stop(proc)[0] == 0
+
+
+def test_keys_issued_elsewhere_are_accepted(payments_spec_path: Path, fixtures_file: Path,
+                                            tmp_path: Path, monkeypatch) -> None:
+    from sandlot.sandbox.keys import issue_key
+
+    provided = [issue_key().secret, issue_key().secret]
+    monkeypatch.setenv("SANDLOT_KEYS", ",".join(provided))  # as the operator's Secret would
+    proc, root = start_stateful_mock(payments_spec_path, tmp_path / "k.db", fixtures_file, ADMIN_TOKEN)
+    try:
+        first, second = ({"authorization": f"Bearer {k}"} for k in provided)
+        cus = httpx.post(root + "/v1/customers", json={"email": "p@example.com"}, headers=first)
+        assert cus.status_code == 201
+        assert httpx.get(f"{root}/v1/customers/{cus.json()['id']}", headers=second).status_code == 404
+        assert httpx.get(f"{root}/v1/customers/cus_seed_ada", headers=second).status_code == 200
+    finally:
+        assert stop(proc)[0] == 0
+    monkeypatch.setenv("SANDLOT_KEYS", "sk_live_oops")
+    done = sandlot("mock", str(payments_spec_path), "--stateful", "--db", str(tmp_path / "k.db"),
+                   "--no-watch")
+    assert done.returncode == 2 and "must start with 'sk_sbx_'" in done.stderr

@@ -25,6 +25,9 @@ def add_mock_options(mock: argparse.ArgumentParser) -> None:
                        help="sidecar YAML: collection overrides, quota, retention, live-key patterns")
     group.add_argument("--admin-token", default=None,
                        help="token for /__sandlot/ (default: $SANDLOT_ADMIN_TOKEN, else generated)")
+    group.add_argument("--key", action="append", default=[],
+                       help="a sandbox key issued elsewhere to accept (repeatable; also "
+                            "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
 
 
 def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

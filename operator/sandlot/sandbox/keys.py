@@ -39,11 +39,23 @@ def key_hint(secret: str) -> str:
 
 def issue_key() -> IssuedKey:
     """Create a new `sk_sbx_` key with 256 bits of entropy (32 random bytes, URL-safe)."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key_from_secret(KEY_PREFIX + secrets.token_urlsafe(32))
+
+
+def key_from_secret(secret: str) -> IssuedKey:
+    """Describe an existing key (one issued elsewhere, e.g. by the operator into a Secret)."""
     key_hash = hash_key(secret)
     # The id is derived from the hash so it can be shown and used to revoke without the secret.
     return IssuedKey(key_id="key_" + key_hash[:16], secret=secret, key_hash=key_hash,
                      hint=key_hint(secret))
+
+
+def check_provided_key(secret: str) -> None:
+    """Raise ValueError unless a key handed to the stub looks like a sandbox key."""
+    if not secret.startswith(KEY_PREFIX) or len(secret) < len(KEY_PREFIX) + 32:
+        raise ValueError(f"a provided key must start with {KEY_PREFIX!r} and carry at least 32 "
+                         f"characters after it (got {key_hint(secret) if secret else 'an empty key'});"
+                         " create one with `sandlot keys create` or let the stub issue one")
 
 
 def looks_live(secret: str, patterns: Iterable[str] = DEFAULT_LIVE_KEY_PATTERNS) -> bool:

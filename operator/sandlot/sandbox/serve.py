@@ -21,6 +21,7 @@ from sandlot.sandbox.config import ConfigError, SandboxConfig, load_config
 from sandlot.sandbox.inference import InferenceError
 from sandlot.sandbox.sqlite_store import SQLiteStore
 from sandlot.sandbox.stateful import StatefulHandler
+from sandlot.sandbox.tenancy import register_provided_keys
 from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
 from sandlot.seed.sources import SourceError, read_file
 
@@ -79,6 +80,13 @@ def run_stateful(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     handler = built.handler
+    provided = [*args.key, *filter(None, os.environ.get("SANDLOT_KEYS", "").split(","))]
+    try:
+        register_provided_keys(handler.store, [k.strip() for k in provided], time.time())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        handler.close()
+        return 2
     collections = ", ".join(sorted(handler.model.collections)) or "none"
     log.info("Stateful: collections %s; state in %s", collections, args.db)
     if not handler.store.list_keys():

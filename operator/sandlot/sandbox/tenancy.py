@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 
 from sandlot.mock.messages import MockRequest
-from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key
+from sandlot.sandbox.keys import IssuedKey, check_provided_key, hash_key, issue_key, key_from_secret
 from sandlot.sandbox.store import KeyRecord, Store
 
 
@@ -37,6 +37,24 @@ def issue_for_tenant(store: Store, now: float, tenant_id: str | None = None,
     key = secret or issue_key()
     store.add_key(KeyRecord(key.key_id, key.key_hash, tenant_id, key.hint, now))
     return tenant_id, key
+
+
+def register_provided_keys(store: Store, secrets_: Iterable[str], now: float) -> list[str]:
+    """Register keys issued elsewhere (the operator's credentials Secret, `--key`), each for
+    its own tenant whose id derives from the key, so a stub with a fresh volume recreates the
+    same tenant. Return the tenant ids; keys already known are left as they are."""
+    tenants = []
+    for secret in secrets_:
+        check_provided_key(secret)
+        key = key_from_secret(secret)
+        known = store.find_key(key.key_hash)
+        if known is None:
+            tenant_id, _ = issue_for_tenant(store, now, tenant_id="ten_" + key.key_hash[-16:],
+                                            name="provided key", secret=key)
+            tenants.append(tenant_id)
+        else:
+            tenants.append(known.tenant_id)
+    return tenants
 
 
 def authenticate(store: Store, secret: str) -> str | None:

@@ -299,7 +299,8 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
                                 state_dir=Path(args.state_dir) if args.state_dir else None,
-                                fresh=args.fresh, config=load_config(args.config))
+                                fresh=args.fresh, config=load_config(args.config).with_admin_token(
+                                    os.environ.get("SANDLOT_ADMIN_TOKEN")))
     except (UpError, SourceError, *INPUT_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -388,7 +388,9 @@ class Store:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({subresource} of {rtype.plural})")
         with self._lock:
             old = self.get(rtype, namespace, name)
-            current = {**old, "apiVersion": rtype.api_version(version)}
+            # A deep copy: merge patches share untouched subtrees with their target, and the stored
+            # object (also held by the watch history) must never change in place.
+            current = copy.deepcopy({**old, "apiVersion": rtype.api_version(version)})
             candidate = change(current)
             if not isinstance(candidate, dict) or not isinstance(candidate.get("metadata", {}), dict):
                 raise ApiError(400, "BadRequest", "the result of the request is not an object with metadata")

@@ -451,6 +451,21 @@ def test_watch_replays_from_a_resource_version_and_ends_at_timeout(core: CoreV1A
     assert [(e["type"], e["object"].metadata.name) for e in from_scratch] == [("ADDED", "w1")]  # the client's own watch
 
 
+def test_replayed_events_keep_the_state_they_had_when_they_happened(core: CoreV1Api, custom: CustomObjectsApi,
+                                                                    http: httpx.Client) -> None:
+    created = core.create_namespaced_config_map("default", configmap("history"))
+    core.patch_namespaced_config_map("history", "default", {"data": {"k": "later"}})
+    widget_created = custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("h", size=1))
+    custom.patch_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "h", {"spec": {"size": 2}})
+    since = str(int(created.metadata.resource_version) - 1)
+    added, modified = watch_events(http, "/api/v1/namespaces/default/configmaps", resourceVersion=since)
+    assert added[2]["metadata"]["resourceVersion"] == created.metadata.resource_version
+    assert (added[2]["data"], modified[2]["data"]) == ({"k": "v"}, {"k": "later"})
+    first, second = watch_events(http, f"/apis/{GROUP}/{VERSION}/{PLURAL}", resourceVersion=since)
+    assert first[2]["metadata"]["generation"] == 1 and second[2]["metadata"]["generation"] == 2
+    assert first[2]["metadata"]["resourceVersion"] == widget_created["metadata"]["resourceVersion"]
+
+
 def test_a_filtered_watch_sees_objects_enter_and_leave_its_selector(core: CoreV1Api, http: httpx.Client) -> None:
     start = core.create_namespaced_config_map("default", configmap("s", {"keep": "no"}))
     core.patch_namespaced_config_map("s", "default", {"metadata": {"labels": {"keep": "yes"}}})

@@ -10,6 +10,7 @@ JSON lines until timeoutSeconds, the client leaving, or the server stopping.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import json
 import logging
@@ -89,6 +90,32 @@ def _as_version(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[
     """Return the object as seen through a URL's version (no conversion besides apiVersion)."""
     api_version = rtype.api_version(version)
     return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
+
+
+def paginate(items: list[dict[str, Any]], list_rv: str, limit: str | None, token: str | None,
+             ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return one page of a sorted list and the list metadata (continue token, remaining count).
+
+    A continue token names the last (namespace, name) served; the next page is read from the
+    current state rather than from a snapshot at the first page's resourceVersion.
+    """
+    if token:
+        try:
+            start = tuple(json.loads(base64.urlsafe_b64decode(token.encode()))["after"])
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(400, "BadRequest", f"invalid continue token {token!r}: pass metadata.continue of the previous page")
+        items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+    try:
+        size = int(limit) if limit else 0
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"limit must be a whole number, got {limit!r}")
+    metadata: dict[str, Any] = {"resourceVersion": list_rv}
+    if 0 < size < len(items):
+        last = items[size - 1]["metadata"]
+        after = json.dumps({"after": [last.get("namespace", ""), last["name"]]}).encode()
+        metadata.update({"continue": base64.urlsafe_b64encode(after).decode(), "remainingItemCount": len(items) - size})
+        items = items[:size]
+    return items, metadata
 
 
 def watch_view(event: WatchEvent, namespace: str | None, matches) -> tuple[str, dict[str, Any]] | None:
@@ -237,9 +264,9 @@ class ApiHandler:
                     except ApiError as exc:
                         if exc.code != 404:  # gone meanwhile (garbage-collected): fine
                             raise
+            page, list_meta = paginate(items, list_rv, query.get("limit"), query.get("continue"))
             return _json({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version(version),
-                          "metadata": {"resourceVersion": list_rv},
-                          "items": [_as_version(obj, rtype, version) for obj in items]})
+                          "metadata": list_meta, "items": [_as_version(obj, rtype, version) for obj in page]})
         if verb == "create":
             created = self.store.create(rtype, namespace, await self._body(request), version)
             return _json(_as_version(created, rtype, version), 201)

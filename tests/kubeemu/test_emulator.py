@@ -424,6 +424,10 @@ def test_label_and_field_selectors_filter_lists(core: CoreV1Api, http: httpx.Cli
     assert names(label_selector="!tier") == ["c"]
     assert names(field_selector="metadata.name=b") == ["b"]
     assert names(field_selector="metadata.name!=b,metadata.namespace=default") == ["a", "c"]
+    first_page = core.list_namespaced_config_map("default", limit=2)
+    assert [cm.metadata.name for cm in first_page.items] == ["a", "b"] and first_page.metadata.remaining_item_count == 1
+    second_page = core.list_namespaced_config_map("default", limit=2, _continue=first_page.metadata._continue)
+    assert [cm.metadata.name for cm in second_page.items] == ["c"] and not second_page.metadata._continue
     all_namespaces = [cm.metadata.name for cm in core.list_config_map_for_all_namespaces(label_selector="tier").items]
     assert all_namespaces == ["a", "b"]
     bad = http.get("/api/v1/configmaps", params={"fieldSelector": "spec.nodeName=x"})

@@ -270,3 +270,96 @@ def test_a_reloaded_spec_is_inferred_again(engine, payments_fixtures, payments_s
     created = user("POST", "/customers", {"email": "b@example.com"}).json()
     assert re.fullmatch(r"[0-9a-f-]{36}", created["id"])
     handler.close()
+
+
+WRAPPED_SPEC = """
+openapi: 3.0.3
+info: {title: wrapped, version: "1"}
+paths:
+  /droplets:
+    get:
+      responses:
+        "200":
+          description: list
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [droplets, meta]
+                properties:
+                  droplets: {type: array, items: {$ref: "#/components/schemas/Droplet"}}
+                  meta: {type: object, required: [total], properties: {total: {type: integer}}}
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, required: [name], properties: {name: {type: string}}}
+      responses:
+        "202":
+          description: created
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/DropletResponse"}
+  /droplets/{droplet_id}:
+    parameters:
+      - {name: droplet_id, in: path, required: true, schema: {type: integer}}
+    get:
+      responses:
+        "200":
+          description: one
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/DropletResponse"}
+        "404": {description: none}
+    delete:
+      responses:
+        "204": {description: gone}
+        "404": {description: none}
+components:
+  schemas:
+    DropletResponse:
+      type: object
+      required: [droplet]
+      properties:
+        droplet: {$ref: "#/components/schemas/Droplet"}
+    Droplet:
+      type: object
+      additionalProperties: false
+      required: [id, name, status, created_at]
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        status: {type: string, enum: [new, active]}
+        created_at: {type: string, format: date-time}
+"""
+
+
+def test_wrapped_single_object_responses(tmp_path, clock) -> None:
+    from sandlot.mock.engine import Engine
+    from sandlot.sandbox.sqlite_store import SQLiteStore
+    from sandlot.sandbox.stateful import StatefulHandler
+
+    spec = tmp_path / "wrapped.yaml"
+    spec.write_text(WRAPPED_SPEC)
+    handler = StatefulHandler(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "w.db"),
+                              fixtures={"droplets": [{"id": 7, "name": "seeded"}]}, clock=clock)
+    collection = handler.model.collections["droplets"]
+    assert (collection.wrapper, collection.id_field, collection.id_format.kind) == ("droplet", "id", "int")
+
+    def call(method: str, path: str, body: object = None) -> MockRequest:
+        raw = json.dumps(body).encode() if body is not None else b""
+        return handler.handle(MockRequest(method, path, "", {"content-type": "application/json"}, raw))
+
+    created = call("POST", "/droplets", {"name": "web-1"})
+    assert created.status == 202
+    droplet = created.json()["droplet"]
+    assert droplet["id"] == 8 and droplet["name"] == "web-1" and droplet["status"] in ("new", "active")
+    assert droplet["created_at"] == "2027-01-15T08:00:00Z"
+    assert call("GET", "/droplets/8").json() == {"droplet": droplet}
+    assert call("GET", "/droplets/7").json()["droplet"]["name"] == "seeded"
+    listed = call("GET", "/droplets").json()
+    assert [d["id"] for d in listed["droplets"]] == [7, 8]
+    assert call("DELETE", "/droplets/8").status == 204
+    assert call("GET", "/droplets/8").status == 404
+    handler.close()

@@ -90,6 +90,8 @@ class Collection:
     properties: dict[str, Any]
     timestamps: tuple[Timestamp, ...] = ()
     required: frozenset[str] = frozenset()
+    #: The property that wraps one object in item responses (`{"droplet": {...}}`), if any.
+    wrapper: str | None = None
 
     def server_filled(self, name: str) -> bool:
         """Tell whether the server supplies a property the client left out: it is required
@@ -442,6 +444,11 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
     if not isinstance(item_schema, dict):
         return None
     props = object_properties(document, item_schema)
+    wrapper = _wrapper_property(document, name, props)
+    if wrapper is not None:
+        item_schema = props[wrapper]
+        props = object_properties(document, item_schema)
+        examples = [e.get(wrapper) for e in examples if isinstance(e, dict)]
     settings = (overrides.get("collections") or {}).get(name) or {}
     holders = [settings, item_info.item if item_info else None,
                *(item_info.ops.values() if item_info else ()), list_info.item,
@@ -466,7 +473,22 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
         id_format = _id_format(document, id_schema if isinstance(id_schema, dict) else {},
                                example_ids)
     return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
-                      frozenset(object_required(document, item_schema)))
+                      frozenset(object_required(document, item_schema)), wrapper)
+
+
+def _wrapper_property(document: Mapping[str, Any], name: str,
+                      props: Mapping[str, Any]) -> str | None:
+    """Return the property wrapping a single object (`{"droplet": {...}}` for `droplets`):
+    named like the collection's singular, an object with properties of its own, and the
+    response has no `id` of its own."""
+    single = singularize(name).lower().replace("-", "_")
+    if "id" in props:
+        return None
+    for prop, schema in props.items():
+        if prop.lower().replace("-", "_") == single and isinstance(schema, dict) \
+                and object_properties(document, schema):
+            return prop
+    return None
 
 
 def _list_item_schema(document: Mapping[str, Any], list_schema: Any) -> Any:

@@ -137,10 +137,22 @@ class StatefulHandler:
                     path = path.replace("{" + key + "}", value)
                 req = MockRequest("GET", (self.engine.base_paths or [""])[0].rstrip("/") + path,
                                   headers={"accept": "application/json"})
-                generated = self._generated(req, Match(operation, params))
+                generated = self._unwrap(collection, self._generated(req, Match(operation, params)))
                 if isinstance(generated, dict):
                     return generated
         return {}
+
+    @staticmethod
+    def _unwrap(collection: Collection, body: Any) -> Any:
+        """Return the object inside a wrapped item response (`{"droplet": {...}}`)."""
+        if collection.wrapper and isinstance(body, dict):
+            return body.get(collection.wrapper)
+        return body
+
+    def _render_item(self, req: MockRequest, match: Match, collection: Collection,
+                     obj: dict[str, Any]) -> MockResponse:
+        """Render one object, wrapped as the collection's item responses are."""
+        return self._render(req, match, {collection.wrapper: obj} if collection.wrapper else obj)
 
     def issue_key(self, tenant_id: str | None = None, name: str = "",
                   secret: IssuedKey | None = None) -> tuple[str, IssuedKey]:
@@ -314,13 +326,14 @@ class StatefulHandler:
                                lambda: self.store.max_int_id(tenant_id, collection.name) + 1)
             if self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
                 break
-        obj = project(build_object(self._generated(req, match), validated.body, collection,
+        obj = project(build_object(self._unwrap(collection, self._generated(req, match)),
+                                   validated.body, collection,
                                    object_id, now, extra), collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused
         self.store.insert_object(tenant_id, collection.name, str(object_id), obj, now)
-        return self._render(req, match, obj)
+        return self._render_item(req, match, collection, obj)
 
     def _read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
               binding: Binding, collection: Collection, now: float) -> MockResponse:
@@ -329,7 +342,7 @@ class StatefulHandler:
         if stored is None or self._outside_parent(stored.data, match, binding):
             return self._not_found(req, match, collection.singular, object_id,
                                    "/" + (binding.id_param or ""))
-        return self._render(req, match, project(stored.data, collection))
+        return self._render_item(req, match, collection, project(stored.data, collection))
 
     def _outside_parent(self, data: Mapping[str, Any], match: Match, binding: Binding) -> bool:
         if not binding.parent_field:
@@ -350,7 +363,7 @@ class StatefulHandler:
         if refused:
             return refused
         self.store.replace_object(tenant_id, collection.name, object_id, obj, now)
-        return self._render(req, match, obj)
+        return self._render_item(req, match, collection, obj)
 
     def _delete(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                 binding: Binding, collection: Collection, now: float) -> MockResponse:

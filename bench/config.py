@@ -45,7 +45,7 @@ class ThroughputScenario:
     name: str            # row label in the table
     kind: str            # "examples" or "dynamic": which targets apply
     spec: Path
-    path: str            # path as documented (no base path); the prefix is found by probing
+    path: str            # path as documented (no base path; `{n}`: a new number in every request)
     sandlot_headers: dict[str, str] = field(default_factory=dict)
     prism_flags: tuple[str, ...] = ()
 
@@ -87,11 +87,18 @@ QUICK = Budget(
 
 DYNAMIC_HEADERS = {"Prefer": "dynamic=true"}
 
+# Sandlot answers identical requests from a cache (its answers are deterministic), so the rows
+# with `{n}` send a petId never sent before in every request: they measure the uncached path.
 THROUGHPUT = (
     ThroughputScenario("GET /pets/{petId} (static)", "examples", PETSTORE_SPEC, "/pets/1"),
+    ThroughputScenario("GET /pets/{petId} (static, new id each request)", "examples", PETSTORE_SPEC, "/pets/{n}"),
     ThroughputScenario("GET /pets/{petId} (documented example)", "examples", PETSTORE_EXAMPLE_SPEC, "/pets/1"),
     ThroughputScenario(
         "GET /pets (dynamic)", "dynamic", PETSTORE_SPEC, "/pets",
+        sandlot_headers=DYNAMIC_HEADERS, prism_flags=("-d",),
+    ),
+    ThroughputScenario(
+        "GET /pets/{petId} (dynamic, new id each request)", "dynamic", PETSTORE_SPEC, "/pets/{n}",
         sandlot_headers=DYNAMIC_HEADERS, prism_flags=("-d",),
     ),
 )

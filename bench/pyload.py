@@ -9,12 +9,15 @@ ratio between two servers measured the same way is still meaningful.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 REQUEST_TIMEOUT_S = 10.0
+DISTINCT = "{n}"  # in a URL path: replaced by a number never sent before in this run
 
 
 @dataclass
@@ -68,12 +71,15 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, fields.get("connection", "").lower() != "close"
 
 
-async def _connection(host: str, port: int, request: bytes, stop_at: float, stats: Stats) -> None:
+async def _connection(
+    host: str, port: int, next_request: Callable[[], bytes], stop_at: float, stats: Stats,
+) -> None:
     writer = None
     while time.monotonic() < stop_at:
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
+            request = next_request()
             started = time.perf_counter()
             writer.write(request)
             status, keep = await asyncio.wait_for(read_response(reader), REQUEST_TIMEOUT_S)
@@ -93,23 +99,30 @@ async def _connection(host: str, port: int, request: bytes, stop_at: float, stat
         writer.close()
 
 
-async def _run(url: str, headers: dict[str, str], connections: int, duration_s: float) -> Stats:
+async def _run(url: str, headers: dict[str, str], connections: int, duration_s: float, first_number: int) -> Stats:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    request = build_request(parts.hostname, parts.port, path, headers)
+    if DISTINCT in path:
+        numbers = itertools.count(first_number)
+        def next_request() -> bytes:
+            return build_request(parts.hostname, parts.port, path.replace(DISTINCT, str(next(numbers))), headers)
+    else:
+        fixed = build_request(parts.hostname, parts.port, path, headers)
+        def next_request() -> bytes:
+            return fixed
     stats = Stats()
     started = time.monotonic()
     stop_at = started + duration_s
-    tasks = [_connection(parts.hostname, parts.port, request, stop_at, stats) for _ in range(connections)]
+    tasks = [_connection(parts.hostname, parts.port, next_request, stop_at, stats) for _ in range(connections)]
     await asyncio.wait_for(asyncio.gather(*tasks), duration_s + REQUEST_TIMEOUT_S + 5)
     stats.duration_s = time.monotonic() - started
     return stats
 
 
-def run(url: str, headers: dict[str, str], connections: int, duration_s: float) -> Stats:
-    """Load one URL with N keep-alive connections for a fixed duration."""
+def run(url: str, headers: dict[str, str], connections: int, duration_s: float, first_number: int = 1) -> Stats:
+    """Load one URL with N keep-alive connections for a fixed duration (`{n}`: distinct per request)."""
     try:
         import uvloop  # installed with uvicorn[standard]; about twice as fast as the default loop
     except ImportError:
-        return asyncio.run(_run(url, headers, connections, duration_s))
-    return uvloop.run(_run(url, headers, connections, duration_s))
+        return asyncio.run(_run(url, headers, connections, duration_s, first_number))
+    return uvloop.run(_run(url, headers, connections, duration_s, first_number))

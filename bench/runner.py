@@ -20,7 +20,7 @@ from bench.config import (
     conformance_specs, startup_scenarios,
 )
 from bench.conformance import PHASES_FULL, PHASES_LARGE, ConformanceResult, run_schemathesis
-from bench.load import run_load
+from bench.load import DISTINCT, run_load
 from bench.probing import candidate_paths, find_ok_path, get, wait_for_answer
 from bench.processes import ServerProcess
 from bench.results import LoadFigures, RunResults, StartupFigures, StartupRow, ThroughputRow
@@ -69,7 +69,9 @@ class Runner:
                   prepare: Callable[[int, str], str] | None = None) -> LoadFigures:
         """Start one server, warm it up, load one path, and return what was measured."""
         port = int(argv[argv.index("--port" if "--port" in argv else "-p") + 1])
-        paths = candidate_paths(specinfo.base_path(self.document(spec)), path)
+        base = specinfo.base_path(self.document(spec))
+        templates = candidate_paths(base, path)
+        paths = [t.replace(DISTINCT, "1") for t in templates]
         with _server(name, argv, spec.stem) as server:
             ready_s, _, problem = wait_for_answer(server, port, paths, self.budget.ready_timeout_s, headers)
             if ready_s is None:
@@ -81,7 +83,7 @@ class Runner:
             ok, problem = find_ok_path(port, paths, headers)
             if ok is None:
                 return LoadFigures(peak_rss_mib=server.peak_rss_mib(), problem=problem)
-            ok_path, size = ok.path, len(ok.body)
+            ok_path, size = templates[paths.index(ok.path)], len(ok.body)
             url = f"http://{LOOPBACK}:{port}{ok_path}"
             b = self.budget
             self.log(f"  {name}: {url} {headers or ''} warm-up {b.warmup_s:g} s, measure {b.duration_s:g} s")

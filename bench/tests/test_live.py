@@ -65,3 +65,24 @@ def test_server_process_stop_ends_the_whole_tree(tmp_path):
     assert server.peak_rss_mib() > 1
     server.stop()
     assert [pid for pid in pids if is_running(pid)] == []
+
+
+def test_pyload_sends_a_new_number_in_every_request():
+    seen = []
+
+    class Recorder(_Handler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            self.path = "/ok"
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stats = pyload.run(f"http://127.0.0.1:{server.server_address[1]}/pets/{{n}}", {}, 2, 0.3, first_number=7)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert stats.requests == len(seen) > 5
+    assert len(set(seen)) == len(seen)
+    assert "/pets/7" in seen

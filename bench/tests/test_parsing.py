@@ -96,3 +96,12 @@ def test_failing_checks_count_code_input_mode_and_received_status():
     found = failing_checks(events)
     assert found == {("ST103", "negative", 422): 2, ("ST108", "positive", 200): 1}
     assert describe_breakdown(found) == "ST103 negative 422 x2; ST108 positive 200 x1"
+
+
+def test_wrk_distinct_script_numbers_every_request_within_the_path():
+    from bench.load import wrk_distinct_script
+
+    lua, url = wrk_distinct_script("http://127.0.0.1:4010/v1/pets/{n}?x=1", offset=5000)
+    assert url == "http://127.0.0.1:4010/"
+    assert 'wrk.format(nil, "/v1/pets/" .. (counter * 64 + tid) .. "?x=1")' in lua
+    assert "local counter = 5000" in lua

@@ -88,6 +88,9 @@ def test_restart_keeps_state_and_cli_reset(payments_spec_path: Path, fixtures_fi
     try:
         again = httpx.get(f"{root}/v1/customers/{cus['id']}", headers=headers)
         assert again.status_code == 200 and again.json() == cus
+        # The request log buffered before the restart was written at shutdown.
+        log = httpx.get(root + "/__sandlot/requests", headers=headers).json()["requests"]
+        assert [(e["method"], e["status"]) for e in log] == [("GET", 200), ("POST", 201)]
         done = sandlot("reset", "--db", str(db), "--key", key)
         assert done.returncode == 0 and "3 seeded objects restored" in done.stdout
         assert httpx.get(f"{root}/v1/customers/{cus['id']}", headers=headers).status_code == 404

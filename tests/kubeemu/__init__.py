@@ -7,6 +7,7 @@ reproduces and what it does not.
 
 from .catalog import Catalog, CrdError, ResourceType
 from .errors import ApiError
+from .kopf_thread import running_kopf
 from .server import KubeEmulator, kubeconfig_document
 
-__all__ = ["ApiError", "Catalog", "CrdError", "KubeEmulator", "ResourceType", "kubeconfig_document"]
+__all__ = ["ApiError", "Catalog", "CrdError", "KubeEmulator", "ResourceType", "kubeconfig_document", "running_kopf"]

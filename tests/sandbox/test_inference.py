@@ -64,7 +64,8 @@ def test_array_lists_offset_paging_int_ids_and_timestamps() -> None:
         "/pets": {"get": {"parameters": [
             {"name": "limit", "in": "query", "schema": {"type": "integer"}},
             {"name": "offset", "in": "query", "schema": {"type": "integer"}},
-            {"name": "tag", "in": "query", "schema": {"type": "string"}}],
+            {"name": "tag", "in": "query", "schema": {"type": "string"}},
+            {"name": "names", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}],
             **ok({"type": "array", "items": {"$ref": "#/components/schemas/Pet"}})},
             "post": ok({"$ref": "#/components/schemas/Pet"}, "201")},
         "/pets/{petId}": {"get": ok({"$ref": "#/components/schemas/Pet"})},
@@ -77,7 +78,7 @@ def test_array_lists_offset_paging_int_ids_and_timestamps() -> None:
     listing = model.bindings[("GET", "/pets")]
     assert listing.pagination.shape == "array"
     assert (listing.pagination.limit_param, listing.pagination.offset_param) == ("limit", "offset")
-    assert listing.filters == {"tag": "tag"}
+    assert listing.filters == {"tag": "tag", "names": "name"}
     assert model.bindings[("GET", "/pets/{petId}")].id_param == "petId"
 
 

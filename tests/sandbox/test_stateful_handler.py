@@ -363,3 +363,28 @@ def test_wrapped_single_object_responses(tmp_path, clock) -> None:
     assert call("DELETE", "/droplets/8").status == 204
     assert call("GET", "/droplets/8").status == 404
     handler.close()
+
+
+def test_shared_petstore_without_security_filters_by_plural_params(tmp_path) -> None:
+    from pathlib import Path
+
+    from sandlot.mock.engine import Engine
+    from sandlot.sandbox.sqlite_store import SQLiteStore
+    from sandlot.sandbox.stateful import PUBLIC_TENANT, StatefulHandler
+
+    spec = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "oai" / "petstore-expanded.yaml"
+    if not spec.exists():
+        pytest.skip(f"shared spec {spec} is absent")
+    handler = StatefulHandler(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "p.db"), fixtures={})
+
+    def call(method: str, path: str, query: str = "", body: object = None):
+        raw = json.dumps(body).encode() if body is not None else b""
+        return handler.handle(MockRequest(method, "/v2" + path, query, {"content-type": "application/json"}, raw))
+
+    for name, tag in (("Rex", "dog"), ("Tom", "cat"), ("Bo", "fish")):
+        assert call("POST", "/pets", body={"name": name, "tag": tag}).status == 200
+    assert [p["name"] for p in call("GET", "/pets", "tags=dog&tags=cat").json()] == ["Rex", "Tom"]
+    assert [p["name"] for p in call("GET", "/pets", "limit=1").json()] == ["Rex"]
+    assert call("DELETE", "/pets/2").status == 204 and call("GET", "/pets/2").status == 404
+    assert handler.store.count_objects(PUBLIC_TENANT) == 2  # no security: the shared tenant
+    handler.close()

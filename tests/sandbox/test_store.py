@@ -67,6 +67,8 @@ def test_pagination_by_offset_cursor_and_filters(store: SQLiteStore) -> None:
     vip = store.list_objects("a", "customers", ListQuery(filters={"vip": True}, limit=10))
     assert ids(vip) == ["cus_0", "cus_2", "cus_4"] and vip.total == 3
     assert ids(store.list_objects("a", "customers", ListQuery(filters={"n": 3}))) == ["cus_3"]
+    assert ids(store.list_objects("a", "customers", ListQuery(filters={"n": [1, 4, 9]}))) == \
+        ["cus_1", "cus_4"]
 
 
 def test_keys_are_found_by_hash_until_revoked(store: SQLiteStore) -> None:

@@ -408,7 +408,8 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
             query = _params(document, op, list_info.item, "query")
             pagination = _pagination(document, op, query)
             paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
-            filters = {p: p for p in query if p in collection.properties and p not in paging}
+            filters = {p: prop for p in query if p not in paging
+                       and (prop := _filtered_property(p, collection.properties))}
             bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
                                                        filters=filters, **parent_kwargs)
         if item_info is not None and item_template not in ignored:
@@ -532,6 +533,15 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
                           next_field=_first(NEXT_FIELDS, props),
                           total_field=_first(TOTAL_FIELDS, props))
     return Pagination(**kwargs)
+
+
+def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
+    """Return the property a list query parameter filters on: same name, or its singular
+    (`?tags=a&tags=b` filters `tag` by any of the values)."""
+    if param in properties:
+        return param
+    single = singularize(param)
+    return single if single in properties else None
 
 
 def _parent_of(list_template: str, collections: Mapping[str, Collection],

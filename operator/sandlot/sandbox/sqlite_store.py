@@ -263,8 +263,12 @@ class SQLiteStore:
         where = ["tenant_id = ?", "collection = ?"]
         params: list[Any] = [tenant_id, collection]
         for name, value in query.filters.items():
-            where.append("json_extract(data, ?) = ?")
-            params += [_json_path(name), _sql_value(value)]
+            if isinstance(value, (list, tuple)):  # any of several values (?tags=a&tags=b)
+                where.append(f"json_extract(data, ?) IN ({', '.join('?' * len(value)) or 'NULL'})")
+                params += [_json_path(name), *(_sql_value(v) for v in value)]
+            else:
+                where.append("json_extract(data, ?) = ?")
+                params += [_json_path(name), _sql_value(value)]
         filtered_where = " AND ".join(where)
         filtered_params = list(params)
         order = "ASC"

@@ -54,7 +54,8 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class ListQuery:
-    """A page request over one collection: equality filters, then position, then size."""
+    """A page request over one collection: equality filters (a list value matches any of its
+    items), then position, then size."""
 
     filters: Mapping[str, Any] = field(default_factory=dict)
     offset: int = 0

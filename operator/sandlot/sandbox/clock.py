@@ -1,0 +1,84 @@
+"""The virtual clock: each tenant's "now" is the base clock plus an offset the tenant moved it by.
+
+Used by the simulation layer (sandbox/simulation.py): `POST /__sandlot/clock/advance` adds to a
+tenant's offset; the stateful handler is given `VirtualClock.current` as its clock, so stored
+timestamps (`created`), data expiry and scheduled webhooks all read the tenant's virtual time.
+The offset lives in the tenant's state (`sandlot.clock.offset`), which a reset deletes in the
+same transaction as the objects: after a reset the clock is back at the start (offset 0).
+
+The base clock is injected (tests pass a fake), so nothing here reads the wall clock by itself.
+Also holds `parse_duration`, the one parser for `250ms`, `2s`, `90m`, `72h`, `7d` in this layer.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+OFFSET_KEY = "sandlot.clock.offset"
+
+#: The tenant whose request is being answered; set by the simulation layer around the inner
+#: handler so a tenant-less clock callable (the stateful handler's) can read virtual time.
+CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandlot_tenant",
+                                                                             default=None)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class DurationError(ValueError):
+    """A duration that cannot be read; the message shows the accepted forms."""
+
+
+def parse_duration(value: Any, where: str = "duration") -> float:
+    """Return seconds for `250ms`, `2s`, `90m`, `72h`, `7d` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise DurationError(f"{where}: {value!r} is negative; durations are 0 or more")
+        return float(value)
+    found = _DURATION.match(str(value))
+    if not found:
+        raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+
+
+class TenantState(Protocol):
+    """Per-tenant key/value state that a reset clears (the Store's get_state/set_state)."""
+
+    def get_state(self, tenant_id: str, key: str) -> Any: ...
+    def set_state(self, tenant_id: str, key: str, value: Any) -> None: ...
+
+
+class VirtualClock:
+    """Per-tenant virtual time over an injected base clock."""
+
+    def __init__(self, state: TenantState, base: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.base = base
+
+    def offset(self, tenant_id: str | None) -> float:
+        """Return how far the tenant's clock was moved forward, in seconds."""
+        if tenant_id is None:
+            return 0.0
+        value = self.state.get_state(tenant_id, OFFSET_KEY)
+        return float(value) if isinstance(value, (int, float)) else 0.0
+
+    def now(self, tenant_id: str | None) -> float:
+        """Return the tenant's virtual time (Unix seconds)."""
+        return self.base() + self.offset(tenant_id)
+
+    def advance(self, tenant_id: str, seconds: float) -> float:
+        """Move the tenant's clock forward by `seconds` and return its new virtual time."""
+        if seconds < 0:
+            raise DurationError("the clock only moves forward; reset the tenant to go back to the start")
+        self.state.set_state(tenant_id, OFFSET_KEY, self.offset(tenant_id) + seconds)
+        return self.now(tenant_id)
+
+    def current(self) -> float:
+        """Return the virtual time of the tenant being served now (the stateful handler's clock)."""
+        return self.now(CURRENT_TENANT.get())

@@ -280,20 +280,20 @@ class Simulation:
         return list(self.state.get_state(tenant, webhooks.ENDPOINTS_KEY) or [])
 
     def emit(self, tenant: str, event_type: str, *, obj: Any = None, override: Any = None,
-             faults: tuple[str, ...] = (), delay: float = 0.0, source: str = "trigger"
-             ) -> list[webhooks.Delivery]:
+             faults: tuple[str, ...] = (), delay: float = 0.0, source: str = "trigger",
+             now: float | None = None) -> list[webhooks.Delivery]:
         """Build one event and schedule it to every subscribed endpoint of the tenant."""
         event = self.event_types().get(event_type)
         targets = webhooks.subscribed(self.endpoints(tenant), event_type)
         return self._schedule_to(tenant, targets, event_type, event.schema if event else None, obj,
-                                 override, faults, delay, source)
+                                 override, faults, delay, source, now=now)
 
     def _schedule_to(self, tenant: str, targets: list[Mapping[str, Any]], event_type: str, schema: Any,
                      obj: Any, override: Any, faults: tuple[str, ...], delay: float, source: str,
-                     event_id: str | None = None) -> list[webhooks.Delivery]:
+                     now: float | None = None) -> list[webhooks.Delivery]:
         engine = self.engine_of()
-        now = self.clock.now(tenant)
-        event_id = event_id or "evt_" + secrets.token_hex(12)
+        now = self.clock.now(tenant) if now is None else now
+        event_id = "evt_" + secrets.token_hex(12)
         payload = webhooks.build_event(
             event_type, schema, lambda s, rng: engine.generator.build(s, rng, direction="response"),
             event_id, now, obj, override)
@@ -461,9 +461,10 @@ class Simulation:
         if webhooks.DELAY in faults and args.get("delay") is None:
             delay = 30.0
         made: list[webhooks.Delivery] = []
+        now = self.clock.now(tenant)  # one time for the batch: the sequence alone orders it
         for name in names:
             made += self.emit(tenant, name, obj=args.get("object"), override=args.get("body"),
-                              faults=faults, delay=delay)
+                              faults=faults, delay=delay, now=now)
         if webhooks.OUT_OF_ORDER in faults:
             seqs = sorted(d.seq for d in made)
             for delivery, seq in zip(made, reversed(seqs)):

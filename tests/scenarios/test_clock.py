@@ -1,0 +1,81 @@
+"""The virtual clock per tenant: advancing it moves stored timestamps, expires data past the
+retention, fires scheduled webhooks (test_webhooks.py), and a reset returns it to the start."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
+from sandlot.sandbox.simulation import MemoryState
+
+CHARGE = {"amount": 2000, "currency": "usd"}
+
+
+def test_advance_moves_timestamps_of_this_tenant_only(serve_stateful) -> None:
+    running = serve_stateful()
+    alice, bob = running.new_key("alice"), running.new_key("bob")
+    with running.client(alice) as a, running.client(bob) as b:
+        before = a.post("/v1/charges", json=CHARGE).json()["created"]
+        moved = a.post("/__sandlot/clock/advance", json={"by": "3d"}).json()
+        assert moved["offset_seconds"] == 3 * 86400
+        after = a.post("/v1/charges", json=CHARGE).json()["created"]
+        other = b.post("/v1/charges", json=CHARGE).json()["created"]
+        assert b.get("/__sandlot/clock").json()["offset_seconds"] == 0
+    assert 3 * 86400 <= after - before < 3 * 86400 + 60
+    assert other - before < 60
+
+
+def test_advance_expires_data_past_the_retention(serve_stateful) -> None:
+    running = serve_stateful(retention_seconds=3600)
+    with running.client(running.new_key()) as client:
+        charge = client.post("/v1/charges", json=CHARGE).json()
+        assert client.get(f"/v1/charges/{charge['id']}").status_code == 200
+        client.post("/__sandlot/clock/advance", json={"seconds": 7200})
+        assert client.get(f"/v1/charges/{charge['id']}").status_code == 404
+
+
+def test_reset_returns_the_clock_to_the_start(serve_stateful) -> None:
+    running = serve_stateful()
+    with running.client(running.new_key()) as client:
+        client.post("/__sandlot/clock/advance", json={"by": "30d"})
+        assert client.get("/__sandlot/clock").json()["offset_seconds"] == 30 * 86400
+        assert client.post("/__sandlot/reset").status_code == 200
+        assert client.get("/__sandlot/clock").json()["offset_seconds"] == 0
+
+
+def test_reset_forgets_pending_deliveries(serve_stateless) -> None:
+    running = serve_stateless()
+    with running.client() as client:
+        client.post("/__sandlot/webhooks/endpoints", json={"url": "http://127.0.0.1:9/x"})
+        client.post("/__sandlot/webhooks/trigger", json={"event": "charge.succeeded", "fault": "delay",
+                                                         "delay": "1d"})
+        assert len(client.get("/__sandlot/webhooks/deliveries").json()["deliveries"]) == 1
+        assert client.post("/__sandlot/reset").status_code == 200
+        assert client.get("/__sandlot/webhooks/deliveries").json()["deliveries"] == []
+        assert client.get("/__sandlot/webhooks/endpoints").json()["endpoints"] == []
+
+
+def test_admin_token_acts_on_a_named_tenant(serve_stateful) -> None:
+    from tests.scenarios.conftest import ADMIN
+
+    running = serve_stateful()
+    key = running.new_key()
+    with running.client(ADMIN) as admin, running.client(key) as tenant:
+        assert admin.post("/__sandlot/clock/advance", json={"by": "1h", "key": key}).status_code == 200
+        assert tenant.get("/__sandlot/clock").json()["offset_seconds"] == 3600
+        assert admin.post("/__sandlot/clock/advance", json={"by": "1h"}).status_code == 400
+    with running.client("sk_sbx_nobody") as stranger:
+        assert stranger.get("/__sandlot/clock").status_code == 401
+
+
+def test_clock_arithmetic_and_durations() -> None:
+    state = MemoryState()
+    clock = VirtualClock(state, base=lambda: 1000.0)
+    assert clock.now("t") == 1000.0
+    assert clock.advance("t", 90) == 1090.0 and clock.now("u") == 1000.0
+    with pytest.raises(DurationError, match="only moves forward"):
+        clock.advance("t", -1)
+    assert [parse_duration(v) for v in ("250ms", "2s", "1.5m", "72h", "7d", 3, "4")] == \
+        [0.25, 2.0, 90.0, 259200.0, 604800.0, 3.0, 4.0]
+    with pytest.raises(DurationError, match="250ms, 2s"):
+        parse_duration("soon")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +184,12 @@ def ensure(kube: Kube, desired: dict) -> str:
         return "unchanged"
     if key in RECREATE:
         kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        for _ in range(20):  # background deletion of the object itself takes moments
+            if kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is None:
+                obj["metadata"].pop("resourceVersion", None)
+                kube.create(obj)
+                return "updated"
+            time.sleep(0.25)
         raise Recreating(f"{obj['kind']} {meta['name']} changed and is being re-created")
     meta["resourceVersion"] = live["metadata"].get("resourceVersion")
     if obj["kind"] == "Service":

@@ -22,6 +22,9 @@ class OperatorSettings(BaseSettings):
     recheck_seconds: float = Field(
         default=10.0, gt=0, description="How often a sandbox's readiness and expiry are re-checked.",
     )
+    resync_seconds: float = Field(
+        default=300.0, gt=0, description="How often every sandbox is fully re-converged (repairs drift).",
+    )
     retry_seconds: float = Field(
         default=15.0, gt=0, description="Delay before retrying a step that failed for a passing reason.",
     )

@@ -222,3 +222,37 @@ def test_tenant_grant_is_enforced(cluster, operator):
     cond = wait_for(lambda: (c := cluster.ready_condition(NS, "foreign")).get("reason") == "ImageNotAllowed" and c,
                     what="ImageNotAllowed")
     assert "ghcr.io/acme/" in cond["message"]
+
+
+def test_quick_successive_changes_with_a_seed_job_converge(cluster, operator):
+    ns = _bring_up(cluster, seed={"job": {"image": "ghcr.io/acme/seed:1"}})
+    cluster.configmap(NS, "cards-openapi", {"spec.json": '{"openapi": "3.1.0", "info": {"title": "c", "version": "1"}, "paths": {}}'})
+    spec = sandbox_spec()
+    with_cards = spec["downstreams"] + [{"name": "cards", "envVar": "CARDS_URL",
+                                         "openapi": {"configMap": {"name": "cards-openapi", "key": "spec.json"}}}]
+    cluster.patch_sandbox(NS, "pr-1", {"spec": {"downstreams": with_cards}})
+    wait_for(lambda: cluster.kube.get("apps/v1", "Deployment", "stub-cards", ns), what="stub-cards")
+    cluster.patch_sandbox(NS, "pr-1", {"spec": {"downstreams": spec["downstreams"]}})
+    wait_for(lambda: cluster.kube.get("apps/v1", "Deployment", "stub-cards", ns) is None, what="stub-cards removed")
+    job = wait_for(lambda: cluster.kube.get("batch/v1", "Job", "sandlot-seed", ns), what="seed job re-created")
+    env = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "CARDS_URL" not in env
+    wait_for(lambda: cluster.mark_workloads_available(ns) == 0 and _phase(cluster) == "Ready"
+             and cluster.sandbox(NS, "pr-1")["status"]["observedGeneration"] == 3, what="Ready at generation 3")
+
+
+def test_drift_in_the_sandbox_namespace_is_repaired(cluster, operator):
+    ns = _bring_up(cluster)
+    cluster.kube.delete("apps/v1", "Deployment", "stub-pets", ns)
+    cluster.kube.delete("networking.k8s.io/v1", "NetworkPolicy", "deny-all", ns)
+    wait_for(lambda: cluster.kube.get("apps/v1", "Deployment", "stub-pets", ns)
+             and cluster.kube.get("networking.k8s.io/v1", "NetworkPolicy", "deny-all", ns), what="drift repaired")
+
+
+def test_a_generation_never_handed_to_a_handler_is_still_converged(cluster, operator):
+    ns = _bring_up(cluster)
+    # As if kopf had dropped a change (it diffs against the last *handled* spec).
+    cluster.kube.patch("sandlot.dev/v1alpha1", "SandboxEnvironment", "pr-1", {"status": {"observedGeneration": 0}},
+                       namespace=NS, status=True)
+    wait_for(lambda: cluster.sandbox(NS, "pr-1")["status"]["observedGeneration"] == 1, what="re-converged")
+    assert _inventory(cluster.emulator, ns) == EXPECTED_IN_SANDBOX

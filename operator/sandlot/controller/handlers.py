@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,8 +116,12 @@ class Sandbox:
         return self.status.get("phase")
 
     def write(self, *, phase: str | None = None, ready: tuple[bool | str, str, str] | None = None,
-              **fields: Any) -> None:
-        """Patch the status: phase, the Ready condition and any other fields."""
+              observed: bool = False, **fields: Any) -> None:
+        """Patch the status: phase, the Ready condition and any other fields.
+
+        `observed` marks the current generation as fully handled (status.observedGeneration):
+        set only when a reconcile finished or reached a verdict that needs a spec change.
+        """
         patch: dict[str, Any] = dict(fields)
         if phase is not None:
             patch["phase"] = phase
@@ -125,7 +130,7 @@ class Sandbox:
             patch["conditions"] = set_condition(
                 self.status.get("conditions"), type_="Ready", status=status, reason=reason, message=message,
                 now=format_time(_now()), generation=self.generation)
-        if self.generation is not None and "observedGeneration" not in patch:
+        if observed and self.generation is not None:
             patch["observedGeneration"] = self.generation
         changed = {k: v for k, v in patch.items() if self.status.get(k) != v}
         if not changed:
@@ -140,10 +145,13 @@ class Sandbox:
         if "phase" in changed:
             metrics.record_phase(self.key, changed["phase"], self.tenant)
 
-    def fail(self, reason: str, message: str, *, phase: str = "Failed") -> None:
-        """Report a failure a person must fix: phase Failed, Ready=False, a warning Event."""
+    def fail(self, reason: str, message: str, *, phase: str = "Failed", final: bool = False) -> None:
+        """Report a failure a person must fix: phase Failed, Ready=False, a warning Event.
+
+        `final`: only a spec change can help, so this generation counts as handled.
+        """
         metrics.RECONCILE_ERRORS.labels(reason=reason).inc()
-        self.write(phase=phase, ready=(False, reason, message))
+        self.write(phase=phase, ready=(False, reason, message), observed=final)
         kopf.warn(self.body, reason=reason, message=message)
 
 
@@ -153,7 +161,7 @@ def _parse(sbx: Sandbox) -> SandboxEnvironment:
         return SandboxEnvironment.model_validate({"spec": sbx.body.get("spec") or {}})
     except ValidationError as exc:
         message = format_validation(exc)
-        sbx.fail("InvalidSpec", message)
+        sbx.fail("InvalidSpec", message, final=True)
         raise kopf.PermanentError(message) from exc
 
 
@@ -178,7 +186,7 @@ def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> None:
     refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others)
     if refusal is None:
         return
-    sbx.fail(refusal.reason, refusal.message)
+    sbx.fail(refusal.reason, refusal.message, final=not refusal.retry)
     if refusal.retry:
         raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
     raise kopf.PermanentError(refusal.message)
@@ -225,7 +233,7 @@ def _check_namespace_ownership(sbx: Sandbox) -> None:
     if owner != naming.owner_annotation(sbx.cr_namespace, sbx.name):
         message = (f"namespace {sbx.namespace!r} exists and is not managed for this sandbox; "
                    "delete it or rename the SandboxEnvironment")
-        sbx.fail("NamespaceConflict", message)
+        sbx.fail("NamespaceConflict", message, final=True)
         raise kopf.PermanentError(message)
     if live["metadata"].get("deletionTimestamp"):
         sbx.write(phase="Provisioning", ready=(False, "NamespaceTerminating",
@@ -306,7 +314,7 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
         metrics.EXPIRATIONS.labels(action="retained").inc()
         sbx.write(phase="Expired", ready=(False, "Expired",
                   f"expired at {when}; raise spec.ttl to bring the sandbox back, or delete it"),
-                  endpoints={})
+                  endpoints={}, observed=True)
 
 
 # ----- handlers --------------------------------------------------------------------------------
@@ -342,7 +350,11 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
     """Make the sandbox namespace hold exactly what the spec asks for."""
-    ctx = _context(memo)
+    _reconcile(_context(memo), body, logger)
+
+
+def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
+    """Converge one sandbox (idempotent; the handlers and the periodic check both call it)."""
     sbx = Sandbox(ctx, body)
     model = _parse(sbx)
     sbx.tenant = model.spec.tenant
@@ -405,7 +417,8 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any
         metrics.API_WRITES.inc(ctx.kube.writes - writes_before)
     for ref in removed:
         kopf.info(body, reason="Deleted", message=f"deleted {ref} (no longer in the spec)")
-    sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=f"{sbx.name}-credentials"[:253])
+    sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=f"{sbx.name}-credentials"[:253],
+              observed=True)
     _report_workloads(sbx)
 
 
@@ -418,8 +431,14 @@ def _suffix(filename: str) -> str:
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=_SETTINGS.recheck_seconds, initial_delay=_SETTINGS.recheck_seconds)
-def recheck(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Periodically move readiness forward and enforce the ttl (both survive restarts)."""
+def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    """Periodically enforce the ttl, converge unhandled or drifted specs, and move readiness forward.
+
+    kopf runs update handlers on the difference from the last *handled* spec, so a change
+    reverted while a retry was pending is never handed to a handler; comparing
+    status.observedGeneration with metadata.generation here catches that, and a slower
+    periodic resync repairs objects someone changed or deleted in the sandbox namespace.
+    """
     if body["metadata"].get("deletionTimestamp"):
         return
     ctx = _context(memo)
@@ -432,6 +451,19 @@ def recheck(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if _now() >= expires_at(sbx.creation, model.spec.ttl):
         _expire(sbx, model)
         return
+    if sbx.phase is not None and sbx.phase != "Expired":
+        now = time.monotonic()
+        unhandled = sbx.status.get("observedGeneration") != sbx.generation
+        due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
+        if not hasattr(memo, "last_resync"):
+            memo.last_resync = now
+        if unhandled or due:
+            memo.last_resync = now
+            try:
+                _reconcile(ctx, body, logger)
+            except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                logger.info(f"periodic reconcile did not finish: {exc}")
+            return
     ready = get_condition(sbx.status.get("conditions"), "Ready") or {}
     if sbx.phase in ("Provisioning", "Ready", "Failed") and ready.get("reason") in WORKLOAD_REASONS:
         if ctx.kube.get("v1", "Namespace", sbx.namespace) is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 
 import kopf
 from prometheus_client import start_http_server
@@ -20,7 +21,9 @@ def run_operator(args: argparse.Namespace) -> int:
 
     start_http_server(args.metrics_port)
     # kopf enters peering mode whenever a peering name is given, so pass one only for HA.
-    peering = {"peering_name": args.peering} if args.peering else {"standalone": True}
+    # Replicas with equal priority all pause, so each replica draws its own.
+    peering = ({"peering_name": args.peering, "priority": random.SystemRandom().randint(1, 2**31 - 1)}
+               if args.peering else {"standalone": True})
     asyncio.run(kopf.operator(
         clusterwide=not args.namespace,
         namespaces=args.namespace,

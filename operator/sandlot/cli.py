@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_mock_options(mock)
     add_sandbox_commands(sub)
+    from sandlot.sandbox.scenario_commands import add_scenario_commands, add_scenario_options
+
+    add_scenario_options(mock)
+    add_scenario_commands(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
     op.add_argument(

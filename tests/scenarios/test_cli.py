@@ -1,0 +1,48 @@
+"""`sandlot magic SPEC` and `sandlot trigger EVENT` as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sandlot.cli import main
+from tests.scenarios.conftest import SHOP
+from tests.scenarios.servers import Receiver
+
+
+def test_magic_prints_the_table() -> None:
+    result = subprocess.run([sys.executable, "-m", "sandlot.cli", "magic", str(SHOP)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| operation | when | status | answer | meaning |"
+    assert lines[2].startswith("| createCharge | `body.card.number` = `4000000000000002` | 402 |")
+    assert len(lines) == 4
+
+
+def test_magic_names_a_broken_spec(tmp_path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\nx-sandlot-magic: {a: 1}\n")
+    result = subprocess.run([sys.executable, "-m", "sandlot.cli", "magic", str(spec)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "x-sandlot-magic: must be a list" in result.stderr
+
+
+def test_trigger_sends_through_the_running_stub(serve_stateless, capsys) -> None:
+    running = serve_stateless()
+    with Receiver() as receiver, running.client("sk_sbx_cli") as client:
+        endpoint = client.post("/__sandlot/webhooks/endpoints", json={"url": receiver.url}).json()
+        receiver.secrets.append(endpoint["secret"])
+        code = main(["trigger", "charge.refunded", "--url", running.url, "--key", "sk_sbx_cli",
+                     "--body", '{"data": {"object": {"amount": 777}}}', "--fault", "duplicate"])
+        got = receiver.wait_for(2)
+    assert code == 0
+    assert '"charge.refunded"' in capsys.readouterr().out
+    assert [g.json()["data"]["object"]["amount"] for g in got] == [777, 777]
+    assert all(g.verified for g in got)
+
+
+def test_trigger_reports_an_unknown_event(serve_stateless, capsys) -> None:
+    running = serve_stateless()
+    code = main(["trigger", "nope.nope", "--url", running.url, "--key", "sk_sbx_cli"])
+    assert code == 1 and "Unknown event 'nope.nope'" in capsys.readouterr().out

@@ -256,3 +256,14 @@ def test_a_generation_never_handed_to_a_handler_is_still_converged(cluster, oper
                        namespace=NS, status=True)
     wait_for(lambda: cluster.sandbox(NS, "pr-1")["status"]["observedGeneration"] == 1, what="re-converged")
     assert _inventory(cluster.emulator, ns) == EXPECTED_IN_SANDBOX
+
+
+def test_raising_the_ttl_extends_expiry(cluster, operator):
+    _bring_up(cluster)
+    before = cluster.sandbox(NS, "pr-1")["status"]["expiresAt"]
+    cluster.patch_sandbox(NS, "pr-1", {"spec": {"ttl": "3d"}})
+    after = wait_for(lambda: (e := cluster.sandbox(NS, "pr-1")["status"]["expiresAt"]) != before and e,
+                     what="expiresAt moved")
+    created = cluster.sandbox(NS, "pr-1")["metadata"]["creationTimestamp"]
+    start = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    assert after == (start + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")

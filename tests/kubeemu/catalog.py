@@ -53,6 +53,11 @@ class ResourceType:
         """Return the storage key: objects are stored once per group and plural."""
         return (self.group, self.plural)
 
+    @property
+    def qualified_kind(self) -> str:
+        """Return how validation messages name the kind: `Deployment.apps`, `ConfigMap` for core."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
     def api_version(self, version: str | None = None) -> str:
         """Return the apiVersion string for a version (the first served one by default)."""
         version = version or self.versions[0]

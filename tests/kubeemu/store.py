@@ -20,8 +20,9 @@ import collections
 import copy
 import dataclasses
 import datetime
-import ipaddress
 import base64
+import ipaddress
+import json
 import random
 import re
 import threading
@@ -30,6 +31,7 @@ from typing import Any
 
 from .catalog import Catalog, CrdError, ResourceType, crd_schemas, resource_type_from_crd
 from .errors import ApiError, invalid, not_found, qualified
+from .immutability import immutable_change
 from .patches import apply_patch, patch_media_type
 from .workloads import WorkloadSimulator
 
@@ -82,32 +84,39 @@ def _spec_part(obj: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ignored}
 
 
+def _pick(obj: dict[str, Any], dotted: str) -> Any:
+    """Return the value at a dotted field path (None when absent)."""
+    for part in dotted.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
 def _validate_metadata(rtype: ResourceType, obj: dict[str, Any]) -> None:
     """Refuse names and labels the apiserver would refuse (422 naming the field)."""
     meta = obj["metadata"]
     name = meta["name"]
     if rtype.key == NAMESPACES or rtype.key == ("", "serviceaccounts") or rtype.key == ("", "services"):
         if len(name) > 63 or not _DNS_LABEL.match(name):
-            raise invalid(rtype.kind, name, "metadata.name",
+            raise invalid(rtype.qualified_kind, name, "metadata.name",
                           f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
                           "alphanumeric characters or '-', start and end with an alphanumeric character, "
                           "and be at most 63 characters")
     elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        raise invalid(rtype.kind, name, "metadata.name",
+        raise invalid(rtype.qualified_kind, name, "metadata.name",
                       f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
                       "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
     for field in ("labels", "annotations"):
         values = meta.get(field) or {}
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            raise invalid(rtype.kind, name, f"metadata.{field}", "Invalid value: every value must be a string")
+            raise invalid(rtype.qualified_kind, name, f"metadata.{field}", "Invalid value: every value must be a string")
     for key, value in (meta.get("labels") or {}).items():
         prefix, _, label_name = key.rpartition("/")
         if (len(label_name) > 63 or not _LABEL_NAME.match(label_name)
                 or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
-            raise invalid(rtype.kind, name, "metadata.labels", f'Invalid value: "{key}": name part must consist of '
+            raise invalid(rtype.qualified_kind, name, "metadata.labels", f'Invalid value: "{key}": name part must consist of '
                           "alphanumeric characters, '-', '_' or '.', at most 63 characters")
         if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-            raise invalid(rtype.kind, name, "metadata.labels", f'Invalid value: "{value}": a valid label value '
+            raise invalid(rtype.qualified_kind, name, "metadata.labels", f'Invalid value: "{value}": a valid label value '
                           "must be 63 characters or less and consist of alphanumerics, '-', '_' or '.'")
 
 
@@ -268,7 +277,7 @@ class Store:
             namespace = self._check_namespace(rtype, namespace, meta)
             if not meta.get("name"):
                 if not meta.get("generateName"):
-                    raise invalid(rtype.kind, "", "metadata.name", "Required value: name or generateName is required")
+                    raise invalid(rtype.qualified_kind, "", "metadata.name", "Required value: name or generateName is required")
                 suffix = "".join(random.choices(_GENERATE_ALPHABET, k=5))
                 meta["name"] = meta["generateName"] + suffix
             if (namespace or "", meta["name"]) in self._objects[rtype.key]:
@@ -315,7 +324,7 @@ class Store:
         """Return a custom object pruned, defaulted and validated by its CRD's schema (422 if invalid)."""
         version = obj["apiVersion"].rpartition("/")[2]
         schema = self.catalog.schema(rtype.key, version) if rtype.custom and self.enforce_crd_schemas else None
-        return obj if schema is None else schema.conform(obj, f"{rtype.kind}.{rtype.group}")
+        return obj if schema is None else schema.conform(obj, rtype.qualified_kind)
 
     def _apply_type_rules(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Fill what the apiserver fills for particular kinds (namespaces, secrets, services, CRDs)."""
@@ -344,9 +353,9 @@ class Store:
             try:
                 crd_type = resource_type_from_crd(obj)
             except CrdError as exc:
-                raise invalid(rtype.kind, meta.get("name", ""), "spec", str(exc))
+                raise invalid(rtype.qualified_kind, meta.get("name", ""), "spec", str(exc))
             if meta["name"] != f"{crd_type.plural}.{crd_type.group}":
-                raise invalid(rtype.kind, meta["name"], "metadata.name",
+                raise invalid(rtype.qualified_kind, meta["name"], "metadata.name",
                               f'Invalid value: "{meta["name"]}": must be spec.names.plural+"."+spec.group')
             if old is None:
                 names = obj["spec"]["names"]
@@ -356,7 +365,7 @@ class Store:
             try:
                 schemas = crd_schemas(obj)
             except CrdError as exc:
-                raise invalid(rtype.kind, meta["name"], "spec.versions[].schema.openAPIV3Schema", str(exc))
+                raise invalid(rtype.qualified_kind, meta["name"], "spec.versions[].schema.openAPIV3Schema", str(exc))
             self._retiring_types.discard(crd_type.key)
             self.catalog.register(crd_type, schemas)
 
@@ -371,7 +380,7 @@ class Store:
         if body_name and body_name != name:
             raise ApiError(400, "BadRequest", f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         if rtype.custom and not (body.get("metadata") or {}).get("resourceVersion"):
-            raise invalid(rtype.kind, name, "metadata.resourceVersion",
+            raise invalid(rtype.qualified_kind, name, "metadata.resourceVersion",
                           "Invalid value: 0x0: must be specified for an update (custom resources need it on PUT)")
         return self._update(rtype, namespace, name, lambda current: copy.deepcopy(body), subresource, version)
 
@@ -400,6 +409,9 @@ class Store:
                                f'"{name}": the object has been modified; please apply your changes to the latest '
                                "version and try again", {"name": name, "group": rtype.group, "kind": rtype.plural})
             new = self._conform(rtype, self._merge_allowed(rtype, old, candidate, subresource))
+            if subresource is None and (change_found := immutable_change(rtype.key, old, new)):
+                field, problem = change_found
+                raise invalid(rtype.qualified_kind, name, field, f"Invalid value: {json.dumps(_pick(new, field))}: {problem}")
             if new == old:
                 return old  # a no-op write changes nothing, like the apiserver: no new version, no event
             if _spec_part(new, rtype) != _spec_part(old, rtype):
@@ -408,7 +420,7 @@ class Store:
             if old["metadata"].get("deletionTimestamp"):
                 added = set(meta.get("finalizers") or ()) - set(old["metadata"].get("finalizers") or ())
                 if added:
-                    raise invalid(rtype.kind, name, "metadata.finalizers",
+                    raise invalid(rtype.qualified_kind, name, "metadata.finalizers",
                                   f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)}")
                 if not meta.get("finalizers"):
                     return self._drop(rtype, new)

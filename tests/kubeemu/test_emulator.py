@@ -289,6 +289,26 @@ def test_strategic_merge_patch_merges_lists_by_their_keys(kube_api_client, http:
     assert custom_patch.status_code == 415  # custom resources do not take strategic merge patches
 
 
+def test_immutable_fields_of_built_ins_refuse_changes(kube_api_client, core: CoreV1Api) -> None:
+    apps, batch = kubernetes.client.AppsV1Api(kube_api_client), kubernetes.client.BatchV1Api(kube_api_client)
+    apps.create_namespaced_deployment("default", deployment("fixed", "app:1"))
+    with pytest.raises(ApiException) as selector:
+        apps.patch_namespaced_deployment("fixed", "default", {"spec": {"selector": {"matchLabels": {"app": "other"}}}})
+    assert selector.value.status == 422
+    assert status_of(selector.value)["message"].startswith('Deployment.apps "fixed" is invalid: spec.selector: Invalid value:')
+    job = {"metadata": {"name": "seed"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "seed", "image": "seed:1"}]}}}}
+    batch.create_namespaced_job("default", job)
+    with pytest.raises(ApiException) as template:
+        batch.patch_namespaced_job("seed", "default", {"spec": {"template": {"spec": {"containers": [{"name": "seed", "image": "seed:2"}]}}}})
+    assert template.value.status == 422 and "spec.template" in status_of(template.value)["message"]
+    batch.patch_namespaced_job("seed", "default", {"metadata": {"labels": {"ok": "yes"}}})  # metadata stays mutable
+    core.create_namespaced_config_map("default", {**configmap("frozen"), "immutable": True})
+    with pytest.raises(ApiException) as frozen:
+        core.patch_namespaced_config_map("frozen", "default", {"data": {"k": "thawed"}})
+    assert frozen.value.status == 422 and "data" in status_of(frozen.value)["message"]
+
+
 def test_put_on_a_custom_resource_needs_a_resource_version(custom: CustomObjectsApi) -> None:
     custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("v", size=1))
     with pytest.raises(ApiException) as refused:

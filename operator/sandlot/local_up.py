@@ -29,6 +29,7 @@ import yaml
 from sandlot.sandbox.config import SandboxConfig, load_config
 from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key, key_from_secret
 from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
+from sandlot.sandbox.simulated_app import simulate
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
 from sandlot.seed.sources import SourceError, read_configmap, read_s3, s3_client
@@ -190,12 +191,14 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             stub = Stub(downstream.name, downstream.envVar, sock, None, "")
             stubs.append(stub)
             if downstream.stateful:
-                built = build_stateful_app(spec, state_dir / f"{downstream.name}.db", config)
+                built = build_stateful_app(spec, state_dir / f"{downstream.name}.db", config,
+                                           scenario=downstream.scenario)
                 stub.app, stub.handler = built.app, built.handler
                 known = built.handler.model.collections
                 built.handler.register_seed({c: v for c, v in fixtures.items() if c in known})
             else:
-                stub.app = create_app(spec, watch=False)
+                stub.app, _ = simulate(create_app(spec, watch=False), config=config.simulation,
+                                       default_scenario=downstream.scenario)
             engine = stub.handler.engine if stub.handler else stub.app.holder.engine
             stub.base_path = (engine.base_paths or [""])[0].rstrip("/")
             bound_host, bound_port = sock.getsockname()[:2]

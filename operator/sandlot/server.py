@@ -184,9 +184,12 @@ def run_mock(args: argparse.Namespace) -> int:
             return 2
         print(f"OK: {count} operations")
         return 0
+    from sandlot.sandbox.simulated_app import simulate_from_args
+
     try:
         app = create_app(args.spec, seed=args.seed, watch=not args.no_watch)
-    except SpecError as exc:
+        app = simulate_from_args(app, args)  # scenarios, magic values, webhooks (docs/scenarios.md)
+    except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     import uvicorn

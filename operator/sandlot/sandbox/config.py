@@ -18,8 +18,10 @@ from sandlot.sandbox.keys import DEFAULT_LIVE_KEY_PATTERNS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Keys read by the simulation layer (docs/scenarios.md): kept as given, checked there.
+SIMULATION_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
 _KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "log",
-               "adminToken"}
+               "adminToken", *SIMULATION_KEYS}
 
 
 class ConfigError(ValueError):
@@ -38,6 +40,7 @@ class SandboxConfig:
     live_key_patterns: tuple[str, ...] = DEFAULT_LIVE_KEY_PATTERNS
     admin_token: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    simulation: dict[str, Any] = field(default_factory=dict)
 
     def with_admin_token(self, token: str | None) -> SandboxConfig:
         """Return a copy with the admin token set (when `token` is given)."""
@@ -80,6 +83,7 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxC
         live_key_patterns=tuple(data.get("liveKeyPatterns") or DEFAULT_LIVE_KEY_PATTERNS),
         admin_token=data.get("adminToken"),
         overrides={k: data[k] for k in ("collections", "paths", "ignore") if k in data},
+        simulation={k: data[k] for k in SIMULATION_KEYS if k in data},
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from sandlot.mock.loader import SpecError
 from sandlot.sandbox.config import ConfigError, SandboxConfig, load_config
 from sandlot.sandbox.inference import InferenceError
+from sandlot.sandbox.simulation import SimulationError
 from sandlot.sandbox.sqlite_store import SQLiteStore
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.sandbox.tenancy import register_provided_keys
@@ -28,7 +29,7 @@ from sandlot.seed.sources import SourceError, read_file
 log = logging.getLogger("sandlot.sandbox")
 
 #: Errors that mean "the inputs are wrong": reported in one line, exit code 2.
-INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError)
+INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError)
 
 
 @dataclass
@@ -37,12 +38,16 @@ class StatefulApp:
 
     app: object
     handler: StatefulHandler
+    simulation: object = None  # scenarios, webhooks, clock (sandbox/simulation.py)
 
 
 def build_stateful_app(spec: str, db: str | Path, config: SandboxConfig,
                        fixtures: Fixtures | None = None, *, seed: int = 0,
-                       watch: bool = False) -> StatefulApp:
-    """Load the spec, open the store and build the app (raises one of INPUT_ERRORS)."""
+                       watch: bool = False, scenario: str | None = None) -> StatefulApp:
+    """Load the spec, open the store and build the app (raises one of INPUT_ERRORS).
+
+    The app runs behind the simulation layer (docs/scenarios.md); `scenario` is the default
+    scenario of every request (`--scenario`)."""
     from sandlot.server import create_app
 
     made: list[StatefulHandler] = []
@@ -53,8 +58,16 @@ def build_stateful_app(spec: str, db: str | Path, config: SandboxConfig,
         made.append(handler)
         return handler.handle
 
+    from sandlot.sandbox.simulated_app import simulate
+
     app = create_app(spec, seed=seed, watch=watch, handler_factory=factory)
-    return StatefulApp(app, made[0])
+    try:
+        wrapped, simulation = simulate(app, stateful_handler=made[0], config=config.simulation,
+                                       default_scenario=scenario)
+    except SimulationError:
+        made[0].close()
+        raise
+    return StatefulApp(wrapped, made[0], simulation)
 
 
 def admin_token_from(args: argparse.Namespace, config: SandboxConfig) -> tuple[str, bool]:
@@ -75,7 +88,7 @@ def run_stateful(args: argparse.Namespace) -> int:
         config = config.with_admin_token(admin_token)
         fixtures = parse_fixtures(read_file(args.fixtures), args.fixtures) if args.fixtures else None
         built = build_stateful_app(args.spec, args.db, config, fixtures, seed=args.seed,
-                                   watch=not args.no_watch)
+                                   watch=not args.no_watch, scenario=getattr(args, "scenario", None))
     except INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -33,3 +33,13 @@ def simulate(app: Any, *, stateful_handler: Any = None, config: Mapping[str, Any
         stateful_handler.clock = simulation.clock.current
     app.set_handler(simulation.handle)
     return SimulationEdge(app, simulation), simulation
+
+
+def simulate_from_args(app: Any, args: Any) -> SimulationEdge:
+    """Wrap the stateless mock's app for `sandlot mock`: `--config`'s simulation keys and
+    `--scenario` (raises ConfigError or SimulationError, both ValueErrors, for bad input)."""
+    from sandlot.sandbox.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    wrapped, _ = simulate(app, config=config.simulation, default_scenario=getattr(args, "scenario", None))
+    return wrapped

@@ -16,6 +16,13 @@ Checks excluded, each because it tests a real backend rather than a mock:
 * status_code_conformance, negative run only: a spec that documents no 400/422 leaves no
   documented status to refuse invalid input with; the refusal is still checked by
   negative_data_rejection.
+* negative_data_rejection, negative run on the large specs only: schemathesis there
+  generates "invalid" values that serialise to valid requests (an array ["active"] in a
+  query string goes out as `Status=active`; its own report shows no invalid component),
+  which no server can refuse. The small specs keep the check.
+
+The large specs also skip schemathesis's stateful phase: on Twilio it reports its own
+positive test cases as "schema-violating" (a null array item sent as the string `None`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from .conftest import free_port, shared_spec
 
 ALWAYS_EXCLUDED = ["use_after_free", "ignored_auth"]
 NEGATIVE_EXCLUDED = [*ALWAYS_EXCLUDED, "status_code_conformance"]
+LARGE_NEGATIVE_EXCLUDED = [*NEGATIVE_EXCLUDED, "negative_data_rejection"]
+LARGE_PHASES = ["--phases", "examples,coverage,fuzzing"]
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 
@@ -68,9 +77,10 @@ class MockProcess:
         return stderr or ""
 
 
-def run_schemathesis(mock: MockProcess, mode: str, max_examples: int, extra: list[str]) -> tuple[int, str]:
+def run_schemathesis(mock: MockProcess, mode: str, max_examples: int, extra: list[str],
+                     negative_excluded: list[str]) -> tuple[int, str]:
     """Run schemathesis in one generation mode; return (exit code, output)."""
-    excluded = NEGATIVE_EXCLUDED if mode == "negative" else ALWAYS_EXCLUDED
+    excluded = negative_excluded if mode == "negative" else ALWAYS_EXCLUDED
     cmd = [SCHEMATHESIS, "run", mock.url + "/__sandlot/openapi.json", "--url", mock.url,
            "--checks", "all", "--exclude-checks", ",".join(excluded), "--mode", mode,
            "--max-examples", str(max_examples), "--generation-deterministic", "--no-color", *extra]
@@ -78,10 +88,12 @@ def run_schemathesis(mock: MockProcess, mode: str, max_examples: int, extra: lis
     return done.returncode, done.stdout + done.stderr
 
 
-def assert_conforms(spec: Path, max_examples: int, extra: list[str] | None = None) -> None:
+def assert_conforms(spec: Path, max_examples: int, extra: list[str] | None = None,
+                    negative_excluded: list[str] = NEGATIVE_EXCLUDED) -> None:
     mock = MockProcess(spec)
     try:
-        results = {mode: run_schemathesis(mock, mode, max_examples, extra or []) for mode in ("positive", "negative")}
+        results = {mode: run_schemathesis(mock, mode, max_examples, extra or [], negative_excluded)
+                   for mode in ("positive", "negative")}
     finally:
         log = mock.stop()
     for mode, (code, output) in results.items():
@@ -103,13 +115,15 @@ def test_small_specs_conform(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["twilio_api_v2010.json", "twilio_messaging_v1.json"])
 def test_twilio_conforms(name: str) -> None:
-    assert_conforms(shared_spec(f"twilio/{name}"), max_examples=5, extra=["--auth", "AC00:token"])
+    assert_conforms(shared_spec(f"twilio/{name}"), max_examples=5, extra=["--auth", "AC00:token", *LARGE_PHASES],
+                    negative_excluded=LARGE_NEGATIVE_EXCLUDED)
 
 
 @pytest.mark.slow
 def test_digitalocean_conforms() -> None:
     spec = shared_spec("digitalocean/specification/DigitalOcean-public.v2.yaml")
-    assert_conforms(spec, max_examples=3, extra=["--header", "Authorization: Bearer sandbox-token"])
+    assert_conforms(spec, max_examples=3, extra=["--header", "Authorization: Bearer sandbox-token", *LARGE_PHASES],
+                    negative_excluded=LARGE_NEGATIVE_EXCLUDED)
 
 
 @pytest.fixture(autouse=True)

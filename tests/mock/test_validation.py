@@ -123,3 +123,56 @@ def test_path_parameter_format_and_404_405(shop_engine: Engine) -> None:
 def test_reserved_prefix_is_not_routed(shop_engine: Engine) -> None:
     res = call(shop_engine, "GET", "/__sandlot/anything")
     assert res.status == 404 and "reserved" in res.json()["detail"]
+
+
+def test_form_null_for_a_nullable_array(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "form.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: form, version: "1"}
+paths:
+  /f:
+    post:
+      requestBody:
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [tags]
+              properties:
+                tags: {type: array, nullable: true, items: {type: string, enum: [a, b]}}
+      responses:
+        "204": {description: ok}
+""")
+    engine = Engine.from_source(str(spec))
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert call(engine, "POST", "/f", headers=form, body=b"tags=null").status == 204
+    assert call(engine, "POST", "/f", headers=form, body=b"tags=a&tags=b").status == 204
+    assert call(engine, "POST", "/f", headers=form, body=b"").status == 204  # an empty array sends nothing
+    res = call(engine, "POST", "/f", headers=form, body=b"tags=c")
+    assert res.status == 422 and res.json()["errors"][0]["pointer"] == "/tags/0"
+
+
+def test_served_spec_drops_header_params_openapi_ignores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "h.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: h, version: "1"}
+paths:
+  /h:
+    parameters:
+      - {name: Accept, in: header, schema: {type: string, enum: [application/json, application/yaml]}}
+    get:
+      parameters:
+        - {name: Content-Type, in: header, schema: {type: string}}
+        - {name: X-Keep, in: header, schema: {type: string}}
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: object}}}}
+""")
+    engine = Engine.from_source(str(spec))
+    served = json.loads(engine.bundled_json())
+    assert served["paths"]["/h"]["parameters"] == []
+    assert [p["name"] for p in served["paths"]["/h"]["get"]["parameters"]] == ["X-Keep"]
+    # a client following the declared Accept parameter still gets an answer, not 406
+    res = call(engine, "GET", "/h", headers={"accept": "application/yaml"})
+    assert res.status == 200 and res.header("content-type") == "application/json"

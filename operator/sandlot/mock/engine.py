@@ -36,6 +36,8 @@ from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
 log = logging.getLogger("sandlot.mock")
 
 RESERVED_PREFIX = "/__sandlot/"
+IGNORED_HEADER_PARAMS = ("accept", "content-type", "authorization")
+_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
 _CONTROL_PARAMS = ("__code", "__example", "__dynamic")
 _CACHE_SIZE = 4096
 _CACHE_MAX_BODY = 64 * 1024
@@ -152,10 +154,40 @@ class Engine:
         return self.spec.files
 
     def bundled_json(self) -> bytes:
-        """Return the bundled (single-document, local-refs-only) spec as JSON, built once."""
+        """Return the bundled (single-document, local-refs-only) spec as JSON, built once.
+
+        Header parameters named Accept, Content-Type or Authorization are left out: OpenAPI
+        says they SHALL be ignored, and tools that send them anyway (schemathesis does)
+        produce requests that contradict the operation's own media types.
+        """
         if self._bundled_json is None:
-            self._bundled_json = json.dumps(self.spec.document, ensure_ascii=False).encode()
+            document = dict(self.spec.document)
+            paths = {}
+            for template, item in (document.get("paths") or {}).items():
+                if not isinstance(item, Mapping):
+                    paths[template] = item
+                    continue
+                item = {k: self._without_ignored_headers(v) if k == "parameters" else v for k, v in item.items()}
+                for method in [k for k in item if k.upper() in _METHODS]:
+                    op = item[method]
+                    if isinstance(op, Mapping) and "parameters" in op:
+                        item[method] = {**op, "parameters": self._without_ignored_headers(op["parameters"])}
+                paths[template] = item
+            document["paths"] = paths
+            self._bundled_json = json.dumps(document, ensure_ascii=False).encode()
         return self._bundled_json
+
+    def _without_ignored_headers(self, params: Any) -> Any:
+        if not isinstance(params, list):
+            return params
+        kept = []
+        for param in params:
+            resolved = self.index.deref(param)
+            if (isinstance(resolved, Mapping) and resolved.get("in") == "header"
+                    and str(resolved.get("name", "")).lower() in IGNORED_HEADER_PARAMS):
+                continue
+            kept.append(param)
+        return kept
 
     def operation(self, method: str, path_template: str) -> Operation | None:
         """Return the operation for METHOD and a path template, or None."""

@@ -340,7 +340,9 @@ class RequestPlan:
         for name, values in fields.items():
             prop = self.index.subschema(schema, "properties", name)
             types = self.index.types(prop)
-            if "array" in types:
+            if values == ["null"] and "null" in types and "string" not in types:
+                obj[name] = None  # how clients send a nullable array or object as null
+            elif "array" in types:
                 obj[name] = coerce(self.index, prop, list(values))
             elif "object" in types and values and values[0].startswith("{"):
                 try:

@@ -141,3 +141,15 @@ def test_multi_file_spec_serves_recursive_refs() -> None:
     bad = call(engine, "POST", "/pets", headers={"content-type": "application/json"}, body=b'{"owner": {"pets": [{}]}}')
     assert bad.status == 422
     assert [e["pointer"] for e in bad.json()["errors"]] == ["", "/owner/pets/0"]
+
+
+def test_answer_cache_is_bounded(shop_engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sandlot.mock.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_CACHE_SIZE", 3)
+    first = call(shop_engine, "GET", "/items/1")
+    for i in range(2, 8):
+        call(shop_engine, "GET", f"/items/{i}")
+    assert len(shop_engine._cache) == 3
+    assert shop_engine._cache_bytes == sum(len(r.body) for r in shop_engine._cache.values())
+    assert call(shop_engine, "GET", "/items/1").body == first.body  # recomputed, identical

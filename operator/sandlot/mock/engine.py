@@ -40,7 +40,9 @@ IGNORED_HEADER_PARAMS = ("accept", "content-type", "authorization")
 _METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
 _CONTROL_PARAMS = ("__code", "__example", "__dynamic")
 _CACHE_SIZE = 4096
-_CACHE_MAX_BODY = 64 * 1024
+_CACHE_MAX_BODY = 64 * 1024  # larger request bodies are not cached
+_CACHE_MAX_ENTRY_BYTES = 256 * 1024  # nor are larger responses
+_CACHE_MAX_BYTES = 16 * 1024 * 1024  # keeps the cache from dominating the server's memory
 _ERRORS_HEADER = "x-sandlot-errors"
 _ERRORS_HEADER_MAX = 2000
 
@@ -141,6 +143,7 @@ class Engine:
             self.router.add(operation.path, operation.method, operation)
         self._plans: dict[tuple[str, str], _Plan] = {}
         self._cache: OrderedDict[tuple[Any, ...], MockResponse] = OrderedDict()
+        self._cache_bytes = 0
         self._bundled_json: bytes | None = None
 
     @classmethod
@@ -324,12 +327,15 @@ class Engine:
             key = (req.method, req.path, req.query, req.body, tuple(req.headers.items()))
             cached = self._cache.get(key)
             if cached is not None:
+                self._cache.move_to_end(key)  # least recently used goes first
                 return cached
         response = self._handle(req)
-        if key is not None:
+        if key is not None and len(response.body) <= _CACHE_MAX_ENTRY_BYTES:
             self._cache[key] = response
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._cache_bytes += len(response.body) + len(req.body)
+            while len(self._cache) > _CACHE_SIZE or self._cache_bytes > _CACHE_MAX_BYTES:
+                old_key, old = self._cache.popitem(last=False)
+                self._cache_bytes -= len(old.body) + len(old_key[3])
         return response
 
     def _handle(self, req: MockRequest) -> MockResponse:

@@ -176,9 +176,25 @@ def markdown_table(rules: Sequence[MagicRule]) -> str:
 
 
 def magic_table_for(spec: str, config_rules: Any = None) -> str:
-    """Load a spec (path or URL) and return its magic-value table (`sandlot magic SPEC`)."""
+    """Load a spec (path, URL, or a ConfigMap manifest holding it) and return its magic-value
+    table (`sandlot magic SPEC`)."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
     from sandlot.mock.loader import load_spec
 
+    path = Path(spec)
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(manifest, Mapping) and manifest.get("kind") == "ConfigMap":
+            # The example's spec ships as a ConfigMap: read the document inside it.
+            text = next(iter((manifest.get("data") or {}).values()), "")
+            with tempfile.TemporaryDirectory() as folder:
+                inner = Path(folder) / "openapi.yaml"
+                inner.write_text(text, encoding="utf-8")
+                return magic_table_for(str(inner), config_rules)
     document = load_spec(spec).document
     rules = rules_from(document.get("x-sandlot-magic"), "x-sandlot-magic") + \
         rules_from(config_rules, "config magic")

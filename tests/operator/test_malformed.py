@@ -1,8 +1,9 @@
 """Twenty malformed sandboxes: each gets a message naming its field; the operator stays healthy.
 
-The emulator does not enforce the CRD's OpenAPI schema (a real apiserver refuses most of
-these at `kubectl apply` time, see tests/unit/test_crds.py), so they reach the operator:
-its own validation must name the field and stop retrying, without hurting other sandboxes.
+Here the emulator does not enforce the CRD's schema, as with a CR stored under an older,
+looser CRD version: the specs reach the operator, whose own validation must name the field and
+stop retrying without hurting other sandboxes. test_apply_time_validation.py runs the same
+twenty with the schema enforced, where the apiserver refuses them at `kubectl apply` time.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ class Cluster:
         return marked
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, interval: float = 0.1,
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1,
              what: str = "condition") -> Any:
     """Poll `predicate` until it returns a truthy value; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

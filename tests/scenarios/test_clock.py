@@ -79,3 +79,17 @@ def test_clock_arithmetic_and_durations() -> None:
         [0.25, 2.0, 90.0, 259200.0, 604800.0, 3.0, 4.0]
     with pytest.raises(DurationError, match="250ms, 2s"):
         parse_duration("soon")
+
+
+def test_admin_reset_of_a_stateful_tenant_forgets_its_deliveries(serve_stateful) -> None:
+    from tests.scenarios.conftest import ADMIN
+
+    running = serve_stateful()
+    key = running.new_key()
+    with running.client(key) as tenant, running.client(ADMIN) as admin:
+        tenant.post("/__sandlot/webhooks/endpoints", json={"url": "http://127.0.0.1:9/x"})
+        tenant.post("/v1/charges", json=CHARGE)  # the shop's rule schedules charge.succeeded in 1 h
+        assert len(tenant.get("/__sandlot/webhooks/deliveries").json()["deliveries"]) == 1
+        assert admin.post("/__sandlot/reset", json={"key": key}).status_code == 200
+        assert tenant.get("/__sandlot/webhooks/deliveries").json()["deliveries"] == []
+        assert tenant.get("/__sandlot/webhooks/endpoints").json()["endpoints"] == []

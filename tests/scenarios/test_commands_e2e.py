@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from tests.sandbox.servers import free_port, start, start_stateful_mock, stop
@@ -78,6 +79,9 @@ def test_up_applies_a_downstreams_scenario(tmp_path: Path) -> None:
                  f"http://127.0.0.1:{port}/__sandlot/health")
     try:
         response = httpx.get(f"http://127.0.0.1:{port}/v1/charges/ch_1", timeout=10)
+        with pytest.raises(httpx.RemoteProtocolError):  # the edge closes sockets behind up's dispatcher too
+            httpx.get(f"http://127.0.0.1:{port}/v1/charges/ch_1", timeout=10,
+                      headers={"Sandlot-Scenario": "timeout; delay=100ms"})
     finally:
         code, _, err = stop(proc)
     assert response.status_code == 502 and response.json()["scenario"] == "downstream_failure"

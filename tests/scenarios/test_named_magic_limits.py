@@ -172,3 +172,18 @@ def test_same_requests_same_answers_twice(serve_stateless) -> None:
                 client.post("/v1/charges", json={**CHARGE, "card": {"number": "4000000000000002"}}),
                 client.post("/v1/charges", json=CHARGE))]
     assert run() == run()
+
+
+def test_magic_values_from_the_config_file(serve_stateless) -> None:
+    config = {"magic": [{"operation": "getCharge", "when": {"path.charge_id": "ch_gone"}, "status": 404,
+                         "body": {"error": {"type": "invalid_request_error", "message": "gone"}}},
+                        {"when": {"header.x-test-mode": "fraud"}, "status": 402,
+                         "body": {"error": {"type": "card_error", "message": "fraud"}}}]}
+    with serve_stateless(config=config).client() as client:
+        gone = client.get("/v1/charges/ch_gone")
+        there = client.get("/v1/charges/ch_here")
+        fraud = client.post("/v1/charges", json=CHARGE, headers={"x-test-mode": "fraud"})
+    assert gone.status_code == 404 and gone.json()["error"]["message"] == "gone"
+    assert "sandlot-magic" in gone.headers
+    assert there.status_code == 200
+    assert fraud.status_code == 402 and fraud.json()["error"]["message"] == "fraud"

@@ -144,19 +144,30 @@ class Simulation:
         self.default_scenario = default_scenario
         self.state: Any = store if store is not None else MemoryState()
         self.clock = VirtualClock(self.state, base_clock)
+        self._monotonic = monotonic
         self._settings_for: tuple[int, Settings] | None = None
-        settings = self.settings()
-        self.limiter = RateLimiter(settings.limit, monotonic) if settings.limit else None
+        self.limiter: RateLimiter | None = None
         self.outbox = webhooks.Outbox()
-        self.worker = WebhookWorker(self.outbox, self.clock.now, settings.policy, wall)
+        self.worker = WebhookWorker(self.outbox, self.clock.now, webhooks.RetryPolicy(), wall)
+        self.settings()
 
     # -- settings follow the spec (reloads) --------------------------------------------------
     def settings(self) -> Settings:
         """Return the settings of the engine serving now (read again after a spec reload)."""
         engine = self.engine_of()
         if self._settings_for is None or self._settings_for[0] != id(engine):
-            self._settings_for = (id(engine), settings_from(engine.spec.document, self.config,
-                                                            self.default_scenario))
+            try:
+                settings = settings_from(engine.spec.document, self.config, self.default_scenario)
+            except SimulationError as exc:
+                if self._settings_for is None:
+                    raise
+                # A reloaded spec with a broken x-sandlot-* extension keeps the last good settings.
+                log.error("spec reload: %s; keeping the previous scenarios, magic values and webhooks", exc)
+                settings = self._settings_for[1]
+            self._settings_for = (id(engine), settings)
+            if self.limiter is None or self.limiter.limit != settings.limit:
+                self.limiter = RateLimiter(settings.limit, self._monotonic) if settings.limit else None
+            self.worker.policy = settings.policy
         return self._settings_for[1]
 
     def event_types(self) -> dict[str, webhooks.EventType]:

@@ -25,6 +25,10 @@ OFFSET_KEY = "sandlot.clock.offset"
 CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandlot_tenant",
                                                                              default=None)
 
+#: That tenant's clock offset, read once per request.
+CURRENT_OFFSET: contextvars.ContextVar[float | None] = contextvars.ContextVar("sandlot_offset",
+                                                                              default=None)
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -80,5 +84,18 @@ class VirtualClock:
         return self.now(tenant_id)
 
     def current(self) -> float:
-        """Return the virtual time of the tenant being served now (the stateful handler's clock)."""
-        return self.now(CURRENT_TENANT.get())
+        """Return the virtual time of the tenant being served now (the stateful handler's clock).
+
+        The offset is read once per request (`serving`), not at every call."""
+        offset = CURRENT_OFFSET.get()
+        return self.base() + offset if offset is not None else self.now(CURRENT_TENANT.get())
+
+    def serving(self, tenant_id: str | None) -> tuple[contextvars.Token, contextvars.Token]:
+        """Mark `tenant_id` as the tenant being served (undo with `done`)."""
+        return CURRENT_TENANT.set(tenant_id), CURRENT_OFFSET.set(self.offset(tenant_id))
+
+    @staticmethod
+    def done(tokens: tuple[contextvars.Token, contextvars.Token]) -> None:
+        """Undo `serving`."""
+        CURRENT_TENANT.reset(tokens[0])
+        CURRENT_OFFSET.reset(tokens[1])

@@ -29,7 +29,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.loader import iter_operations
 from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox import idempotency, magic, scenarios, webhooks
-from sandlot.sandbox.clock import CURRENT_TENANT, DurationError, VirtualClock, parse_duration
+from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
 from sandlot.sandbox.faults import (
     BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented_or_problem, with_action,
 )
@@ -187,7 +187,8 @@ class Simulation:
             if offered is None:
                 return PUBLIC_TENANT
             return "cred_" + hashlib.sha256(offered.encode()).hexdigest()[:16]
-        for value in presented_values(req):
+        # The Authorization header first: it is where nearly every client puts its key.
+        for value in [*bearer_or_basic(req.headers.get("authorization")), *presented_values(req)]:
             tenant_id = authenticate(self.store, value)
             if tenant_id:
                 return tenant_id
@@ -266,11 +267,11 @@ class Simulation:
         return response
 
     def _inner(self, req: MockRequest, tenant: str | None) -> MockResponse:
-        token = CURRENT_TENANT.set(tenant)
+        tokens = self.clock.serving(tenant)
         try:
             response = self.inner(req)
         finally:
-            CURRENT_TENANT.reset(token)
+            self.clock.done(tokens)
         # A copy: the engine caches its responses, and this layer adds headers.
         return MockResponse(response.status, list(response.headers), response.body)
 

@@ -103,8 +103,17 @@ def test_example_payments_flow(tmp_path: Path) -> None:
             client.post("/__sandlot/clock/advance", json={"by": "2s"})
             got = receiver.wait_for(2)
             wait_deliveries(client, {}, lambda ds: all(d["state"] == "delivered" for d in ds))
+            table = client.get("/__sandlot/magic").json()["markdown"]
+        engine = built.handler.engine
+        schemas = {name: item["post"]["requestBody"]["content"]["application/json"]["schema"]
+                   for name, item in engine.spec.document["webhooks"].items()}
+        for delivery in got:  # every payload is valid against the spec's webhook schema
+            event = delivery.json()
+            errors = list(engine.index.validator(schemas[event["type"]], "response").iter_errors(event))
+            assert errors == [], errors
     finally:
         built.handler.close()
+    assert table == magic_table_for(str(EXAMPLE / "payments-openapi.yaml"))
     assert declined.status_code == 402 and declined.json()["error"]["code"] == "card_declined"
     assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "customer_blocked"
     assert named.status_code == 402

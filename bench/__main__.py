@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="short durations and petstore only (checks the harness; figures are not meaningful)")
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS,
                         help="leave a section out (repeatable)")
+    parser.add_argument("--python-load", action="store_true",
+                        help="use the Python load generator even when wrk is installed")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target FAILs")
     return parser
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     install_cleanup()
     started = time.monotonic()
     try:
-        toolbox = prepare(_log)
+        toolbox = prepare(_log, python_load=args.python_load)
         results = Runner(budget, toolbox, _log).run(set(SECTIONS) - set(args.skip))
     except KeyboardInterrupt:
         _log("interrupted: servers stopped, no results written")

@@ -31,6 +31,7 @@ RUN_DIR = CACHE_DIR / "run"      # servers' working directory and logs: nothing 
 STATEFUL_PETS = 20               # objects created before the stateful list is measured
 
 Log = Callable[[str], None]
+Command = Callable[[int], list[str]]  # port -> the server's command line
 
 
 def free_port() -> int:
@@ -65,10 +66,11 @@ class Runner:
 
     # -- load ---------------------------------------------------------------------------------
 
-    def load_test(self, name: str, argv: list[str], spec: Path, path: str, headers: dict[str, str],
+    def load_test(self, name: str, command: Command, spec: Path, path: str, headers: dict[str, str],
                   prepare: Callable[[int, str], str] | None = None) -> LoadFigures:
         """Start one server, warm it up, load one path, and return what was measured."""
-        port = int(argv[argv.index("--port" if "--port" in argv else "-p") + 1])
+        port = free_port()
+        argv = command(port)
         base = specinfo.base_path(self.document(spec))
         templates = candidate_paths(base, path)
         paths = [t.replace(DISTINCT, "1") for t in templates]
@@ -102,11 +104,11 @@ class Runner:
         """Measure one scenario on Sandlot, then on Prism."""
         self.log(f"throughput: {scenario.name}")
         figures = {SANDLOT: self.load_test(
-            SANDLOT, sandlot_argv(scenario.spec, free_port()), scenario.spec, scenario.path,
+            SANDLOT, lambda port: sandlot_argv(scenario.spec, port), scenario.spec, scenario.path,
             scenario.sandlot_headers)}
         if self.toolbox.prism_ok:
             figures[PRISM] = self.load_test(
-                PRISM, prism_argv(scenario.spec, free_port(), scenario.prism_flags), scenario.spec,
+                PRISM, lambda port: prism_argv(scenario.spec, port, scenario.prism_flags), scenario.spec,
                 scenario.path, {})
         else:
             figures[PRISM] = LoadFigures(problem="Prism unavailable (see notes)")
@@ -129,9 +131,9 @@ class Runner:
                 leftover.unlink()
             extra += ("--db", str(db))
         figures = {
-            "stateful": self.load_test(SANDLOT, sandlot_argv(PETSTORE_SPEC, free_port(), extra),
+            "stateful": self.load_test(SANDLOT, lambda port: sandlot_argv(PETSTORE_SPEC, port, extra),
                                        PETSTORE_SPEC, "/pets", {}, prepare=create_pets),
-            "stateless": self.load_test(SANDLOT, sandlot_argv(PETSTORE_SPEC, free_port()), PETSTORE_SPEC,
+            "stateless": self.load_test(SANDLOT, lambda port: sandlot_argv(PETSTORE_SPEC, port), PETSTORE_SPEC,
                                         "/pets", {}),
         }
         note = f"stateful: GET /pets after creating {STATEFUL_PETS} pets with POST (petstore, no credentials)"
@@ -139,10 +141,11 @@ class Runner:
 
     # -- start-up -----------------------------------------------------------------------------
 
-    def startup_once(self, name: str, argv: list[str], spec: Path) -> StartupFigures:
+    def startup_once(self, name: str, command: Command, spec: Path) -> StartupFigures:
         """Time one server from process start to its first answer on a documented GET path."""
         document = self.document(spec)
-        port = int(argv[argv.index("--port" if "--port" in argv else "-p") + 1])
+        port = free_port()
+        argv = command(port)
         paths = candidate_paths(specinfo.base_path(document), specinfo.probe_path(document))
         with _server(name, argv, spec.stem) as server:
             seconds, answer, problem = wait_for_answer(server, port, paths, self.budget.startup_cap_s)
@@ -156,9 +159,9 @@ class Runner:
     def startup(self, scenario: StartupScenario) -> StartupRow:
         """Measure start-up on one spec for Sandlot, then Prism."""
         self.log(f"start-up: {scenario.name} ({scenario.spec.stat().st_size / 1e6:.1f} MB)")
-        figures = {SANDLOT: self.startup_once(SANDLOT, sandlot_argv(scenario.spec, free_port()), scenario.spec)}
+        figures = {SANDLOT: self.startup_once(SANDLOT, lambda port: sandlot_argv(scenario.spec, port), scenario.spec)}
         if self.toolbox.prism_ok:
-            figures[PRISM] = self.startup_once(PRISM, prism_argv(scenario.spec, free_port()), scenario.spec)
+            figures[PRISM] = self.startup_once(PRISM, lambda port: prism_argv(scenario.spec, port), scenario.spec)
         else:
             figures[PRISM] = StartupFigures(problem="Prism unavailable")
         return StartupRow(scenario.name, self.budget.startup_cap_s, figures)

@@ -113,8 +113,8 @@ def write_example_petstore() -> None:
     PETSTORE_EXAMPLE_SPEC.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def prepare(log) -> Toolbox:
-    """Run every set-up step and return what is available."""
+def prepare(log, python_load: bool = False) -> Toolbox:
+    """Run every set-up step and return what is available (python_load: never use wrk)."""
     write_example_petstore()
     notes = []
     problem = ensure_npm_packages(log)
@@ -123,6 +123,6 @@ def prepare(log) -> Toolbox:
     elif shutil.which("node") is None:
         problem = "node not found"
         notes.append("Prism is unavailable: node not found on PATH")
-    wrk, how = ensure_wrk(log)
+    wrk, how = (None, "load generator: Python asyncio fallback (--python-load)") if python_load else ensure_wrk(log)
     notes.append(how)
     return Toolbox(wrk=wrk, prism_ok=problem is None, notes=tuple(notes))

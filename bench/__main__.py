@@ -7,10 +7,11 @@ not a benchmark. The full run writes bench/results/latest.md; a quick run writes
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 
-from bench.config import FULL, QUICK, RESULTS_DIR
+from bench.config import FULL, QUICK, REPO_ROOT, RESULTS_DIR
 from bench.processes import install_cleanup, stop_all
 from bench.report import render
 from bench.runner import Runner
@@ -21,6 +22,18 @@ SECTIONS = ("throughput", "stateful", "startup", "conformance")
 
 def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _commit() -> str:
+    """Return the checked-out commit (with `+changes` when the tree is dirty), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = QUICK if args.quick else FULL
     install_cleanup()
     started = time.monotonic()
+    commit = _commit()
     try:
         toolbox = prepare(_log, python_load=args.python_load)
         results = Runner(budget, toolbox, _log).run(set(SECTIONS) - set(args.skip))
@@ -51,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_all()
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results.notes.append(f"run took {time.monotonic() - started:.0f} s, finished {stamp}"
+    results.notes.append(f"commit {commit}; run took {time.monotonic() - started:.0f} s, finished {stamp}"
                          + (" (--quick: figures are not meaningful)" if budget.quick else ""))
     print(render(results, markdown=False))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -196,3 +196,28 @@ def test_callback_url_expressions() -> None:
     assert webhooks.expand_expression("{$request.header.X-CB}", context) == "http://hd"
     assert webhooks.expand_expression("http://h/{$response.body#/id}", context) == "http://h/s_1"
     assert webhooks.expand_expression("{$request.body#/missing}", context) is None
+
+
+def test_config_endpoints_serve_every_tenant_and_survive_reset(serve_stateless) -> None:
+    with Receiver(secrets=["whsec_app"]) as receiver:
+        config = {"webhooks": {"endpoints": [{"url": receiver.url, "secret": "whsec_app",
+                                              "events": ["charge.*"]}]}}
+        running = serve_stateless(config=config)
+        with running.client("sk_sbx_x") as x, running.client("sk_sbx_y") as y:
+            x.post("/__sandlot/webhooks/trigger", json={"event": "charge.succeeded"})
+            y.post("/__sandlot/webhooks/trigger", json={"event": "charge.refunded"})
+            got = receiver.wait_for(2)
+            assert x.post("/__sandlot/reset").status_code == 200
+            listed = x.get("/__sandlot/webhooks/endpoints").json()["endpoints"]
+            refused = x.delete("/__sandlot/webhooks/endpoints/we_config_0")
+    assert sorted(g.json()["type"] for g in got) == ["charge.refunded", "charge.succeeded"]
+    assert all(g.verified for g in got)
+    assert [e["id"] for e in listed] == ["we_config_0"] and listed[0]["configured"] is True
+    assert refused.status_code == 404 and "config file" in refused.json()["detail"]
+
+
+def test_config_endpoints_need_a_secret() -> None:
+    from sandlot.sandbox.simulation import SimulationError, settings_from
+
+    with pytest.raises(SimulationError, match=r"endpoints\[0\]: give url and secret"):
+        settings_from({}, {"webhooks": {"endpoints": [{"url": "http://127.0.0.1:1/x"}]}})

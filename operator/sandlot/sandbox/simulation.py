@@ -62,10 +62,12 @@ class Settings:
     policy: webhooks.RetryPolicy = webhooks.RetryPolicy()
     default_scenario: str | None = None
     has_callbacks: bool = False
+    endpoints: list[dict[str, Any]] = field(default_factory=list)  # config: every tenant's
 
     def active(self) -> bool:
         """Tell whether anything here acts on requests that do not ask for it."""
-        return bool(self.default_scenario or self.magic or self.limit or self.rules or self.has_callbacks)
+        return bool(self.default_scenario or self.magic or self.limit or self.rules or self.has_callbacks
+                    or self.endpoints)
 
 
 def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None = None,
@@ -85,6 +87,7 @@ def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None 
         hook_rules = webhooks.rules_from(spec_hooks.get("rules"), "x-sandlot-webhooks.rules") + \
             webhooks.rules_from(conf_hooks.get("rules"), "config webhooks.rules")
         policy = webhooks.policy_from({**spec_hooks, **conf_hooks}, "webhooks")
+        endpoints = webhooks.configured_endpoints(conf_hooks.get("endpoints"), "config webhooks.endpoints")
         if default_scenario:
             name, _ = scenarios.parse_header(default_scenario)
             scenarios.check_name(name, named)
@@ -92,7 +95,7 @@ def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None 
         raise SimulationError(str(exc)) from None
     has_callbacks = any(isinstance(op, Mapping) and op.get("callbacks")
                         for _, _, op, _ in iter_operations(document))
-    return Settings(named, rules, limit, hook_rules, policy, default_scenario, has_callbacks)
+    return Settings(named, rules, limit, hook_rules, policy, default_scenario, has_callbacks, endpoints)
 
 
 class MemoryState:
@@ -308,7 +311,11 @@ class Simulation:
         return secret
 
     def endpoints(self, tenant: str) -> list[dict[str, Any]]:
-        """Return the tenant's registered webhook endpoints."""
+        """Return the tenant's webhook endpoints: the config's (every tenant's), then its own."""
+        return [*self.settings().endpoints, *self.registered(tenant)]
+
+    def registered(self, tenant: str) -> list[dict[str, Any]]:
+        """Return the endpoints the tenant registered through the admin API."""
         return list(self.state.get_state(tenant, webhooks.ENDPOINTS_KEY) or [])
 
     def emit(self, tenant: str, event_type: str, *, obj: Any = None, override: Any = None,
@@ -446,13 +453,14 @@ class Simulation:
                                    "callback_secret": self.callback_secret(tenant)})
             if method == "POST":
                 endpoint = webhooks.new_endpoint(args.get("url"), args.get("events"), args.get("secret"))
-                self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, [*self.endpoints(tenant), endpoint])
+                self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, [*self.registered(tenant), endpoint])
                 return _json(201, {"tenant": tenant, **endpoint})
         if route.startswith("webhooks/endpoints/") and method == "DELETE":
             endpoint_id = route.rsplit("/", 1)[1]
-            kept = [e for e in self.endpoints(tenant) if e["id"] != endpoint_id]
-            if len(kept) == len(self.endpoints(tenant)):
-                return problem_response(404, f"No webhook endpoint {endpoint_id!r} for this tenant.")
+            kept = [e for e in self.registered(tenant) if e["id"] != endpoint_id]
+            if len(kept) == len(self.registered(tenant)):
+                return problem_response(404, f"No webhook endpoint {endpoint_id!r} registered by this "
+                                             "tenant (endpoints from the config file stay).")
             self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, kept)
             return _json(200, {"id": endpoint_id, "deleted": True})
         if route == "webhooks/events" and method == "GET":

@@ -280,6 +280,26 @@ def new_endpoint(url: Any, events: Any = None, secret: Any = None) -> dict[str, 
             "secret": str(secret) if secret else "whsec_" + secrets.token_urlsafe(24)}
 
 
+def configured_endpoints(declarations: Any, where: str) -> list[dict[str, Any]]:
+    """Read the config's `webhooks.endpoints`: endpoints every tenant has (they survive resets).
+
+    Each needs a `url` and a `secret` (the app under test verifies with it, so it must be known)."""
+    if declarations is None:
+        return []
+    if not isinstance(declarations, Sequence) or isinstance(declarations, (str, bytes)):
+        raise WebhookError(f"{where}: a list of {{url: http://app:8080/hooks, secret: whsec_..., events: [...]}}")
+    found = []
+    for i, item in enumerate(declarations):
+        if not isinstance(item, Mapping) or not item.get("secret"):
+            raise WebhookError(f"{where}[{i}]: give url and secret (the receiver verifies with the secret)")
+        try:
+            endpoint = new_endpoint(item.get("url"), item.get("events"), item["secret"])
+        except WebhookError as exc:
+            raise WebhookError(f"{where}[{i}]: {exc}") from None
+        found.append({**endpoint, "id": f"we_config_{i}", "configured": True})
+    return found
+
+
 def subscribed(endpoints: Iterable[Mapping[str, Any]], event_type: str) -> list[Mapping[str, Any]]:
     """Return the endpoints whose patterns match the event type."""
     return [e for e in endpoints if any(fnmatch.fnmatchcase(event_type, p) for p in e.get("events", ["*"]))]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench import specinfo
 from bench.config import (
-    CACHE_DIR, LOOPBACK, PETSTORE_SPEC, REPO_ROOT, THROUGHPUT, Budget, StartupScenario, ThroughputScenario,
+    CACHE_DIR, LOOPBACK, PETSTORE_SPEC, THROUGHPUT, Budget, StartupScenario, ThroughputScenario,
     conformance_specs, startup_scenarios,
 )
 from bench.conformance import PHASES_FULL, PHASES_LARGE, ConformanceResult, run_schemathesis

@@ -1,7 +1,9 @@
 """Installs and locates what the benchmark needs that the venv does not hold.
 
-Called once by the runner at the start of `python -m bench`: npm packages (Prism and the two large
-public specs) go into `.cache/bench/`; `wrk` comes from Debian when it is missing and we are root.
+Called once by `python -m bench` before measuring: npm packages (Prism, the two large public specs
+and redocly, which bundles multi-file specs for schemathesis) go into `.cache/bench/`; `wrk` comes
+from Debian when it is missing and we are root; the petstore copy with a documented example is
+written next to them.
 Every step is bounded in time and reports what it did, so a fresh machine needs no manual set-up.
 """
 

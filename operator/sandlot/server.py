@@ -19,6 +19,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ log = logging.getLogger("sandlot.mock")
 
 Handler = Callable[[MockRequest], "Awaitable[MockResponse] | MockResponse"]
 _MAX_BODY = 32 * 1024 * 1024
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
 
 
 class EngineHolder:
@@ -137,7 +139,9 @@ class MockApp:
 
 
 async def _send(send: Any, response: MockResponse) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in response.headers]
+    # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
+    headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
+               for k, v in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

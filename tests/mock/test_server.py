@@ -159,3 +159,22 @@ components:""", 1))
     new.write_text(spec.read_text().replace('"204": {description: fine}', '"202": {description: later}'))
     new.replace(spec)
     _wait_for(lambda: client.get(server.url + "/health").status_code == 202, "the second renamed-over spec")
+
+
+def test_header_values_cannot_split_the_response(tmp_path: Path, serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "h.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: h, version: "1"}
+paths:
+  /h:
+    get:
+      responses:
+        "200":
+          description: ok
+          headers:
+            X-Note: {schema: {type: string}, example: "line one\\r\\nSet-Cookie: evil=1"}
+""")
+    res = client.get(serve(spec).url + "/h")
+    assert res.status_code == 200
+    assert res.headers["x-note"] == "line one  Set-Cookie: evil=1" and "set-cookie" not in res.headers

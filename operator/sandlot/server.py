@@ -114,6 +114,10 @@ class MockApp:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
         req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
+        origin = headers.get("origin")
+        if origin is not None and req.method == "OPTIONS" and "access-control-request-method" in headers:
+            await _send(send, cors_preflight(origin, headers))
+            return
         try:
             result = self.handler(req)
             response = await result if self._is_async or inspect.isawaitable(result) else result
@@ -122,6 +126,8 @@ class MockApp:
             response = MockResponse(500, [("content-type", "application/problem+json")],
                                     b'{"type":"about:blank","title":"Internal Server Error","status":500,'
                                     b'"detail":"the mock failed to answer; see the server log"}')
+        if origin is not None:
+            response = MockResponse(response.status, [*response.headers, *cors_headers(origin)], response.body)
         await _send(send, response)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
@@ -136,6 +142,20 @@ class MockApp:
                     self._watch_task.cancel()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def cors_headers(origin: str) -> list[tuple[str, str]]:
+    """Return the CORS headers that let a browser app on any origin read a mock response."""
+    return [("access-control-allow-origin", origin), ("access-control-allow-credentials", "true"),
+            ("access-control-expose-headers", "*"), ("vary", "origin")]
+
+
+def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
+    """Answer a CORS preflight: any origin, method and header may call the mock (as Prism does)."""
+    allowed = [("access-control-allow-methods", headers.get("access-control-request-method", "*")),
+               ("access-control-allow-headers", headers.get("access-control-request-headers", "*")),
+               ("access-control-max-age", "600")]
+    return MockResponse(204, [*cors_headers(origin), *allowed], b"")
 
 
 async def _send(send: Any, response: MockResponse) -> None:

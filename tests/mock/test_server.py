@@ -178,3 +178,20 @@ paths:
     res = client.get(serve(spec).url + "/h")
     assert res.status_code == 200
     assert res.headers["x-note"] == "line one  Set-Cookie: evil=1" and "set-cookie" not in res.headers
+
+
+def test_cors_preflight_and_headers_for_browser_clients(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    server = serve(FIXTURES / "shop.yaml")
+    pre = client.options(server.url + "/items", headers={
+        "origin": "http://localhost:3000", "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type"})
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert pre.headers["access-control-allow-methods"] == "POST"
+    assert pre.headers["access-control-allow-headers"] == "authorization, content-type"
+    res = client.get(server.url + "/items/special", headers={"origin": "http://localhost:3000"})
+    assert res.status_code == 200 and res.headers["access-control-allow-origin"] == "http://localhost:3000"
+    plain = client.get(server.url + "/items/special")
+    assert "access-control-allow-origin" not in plain.headers
+    # without a preflight header an undocumented OPTIONS is still a 405
+    assert client.options(server.url + "/items").status_code == 405

@@ -221,3 +221,21 @@ def test_config_endpoints_need_a_secret() -> None:
 
     with pytest.raises(SimulationError, match=r"endpoints\[0\]: give url and secret"):
         settings_from({}, {"webhooks": {"endpoints": [{"url": "http://127.0.0.1:1/x"}]}})
+
+
+def test_same_trigger_same_payload_twice(serve_stateless) -> None:
+    """With the clock injected, two fresh stubs send the same payload (only the event id,
+    unique on purpose, differs)."""
+    def payload() -> dict:
+        running = serve_stateless(base_clock=lambda: 1_800_000_000.0)
+        with Receiver() as receiver, running.client() as client:
+            register(client, receiver)
+            client.post("/__sandlot/webhooks/trigger", json={"events": ["charge.succeeded", "charge.refunded"]})
+            got = [g.json() for g in receiver.wait_for(2)]
+        for event in got:
+            assert event.pop("id").startswith("evt_")
+        return got
+
+    first = payload()
+    assert first == payload()
+    assert first[0]["created"] == 1_800_000_000

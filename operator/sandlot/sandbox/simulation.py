@@ -1,7 +1,7 @@
 """The simulation layer: scenarios, magic values, rate limits, idempotency, webhooks and the
 virtual clock, wrapped around any request handler (the stateless engine or the stateful one).
 
-Built by `wrap_app` (sandbox/simulated_app.py) for `sandlot mock` and `sandlot up`, and by
+Built by `simulate` (sandbox/simulated_app.py) for `sandlot mock` and `sandlot up`, and by
 tests. `Simulation.handle(MockRequest) -> MockResponse` answers its own admin routes under
 `/__sandlot/` (scenario, scenarios, clock, webhooks, magic; and reset for the stateless mock),
 and for API requests applies, in order: rate limit, scenario (header, then the tenant's sticky

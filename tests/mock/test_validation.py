@@ -176,3 +176,39 @@ paths:
     # a client following the declared Accept parameter still gets an answer, not 406
     res = call(engine, "GET", "/h", headers={"accept": "application/yaml"})
     assert res.status == 200 and res.header("content-type") == "application/json"
+
+
+def test_multipart_fields_are_validated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "upload.yaml"
+    spec.write_text("""
+openapi: 3.1.0
+info: {title: upload, version: "1"}
+paths:
+  /upload:
+    post:
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file, count]
+              properties:
+                file: {type: string, contentMediaType: application/octet-stream}
+                count: {type: integer, maximum: 3}
+      responses:
+        "204": {description: stored}
+""")
+    engine = Engine.from_source(str(spec))
+
+    def upload(count: str) -> MockResponse:
+        body = (b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nhello\r\n"
+                b"--XYZ\r\nContent-Disposition: form-data; name=\"count\"\r\n\r\n" + count.encode() +
+                b"\r\n--XYZ--\r\n")
+        return call(engine, "POST", "/upload", headers={"content-type": "multipart/form-data; boundary=XYZ"}, body=body)
+
+    assert upload("2").status == 204
+    res = upload("9")
+    assert res.status == 422
+    assert res.json()["errors"] == [{"location": "body", "pointer": "/count", "message": "9 is greater than the maximum of 3"}]

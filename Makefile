@@ -24,9 +24,12 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-## bench: speed and memory against peers measured in the same run
+## bench: speed and memory against peers measured in the same run, then the stateful
+## mode (reset of 10,000 objects, req/s vs stateless) and the operator (writes, create->Ready)
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m tests.sandbox.measure_throughput
+	$(BIN)/python -m tests.operator.measure_provisioning 5
 
 ## e2e: against the real cluster in KUBECONFIG (skips without one)
 e2e: $(STAMP)

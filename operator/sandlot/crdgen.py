@@ -185,13 +185,14 @@ def write_crds(out: str | Path, *, chart_dir: str | Path | None = None, check: b
             if current == text:
                 continue
             if check:
-                stale.append(path)
+                stale.append(path if current is not None else Path(f"{path} (missing)"))
             else:
                 directory.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
                 touched.append(path)
     if stale:
         raise SystemExit(
-            "CRDs are out of date: " + ", ".join(map(str, stale)) + "; run `make crds` and commit the result"
+            "CRDs are out of date or missing: " + ", ".join(map(str, stale))
+            + "; run `make crds` (or `sandlot crds`) from the repository root and commit the result"
         )
     return touched

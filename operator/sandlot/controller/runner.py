@@ -8,14 +8,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import sys
 
 import kopf
 from prometheus_client import start_http_server
 
 
+def cluster_config_problem() -> str | None:
+    """Return why no cluster can be reached (no service account, no readable kubeconfig), or None."""
+    import kubernetes
+
+    from sandlot.settings import load_settings
+
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=kubernetes.client.Configuration())
+        return None
+    except kubernetes.config.ConfigException:
+        pass
+    path = (load_settings().kubeconfig or "").split(":")[0] or os.path.expanduser("~/.kube/config")
+    try:
+        kubernetes.config.load_kube_config(config_file=path, client_configuration=kubernetes.client.Configuration())
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        return (f"no Kubernetes cluster configured: not running in a cluster, and the kubeconfig {path} "
+                f"cannot be used ({exc}); set KUBECONFIG to a valid kubeconfig or run the operator in a cluster")
+    return None
+
+
 def run_operator(args: argparse.Namespace) -> int:
     """Run the operator until interrupted; return the exit code."""
+    problem = cluster_config_problem()
+    if problem:
+        print(f"sandlot operator: {problem}", file=sys.stderr)
+        return 2
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
     from sandlot.controller import handlers  # noqa: F401  (registers the handlers)
 

@@ -288,12 +288,13 @@ class Dispatcher:
 
 
 def serve(sandbox: Sandbox, log_level: str = "warning") -> None:
-    """Serve every stub until SIGINT/SIGTERM; uvicorn stops accepting and finishes requests."""
-    import uvicorn
+    """Serve every stub until SIGINT/SIGTERM; uvicorn stops accepting, finishes the requests
+    in flight and returns (the signal is not re-raised, so the caller cleans up)."""
+    from sandlot.sandbox.graceful import serve_until_stopped
 
     dispatcher = Dispatcher({s.sock.getsockname()[1]: s.app for s in sandbox.stubs})
-    config = uvicorn.Config(dispatcher, lifespan="off", access_log=False, log_level=log_level)
-    uvicorn.Server(config).run(sockets=[s.sock for s in sandbox.stubs])
+    serve_until_stopped(dispatcher, sockets=[s.sock for s in sandbox.stubs], lifespan="off",
+                        access_log=False, log_level=log_level)
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -310,9 +311,7 @@ def run_up(args: argparse.Namespace) -> int:
     print(summary(sandbox), flush=True)
     try:
         serve(sandbox, args.log_level)
-    except KeyboardInterrupt:
-        pass  # uvicorn already shut down gracefully; the signal is re-raised after it returns
     finally:
-        sandbox.close()
+        sandbox.close()  # flushes every request log and closes the stores
     print("Sandbox stopped.", flush=True)
     return 0

@@ -60,10 +60,12 @@ def start(args: list[str], health_url: str, cwd: Path | None = None,
     return proc
 
 
-def stop(proc: subprocess.Popen, timeout: float = 15.0) -> tuple[int, str, str]:
-    """Send SIGINT to the process (by pid) and return (exit code, stdout, stderr)."""
+def stop(proc: subprocess.Popen, timeout: float = 15.0,
+         sig: signal.Signals = signal.SIGINT) -> tuple[int, str, str]:
+    """Send `sig` (SIGINT, as Ctrl-C would) to the process by pid; return (exit code, stdout,
+    stderr)."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

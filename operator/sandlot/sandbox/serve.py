@@ -107,14 +107,16 @@ def run_stateful(args: argparse.Namespace) -> int:
         print(f"Sandbox key for tenant {tenant_id} (shown once): {key.secret}", flush=True)
     if generated:
         print(f"Admin token (shown once): {config.admin_token}", flush=True)
-    import uvicorn
+    from sandlot.sandbox.graceful import serve_until_stopped
 
     engine = handler.engine
     log.info("Serving %d operations from %s at http://%s:%d", len(engine.operations), args.spec,
              args.host, args.port)
     started = time.perf_counter()
-    uvicorn.run(built.app, host=args.host, port=args.port, access_log=False,
-                log_level=str(args.log_level).lower(), lifespan="on")
-    handler.close()
+    try:
+        serve_until_stopped(built.app, host=args.host, port=args.port, access_log=False,
+                            log_level=str(args.log_level).lower(), lifespan="on")
+    finally:
+        handler.close()  # writes the buffered request log: SIGTERM must not lose it
     log.debug("served for %.1f s", time.perf_counter() - started)
     return 0

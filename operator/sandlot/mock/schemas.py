@@ -154,16 +154,23 @@ class SchemaIndex:
         spec = DRAFT4 if openapi_version == "3.0" else DRAFT202012
         self.registry = Registry().with_resource(SPEC_URI, spec.create_resource(document))
         self._format_checker = _format_checker()
+        self._validators: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def validator(self, schema: Any, direction: str) -> Any:
-        """Build a validator for one schema node of the document (with formats asserted)."""
+        """Return the validator for one schema node of the document (formats asserted), built once."""
+        key = (id(schema), direction)
+        cached = self._validators.get(key)
+        if cached is not None and cached[0] is schema:  # the node itself is kept, so its id stays unique
+            return cached[1]
         cls = validator_class(self.version, direction)
-        return cls(
+        validator = cls(
             schema,
             registry=self.registry,
             _resolver=self.registry.resolver(base_uri=SPEC_URI),
             format_checker=self._format_checker,
         )
+        self._validators[key] = (schema, validator)
+        return validator
 
     def deref(self, node: Any) -> Any:
         """Follow `$ref`s (local pointers) until a node that is not a reference."""

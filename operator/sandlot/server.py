@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import inspect
 import json
 import logging
@@ -34,6 +35,17 @@ log = logging.getLogger("sandlot.mock")
 Handler = Callable[[MockRequest], "Awaitable[MockResponse] | MockResponse"]
 _MAX_BODY = 32 * 1024 * 1024
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the parsed spec, compiled routes) out of the GC's reach.
+
+    A big spec is millions of objects; without this every full collection walks them all,
+    which shows up as 100+ ms pauses in the p99 latency. They are still freed by reference
+    counting when a reload drops them.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class EngineHolder:
@@ -56,6 +68,7 @@ class EngineHolder:
             log.error("spec reload failed, still serving the last good version: %s", exc)
             return False
         self.engine = engine
+        freeze_heap()
         self.loaded_at = time.time()
         self.reloads += 1
         self.last_error = None
@@ -218,6 +231,7 @@ def run_mock(args: argparse.Namespace) -> int:
         return 2
     import uvicorn
 
+    freeze_heap()
     engine = app.holder.engine
     log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
              len(engine.operations), args.spec, args.host, args.port, time.perf_counter() - started)

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--check", action="store_true", help="validate the spec and exit")
     mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
     mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
+    mock.add_argument("--dynamic", action="store_true",
+                      help="generate every body from its schema, ignoring examples (Prism's -d)")
     mock.set_defaults(func=_cmd_mock)
     from sandlot.sandbox.commands import add_mock_options, add_sandbox_commands
 

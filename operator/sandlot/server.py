@@ -51,10 +51,11 @@ def freeze_heap() -> None:
 class EngineHolder:
     """The engine currently serving, swapped atomically on reload."""
 
-    def __init__(self, engine: Engine, source: str, seed: int = 0) -> None:
+    def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False) -> None:
         self.engine = engine
         self.source = source
         self.seed = seed
+        self.dynamic = dynamic
         self.loaded_at = time.time()
         self.reloads = 0
         self.last_error: str | None = None
@@ -62,7 +63,7 @@ class EngineHolder:
     def reload(self) -> bool:
         """Load and compile the spec again; swap it in if it is valid. Return whether it was swapped."""
         try:
-            engine = Engine.from_source(self.source, seed=self.seed)
+            engine = Engine.from_source(self.source, seed=self.seed, dynamic=self.dynamic)
         except SpecError as exc:
             self.last_error = str(exc)
             log.error("spec reload failed, still serving the last good version: %s", exc)
@@ -200,11 +201,11 @@ async def watch_spec(holder: EngineHolder) -> None:
                 break
 
 
-def create_app(spec: str, *, seed: int = 0, watch: bool = True,
+def create_app(spec: str, *, seed: int = 0, watch: bool = True, dynamic: bool = False,
                handler_factory: Callable[[EngineHolder], Handler] | None = None) -> MockApp:
     """Load a spec and build the ASGI app serving it (raises SpecError for a broken spec)."""
-    engine = Engine.from_source(spec, seed=seed)
-    return MockApp(EngineHolder(engine, spec, seed), watch=watch, handler_factory=handler_factory)
+    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
+    return MockApp(EngineHolder(engine, spec, seed, dynamic), watch=watch, handler_factory=handler_factory)
 
 
 def run_mock(args: argparse.Namespace) -> int:
@@ -224,7 +225,7 @@ def run_mock(args: argparse.Namespace) -> int:
     from sandlot.sandbox.simulated_app import simulate_from_args
 
     try:
-        app = create_app(args.spec, seed=args.seed, watch=not args.no_watch)
+        app = create_app(args.spec, seed=args.seed, watch=not args.no_watch, dynamic=getattr(args, "dynamic", False))
         app = simulate_from_args(app, args)  # scenarios, magic values, webhooks (docs/scenarios.md)
     except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

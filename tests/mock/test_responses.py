@@ -153,3 +153,11 @@ def test_answer_cache_is_bounded(shop_engine: Engine, monkeypatch) -> None:  # t
     assert len(shop_engine._cache) == 3
     assert shop_engine._cache_bytes == sum(len(r.body) for r in shop_engine._cache.values())
     assert call(shop_engine, "GET", "/items/1").body == first.body  # recomputed, identical
+
+
+def test_engine_wide_dynamic_default_and_per_request_override() -> None:
+    engine = Engine.from_source(str(FIXTURES / "shop.yaml"), dynamic=True)
+    generated = call(engine, "GET", "/items", headers=KEY)
+    assert generated.status == 200 and generated.json() != [LAMP]
+    conforms(engine, "GET", "/items", generated)
+    assert call(engine, "GET", "/items", "__dynamic=false", headers=KEY).json() == [LAMP]

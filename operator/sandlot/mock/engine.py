@@ -119,9 +119,10 @@ def strip_controls(query: str) -> str:
 class Engine:
     """A spec compiled for serving: routes now, per-operation plans on first use."""
 
-    def __init__(self, spec: Spec, *, seed: int = 0) -> None:
+    def __init__(self, spec: Spec, *, seed: int = 0, dynamic: bool = False) -> None:
         self.spec = spec
         self.seed = seed
+        self.dynamic = dynamic  # the default for requests that do not say (Prism's -d)
         document = spec.document
         self.index = SchemaIndex(document, spec.version)
         self.generator = Generator(document, openapi_version=spec.version)
@@ -147,9 +148,9 @@ class Engine:
         self._bundled_json: bytes | None = None
 
     @classmethod
-    def from_source(cls, source: str, *, seed: int = 0) -> Engine:
+    def from_source(cls, source: str, *, seed: int = 0, dynamic: bool = False) -> Engine:
         """Load, bundle and compile a spec from a path or URL (raises SpecError)."""
-        return cls(load_spec(source), seed=seed)
+        return cls(load_spec(source), seed=seed, dynamic=dynamic)
 
     @property
     def files(self) -> list[str]:
@@ -350,8 +351,8 @@ class Engine:
                 return validated
             query = urllib.parse.parse_qs(req.query) if "__" in req.query else {}
             controls = parse_controls(req.headers.get("prefer"), query)
-            return self.respond(req, match, status=controls.code, example=controls.example,
-                                dynamic=bool(controls.dynamic))
+            dynamic = self.dynamic if controls.dynamic is None else controls.dynamic
+            return self.respond(req, match, status=controls.code, example=controls.example, dynamic=dynamic)
         except SpecError as exc:
             log.error("%s", exc)
             return problem_response(500, f"the spec cannot answer this request: {exc}")

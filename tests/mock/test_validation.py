@@ -212,3 +212,14 @@ paths:
     res = upload("9")
     assert res.status == 422
     assert res.json()["errors"] == [{"location": "body", "pointer": "/count", "message": "9 is greater than the maximum of 3"}]
+
+
+def test_errors_header_stays_valid_json_when_long() -> None:
+    from sandlot.mock.engine import errors_header
+    from sandlot.mock.messages import Violation, problem_body
+
+    many = [Violation("query", f"/p{i}", "x" * 100) for i in range(100)]
+    text = errors_header(problem_body(400, "bad", many))
+    parsed = json.loads(text)
+    assert len(text) <= 2000 and parsed["truncated"] is True
+    assert 0 < len(parsed["errors"]) < 100 and parsed["errors"][0]["pointer"] == "/p0"

@@ -265,9 +265,8 @@ class Engine:
             response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
         except ResponseChoiceError:
             return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
-        summary = json.dumps(problem, separators=(",", ":"))[:_ERRORS_HEADER_MAX]
         response.headers.extend(refusal.headers)
-        response.headers.append((_ERRORS_HEADER, summary))
+        response.headers.append((_ERRORS_HEADER, errors_header(problem)))
         return response
 
     def respond(self, req: MockRequest, match: Match, *, status: int | None = None, body: Any = NOTSET,
@@ -356,6 +355,20 @@ class Engine:
         except SpecError as exc:
             log.error("%s", exc)
             return problem_response(500, f"the spec cannot answer this request: {exc}")
+
+
+def errors_header(problem: dict[str, Any]) -> str:
+    """Return a problem document as compact ASCII JSON for a header, dropping errors to fit."""
+    problem = dict(problem)
+    errors = list(problem.get("errors") or [])
+    text = json.dumps(problem, separators=(",", ":"))
+    while len(text) > _ERRORS_HEADER_MAX and errors:
+        errors.pop()
+        problem["errors"] = errors
+        problem["truncated"] = True
+        text = json.dumps(problem, separators=(",", ":"))
+    return text if len(text) <= _ERRORS_HEADER_MAX else json.dumps(
+        {"status": problem.get("status"), "truncated": True}, separators=(",", ":"))
 
 
 def serialize_body(value: Any, content_type: str) -> bytes:

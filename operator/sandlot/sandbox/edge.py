@@ -8,6 +8,12 @@ holds the request for the delay, then closes the connection without a byte of re
 `reset` (`connection_reset`) aborts the connection with a TCP RST (SO_LINGER 0). It also starts
 the webhook worker on the server's event loop with the first request.
 
+A held request never outlives its client or the server: the hold ends early when the client
+disconnects (`http.disconnect` from `receive`) and when the server starts shutting down, so a
+`timeout; delay=...` or `Sandlot-Latency` cannot keep a stopping server alive. Shutdown is seen
+the way uvicorn signals it to a connection with a request in flight: its request cycle's
+`keep_alive` turns False (`shutdown()`); the edge sets it True while holding and watches it.
+
 Closing needs the connection's transport, which ASGI does not expose: uvicorn's `send` is a
 bound method of its request cycle, which holds the transport. Without one (another server), a
 `close` or `reset` degrades to raising, which servers answer with a 500 and a closed connection.
@@ -23,6 +29,8 @@ from typing import Any
 from sandlot.sandbox.faults import EDGE_HEADER, EdgeAction, take_action
 
 _EDGE = EDGE_HEADER.encode()
+#: How often a held request looks whether the server is shutting down (seconds).
+_SHUTDOWN_POLL = 0.1
 
 
 class _Aborted(Exception):
@@ -72,7 +80,7 @@ class SimulationEdge:
                 message = {**message, "headers": [(k.encode("latin-1"), v.encode("latin-1"))
                                                   for k, v in headers]}
                 if action is not None:
-                    await self._act(action, send)
+                    await self._act(action, send, receive)
             await send(message)
 
         try:
@@ -82,9 +90,13 @@ class SimulationEdge:
             for _ in range(3):
                 await asyncio.sleep(0)
 
-    async def _act(self, action: EdgeAction, send: Any) -> None:
-        if action.seconds > 0:
-            await asyncio.sleep(action.seconds)
+    async def _act(self, action: EdgeAction, send: Any, receive: Any) -> None:
+        if action.seconds > 0 and not await _hold(action.seconds, send, receive):
+            # The client left, or the server is stopping: nobody waits for the rest.
+            transport = _transport(send)
+            if transport is not None:
+                _drop(transport, reset=False)
+            raise _Aborted
         if action.kind == "latency":
             return
         transport = _transport(send)
@@ -92,3 +104,32 @@ class SimulationEdge:
             raise RuntimeError(f"cannot {action.kind} the connection: the server hides its transport")
         _drop(transport, reset=action.kind == "reset")
         raise _Aborted
+
+
+async def _hold(seconds: float, send: Any, receive: Any) -> bool:
+    """Wait `seconds`; return False as soon as the client disconnects or the server stops."""
+    cycle = getattr(send, "__self__", None)
+    watches_shutdown = cycle is not None and isinstance(getattr(cycle, "keep_alive", None), bool)
+    keep_alive = cycle.keep_alive if watches_shutdown else None
+    if watches_shutdown:
+        cycle.keep_alive = True  # uvicorn's shutdown() turns it False: that is the signal
+    disconnected = asyncio.ensure_future(_until_disconnect(receive))
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return True
+            done, _ = await asyncio.wait({disconnected}, timeout=min(left, _SHUTDOWN_POLL))
+            if done or (watches_shutdown and cycle.keep_alive is False):
+                return False
+    finally:
+        disconnected.cancel()
+        if watches_shutdown and cycle.keep_alive is True:
+            cycle.keep_alive = keep_alive
+
+
+async def _until_disconnect(receive: Any) -> None:
+    """Return when the client disconnects (any request body left unread is skipped)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

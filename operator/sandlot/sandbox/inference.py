@@ -122,6 +122,8 @@ class Pagination:
     cursor_param: str | None = None
     default_limit: int = 10
     max_limit: int = 100
+    #: The number of the first page: 1, or 0 where the page parameter starts at 0 (Twilio).
+    page_base: int = 1
 
 
 @dataclass(frozen=True)
@@ -445,7 +447,7 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
     if not isinstance(item_schema, dict):
         return None
     props = object_properties(document, item_schema)
-    wrapper = _wrapper_property(document, name, props)
+    wrapper = _wrapper_property(document, name, props, object_required(document, item_schema))
     if wrapper is not None:
         item_schema = props[wrapper]
         props = object_properties(document, item_schema)
@@ -477,18 +479,27 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
                       frozenset(object_required(document, item_schema)), wrapper)
 
 
-def _wrapper_property(document: Mapping[str, Any], name: str,
-                      props: Mapping[str, Any]) -> str | None:
-    """Return the property wrapping a single object (`{"droplet": {...}}` for `droplets`):
-    named like the collection's singular, an object with properties of its own, and the
-    response has no `id` of its own."""
-    single = singularize(name).lower().replace("-", "_")
+def _wrapper_property(document: Mapping[str, Any], name: str, props: Mapping[str, Any],
+                      required: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """Return the property wrapping a single object in item responses, if the response has
+    no `id` of its own: the object property named like the collection's singular
+    (`{"droplet": {...}}` for `droplets`), else the only property, else the only required
+    property, when that is an object with properties of its own (`{"ssh_key": {...}}` for
+    `keys`)."""
     if "id" in props:
         return None
-    for prop, schema in props.items():
-        if prop.lower().replace("-", "_") == single and isinstance(schema, dict) \
-                and object_properties(document, schema):
-            return prop
+
+    def holds_object(prop: str) -> bool:
+        schema = props.get(prop)
+        return isinstance(schema, dict) and bool(object_properties(document, schema))
+
+    single = singularize(name).lower().replace("-", "_")
+    named = [p for p in props if p.lower().replace("-", "_") == single and holds_object(p)]
+    if named:
+        return named[0]
+    for candidates in (list(props), [p for p in props if p in required]):
+        if len(candidates) == 1 and holds_object(candidates[0]):
+            return candidates[0]
     return None
 
 
@@ -521,6 +532,10 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
             kwargs["default_limit"] = schema["default"]
         if isinstance(schema.get("maximum"), (int, float)):
             kwargs["max_limit"] = int(schema["maximum"])
+    if kwargs["page_param"]:
+        schema = deref(document, query[kwargs["page_param"]].get("schema")) or {}
+        if schema.get("minimum") == 0 or schema.get("default") == 0:
+            kwargs["page_base"] = 0
     found = success_response(document, op)
     schema = deref(document, found[1].get("schema")) if found else None
     if isinstance(schema, dict) and not _is_array(schema):
@@ -541,7 +556,11 @@ def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
     if param in properties:
         return param
     single = singularize(param)
-    return single if single in properties else None
+    if single in properties:
+        return single
+    # Twilio filters `?To=...` on the property `to`: match ignoring case and underscores.
+    loose = [p for p in properties if p.lower().replace("_", "") == param.lower().replace("_", "")]
+    return loose[0] if len(loose) == 1 else None
 
 
 def _parent_of(list_template: str, collections: Mapping[str, Collection],

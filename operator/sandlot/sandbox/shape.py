@@ -8,7 +8,7 @@ wrap a page of objects into the list response's envelope; format timestamps.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sandlot.sandbox.inference import Collection, Pagination, Timestamp
@@ -49,11 +49,55 @@ def project(obj: Mapping[str, Any], collection: Collection) -> dict[str, Any]:
     return out
 
 
+def conform(obj: Mapping[str, Any], valid: Callable[[str, Any], bool], sample: Any,
+            required: Iterable[str] = ()) -> dict[str, Any]:
+    """Return the object as the response schema allows it: a field whose value does not
+    validate against its property (`"region": "nyc3"` where the schema wants an object) takes
+    the generated sample's value, or is left out when optional and the sample has none.
+
+    The stored object keeps what the client sent; only what is rendered changes, so a
+    response always validates."""
+    sample = sample if isinstance(sample, Mapping) else {}
+    out = {}
+    for name, value in obj.items():
+        if valid(name, value):
+            out[name] = value
+        elif name in sample and valid(name, sample[name]):
+            out[name] = sample[name]
+        elif name in set(required):
+            out[name] = value  # nothing better to send; the engine reports the mismatch
+    return out
+
+
+def _loose(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def response_names(body: Any, properties: Mapping[str, Any]) -> Any:
+    """Return the request body with each field the response schema does not name exactly
+    renamed to the property it matches case- and underscore-insensitively (Twilio's form
+    fields `To`, `StatusCallback` are the response's `to`, `status_callback`)."""
+    if not isinstance(body, dict):
+        return body
+    by_loose: dict[str, list[str]] = {}
+    for prop in properties:
+        by_loose.setdefault(_loose(prop), []).append(prop)
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        matches = by_loose.get(_loose(name), []) if name not in properties else [name]
+        target = matches[0] if len(matches) == 1 else name
+        if target != name and target in body:
+            target = name  # the client sent both spellings: keep each as sent
+        out[target] = value
+    return out
+
+
 def build_object(template: Any, body: Any, collection: Collection, object_id: Any,
                  now: float, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build a new object: the generated template's required and readOnly fields, then the
     request's fields, then server fields (optional fields the client left out stay out)."""
     obj = fill_from_template(template, collection)
+    body = response_names(body, collection.properties)
     if isinstance(body, dict):
         obj.update(body)
     obj.update(extra or {})
@@ -76,6 +120,7 @@ def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,
     and the fields the server supplies stay."""
     obj = {k: v for k, v in stored.items() if collection.server_filled(k)} if replace \
         else dict(stored)
+    body = response_names(body, collection.properties)
     if isinstance(body, dict):
         keep = {collection.id_field} | {t.name for t in collection.timestamps if t.event == "created"}
         obj.update({k: v for k, v in body.items() if k not in keep})

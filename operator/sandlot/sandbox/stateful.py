@@ -20,18 +20,19 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandlot.mock.engine import Engine, Match
+from sandlot.mock.engine import Engine, Match, strip_controls
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
 from sandlot.sandbox.admin import PREFIX, AdminApi
 from sandlot.sandbox.config import SandboxConfig
 from sandlot.sandbox.ids import new_id
 from sandlot.sandbox.inference import (
-    Binding, Collection, StateModel, deref, infer_model, singularize,
+    Binding, Collection, Pagination, StateModel, deref, infer_model, singularize,
 )
 from sandlot.sandbox.keys import IssuedKey, live_key_problem
+from sandlot.sandbox.paging import fill_page_fields, page_facts, revert_refused
 from sandlot.sandbox.shape import (
-    apply_update, build_object, envelope, fill_from_template, project,
+    apply_update, build_object, conform, envelope, fill_from_template, project,
 )
 from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
 from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
@@ -88,6 +89,7 @@ class StatefulHandler:
         """Infer the collections of `engine`'s spec and serve through it."""
         self.engine = engine
         self._templates: dict[tuple[str, str], Any] = {}
+        self._field_validators: dict[tuple[str, str], Any] = {}
         self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
         self._relations = self._relation_fields()
 
@@ -151,8 +153,28 @@ class StatefulHandler:
 
     def _render_item(self, req: MockRequest, match: Match, collection: Collection,
                      obj: dict[str, Any]) -> MockResponse:
-        """Render one object, wrapped as the collection's item responses are."""
-        return self._render(req, match, {collection.wrapper: obj} if collection.wrapper else obj)
+        """Render one object, wrapped as the collection's item responses are, each field as
+        the response schema allows (see `shape.conform`)."""
+        template = self._generated(req, match)
+        obj = self._conformed(collection, obj, self._unwrap(collection, template))
+        if not collection.wrapper:
+            return self._render(req, match, obj)
+        # The envelope's other fields (DigitalOcean's required `links`) come from the template.
+        around = template if isinstance(template, dict) and collection.wrapper in template else {}
+        return self._render(req, match, {**around, collection.wrapper: obj})
+
+    def _conformed(self, collection: Collection, obj: dict[str, Any], sample: Any) -> dict[str, Any]:
+        """Return `obj` with the fields its property schemas refuse taken from `sample`."""
+        def valid(name: str, value: Any) -> bool:
+            schema = collection.properties.get(name)
+            if not isinstance(schema, dict):
+                return True
+            key = (collection.name, name)
+            if key not in self._field_validators:
+                self._field_validators[key] = self.engine.index.validator(schema, "response")
+            return bool(self._field_validators[key].is_valid(value))
+
+        return conform(obj, valid, sample, collection.required)
 
     def issue_key(self, tenant_id: str | None = None, name: str = "",
                   secret: IssuedKey | None = None) -> tuple[str, IssuedKey]:
@@ -404,7 +426,7 @@ class StatefulHandler:
         if pagination.offset_param and isinstance(query.get(pagination.offset_param), int):
             offset = max(0, query[pagination.offset_param])
         if pagination.page_param and isinstance(query.get(pagination.page_param), int):
-            offset = max(0, query[pagination.page_param] - 1) * limit
+            offset = max(0, query[pagination.page_param] - pagination.page_base) * limit
         if pagination.cursor_param and query.get(pagination.cursor_param):
             offset = _decode_cursor(str(query[pagination.cursor_param]))
         after = query.get(pagination.after_param) if pagination.after_param else None
@@ -429,7 +451,9 @@ class StatefulHandler:
                 filters=filters, offset=offset, limit=limit,
                 after_id=str(after) if after is not None else None,
                 before_id=str(before) if before is not None else None))
-        items = [project(o.data, collection) for o in page.items]
+        sample = self._item_template(collection, "sample") if page.items else {}
+        items = [self._conformed(collection, project(o.data, collection), sample)
+                 for o in page.items]
         next_token = None
         if page.has_more and items:
             next_token = (_encode_cursor(offset + limit) if pagination.cursor_param
@@ -439,7 +463,37 @@ class StatefulHandler:
         required = schema.get("required", []) if isinstance(schema, dict) else []
         body = envelope(template, items, pagination, has_more=page.has_more, total=page.total,
                         next_token=next_token, required=required)
-        return self._render(req, match, body)
+        return self._render(req, match, self._with_page_fields(
+            req, template, body, schema, pagination, offset=offset, limit=limit,
+            count=len(items), total=page.total, has_more=page.has_more, next_token=next_token))
+
+    def _with_page_fields(self, req: MockRequest, template: Any, body: Any, schema: Any,
+                          pagination: Pagination, *, offset: int, limit: int, count: int,
+                          total: int, has_more: bool, next_token: str | None) -> Any:
+        """Return the envelope with its page metadata taken from the page served (totals,
+        page size, links on this server), keeping what the response schema refuses as
+        generated (sandbox/paging.py)."""
+        if not isinstance(body, dict):
+            return body
+        next_query = None
+        if next_token is not None and (pagination.cursor_param or pagination.after_param):
+            next_query = {pagination.cursor_param or pagination.after_param: next_token}
+        facts = page_facts(req.path, strip_controls(req.query), offset=offset, limit=limit,
+                           count=count, total=total, has_more=has_more,
+                           page_param=pagination.page_param, page_base=pagination.page_base,
+                           limit_param=pagination.limit_param,
+                           offset_param=pagination.offset_param, next_query=next_query)
+        skip = {f for f in (pagination.items_field, pagination.has_more_field,
+                            pagination.next_field, pagination.total_field) if f}
+        filled, changed = fill_page_fields(body, facts, skip)
+        if not changed or schema is None:
+            return filled
+        validator = self.engine.index.validator(schema, "response")
+        host = req.headers.get("host", "localhost")
+        return revert_refused(
+            filled, template, changed,
+            lambda b: [tuple(e.absolute_path) for e in validator.iter_errors(b)],
+            lambda uri: f"http://{host}{uri}")
 
 
 def _encode_cursor(offset: int) -> str:

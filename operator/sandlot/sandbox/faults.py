@@ -45,6 +45,17 @@ BUILTIN = {
     SLOW: "answer normally after latency=D (default 250ms; also the Sandlot-Latency header)",
 }
 
+#: Built-in scenario name -> the parameters it takes (any other parameter is refused).
+PARAMS: dict[str, tuple[str, ...]] = {
+    RATE_LIMITED: ("retry_after",), TIMEOUT: ("delay",), SERVER_ERROR: (), UNAVAILABLE: ("retry_after",),
+    DOWNSTREAM_FAILURE: ("status",), CONNECTION_RESET: (), SLOW: ("latency",),
+}
+#: The statuses `downstream_failure; status=N` may give.
+DOWNSTREAM_STATUSES = (502, 504)
+#: The longest a request may be held (timeout's delay, slow's latency, Sandlot-Latency), in
+#: seconds: a held request ties up a connection, and a typo like `delay=5h` should not.
+MAX_HOLD_SECONDS = 120.0
+
 _TITLES = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -133,8 +144,6 @@ def builtin_response(name: str, params: Mapping[str, float | int | str], engine:
                                      [("retry-after", str(retry))])
     if name == DOWNSTREAM_FAILURE:
         status = int(params.get("status", 502))
-        if status not in (502, 504):
-            status = 502
         what = "timed out" if status == 504 else "answered with garbage"
         return documented_or_problem(engine, req, match, status, name,
                                      f"The downstream_failure scenario: a service behind the provider {what}.")

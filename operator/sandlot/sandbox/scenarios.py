@@ -21,7 +21,9 @@ from typing import Any
 from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.sandbox.clock import DurationError, parse_duration
-from sandlot.sandbox.faults import BUILTIN, builtin_response, problem
+from sandlot.sandbox.faults import (
+    BUILTIN, DOWNSTREAM_STATUSES, MAX_HOLD_SECONDS, PARAMS, builtin_response, problem,
+)
 
 _DURATION_PARAMS = ("delay", "latency")
 _INT_PARAMS = ("retry_after", "status")
@@ -142,6 +144,30 @@ def check_name(name: str, named: Mapping[str, NamedScenario]) -> None:
     if name not in BUILTIN and name not in named:
         known = ", ".join([*BUILTIN, *sorted(named)])
         raise ScenarioError(f"unknown scenario {name!r}; known: {known}")
+
+
+def check(name: str, params: Mapping[str, Any], named: Mapping[str, NamedScenario]) -> None:
+    """Raise ScenarioError for an unknown name, a parameter the scenario does not take, or a
+    value it cannot use (so a typo is refused instead of silently ignored)."""
+    check_name(name, named)
+    allowed = PARAMS.get(name, ())
+    for key in params:
+        if key not in allowed:
+            takes = f"its parameters: {', '.join(allowed)}" if allowed else "it takes no parameters"
+            raise ScenarioError(f"scenario {name!r} has no parameter {key!r}; {takes}")
+    if "status" in params and params["status"] not in DOWNSTREAM_STATUSES:
+        raise ScenarioError(f"{name}: status={params['status']} is not allowed; use "
+                            f"{' or '.join(map(str, DOWNSTREAM_STATUSES))}")
+    for key in ("delay", "latency"):
+        if key in params:
+            check_hold(params[key], f"{name}: {key}")
+
+
+def check_hold(seconds: float, where: str) -> None:
+    """Raise ScenarioError when a request would be held longer than MAX_HOLD_SECONDS."""
+    if seconds > MAX_HOLD_SECONDS:
+        raise ScenarioError(f"{where}: {seconds:g} s is longer than the cap of {MAX_HOLD_SECONDS:g} s; "
+                            f"hold a request at most {MAX_HOLD_SECONDS:g}s")
 
 
 def answer(choice: Choice, named: Mapping[str, NamedScenario], engine: Engine, req: MockRequest,

@@ -89,8 +89,7 @@ def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None 
         policy = webhooks.policy_from({**spec_hooks, **conf_hooks}, "webhooks")
         endpoints = webhooks.configured_endpoints(conf_hooks.get("endpoints"), "config webhooks.endpoints")
         if default_scenario:
-            name, _ = scenarios.parse_header(default_scenario)
-            scenarios.check_name(name, named)
+            scenarios.check(*scenarios.parse_header(default_scenario), named)
     except (ValueError, TypeError) as exc:
         raise SimulationError(str(exc)) from None
     has_callbacks = any(isinstance(op, Mapping) and op.get("callbacks")
@@ -228,7 +227,7 @@ class Simulation:
             choice = scenarios.choose(req.headers.get(SCENARIO_HEADER), sticky, settings.default_scenario,
                                       match)
             if choice is not None:
-                scenarios.check_name(choice.name, settings.named)
+                scenarios.check(choice.name, choice.params, settings.named)
                 answered = scenarios.answer(choice, settings.named, engine, req, match)
                 if answered is not None:
                     answered.headers.extend(rate_headers)
@@ -237,6 +236,7 @@ class Simulation:
                     latency = float(choice.params.get("latency", 0.25))
             if req.headers.get(LATENCY_HEADER):
                 latency = parse_duration(req.headers[LATENCY_HEADER], "Sandlot-Latency")
+                scenarios.check_hold(latency, "Sandlot-Latency")
         except (scenarios.ScenarioError, DurationError) as exc:
             return problem_response(400, f"{exc}. See GET /__sandlot/scenarios.")
         response = self._answer(req, match, tenant, settings)
@@ -427,7 +427,7 @@ class Simulation:
                 if not isinstance(text, str) or not text.strip():
                     raise ValueError('Give the scenario: {"scenario": "unavailable", "operations": [...]}')
                 name, params = scenarios.parse_header(text)
-                scenarios.check_name(name, self.settings().named)
+                scenarios.check(name, params, self.settings().named)
                 operations = args.get("operations") or []
                 if isinstance(operations, str):
                     operations = [operations]

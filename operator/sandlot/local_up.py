@@ -31,7 +31,7 @@ from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key, key_from_secret
 from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
 from sandlot.sandbox.simulated_app import simulate
 from sandlot.sandbox.stateful import StatefulHandler
-from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
+from sandlot.seed.fixtures import FixtureError, Fixtures, fixtures_source, parse_fixtures
 from sandlot.seed.sources import SourceError, read_configmap, read_s3, s3_client
 
 log = logging.getLogger("sandlot.up")
@@ -195,7 +195,8 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                                            scenario=downstream.scenario)
                 stub.app, stub.handler = built.app, built.handler
                 known = built.handler.model.collections
-                built.handler.register_seed({c: v for c, v in fixtures.items() if c in known})
+                built.handler.register_seed({c: v for c, v in fixtures.items() if c in known},
+                                            fixtures_source(fixtures))
             else:
                 stub.app, _ = simulate(create_app(spec, watch=False), config=config.simulation,
                                        default_scenario=downstream.scenario)

@@ -36,7 +36,7 @@ from sandlot.sandbox.shape import (
 )
 from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
 from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
-from sandlot.seed.fixtures import Fixtures, check_fixtures
+from sandlot.seed.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 
 log = logging.getLogger("sandlot.sandbox")
 
@@ -110,20 +110,30 @@ class StatefulHandler:
                     relations.setdefault(name, {})[prop] = by_singular[base]
         return relations
 
-    def register_seed(self, fixtures: Fixtures) -> None:
-        """Check the fixtures, complete each object from the spec, and make it the seed."""
+    def register_seed(self, fixtures: Fixtures, source: str | None = None) -> None:
+        """Check the fixtures (names, ids, relations, each object against its collection's
+        schema), complete each object from the spec, and make it the seed. Errors name
+        `source` (default: the file parse_fixtures read) and the object's pointer."""
+        source = source or fixtures_source(fixtures)
         check_fixtures(fixtures, {n: c.id_field for n, c in self.model.collections.items()},
-                       self._relations)
+                       self._relations, source)
         now = self.clock()
         seed: dict[str, list[tuple[str, dict]]] = {}
         for name, items in fixtures.items():
             collection = self.model.collections[name]
-            seed[name] = [
-                (str(item[collection.id_field]),
-                 project({**fill_from_template(self._item_template(
-                     collection, item[collection.id_field]), collection), **item}, collection))
-                for item in items
-            ]
+            validator = self.engine.index.validator(collection.item_schema, "response")
+            seed[name] = []
+            for i, item in enumerate(items):
+                obj = project({**fill_from_template(self._item_template(
+                    collection, item[collection.id_field]), collection), **item}, collection)
+                problem = next(iter(sorted(validator.iter_errors(obj),
+                                           key=lambda e: list(e.absolute_path))), None)
+                if problem is not None:
+                    where = "".join(f"/{p}" for p in problem.absolute_path)
+                    raise FixtureError(
+                        f"{source}: at /{name}/{i}{where}: {problem.message}; the object must "
+                        f"match the {collection.singular} schema of the spec")
+                seed[name].append((str(item[collection.id_field]), obj))
         self.store.set_seed(seed, now)
 
     def _item_template(self, collection: Collection, object_id: Any) -> dict[str, Any]:

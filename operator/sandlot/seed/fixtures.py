@@ -18,6 +18,17 @@ import yaml
 Fixtures = dict[str, list[dict[str, Any]]]
 
 
+class NamedFixtures(dict):  # type: ignore[type-arg]
+    """Fixtures that remember the file (or ConfigMap) they came from, for error messages."""
+
+    source: str = "<fixtures>"
+
+
+def fixtures_source(fixtures: Fixtures) -> str:
+    """Return where fixtures came from (as parse_fixtures was told), or `<fixtures>`."""
+    return getattr(fixtures, "source", "<fixtures>")
+
+
 class FixtureError(ValueError):
     """Fixtures that cannot be loaded; the message says where and how to fix it."""
 
@@ -34,7 +45,8 @@ def parse_fixtures(text: str | bytes, source: str = "<fixtures>") -> Fixtures:
         raise FixtureError(
             f"{source}: fixtures must be a mapping of collection name to a list of objects, "
             f"e.g. `customers: [{{id: cus_1, email: a@example.com}}]`; got {type(data).__name__}")
-    fixtures: Fixtures = {}
+    fixtures = NamedFixtures()
+    fixtures.source = source
     for collection, items in data.items():
         if items is None:
             items = []
@@ -75,8 +87,8 @@ def check_fixtures(fixtures: Fixtures, id_fields: Mapping[str, str],
         for i, item in enumerate(fixtures.get(collection, ())):
             for field_name, parent in relations.items():
                 value = item.get(field_name)
-                if isinstance(value, (str, int)) and parent in ids \
-                        and str(value) not in ids[parent]:
+                if isinstance(value, (str, int)) and str(value) not in ids.get(parent, ()):
+                    # A parent collection absent from the fixtures seeds nothing to point at.
                     raise FixtureError(
-                        f"{source}: {collection}[{i}].{field_name} = {value!r} names no seeded "
+                        f"{source}: at /{collection}/{i}/{field_name}: {value!r} names no seeded "
                         f"{parent} object; add it under `{parent}:` or fix the id")

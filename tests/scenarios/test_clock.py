@@ -93,3 +93,25 @@ def test_admin_reset_of_a_stateful_tenant_forgets_its_deliveries(serve_stateful)
         assert admin.post("/__sandlot/reset", json={"key": key}).status_code == 200
         assert tenant.get("/__sandlot/webhooks/deliveries").json()["deliveries"] == []
         assert tenant.get("/__sandlot/webhooks/endpoints").json()["endpoints"] == []
+
+
+@pytest.mark.parametrize("body", [b'{"seconds": 1e300}', b'{"seconds": Infinity}', b'{"seconds": NaN}',
+                                  b'{"by": "99999999999d"}', b'{"seconds": -5}'])
+def test_advance_refuses_what_is_not_a_usable_time_and_saves_nothing(serve_stateless, body: bytes) -> None:
+    with serve_stateless().client() as client:
+        response = client.post("/__sandlot/clock/advance", content=body,
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"]
+        clock = client.get("/__sandlot/clock")
+        assert clock.status_code == 200 and clock.json()["offset_seconds"] == 0
+
+
+def test_advance_stops_at_ten_years_in_all(serve_stateless) -> None:
+    with serve_stateless().client() as client:
+        assert client.post("/__sandlot/clock/advance", json={"by": "3000d"}).status_code == 200
+        refused = client.post("/__sandlot/clock/advance", json={"by": "651d"})
+        assert refused.status_code == 400 and "10 years" in refused.json()["detail"]
+        assert client.post("/__sandlot/clock/advance", json={"by": "650d"}).status_code == 200
+        clock = client.get("/__sandlot/clock").json()
+    assert clock["offset_seconds"] == 3650 * 86400 and clock["iso"] > "2030"

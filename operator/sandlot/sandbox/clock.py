@@ -13,6 +13,7 @@ Also holds `parse_duration`, the one parser for `250ms`, `2s`, `90m`, `72h`, `7d
 from __future__ import annotations
 
 import contextvars
+import math
 import re
 import time
 from collections.abc import Callable
@@ -32,6 +33,10 @@ CURRENT_OFFSET: contextvars.ContextVar[float | None] = contextvars.ContextVar("s
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
+#: How far a tenant's clock may be moved ahead of real time in all: 10 years (3650 days). Far
+#: enough for any expiry or billing cycle; beyond it timestamps stop being dates.
+MAX_OFFSET_SECONDS = 3650 * 86400.0
+
 
 class DurationError(ValueError):
     """A duration that cannot be read; the message shows the accepted forms."""
@@ -42,6 +47,8 @@ def parse_duration(value: Any, where: str = "duration") -> float:
     if isinstance(value, bool):
         raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise DurationError(f"{where}: {value!r} is not a finite number of seconds")
         if value < 0:
             raise DurationError(f"{where}: {value!r} is negative; durations are 0 or more")
         return float(value)
@@ -78,9 +85,17 @@ class VirtualClock:
 
     def advance(self, tenant_id: str, seconds: float) -> float:
         """Move the tenant's clock forward by `seconds` and return its new virtual time."""
+        if not math.isfinite(seconds):
+            raise DurationError(f"cannot move the clock by {seconds!r}; give a finite duration, e.g. 3d")
         if seconds < 0:
             raise DurationError("the clock only moves forward; reset the tenant to go back to the start")
-        self.state.set_state(tenant_id, OFFSET_KEY, self.offset(tenant_id) + seconds)
+        offset = self.offset(tenant_id) + seconds
+        if offset > MAX_OFFSET_SECONDS:
+            raise DurationError(
+                f"the clock may be at most {MAX_OFFSET_SECONDS:.0f} s (10 years) ahead of real time; "
+                f"it is {self.offset(tenant_id):g} s ahead, so {seconds:g} s more is too far "
+                "(reset the tenant to start over)")
+        self.state.set_state(tenant_id, OFFSET_KEY, offset)
         return self.now(tenant_id)
 
     def current(self) -> float:

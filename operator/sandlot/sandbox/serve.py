@@ -24,7 +24,7 @@ from sandlot.sandbox.sqlite_store import SQLiteStore
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.sandbox.tenancy import register_provided_keys
 from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
-from sandlot.seed.sources import SourceError, read_file
+from sandlot.seed.sources import SourceError, configmap_payload, read_file
 
 log = logging.getLogger("sandlot.sandbox")
 
@@ -78,6 +78,22 @@ def admin_token_from(args: argparse.Namespace, config: SandboxConfig) -> tuple[s
     return (given, False) if given else ("adm_" + secrets.token_urlsafe(24), True)
 
 
+def spec_source(spec: str, db: Path) -> str:
+    """Return what the engine loads for SPEC: the spec itself, or, when SPEC is a ConfigMap
+    manifest (examples/payments/payments-openapi.yaml), its OpenAPI key written next to the
+    state file (the loader reads files; edits to the manifest need a restart)."""
+    if spec.startswith(("http://", "https://")) or not Path(spec).is_file():
+        return spec  # the loader reports what is wrong with it
+    payload = configmap_payload(read_file(spec), spec)
+    if payload is None:
+        return spec
+    key, text = payload
+    target = db.parent / f"{db.stem}-{Path(key).name}"
+    target.write_text(text, encoding="utf-8")
+    log.info("%s is a ConfigMap: serving its key %s (written to %s)", spec, key, target)
+    return str(target)
+
+
 def run_stateful(args: argparse.Namespace) -> int:
     """Run `sandlot mock SPEC --stateful`: serve until interrupted; return the exit code."""
     logging.basicConfig(level=str(args.log_level).upper(),
@@ -86,8 +102,13 @@ def run_stateful(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         admin_token, generated = admin_token_from(args, config)
         config = config.with_admin_token(admin_token)
-        fixtures = parse_fixtures(read_file(args.fixtures), args.fixtures) if args.fixtures else None
-        built = build_stateful_app(args.spec, args.db, config, fixtures, seed=args.seed,
+        fixtures = None
+        if args.fixtures:
+            text = read_file(args.fixtures)
+            payload = configmap_payload(text, args.fixtures)
+            fixtures = parse_fixtures(payload[1] if payload else text, args.fixtures)
+        spec = spec_source(args.spec, Path(args.db))
+        built = build_stateful_app(spec, args.db, config, fixtures, seed=args.seed,
                                    watch=not args.no_watch, scenario=getattr(args, "scenario", None))
     except INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -110,7 +131,7 @@ def run_stateful(args: argparse.Namespace) -> int:
     from sandlot.sandbox.graceful import serve_until_stopped
 
     engine = handler.engine
-    log.info("Serving %d operations from %s at http://%s:%d", len(engine.operations), args.spec,
+    log.info("Serving %d operations from %s at http://%s:%d", len(engine.operations), spec,
              args.host, args.port)
     started = time.perf_counter()
     try:

@@ -47,14 +47,27 @@ def add_scenario_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
     trigger.set_defaults(func=_cmd_trigger)
 
 
+class UsageError(ValueError):
+    """An argument that cannot be used (a file that cannot be read, text that is not JSON)."""
+
+
+def _read(path: str, option: str) -> str:
+    """Return a file's text, or raise UsageError naming the option and the reason."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{option}: cannot read {path}: {reason}") from None
+
+
 def _json_arg(value: str | None, name: str) -> object:
     if value is None:
         return None
-    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+    text = _read(value[1:], f"--{name} {value}") if value.startswith("@") else value
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"error: --{name} is not JSON: {exc}") from None
+        raise UsageError(f"--{name} is not JSON: {exc}") from None
 
 
 def trigger_request(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, object]]:
@@ -83,7 +96,11 @@ def trigger_request(args: argparse.Namespace) -> tuple[dict[str, str], dict[str,
 def _cmd_trigger(args: argparse.Namespace) -> int:
     import httpx
 
-    headers, body = trigger_request(args)
+    try:
+        headers, body = trigger_request(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     url = args.url.rstrip("/") + "/__sandlot/webhooks/trigger"
     try:
         response = httpx.post(url, headers=headers, json=body, timeout=10.0)
@@ -99,14 +116,26 @@ def _cmd_magic(args: argparse.Namespace) -> int:
     from sandlot.mock.loader import SpecError
     from sandlot.sandbox.magic import MagicError, magic_table_for
 
-    rules = None
-    if args.config:
-        import yaml
-
-        rules = (yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}).get("magic")
     try:
+        rules = _magic_rules(args.config)
         sys.stdout.write(magic_table_for(args.spec, rules))
-    except (SpecError, MagicError) as exc:
+    except (SpecError, MagicError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _magic_rules(config: str | None) -> object:
+    """Return the `magic:` rules of the sidecar config file (None without one)."""
+    if not config:
+        return None
+    import yaml
+
+    option = f"--config {config}"
+    try:
+        data = yaml.safe_load(_read(config, option))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{option}: not YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise UsageError(f"{option}: must be a mapping of settings (with a `magic:` list)")
+    return (data or {}).get("magic")

@@ -55,6 +55,7 @@ class Stub:
     base_path: str
     handler: StatefulHandler | None = None
     url: str = ""
+    root: str = ""  # the url without the spec's base path: where /__sandlot/ lives
 
 
 @dataclass
@@ -149,11 +150,19 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _load_credentials(state_dir: Path) -> dict[str, str]:
+    """Return the variables of a state directory's credentials.env (none if it is absent)."""
     path = state_dir / CREDENTIALS_FILE
     if not path.exists():
         return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def saved_credentials(base: Path = Path(".sandlot")) -> dict[str, str]:
+    """Return the credentials.env of the one sandbox `sandlot up` keeps under `base`, or {}
+    when there is none or several (then the caller cannot guess which one is meant)."""
+    found = sorted(base.glob(f"*/{CREDENTIALS_FILE}")) if base.is_dir() else []
+    return _load_credentials(found[0].parent) if len(found) == 1 else {}
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -183,6 +192,10 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
         fixtures = parse_fixtures(_read_source(env.spec.seed.fixtures, docs, str(manifest)),
                                   f"{manifest}: seed.fixtures")
     config = config.with_admin_token(admin_token)
+    count = len(env.spec.downstreams)
+    if port and port + count - 1 > 65535:
+        raise UpError(f"--port {port} leaves no room for {count} downstreams (ports {port}-"
+                      f"{port + count - 1}); use a port up to {65536 - count}, or 0 for free ports")
     stubs: list[Stub] = []
     try:
         for i, downstream in enumerate(env.spec.downstreams):
@@ -203,7 +216,8 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             engine = stub.handler.engine if stub.handler else stub.app.holder.engine
             stub.base_path = (engine.base_paths or [""])[0].rstrip("/")
             bound_host, bound_port = sock.getsockname()[:2]
-            stub.url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}{stub.base_path}"
+            stub.root = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+            stub.url = stub.root + stub.base_path
         claimed = {c for s in stubs if s.handler for c in s.handler.model.collections}
         unknown = sorted(set(fixtures) - claimed)
         if unknown:
@@ -217,9 +231,12 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             if stub.handler:
                 stub.handler.close()
         raise
+    # SANDLOT_URL is where `sandlot trigger` and the admin API go: the first stateful stub.
+    first = next((s for s in stubs if s.handler), stubs[0] if stubs else None)
     _write_private(state_dir / CREDENTIALS_FILE,
                    f"SANDLOT_KEY={key.secret}\nSANDLOT_TENANT={tenant_id}\n"
-                   f"SANDLOT_ADMIN_TOKEN={admin_token}\n")
+                   f"SANDLOT_ADMIN_TOKEN={admin_token}\n"
+                   + (f"SANDLOT_URL={first.root}\n" if first else ""))
     app_env = {e.name: e.value for e in env.spec.app.env}
     app_env.update({s.env_var: s.url for s in stubs})
     (state_dir / APP_ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in app_env.items()))
@@ -258,7 +275,7 @@ def summary(sandbox: Sandbox) -> str:
               f"Admin token: {sandbox.admin_token}"]
     first = next((s for s in sandbox.stubs if s.handler), sandbox.stubs[0] if sandbox.stubs else None)
     if first is not None:
-        root = first.url[: len(first.url) - len(first.base_path)] if first.base_path else first.url
+        root = first.root
         collection = next(iter(first.handler.model.collections), "") if first.handler else ""
         lines += ["", "Try:",
                   f'  curl -H "Authorization: Bearer {sandbox.key.secret}" {first.url}/{collection}',

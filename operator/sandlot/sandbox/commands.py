@@ -12,6 +12,19 @@ import sys
 import time
 
 DEFAULT_DB = ".sandlot/sandbox.db"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def listen_port(text: str) -> int:
+    """Parse `sandlot up --port` for argparse: 0-65535, where 0 means any free port."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a port number: use 1-65535, or 0 for any free port")
+    return value
 
 
 def add_mock_options(mock: argparse.ArgumentParser) -> None:
@@ -35,14 +48,15 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     up = sub.add_parser("up", help="run a SandboxEnvironment manifest on this machine")
     up.add_argument("manifest", help="SandboxEnvironment YAML file (ConfigMaps in it or next to it)")
     up.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    up.add_argument("--port", type=int, default=4010,
+    up.add_argument("--port", type=listen_port, default=4010,
                     help="port of the first downstream; the next ones count up (0: any free port)")
     up.add_argument("--state-dir", default=None,
                     help="where state lives (default .sandlot/<sandbox name>/)")
     up.add_argument("--fresh", action="store_true", help="delete the saved state first")
     up.add_argument("--config", default=None,
                     help="sidecar YAML applied to every stateful stub (quota, retention, overrides)")
-    up.add_argument("--log-level", default="warning", help="log level (default warning)")
+    up.add_argument("--log-level", default="warning", type=str.lower, choices=LOG_LEVELS,
+                    help="log level (default warning)")
     up.set_defaults(func=_cmd_up)
 
     keys = sub.add_parser("keys", help="issue, list or revoke sandbox keys in a state file")

@@ -30,10 +30,12 @@ def add_scenario_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
 
     trigger = sub.add_parser("trigger", help="send a webhook event now, from a running sandbox stub")
     trigger.add_argument("event", nargs="+", help="event name(s), e.g. charge.succeeded")
-    trigger.add_argument("--url", default=os.environ.get("SANDLOT_URL", "http://127.0.0.1:4010"),
-                         help="the stub's root URL (default $SANDLOT_URL or http://127.0.0.1:4010)")
-    trigger.add_argument("--key", default=os.environ.get("SANDLOT_KEY"),
-                         help="the tenant's sandbox key (default $SANDLOT_KEY)")
+    trigger.add_argument("--url", default=None,
+                         help="the stub's root URL (default $SANDLOT_URL, else the one in "
+                              ".sandlot/<name>/credentials.env, else http://127.0.0.1:4010)")
+    trigger.add_argument("--key", default=None,
+                         help="the tenant's sandbox key (default $SANDLOT_KEY, else "
+                              ".sandlot/<name>/credentials.env)")
     trigger.add_argument("--admin-token", default=os.environ.get("SANDLOT_ADMIN_TOKEN"),
                          help="admin token, with --tenant or --key naming the tenant")
     trigger.add_argument("--tenant", default=None, help="tenant id (with --admin-token)")
@@ -93,9 +95,22 @@ def trigger_request(args: argparse.Namespace) -> tuple[dict[str, str], dict[str,
     return headers, body
 
 
+def with_sandbox_defaults(args: argparse.Namespace, saved: dict[str, str]) -> argparse.Namespace:
+    """Fill --url and --key left out: $SANDLOT_URL/$SANDLOT_KEY, else what `sandlot up` saved
+    in its credentials.env (`saved`), else the default port."""
+    args.url = args.url or os.environ.get("SANDLOT_URL") or saved.get("SANDLOT_URL") \
+        or "http://127.0.0.1:4010"
+    if args.key is None:
+        args.key = os.environ.get("SANDLOT_KEY") or saved.get("SANDLOT_KEY")
+    return args
+
+
 def _cmd_trigger(args: argparse.Namespace) -> int:
     import httpx
 
+    from sandlot.local_up import saved_credentials
+
+    args = with_sandbox_defaults(args, saved_credentials())
     try:
         headers, body = trigger_request(args)
     except UsageError as exc:

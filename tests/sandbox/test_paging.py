@@ -11,13 +11,10 @@ from urllib.parse import urlencode
 import pytest
 
 from sandlot.mock.engine import Engine
-from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
+from sandlot.mock.messages import MockRequest
 from sandlot.sandbox.paging import fill_page_fields, page_facts, revert_refused
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
 
-TWILIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "twilio" / "twilio_api_v2010.json"
+from .spec_handlers import assert_valid, handler_with_key, shared_engine
 
 
 def facts(**kwargs):
@@ -66,29 +63,21 @@ def test_revert_makes_links_absolute_then_restores_generated_values() -> None:
 
 @pytest.fixture(scope="module")
 def twilio_engine() -> Engine:
-    if not TWILIO.exists():
-        pytest.skip(f"the shared Twilio spec is absent ({TWILIO})")
-    return Engine.from_source(str(TWILIO))
+    return shared_engine("twilio/twilio_api_v2010.json")
 
 
 @pytest.fixture
 def twilio(twilio_engine: Engine, tmp_path: Path):
-    handler = StatefulHandler(twilio_engine, SQLiteStore(tmp_path / "tw.db"),
-                              SandboxConfig(admin_token="adm_x"))
-    _, key = handler.issue_key(name="t")
-    auth = "Basic " + base64.b64encode(f"{key.secret}:x".encode()).decode()
+    handler, key = handler_with_key(twilio_engine, tmp_path / "tw.db")
+    auth = "Basic " + base64.b64encode(f"{key}:x".encode()).decode()
 
-    def call(method: str, path: str, form: dict | None = None, query: str = "") -> MockResponse:
+    def call(method: str, path: str, form: dict | None = None, query: str = "") -> dict:
         headers = {"authorization": auth, "accept": "application/json", "host": "127.0.0.1:9",
                    "content-type": "application/x-www-form-urlencoded"}
         raw = urlencode(form).encode() if form is not None else b""
         response = handler.handle(MockRequest(method, path, query, headers, raw))
-        assert 200 <= response.status < 300, response.body
-        match = twilio_engine.match(MockRequest(method, path, "", {}, b""))
-        schema = twilio_engine.response_schema(match.operation, response.status)
-        body = json.loads(response.body)
-        assert not list(twilio_engine.index.validator(schema, "response").iter_errors(body))
-        return body
+        assert_valid(twilio_engine, method, path, response)
+        return json.loads(response.body)
 
     yield call
     handler.close()

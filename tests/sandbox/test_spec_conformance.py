@@ -12,30 +12,21 @@ import pytest
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
 from sandlot.sandbox.shape import conform
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
 
-DIGITALOCEAN = (Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "digitalocean"
-                / "specification" / "DigitalOcean-public.v2.yaml")
-
+from .spec_handlers import assert_valid, handler_with_key, shared_engine
 
 @pytest.fixture(scope="module")
 def do_engine() -> Engine:
-    if not DIGITALOCEAN.exists():
-        pytest.skip(f"the shared DigitalOcean spec is absent ({DIGITALOCEAN})")
-    return Engine.from_source(str(DIGITALOCEAN))
+    return shared_engine("digitalocean/specification/DigitalOcean-public.v2.yaml")
 
 
 @pytest.fixture
 def do_call(do_engine: Engine, tmp_path: Path):
-    handler = StatefulHandler(do_engine, SQLiteStore(tmp_path / "do.db"),
-                              SandboxConfig(admin_token="adm_x"))
-    _, key = handler.issue_key(name="t")
+    handler, key = handler_with_key(do_engine, tmp_path / "do.db")
 
     def call(method: str, path: str, body: object = None, query: str = "") -> MockResponse:
-        headers = {"authorization": f"Bearer {key.secret}", "accept": "application/json",
+        headers = {"authorization": f"Bearer {key}", "accept": "application/json",
                    "content-type": "application/json"}
         raw = json.dumps(body).encode() if body is not None else b""
         response = handler.handle(MockRequest(method, path, query, headers, raw))
@@ -44,17 +35,6 @@ def do_call(do_engine: Engine, tmp_path: Path):
 
     yield call
     handler.close()
-
-
-def assert_valid(engine: Engine, method: str, path: str, response: MockResponse) -> None:
-    """Fail unless a 2xx body validates against the operation's documented response schema."""
-    if not 200 <= response.status < 300 or not response.body:
-        return
-    match = engine.match(MockRequest(method, path, "", {}, b""))
-    schema = engine.response_schema(match.operation, response.status)
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:120]}" for e in
-              engine.index.validator(schema, "response").iter_errors(json.loads(response.body))]
-    assert not errors, f"{method} {path} -> {response.status} does not validate: {errors[:5]}"
 
 
 def test_droplet_fields_the_schema_wants_as_objects_are_rendered_valid(do_call) -> None:

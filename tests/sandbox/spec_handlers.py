@@ -1,0 +1,46 @@
+"""Stateful handlers over the shared real-world specs, for the conformance tests: load a
+shared spec (skip when absent), open a handler with one tenant key, and check a response
+against the operation's documented response schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandlot.mock.engine import Engine
+from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.sandbox.config import SandboxConfig
+from sandlot.sandbox.sqlite_store import SQLiteStore
+from sandlot.sandbox.stateful import StatefulHandler
+
+SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
+
+
+def shared_engine(relative: str) -> Engine:
+    """Load a spec under /work/shared/specs, or skip the test saying which one is absent."""
+    path = SHARED_SPECS / relative
+    if not path.exists():
+        pytest.skip(f"the shared spec {path} is absent")
+    return Engine.from_source(str(path))
+
+
+def handler_with_key(engine: Engine, db: Path) -> tuple[StatefulHandler, str]:
+    """Open a handler over a new state file and return it with one tenant's key."""
+    handler = StatefulHandler(engine, SQLiteStore(db), SandboxConfig(admin_token="adm_x"))
+    _, key = handler.issue_key(name="t")
+    return handler, key.secret
+
+
+def assert_valid(engine: Engine, method: str, path: str, response: MockResponse) -> None:
+    """Fail unless a 2xx response succeeded and its body validates against the operation's
+    documented response schema."""
+    assert 200 <= response.status < 300, response.body
+    if not response.body:
+        return
+    match = engine.match(MockRequest(method, path, "", {}, b""))
+    schema = engine.response_schema(match.operation, response.status)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:120]}" for e in
+              engine.index.validator(schema, "response").iter_errors(json.loads(response.body))]
+    assert not errors, f"{method} {path} -> {response.status} does not validate: {errors[:5]}"

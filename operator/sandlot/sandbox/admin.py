@@ -18,6 +18,7 @@ from typing import Any
 
 from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox.config import SandboxConfig
+from sandlot.sandbox.problems import forbidden
 from sandlot.sandbox.store import ORIGIN_API, Store
 from sandlot.sandbox.tenancy import authenticate, bearer_or_basic, issue_for_tenant
 
@@ -80,7 +81,7 @@ class AdminApi:
             if isinstance(tenant_id, MockResponse):
                 return tenant_id
             if role == "tenant" and tenant_id != own_tenant:
-                return problem_response(403, "A sandbox key may only reset or read its own tenant.")
+                return forbidden("A sandbox key may only reset or read its own tenant.")
             if route == "reset" and req.method == "POST":
                 return self._reset(tenant_id)
             if route == "requests" and req.method == "GET":
@@ -88,7 +89,7 @@ class AdminApi:
             return problem_response(405, f"{req.method} is not allowed on {req.path}",
                                     headers=[("allow", "POST" if route == "reset" else "GET")])
         if role != "admin":
-            return problem_response(403, f"{req.path} needs the admin token.")
+            return forbidden(f"{req.path} needs the admin token.")
         if route == "keys" and req.method == "POST":
             return self._create_key(args)
         if route == "keys" and req.method == "GET":

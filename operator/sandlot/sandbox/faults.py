@@ -110,17 +110,24 @@ def problem(status: int, scenario: str, detail: str, headers: list[tuple[str, st
                         json.dumps(body).encode())
 
 
+def documented(engine: Engine, req: MockRequest, match: Match | None, status: int,
+               headers: list[tuple[str, str]]) -> MockResponse | None:
+    """Render the operation's documented response for `status` with `headers` added; None when
+    the operation does not document it."""
+    if match is not None and engine.plan(match.operation).response.documented(status) is not None:
+        response = engine.respond(req, match, status=status)
+        if response.status == status:
+            response.headers.extend(headers)
+            return response
+    return None
+
+
 def documented_or_problem(engine: Engine, req: MockRequest, match: Match | None, status: int,
                           scenario: str, detail: str, headers: list[tuple[str, str]] | None = None
                           ) -> MockResponse:
     """Render the operation's documented response for `status`, else a problem; add `headers`."""
-    if match is not None and engine.plan(match.operation).response.documented(status) is not None:
-        response = engine.respond(req, match, status=status)
-        if response.status == status:
-            response.headers.extend(headers or [])
-            response.headers.append(("sandlot-scenario", scenario))
-            return response
-    return problem(status, scenario, detail, [*(headers or []), ("sandlot-scenario", scenario)])
+    headers = [*(headers or []), ("sandlot-scenario", scenario)]
+    return documented(engine, req, match, status, headers) or problem(status, scenario, detail, headers)
 
 
 def builtin_response(name: str, params: Mapping[str, float | int | str], engine: Engine,

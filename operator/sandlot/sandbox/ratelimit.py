@@ -9,18 +9,24 @@ time, not the virtual clock: they protect the stub, they do not model business t
 
 Headers on every limited request: `X-RateLimit-Limit` (the burst), `X-RateLimit-Remaining`
 (whole tokens left), `X-RateLimit-Reset` (seconds until the bucket is full again). A refusal
-adds `Retry-After` (whole seconds until one token is back, at least 1).
+adds `Retry-After` (whole seconds until one token is back, at least 1); `refusal` is its
+problem body when the operation documents no 429.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandlot.mock.messages import MockResponse
 from sandlot.sandbox.clock import DurationError, parse_duration
+
+#: The problem type of a refusal by the rate limiter (not a scenario: nobody asked for it).
+PROBLEM_TYPE = "https://sandlot.dev/problems/rate-limit"
 
 
 class RateLimitError(ValueError):
@@ -106,6 +112,16 @@ def take(bucket: Bucket | None, limit: Limit, now: float) -> Decision:
         reset_seconds=int(math.ceil((limit.burst - tokens) / limit.rate - 1e-9)),
         retry_after=max(1, int(math.ceil(missing_for_one / limit.rate - 1e-9))),
     )
+
+
+def refusal(limit: Limit, decision: Decision, headers: list[tuple[str, str]]) -> MockResponse:
+    """Build the 429 problem for a refused request, naming the limit it went over."""
+    body = {"type": PROBLEM_TYPE, "title": "Rate limit exceeded", "status": 429,
+            "detail": f"Rate limit of {limit.requests} requests per {limit.per:g} s (burst {limit.burst}) "
+                      f"exceeded; retry after {decision.retry_after} s.",
+            "limit": {"requests": limit.requests, "per_seconds": limit.per, "burst": limit.burst}}
+    return MockResponse(429, [("content-type", "application/problem+json"), *headers],
+                        json.dumps(body).encode())
 
 
 class RateLimiter:

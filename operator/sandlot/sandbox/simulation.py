@@ -31,9 +31,10 @@ from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox import idempotency, magic, scenarios, webhooks
 from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
 from sandlot.sandbox.faults import (
-    BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented_or_problem, with_action,
+    BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented, with_action,
 )
-from sandlot.sandbox.ratelimit import Limit, RateLimiter, limit_from
+from sandlot.sandbox.problems import forbidden
+from sandlot.sandbox.ratelimit import Limit, RateLimiter, limit_from, refusal
 from sandlot.sandbox.tenancy import authenticate, bearer_or_basic, presented_values
 from sandlot.sandbox.webhook_sender import WebhookWorker
 
@@ -217,10 +218,8 @@ class Simulation:
             decision = self.limiter.check(credential or tenant or PUBLIC_TENANT)
             rate_headers = decision.headers(settings.limit)
             if not decision.allowed:
-                return documented_or_problem(
-                    engine, req, match, 429, "rate_limit",
-                    f"Rate limit of {settings.limit.requests} requests per {settings.limit.per:g} s "
-                    f"exceeded; retry after {decision.retry_after} s.", rate_headers)
+                return documented(engine, req, match, 429, rate_headers) or \
+                    refusal(settings.limit, decision, rate_headers)
         latency = 0.0
         try:
             sticky = self.state.get_state(tenant, STICKY_KEY) if tenant else None
@@ -373,7 +372,7 @@ class Simulation:
             return problem_response(401, "This endpoint needs the admin token (Authorization: Bearer "
                                          "<token> or X-Sandlot-Admin-Token), or the tenant's own key.")
         if named and named != own:
-            return problem_response(403, "A sandbox key may only act on its own tenant.")
+            return forbidden("A sandbox key may only act on its own tenant.")
         return own
 
     def _admin(self, req: MockRequest) -> MockResponse:

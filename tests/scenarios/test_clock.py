@@ -115,3 +115,17 @@ def test_advance_stops_at_ten_years_in_all(serve_stateless) -> None:
         assert client.post("/__sandlot/clock/advance", json={"by": "650d"}).status_code == 200
         clock = client.get("/__sandlot/clock").json()
     assert clock["offset_seconds"] == 3650 * 86400 and clock["iso"] > "2030"
+
+
+def test_a_duration_too_long_to_be_a_number_is_refused() -> None:
+    with pytest.raises(DurationError, match="too long"):
+        parse_duration("9" * 400 + "d")
+
+
+def test_trigger_refuses_a_delay_the_clock_can_never_reach(serve_stateless) -> None:
+    with serve_stateless().client() as client:
+        client.post("/__sandlot/webhooks/endpoints", json={"url": "http://127.0.0.1:9/x"})
+        response = client.post("/__sandlot/webhooks/trigger", json={"event": "charge.succeeded",
+                                                                     "delay": 1e300})
+        assert response.status_code == 400 and "10 years" in response.json()["detail"]
+        assert client.get("/__sandlot/webhooks/deliveries").json()["deliveries"] == []

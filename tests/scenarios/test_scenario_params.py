@@ -69,3 +69,9 @@ def test_named_scenarios_take_no_parameters() -> None:
     named = scenarios.named_from({"card_declined": {"status": 402}}, "x")
     with pytest.raises(scenarios.ScenarioError, match="takes no parameters"):
         scenarios.check("card_declined", {"code": "x"}, named)
+
+
+def test_a_sticky_scenario_names_its_operations_as_strings(serve_stateless) -> None:
+    with serve_stateless().client() as client:
+        response = client.put("/__sandlot/scenario", json={"scenario": "slow", "operations": 5})
+    assert response.status_code == 400 and '"operations" lists operationIds' in response.json()["detail"]

@@ -55,7 +55,10 @@ def parse_duration(value: Any, where: str = "duration") -> float:
     found = _DURATION.match(str(value))
     if not found:
         raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
-    return float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+    seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+    if not math.isfinite(seconds):
+        raise DurationError(f"{where}: {value!r} is too long to be a duration")
+    return seconds
 
 
 class TenantState(Protocol):

@@ -29,7 +29,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.loader import iter_operations
 from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox import idempotency, magic, scenarios, webhooks
-from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
+from sandlot.sandbox.clock import MAX_OFFSET_SECONDS, DurationError, VirtualClock, parse_duration
 from sandlot.sandbox.faults import (
     BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented, with_action,
 )
@@ -430,6 +430,9 @@ class Simulation:
                 operations = args.get("operations") or []
                 if isinstance(operations, str):
                     operations = [operations]
+                if not isinstance(operations, list) or not all(isinstance(o, str) for o in operations):
+                    raise ValueError('"operations" lists operationIds or "METHOD /path" strings, '
+                                     'e.g. ["createCharge", "GET /v1/charges"]')
                 sticky = {"name": name, "params": params, "operations": list(operations)}
                 self.state.set_state(tenant, STICKY_KEY, sticky)
                 return _json(200, {"tenant": tenant, "scenario": sticky})
@@ -499,6 +502,9 @@ class Simulation:
             args.get("delay") is not None else 0.0
         if webhooks.DELAY in faults and args.get("delay") is None:
             delay = 30.0
+        if delay > MAX_OFFSET_SECONDS:
+            raise ValueError(f"delay: at most {MAX_OFFSET_SECONDS:.0f} s (10 years), as far as the "
+                             "clock can be advanced; a later delivery could never be sent")
         made: list[webhooks.Delivery] = []
         now = self.clock.now(tenant)  # one time for the batch: the sequence alone orders it
         for name in names:

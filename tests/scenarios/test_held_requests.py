@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.sandbox.servers import free_port, start
+from tests.sandbox.servers import free_port, start, start_stateful_mock
 from tests.scenarios.conftest import SHOP
 
 #: Generous bound for a stop (the hold itself is 100 s, far beyond it).
@@ -82,3 +82,28 @@ def test_a_client_that_gave_up_no_longer_holds_the_server() -> None:
     finally:
         stopped = _exits_after_sigint(proc)
     assert stopped, f"sandlot mock still ran {STOP_WITHIN} s after SIGINT (a client that left held it)"
+
+
+def test_sigterm_stops_the_stateful_stub_while_a_request_is_held(tmp_path) -> None:
+    proc, root = start_stateful_mock(SHOP, tmp_path / "state.db", None, "adm_held")
+    client = threading.Thread(target=lambda: _ignore_errors(
+        lambda: httpx.get(f"{root}/v1/charges", headers={"Sandlot-Latency": "100s"}, timeout=60)),
+        daemon=True)
+    client.start()
+    time.sleep(0.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"sandlot mock --stateful still ran {STOP_WITHIN} s after SIGTERM") from None
+    assert proc.returncode == 0, err  # a graceful stop: the store was closed
+
+
+def _ignore_errors(call) -> None:
+    try:
+        call()
+    except httpx.HTTPError:
+        pass

@@ -40,9 +40,13 @@ def test_fill_sets_nested_fields_and_drops_missing_links() -> None:
             "page_size": 40, "next_page_uri": "https://random.example/1", "previous_page_uri": "x"}
     filled, changed = fill_page_fields(body, facts(), skip={"items"})
     assert filled["meta"] == {"total": 5} and filled["page_size"] == 2
-    assert filled["links"]["pages"] == {"first": "/v2/things?name=x&per_page=2&page=1",
-                                        "next": "/v2/things?name=x&per_page=2&page=2",
+    assert filled["links"]["pages"] == {"next": "/v2/things?name=x&per_page=2&page=2",
                                         "last": "/v2/things?name=x&per_page=2&page=3"}
+    middle, _ = fill_page_fields(body, facts(offset=2), skip={"items"})
+    assert set(middle["links"]["pages"]) == {"first", "prev", "next", "last"}
+    final, _ = fill_page_fields(body, facts(offset=4, count=1, has_more=False), skip={"items"})
+    assert final["links"]["pages"] == {"first": "/v2/things?name=x&per_page=2&page=1",
+                                       "prev": "/v2/things?name=x&per_page=2&page=2"}
     assert filled["next_page_uri"] == "/v2/things?name=x&per_page=2&page=2"
     assert filled["previous_page_uri"] is None  # present in the envelope: null, not absent
     assert ("meta", "total") in changed

@@ -81,13 +81,14 @@ def test_digitalocean_page_metadata_comes_from_the_stored_objects(do_call) -> No
     assert first["meta"]["total"] == 2 and len(first["droplets"]) == 1
     assert first["links"]["pages"]["next"] == "/v2/droplets?per_page=1&page=2"
     assert first["links"]["pages"]["last"] == "/v2/droplets?per_page=1&page=2"
-    assert "prev" not in first["links"]["pages"]
+    assert not {"prev", "first"} & set(first["links"]["pages"])
     second = json.loads(do_call("GET", "/v2/droplets", query="per_page=1&page=2").body)
     assert [d["name"] for d in second["droplets"]] == ["b"]
-    assert "next" not in second["links"]["pages"]
+    assert not {"next", "last"} & set(second["links"]["pages"])
+    assert second["links"]["pages"]["first"] == "/v2/droplets?per_page=1&page=1"
     assert second["links"]["pages"]["prev"] == "/v2/droplets?per_page=1&page=1"
     whole = json.loads(do_call("GET", "/v2/droplets").body)
-    assert whole["meta"]["total"] == 2 and whole["links"]["pages"].get("next") is None
+    assert whole["meta"]["total"] == 2 and whole["links"]["pages"] == {}  # a single page
 
 
 def test_request_names_map_to_response_properties_ignoring_case_and_underscores() -> None:

@@ -135,13 +135,19 @@ def fill_page_fields(body: Any, facts: PageFacts, skip: Iterable[str] = ()) -> t
             out[name] = getattr(facts, fact)
             changed.append((*where, name))
         if link_container:
+            # As DigitalOcean (and clients such as godo, which read a missing `last` as "this
+            # is the last page"): first/prev only after the first page, next/last only
+            # before the last one.
+            wanted = {"first": facts.prev and facts.first, "prev": facts.prev,
+                      "next": facts.next, "last": facts.next and facts.last}
             present = {FIELDS.get(_normal(n)) for n in node}
-            for fact in ("first", "prev", "next", "last"):
-                if fact not in present and getattr(facts, fact) is not None:
-                    out[fact] = getattr(facts, fact)
+            for fact, link in wanted.items():
+                if fact not in present and link is not None:
+                    out[fact] = link
                     changed.append((*where, fact))
             for name in list(out):  # a link the page has no target for goes, rather than null
-                if FIELDS.get(_normal(name)) in LINKS and out[name] is None:
+                fact = FIELDS.get(_normal(name))
+                if fact in LINKS and (out[name] is None or (fact in wanted and not wanted[fact])):
                     del out[name]
         return out
 

@@ -220,6 +220,9 @@ def run_mock(args: argparse.Namespace) -> int:
         except SpecError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except Exception as exc:  # noqa: BLE001 - --check reports, it never shows a traceback
+            print(f"error: {args.spec}: the spec cannot be checked: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
         print(f"OK: {count} operations")
         return 0
     from sandlot.sandbox.simulated_app import simulate_from_args

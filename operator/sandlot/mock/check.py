@@ -26,7 +26,22 @@ def check_spec(source: str) -> int:
         pointer = "".join("/" + escape_token(str(p)) for p in path)
         message = str(getattr(error, "message", error)).splitlines()[0]
         raise SpecError(message, file=spec.source, pointer=pointer) from None
+    except Exception as error:  # noqa: BLE001 - the validator's own failures must read as spec errors too
+        raise SpecError(f"the OpenAPI validator cannot read the document: {_first_line(error)}",
+                        file=spec.source) from error
     engine = Engine(spec)
     for operation in engine.operations:
-        engine.plan(operation)
+        try:
+            engine.plan(operation)
+        except SpecError:
+            raise
+        except Exception as error:  # noqa: BLE001 - name the operation rather than crash
+            raise SpecError(f"cannot compile the operation: {_first_line(error)}", file=spec.source,
+                            pointer=operation.pointer) from error
     return len(engine.operations)
+
+
+def _first_line(error: BaseException) -> str:
+    """Return an exception as one short line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__

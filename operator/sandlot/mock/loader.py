@@ -152,6 +152,7 @@ class _Bundler:
         self.names: set[str] = set()
         self.seen: dict[int, Any] = {}  # id -> node; holding the node keeps its id from being reused
         self.pending: list[tuple[Any, Any, str, str]] = []  # (container, key, location, pointer)
+        self.root_refs: dict[str, str] = {}  # root-local `$ref` -> the pointer of its first use
 
     def run(self) -> None:
         """Rewrite the whole tree in place; attach the bundled nodes to the root."""
@@ -159,8 +160,21 @@ class _Bundler:
         while self.pending:
             container, key, location, pointer = self.pending.pop()
             self._visit(container, key, location, pointer)
+        self._check_root_refs()
         if self.bundled:
             self.root[BUNDLE_KEY] = self.bundled
+
+    def _check_root_refs(self) -> None:
+        """Raise SpecError for the first root-local `$ref` whose target does not exist.
+
+        Refs into other files are checked as they are bundled; the root's own `#/...` refs are
+        only collected on the walk, so each distinct one costs one lookup here.
+        """
+        for ref, pointer in self.root_refs.items():
+            try:
+                resolve_pointer(self.root, ref[1:])
+            except KeyError:
+                raise _dangling(ref, self.root_location, pointer) from None
 
     def _doc(self, location: str, referrer: str, pointer: str) -> Any:
         if location not in self.docs:
@@ -226,7 +240,9 @@ class _Bundler:
             for k in [k for k in node if not isinstance(k, str)]:
                 node[str(k).lower() if isinstance(k, bool) else str(k)] = node.pop(k)
         ref = node.get("$ref")
-        if isinstance(ref, str) and (location != self.root_location or not ref.startswith("#")):
+        if isinstance(ref, str) and location == self.root_location and ref.startswith("#"):
+            self.root_refs.setdefault(ref, pointer + "/$ref")
+        elif isinstance(ref, str):
             local_ref, target = self._target(ref, location, pointer + "/$ref")
             if not local_ref:  # a non-object target (a description string ...): inline it
                 container[key] = target
@@ -258,12 +274,18 @@ class _Bundler:
 
 def _check_local_refs_json(raw: bytes, document: Any, location: str) -> None:
     """Check every local `$ref` in a JSON text resolves (cheap: one regex, one lookup per distinct ref)."""
-    for ref in {m.decode() for m in _LOCAL_REF_IN_JSON.findall(raw)}:
+    for found in set(_LOCAL_REF_IN_JSON.findall(raw)):
+        ref = json.loads(b'"' + found + b'"') if b"\\" in found else found.decode()  # `#\/a` is `#/a`
         try:
             resolve_pointer(document, ref[1:])
         except KeyError:
-            raise SpecError(f"$ref {ref!r} does not resolve", file=location,
-                            pointer=_find_ref(document, ref) or "") from None
+            raise _dangling(ref, location, _find_ref(document, ref) or "") from None
+
+
+def _dangling(ref: str, location: str, pointer: str) -> SpecError:
+    """Return the error for a local `$ref` whose target is missing: file, where the ref is, what it wants."""
+    return SpecError(f"$ref {ref!r} does not resolve: {location} has nothing at {ref[1:] or '/'}",
+                     file=location, pointer=pointer)
 
 
 def _find_ref(document: Any, ref: str) -> str | None:

@@ -126,8 +126,13 @@ def validator_class(openapi_version: str, direction: str) -> Any:
 
 
 def _format_checker() -> FormatChecker:
-    """Return the stock format checker plus OpenAPI's integer ranges (int32, int64)."""
-    checker = FormatChecker()
+    """Return the JSON Schema 2020-12 format checker plus a loose `uri` and OpenAPI's int32/int64 ranges.
+
+    A bare `FormatChecker()` holds the last registration of each format across all drafts,
+    which for `time` is draft 3's: it refuses RFC 3339 "14:55:33Z" and accepts "14:55:33".
+    """
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
 
     def _in_range(bits: int):  # type: ignore[no-untyped-def]
         low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1

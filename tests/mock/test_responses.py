@@ -82,6 +82,24 @@ def test_prefer_code_picks_documented_response(shop_engine: Engine) -> None:
     assert undocumented.json()["detail"] == "status 418 is not documented for this operation (documented: 200, 400)"
 
 
+def test_malformed_code_or_dynamic_control_is_a_400_naming_it_and_the_codes(shop_engine: Engine) -> None:
+    """`code=abc` used to be ignored and answered 200: the client asked for an error and got success."""
+    cases = [({"prefer": "code=abc"}, "", "header", "/prefer", "the Prefer header's code"),
+             ({}, "__code=abc", "query", "/__code", "the __code query parameter"),
+             ({"prefer": "code=2XX"}, "", "header", "/prefer", "the Prefer header's code"),
+             ({}, "__code=999", "query", "/__code", "the __code query parameter"),
+             ({"prefer": "dynamic=maybe"}, "", "header", "/prefer", "the Prefer header's dynamic")]
+    for headers, query, location, pointer, named in cases:
+        res = call(shop_engine, "GET", "/items", query, headers={**KEY, **headers})
+        assert res.status == 400 and res.header("content-type") == "application/problem+json", (headers, query)
+        problem = res.json()
+        assert problem["detail"].startswith(named) and problem["detail"].endswith(
+            "; the documented responses are: 200, 400")
+        assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [(location, pointer)]
+    assert call(shop_engine, "GET", "/items", "__code=400", headers=KEY).status == 400  # well-formed still works
+    assert call(shop_engine, "GET", "/items", headers={**KEY, "prefer": "return=minimal"}).status == 200
+
+
 def test_accept_negotiation_and_406(shop_engine: Engine) -> None:
     xml = call(shop_engine, "POST", "/items", headers={**POST_HEADERS, "accept": "application/xml"}, body=NEW_ITEM)
     assert xml.status == 201 and xml.header("content-type") == "application/xml"

@@ -89,23 +89,44 @@ class _Plan:
         self.response = response
 
 
+class ControlError(ValueError):
+    """A `Prefer` value or `__` query control that cannot be honoured as written (e.g. `code=abc`)."""
+
+    def __init__(self, location: str, pointer: str, message: str) -> None:
+        super().__init__(message)
+        self.violation = Violation(location, pointer, message)
+
+
 def parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Controls:
-    """Read `Prefer` and the `__code`/`__example`/`__dynamic` query parameters (query wins)."""
-    found: dict[str, str] = {}
+    """Read `Prefer` and the `__code`/`__example`/`__dynamic` query parameters (query wins).
+
+    Raise ControlError for a `code` that is not a 3-digit status or a `dynamic` that is not
+    true/false: silently ignoring it would answer 200 to a client that asked for an error.
+    """
+    found: dict[str, tuple[str, str, str]] = {}  # key -> (value, location, pointer)
     for part in (prefer or "").replace(";", ",").split(","):
         key, sep, value = part.strip().partition("=")
         if sep:
-            found[key.strip().lower()] = value.strip().strip('"')
+            found[key.strip().lower()] = (value.strip().strip('"'), "header", "/prefer")
     for name in _CONTROL_PARAMS:
         if query.get(name):
-            found[name[2:]] = query[name][0]
-    code = found.get("code")
-    dynamic = found.get("dynamic")
-    return Controls(
-        code=int(code) if code and code.isdigit() else None,
-        example=found.get("example") or None,
-        dynamic=None if dynamic is None else dynamic.lower() == "true",
-    )
+            found[name[2:]] = (query[name][0], "query", "/" + name)
+    code: int | None = None
+    if "code" in found:
+        value, location, pointer = found["code"]
+        if not (len(value) == 3 and value.isascii() and value.isdigit() and "100" <= value <= "599"):
+            what = "the Prefer header's code" if location == "header" else "the __code query parameter"
+            raise ControlError(location, pointer, f"{what} must be an HTTP status from 100 to 599, not {value!r}")
+        code = int(value)
+    dynamic: bool | None = None
+    if "dynamic" in found:
+        value, location, pointer = found["dynamic"]
+        if value.lower() not in ("true", "false"):
+            what = "the Prefer header's dynamic" if location == "header" else "the __dynamic query parameter"
+            raise ControlError(location, pointer, f"{what} must be true or false, not {value!r}")
+        dynamic = value.lower() == "true"
+    example = found.get("example", ("",))[0]
+    return Controls(code=code, example=example or None, dynamic=dynamic)
 
 
 def strip_controls(query: str) -> str:
@@ -349,7 +370,11 @@ class Engine:
             if isinstance(validated, MockResponse):
                 return validated
             query = urllib.parse.parse_qs(req.query) if "__" in req.query else {}
-            controls = parse_controls(req.headers.get("prefer"), query)
+            try:
+                controls = parse_controls(req.headers.get("prefer"), query)
+            except ControlError as err:
+                codes = self.plan(match.operation).response.codes()
+                return problem_response(400, f"{err}; the documented responses are: {codes}", [err.violation])
             dynamic = self.dynamic if controls.dynamic is None else controls.dynamic
             return self.respond(req, match, status=controls.code, example=controls.example, dynamic=dynamic)
         except SpecError as exc:
@@ -376,5 +401,5 @@ def serialize_body(value: Any, content_type: str) -> bytes:
     return serialize(value, content_type)
 
 
-__all__ = ["Chosen", "Controls", "Engine", "Match", "NOTSET", "Operation", "RESERVED_PREFIX",
+__all__ = ["Chosen", "ControlError", "Controls", "Engine", "Match", "NOTSET", "Operation", "RESERVED_PREFIX",
            "ValidatedRequest", "parse_controls", "serialize_body"]

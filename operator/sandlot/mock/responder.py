@@ -70,14 +70,17 @@ class ResponsePlan:
                 return Chosen(status, key.lower() if key == "DEFAULT" else key, self.responses[key])
         return None
 
+    def codes(self) -> str:
+        """Return the documented response keys as a list for messages ("200, 404, default" or "none")."""
+        return ", ".join(k.lower() if k == "DEFAULT" else k for k in self.responses) or "none"
+
     def choose(self, requested: int | None) -> Chosen:
         """Return the response to render; raise ResponseChoiceError for an undocumented `requested` code."""
         if requested is not None:
             found = self.documented(requested)
             if found is None:
-                codes = ", ".join(self.responses) or "none"
                 raise ResponseChoiceError(404, f"status {requested} is not documented for this operation "
-                                               f"(documented: {codes})")
+                                               f"(documented: {self.codes()})")
             return found
         keys = sorted(self.responses, key=_status_key_order)
         for key in keys:

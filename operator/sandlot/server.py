@@ -176,7 +176,8 @@ async def _send(send: Any, response: MockResponse) -> None:
     # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
     headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
                for k, v in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode()))
+    if response.header("content-length") is None:  # a HEAD answer carries the length GET would send
+        headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
 

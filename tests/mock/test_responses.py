@@ -136,6 +136,8 @@ def test_recursive_schema_generates_a_finite_valid_tree(shop_engine: Engine) -> 
 def test_head_uses_get_without_body_and_delete_has_no_content(shop_engine: Engine) -> None:
     head = call(shop_engine, "HEAD", "/items/1")
     assert head.status == 200 and head.body == b"" and head.header("content-type") == "application/json"
+    got = call(shop_engine, "GET", "/items/1")
+    assert head.headers == [*got.headers, ("content-length", str(len(got.body)))] and len(got.body) > 0
     gone = call(shop_engine, "DELETE", "/items/1", headers=KEY)
     assert (gone.status, gone.body, gone.headers) == (204, b"", [])
 

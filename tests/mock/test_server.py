@@ -49,6 +49,16 @@ def test_petstore_over_http(serve, client: httpx.Client) -> None:  # type: ignor
     assert set(bundled["paths"]) == {"/pets", "/pets/{id}"}
 
 
+def test_head_sends_the_get_headers_with_its_content_length(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    server = serve(FIXTURES / "shop.yaml")
+    got = client.get(server.url + "/items/1")
+    head = client.head(server.url + "/items/1")
+    assert got.status_code == head.status_code == 200 and len(got.content) > 0
+    assert head.content == b"" and head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert client.get(server.url + "/items/1").content == got.content  # the connection is still usable
+
+
 def test_handler_factory_wraps_the_engine(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
     """The stateful layer's hook: a handler built from the holder, sync or async."""
     from sandlot.server import create_app

@@ -326,7 +326,8 @@ class Engine:
     def rng(self, req: MockRequest) -> random.Random:
         """Return the random generator for a request: seeded by --seed, method, path, query and body.
 
-        The path is taken without a server base path, so `/v2/pets/1` and `/pets/1` agree.
+        The path is taken without a server base path, so `/v2/pets/1` and `/pets/1` agree, and
+        HEAD seeds as GET, so its Content-Length is that of the body GET sends.
         """
         path = req.path
         for prefix in self.base_paths:
@@ -334,7 +335,7 @@ class Engine:
                 path = path[len(prefix):]
                 break
         digest = hashlib.blake2b(
-            f"{self.seed}\0{req.method}\0{path}\0{strip_controls(req.query)}\0".encode() + req.body,
+            f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0{strip_controls(req.query)}\0".encode() + req.body,
             digest_size=8,
         ).digest()
         return random.Random(int.from_bytes(digest, "big"))

@@ -124,7 +124,10 @@ class ResponsePlan:
             body = self._body(chosen, media, entry, schema, rng, example, dynamic)
         sent_type = _concrete(media)
         payload = b"" if body is NOTSET else serialize(body, sent_type)
-        return MockResponse(chosen.status, [("content-type", sent_type), *headers], b"" if head else payload)
+        if head:  # HEAD sends GET's headers, Content-Length included, and no body (RFC 9110 9.3.2)
+            return MockResponse(chosen.status, [("content-type", sent_type), *headers,
+                                                ("content-length", str(len(payload)))], b"")
+        return MockResponse(chosen.status, [("content-type", sent_type), *headers], payload)
 
     def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
               example: str | None, dynamic: bool) -> Any:

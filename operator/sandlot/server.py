@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import inspect
 import json
 import logging
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -234,18 +236,60 @@ def run_mock(args: argparse.Namespace) -> int:
     except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listen_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"error: {bind_error(args.host, args.port, exc)}", file=sys.stderr)
+        return 2
     import uvicorn
 
     freeze_heap()
     engine = app.holder.engine
+    port = sock.getsockname()[1]
     log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
-             len(engine.operations), args.spec, args.host, args.port, time.perf_counter() - started)
+             len(engine.operations), args.spec, args.host, port, time.perf_counter() - started)
     try:
         import uvloop  # noqa: F401
 
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, http="httptools", loop=loop,
-                log_level=str(args.log_level).lower(), lifespan="on")
+    config = uvicorn.Config(app, host=args.host, port=port, access_log=False, http="httptools", loop=loop,
+                            log_level=str(args.log_level).lower(), lifespan="on")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
     return 0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind a TCP socket on host:port the way uvicorn would (raises OSError, e.g. the port is in use).
+
+    Binding here, before uvicorn, turns a busy port into a clear message and exit code 2
+    instead of uvicorn's bare log line and exit 3, and leaves no gap for another process.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart past TIME_WAIT
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_error(host: str, port: int, exc: OSError) -> str:
+    """Return the message for a listen socket that could not be bound, with the way out."""
+    if exc.errno == errno.EADDRINUSE:
+        try:
+            with listen_socket(host, 0) as free:
+                other = f"--port {free.getsockname()[1]}"
+        except OSError:
+            other = "another --port"
+        return f"port {port} on {host} is in use; pass {other} or stop the other server"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --host or --port"

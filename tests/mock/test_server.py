@@ -205,3 +205,19 @@ def test_cors_preflight_and_headers_for_browser_clients(serve, client: httpx.Cli
     assert "access-control-allow-origin" not in plain.headers
     # without a preflight header an undocumented OPTIONS is still a 405
     assert client.options(server.url + "/items").status_code == 405
+
+
+def test_cli_port_in_use_is_a_clear_error_with_exit_2() -> None:
+    import re
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = _sandlot(str(FIXTURES / "shop.yaml"), "--port", str(port), "--no-watch")
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    found = re.search(rf"port {port} on 127\.0\.0\.1 is in use; pass --port (\d+) or stop the other server",
+                      res.stderr)
+    assert found and int(found.group(1)) != port, res.stderr

@@ -63,14 +63,42 @@ def test_dangling_external_ref_names_file_pointer_and_target() -> None:
 
 
 def test_malformed_yaml_and_missing_file_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match=r"bad_yaml\.yaml: invalid YAML"):
+    with pytest.raises(SpecError) as err:
         load_spec(FIXTURES / "bad_yaml.yaml")
+    assert str(err.value) == (f"{FIXTURES / 'bad_yaml.yaml'} line 3 column 1: invalid YAML: did not find expected "
+                              "',' or ']' (while parsing a flow sequence started at line 2 column 12)")
+    assert (err.value.line, err.value.column) == (3, 1)
     with pytest.raises(SpecError, match="cannot read the document"):
         load_spec(tmp_path / "nope.yaml")
     wrong = tmp_path / "v.json"
     wrong.write_text(json.dumps({"openapi": "2.5", "paths": {}}))
     with pytest.raises(SpecError, match=r"v\.json: at /openapi: `openapi` must be a 3\.0\.x or 3\.1\.x"):
         load_spec(wrong)
+
+
+def test_syntax_errors_name_the_real_file_line_and_column(tmp_path: Path) -> None:
+    """PyYAML's own message said `"<byte string>"` and spread over lines; JSON gave a char offset."""
+    colon = tmp_path / "colon.yaml"
+    colon.write_text("openapi: 3.0.0\ninfo: title: x\n")
+    with pytest.raises(SpecError) as err:
+        load_spec(colon)
+    message = str(err.value)
+    assert message == f"{colon} line 2 column 12: invalid YAML: mapping values are not allowed in this context"
+    broken_json = tmp_path / "b.json"
+    broken_json.write_text('{"openapi": "3.0.0",\n "paths" {}}')
+    with pytest.raises(SpecError) as err:
+        load_spec(broken_json)
+    assert str(err.value) == f"{broken_json} line 2 column 10: invalid JSON: Expecting ':' delimiter"
+    # in a referenced file: the referring file and pointer, then the broken file with its position
+    (tmp_path / "part.yaml").write_text("Thing:\n  type: [string\n")
+    root = tmp_path / "root.yaml"
+    root.write_text("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n"
+                    "components: {schemas: {T: {$ref: 'part.yaml#/Thing'}}}\n")
+    with pytest.raises(SpecError) as err:
+        load_spec(root)
+    assert err.value.file == str(root) and err.value.pointer == "/components/schemas/T/$ref"
+    assert f"$ref to {tmp_path / 'part.yaml'} line 3 column 1 failed: invalid YAML: " in str(err.value)
+    assert "<byte string>" not in str(err.value) and "\n" not in str(err.value)
 
 
 def test_dangling_local_ref_in_json_is_found(tmp_path: Path) -> None:

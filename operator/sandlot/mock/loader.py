@@ -36,11 +36,16 @@ _SCHEMA_KEYWORDS = {"type", "properties", "allOf", "oneOf", "anyOf", "items", "$
 class SpecError(Exception):
     """An OpenAPI document that cannot be served: names the file, the JSON pointer and the problem."""
 
-    def __init__(self, problem: str, *, file: str = "", pointer: str = "") -> None:
+    def __init__(self, problem: str, *, file: str = "", pointer: str = "", line: int | None = None,
+                 column: int | None = None) -> None:
         self.problem = problem
         self.file = file
         self.pointer = pointer
+        self.line = line  # 1-based, for text that does not parse
+        self.column = column
         where = file or "<spec>"
+        if line is not None:
+            where += f" line {line}" + (f" column {column}" if column is not None else "")
         super().__init__(f"{where}: at {pointer or '/'}: {problem}" if pointer else f"{where}: {problem}")
 
 
@@ -121,13 +126,35 @@ def _parse(location: str, raw: bytes) -> Any:
     if head in (b"{", b"["):
         try:
             return json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
+            if location.endswith(".json"):
+                raise SpecError(f"invalid JSON: {exc.msg}", file=location, line=exc.lineno, column=exc.colno) from exc
+        except ValueError as exc:  # not UTF-8
             if location.endswith(".json"):
                 raise SpecError(f"invalid JSON: {exc}", file=location) from exc
     try:
         return yaml.load(raw, Loader=_NoTimestampLoader)  # noqa: S506 (a safe loader subclass)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(location, exc) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}".replace("\n", " "), file=location) from exc
+
+
+def _yaml_error(location: str, exc: yaml.MarkedYAMLError) -> SpecError:
+    """Return a YAML syntax error as "FILE line L column C: invalid YAML: problem (context ...)".
+
+    PyYAML's own text names the file "<byte string>" (it parsed bytes) and spreads over lines.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "cannot be parsed"
+    if exc.problem and exc.context:
+        problem += f" ({exc.context}"
+        start = exc.context_mark
+        if start is not None and (mark is None or (start.line, start.column) != (mark.line, mark.column)):
+            problem += f" started at line {start.line + 1} column {start.column + 1}"
+        problem += ")"
+    return SpecError(f"invalid YAML: {problem}", file=location,
+                     line=None if mark is None else mark.line + 1, column=None if mark is None else mark.column + 1)
 
 
 def _join(base: str, relative: str) -> str:
@@ -181,8 +208,9 @@ class _Bundler:
             try:
                 self.docs[location] = _parse(location, _read(location))
             except SpecError as exc:
+                at = f" line {exc.line} column {exc.column}" if exc.line is not None else ""
                 raise SpecError(
-                    f"$ref to {location} failed: {exc.problem}", file=referrer, pointer=pointer
+                    f"$ref to {location}{at} failed: {exc.problem}", file=referrer, pointer=pointer
                 ) from exc
         return self.docs[location]
 

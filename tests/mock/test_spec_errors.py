@@ -4,8 +4,6 @@ the file, the JSON pointer and the problem: never a 500 later, never a traceback
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,8 @@ import pytest
 import yaml
 
 from sandlot.mock.loader import SpecError, load_spec
+
+from .test_server import _sandlot
 
 MISSING = "#/components/schemas/Nope"
 
@@ -70,11 +70,6 @@ def test_escaped_slashes_in_a_json_ref_still_resolve(tmp_path: Path) -> None:
     path = tmp_path / "escaped.json"
     path.write_text(json.dumps(doc).replace("/", "\\/"))
     assert load_spec(path).document["components"]["schemas"]["Ok"] == {"type": "string"}
-
-
-def _sandlot(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandlot.cli", "mock", *args], capture_output=True, text=True,
-                          timeout=120)
 
 
 @pytest.mark.parametrize("check", [True, False], ids=["check", "serve"])

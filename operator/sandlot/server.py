@@ -24,8 +24,10 @@ import os
 import re
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sandlot.mock.engine import RESERVED_PREFIX, Engine
@@ -228,10 +230,18 @@ def run_mock(args: argparse.Namespace) -> int:
             return 2
         print(f"OK: {count} operations")
         return 0
+    from sandlot.sandbox.serve import spec_source
     from sandlot.sandbox.simulated_app import simulate_from_args
+    from sandlot.seed.sources import SourceError
 
     try:
-        app = create_app(args.spec, seed=args.seed, watch=not args.no_watch, dynamic=getattr(args, "dynamic", False))
+        # A ConfigMap manifest (as `kubectl apply`d) is served from its OpenAPI key.
+        spec = spec_source(args.spec, Path(tempfile.mkdtemp(prefix="sandlot-mock-")) / "spec.db")
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=getattr(args, "dynamic", False))
         app = simulate_from_args(app, args)  # scenarios, magic values, webhooks (docs/scenarios.md)
     except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -221,3 +221,22 @@ def test_cli_port_in_use_is_a_clear_error_with_exit_2() -> None:
     found = re.search(rf"port {port} on 127\.0\.0\.1 is in use; pass --port (\d+) or stop the other server",
                       res.stderr)
     assert found and int(found.group(1)) != port, res.stderr
+
+
+def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Client) -> None:
+    port = free_port()
+    manifest = Path(__file__).resolve().parents[2] / "examples" / "payments" / "payments-openapi.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "sandlot.cli", "mock", str(manifest), "--port", str(port),
+                             "--no-watch"], stderr=subprocess.PIPE, text=True)
+    try:
+        def up() -> bool:
+            try:
+                return client.get(f"http://127.0.0.1:{port}/v1/customers",
+                                  headers={"Authorization": "Bearer sk_sbx_test"}).status_code == 200
+            except httpx.TransportError:
+                return False
+        _wait_for(up, "sandlot mock to serve the ConfigMap's spec")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert "is a ConfigMap: serving its key openapi.yaml" in stderr

@@ -236,7 +236,7 @@ def run_mock(args: argparse.Namespace) -> int:
 
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served from its OpenAPI key.
-        spec = spec_source(args.spec, Path(tempfile.mkdtemp(prefix="sandlot-mock-")) / "spec.db")
+        spec = spec_source(args.spec, Path(tempfile.gettempdir()) / f"sandlot-mock-{os.getpid()}.db")
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

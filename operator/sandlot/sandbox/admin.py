@@ -31,6 +31,18 @@ def json_response(status: int, body: Any) -> MockResponse:
                         json.dumps(body, ensure_ascii=False).encode())
 
 
+
+def request_args(req: MockRequest) -> dict[str, Any] | MockResponse:
+    """Return an admin request's query parameters and JSON object body merged, or a 400 problem."""
+    params = dict(urllib.parse.parse_qsl(req.query))
+    try:
+        body = json.loads(req.body) if req.body else {}
+    except ValueError:
+        return problem_response(400, "The request body must be JSON.")
+    if not isinstance(body, dict):
+        return problem_response(400, "The request body must be a JSON object.")
+    return {**params, **body}
+
 class AdminApi:
     """Serve `/__sandlot/*` over a store; `on_reset(tenant_id)` lets the caller drop caches."""
 
@@ -67,14 +79,9 @@ class AdminApi:
             return problem_response(401, "The admin API needs the admin token (Authorization: "
                                          "Bearer <token> or X-Sandlot-Admin-Token), or the "
                                          "tenant's own sandbox key for reset and requests.")
-        params = dict(urllib.parse.parse_qsl(req.query))
-        try:
-            body = json.loads(req.body) if req.body else {}
-        except ValueError:
-            return problem_response(400, "The request body must be JSON.")
-        if not isinstance(body, dict):
-            return problem_response(400, "The request body must be a JSON object.")
-        args = {**params, **body}
+        args = request_args(req)
+        if isinstance(args, MockResponse):
+            return args
         role, own_tenant = caller
         if route in ("reset", "requests"):
             tenant_id = self._target_tenant(args, own_tenant)

@@ -29,6 +29,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.loader import iter_operations
 from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox import idempotency, magic, scenarios, webhooks
+from sandlot.sandbox.admin import request_args
 from sandlot.sandbox.clock import MAX_OFFSET_SECONDS, DurationError, VirtualClock, parse_duration
 from sandlot.sandbox.faults import (
     BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented, with_action,
@@ -387,14 +388,9 @@ class Simulation:
                 except (ValueError, KeyError, TypeError):
                     pass
             return response
-        params = dict(urllib.parse.parse_qsl(req.query))
-        try:
-            body = json.loads(req.body) if req.body else {}
-        except ValueError:
-            return problem_response(400, "The request body must be JSON.")
-        if not isinstance(body, dict):
-            return problem_response(400, "The request body must be a JSON object.")
-        args = {**params, **body}
+        args = request_args(req)
+        if isinstance(args, MockResponse):
+            return args
         if route == "scenarios" and req.method == "GET":
             return _json(200, {"builtin": BUILTIN, "named": {
                 n: {"status": s.status, "operations": list(s.operations), "description": s.description}

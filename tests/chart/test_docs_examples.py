@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import kubernetes_validate
-import pytest
 import yaml
 
 from chart_render import parse_manifests, run_helm

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-import pytest
 
 from sandlot.reconcile.naming import sandbox_namespace
 from tests.operator.conftest import sandbox_spec

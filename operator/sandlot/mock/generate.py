@@ -501,7 +501,6 @@ class Generator:
     def _object(self, plan: _Plan, ctx: _Context, depth: int, lean: bool) -> dict[str, Any]:
         """Return an object: required properties always, optional ones unless lean, within min/maxProperties."""
         schema = plan.schema
-        rng = ctx.rng
         props: Mapping[str, Any] = schema.get("properties") or {}
         required = [r for r in schema.get("required") or () if isinstance(r, str)]
         if plan.fields is None:

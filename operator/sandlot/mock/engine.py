@@ -97,12 +97,17 @@ class ControlError(ValueError):
         self.violation = Violation(location, pointer, message)
 
 
+_NO_CONTROLS = Controls()
+
+
 def parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Controls:
     """Read `Prefer` and the `__code`/`__example`/`__dynamic` query parameters (query wins).
 
     Raise ControlError for a `code` that is not a 3-digit status or a `dynamic` that is not
     true/false: silently ignoring it would answer 200 to a client that asked for an error.
     """
+    if not prefer and not query:
+        return _NO_CONTROLS
     found: dict[str, tuple[str, str, str]] = {}  # key -> (value, location, pointer)
     for part in (prefer or "").replace(";", ",").split(","):
         key, sep, value = part.strip().partition("=")

@@ -76,11 +76,12 @@ class _Plan:
 
     __slots__ = (
         "schema", "types", "nullable", "bounds", "enum", "compositions", "base",
-        "nots", "disjoint", "fields", "null_ok",
+        "nots", "disjoint", "fields", "required", "null_ok", "strings", "self_ref",
     )
 
     def __init__(self, schema: dict[str, Any], v30: bool) -> None:
         self.schema = schema
+        self.self_ref: str | None = schema.get("x-sandlot-self")  # the $ref this node expands
         self.types, self.nullable = _types_of(schema, v30)
         self.bounds: tuple[Any, bool, Any, bool] = schema.get("x-sandlot-bounds") or (None, False, None, False)
         self.enum: list[Any] | None = None
@@ -92,6 +93,9 @@ class _Plan:
         self.disjoint: bool | None = None  # oneOf branches of different types (set on first use)
         # (name, schema, required, readOnly, writeOnly) per property, filled on first use
         self.fields: list[tuple[str, Any, bool, bool, bool]] | None = None
+        self.required: list[str] = [r for r in schema.get("required") or () if isinstance(r, str)]
+        # (minLength, maxLength, patterns, format) for string generation, filled on first use
+        self.strings: tuple[int, int | None, list[str], Any] | None = None
         comps = [(key, schema[key]) for key in _COMPOSITIONS if isinstance(schema.get(key), list) and schema[key]]
         comps += schema.get("x-sandlot-compositions", [])
         self.compositions: list[tuple[str, list[Any]]] = comps
@@ -320,12 +324,12 @@ class Generator:
 
     def _generate(self, schema: Any, ctx: _Context, name: str, depth: int) -> Any:
         """Return a value for one schema node (examples first when the context prefers them)."""
-        if ctx.prefer_examples and isinstance(schema, Mapping):
+        if ctx.prefer_examples and (type(schema) is dict or isinstance(schema, Mapping)):
             found = self._checked_example(schema, ctx.direction)
             if found is not NO_VALUE:
                 return _copy(found)
         plan = self._plan(schema)
-        self_ref = plan.schema.get("x-sandlot-self")
+        self_ref = plan.self_ref
         ctx.budget -= 1
         # Lean: the schema contains itself, or the value is deep or big already. Then only
         # what is required is generated, and null where the schema allows it.
@@ -483,7 +487,7 @@ class Generator:
         if kind == "array":
             return self._array(plan, ctx, name, depth, lean)
         if kind == "string":
-            return self._string(plan.schema, ctx.rng, name)
+            return self._string(plan, ctx.rng, name)
         if kind == "integer":
             return _integer(plan.schema, plan.bounds, ctx.rng, name)
         if kind == "number":
@@ -502,7 +506,7 @@ class Generator:
         """Return an object: required properties always, optional ones unless lean, within min/maxProperties."""
         schema = plan.schema
         props: Mapping[str, Any] = schema.get("properties") or {}
-        required = [r for r in schema.get("required") or () if isinstance(r, str)]
+        required = plan.required
         if plan.fields is None:
             plan.fields = [
                 (prop, sub, prop in required, self._flag(sub, "readOnly"), self._flag(sub, "writeOnly"))
@@ -528,7 +532,8 @@ class Generator:
         for prop in required:
             if prop not in out and prop not in props:
                 out[prop] = self._generate(self._schema_for_key(schema, prop), ctx, prop, depth + 1)
-        self._add_extra_properties(schema, out, ctx, depth, lean, min_props, max_props)
+        if not props or len(out) < min_props:  # else there is nothing to add (and no rng draw)
+            self._add_extra_properties(schema, out, ctx, depth, lean, min_props, max_props)
         discriminator = schema.get("discriminator")
         if isinstance(discriminator, Mapping) and plan.schema.get("x-sandlot-self"):
             self._set_discriminator(out, discriminator, plan.schema["x-sandlot-self"], plan)
@@ -646,11 +651,17 @@ class Generator:
         """Return one persistent copy of a schema built on the fly, so its plan is cached."""
         return self._scratch.setdefault(key, schema)
 
-    def _string(self, schema: Mapping[str, Any], rng: random.Random, name: str) -> str:
+    def _string(self, plan: _Plan, rng: random.Random, name: str) -> str:
         """Return a string: pattern, else format, else a name hint, else words; lengths honoured."""
-        min_len = schema.get("minLength") or 0
-        max_len = schema.get("maxLength")
-        patterns = [p for p in [schema.get("pattern"), *schema.get("x-sandlot-patterns", ())] if isinstance(p, str)]
+        if plan.strings is None:
+            schema = plan.schema
+            plan.strings = (
+                schema.get("minLength") or 0,
+                schema.get("maxLength"),
+                [p for p in [schema.get("pattern"), *schema.get("x-sandlot-patterns", ())] if isinstance(p, str)],
+                schema.get("format", schema.get("x-format")),  # some specs spell vendor formats x-format
+            )
+        min_len, max_len, patterns, fmt = plan.strings
         if patterns:
             for _ in range(_RETRIES):
                 try:
@@ -659,7 +670,6 @@ class Generator:
                     break
                 if text is not None and all(_search(p, text) for p in patterns[1:]):
                     return text
-        fmt = schema.get("format", schema.get("x-format"))  # some specs spell vendor formats x-format
         if fmt == "byte":
             encoded = formats.byte(rng, min_len, max_len)
             if encoded is not None:

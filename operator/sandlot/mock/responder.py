@@ -26,6 +26,7 @@ from sandlot.mock.schemas import SchemaIndex
 log = logging.getLogger("sandlot.mock")
 
 NOTSET: Any = object()
+_NEGOTIATED_MAX = 256
 _HOP_HEADERS = {"content-type", "content-length", "transfer-encoding", "connection"}
 
 
@@ -62,6 +63,10 @@ class ResponsePlan:
             str(k).upper(): index.deref(v) or {} for k, v in raw.items() if isinstance(v, Mapping)
         }
         self._example_ok: dict[tuple[int, str], bool] = {}
+        self._default: Chosen | None = None  # choose(None), computed once
+        # (response key, Accept) -> negotiated media type; Accept values are few in practice,
+        # and the cap keeps a client sending random ones from growing it without bound.
+        self._negotiated: dict[tuple[str, str | None], str | None] = {}
 
     def documented(self, status: int) -> Chosen | None:
         """Return the response documented for `status`: exact code, then its NXX range, then default."""
@@ -82,6 +87,11 @@ class ResponsePlan:
                 raise ResponseChoiceError(404, f"status {requested} is not documented for this operation "
                                                f"(documented: {self.codes()})")
             return found
+        if self._default is None:
+            self._default = self._choose_default()
+        return self._default
+
+    def _choose_default(self) -> Chosen:
         keys = sorted(self.responses, key=_status_key_order)
         for key in keys:
             if key.isdigit() and key.startswith("2"):
@@ -114,7 +124,7 @@ class ResponsePlan:
             if example is not None:
                 raise ResponseChoiceError(404, f"response {chosen.key} has no content, so no example {example!r}")
             return MockResponse(chosen.status, headers, b"")
-        media = negotiate(list(content), accept)
+        media = self._negotiate(chosen.key, content, accept)
         if media is None:
             raise ResponseChoiceError(406, f"none of the documented media types ({', '.join(content)}) "
                                            f"is acceptable to Accept: {accept}")
@@ -128,6 +138,16 @@ class ResponsePlan:
             return MockResponse(chosen.status, [("content-type", sent_type), *headers,
                                                 ("content-length", str(len(payload)))], b"")
         return MockResponse(chosen.status, [("content-type", sent_type), *headers], payload)
+
+    def _negotiate(self, key: str, content: Mapping[str, Any], accept: str | None) -> str | None:
+        """Return negotiate()'s answer for a response's media types and Accept (memoised)."""
+        cache_key = (key, accept)
+        if cache_key in self._negotiated:
+            return self._negotiated[cache_key]
+        media = negotiate(list(content), accept)
+        if len(self._negotiated) < _NEGOTIATED_MAX:
+            self._negotiated[cache_key] = media
+        return media
 
     def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
               example: str | None, dynamic: bool) -> Any:
@@ -209,8 +229,9 @@ def header_text(value: Any) -> str:
 
 def serialize(value: Any, content_type: str) -> bytes:
     """Encode a body value for its media type (JSON unless the type says otherwise)."""
-    media = media_type(content_type)
-    if is_json(media):
+    # application/json is by far the most common type: no need to parse it
+    media = content_type if content_type == "application/json" else media_type(content_type)
+    if media == "application/json" or is_json(media):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     if media == "application/x-www-form-urlencoded" and isinstance(value, Mapping):
         return urllib.parse.urlencode(value, doseq=True).encode()

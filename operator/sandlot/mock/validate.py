@@ -28,6 +28,11 @@ from sandlot.mock.params import (
 )
 from sandlot.mock.schemas import SchemaIndex, violations
 
+# Keywords that do not constrain a value; a schema of only these and `type` is checked by type.
+_PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "deprecated"}
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
+                                              "boolean": (bool,)}
+
 _DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
@@ -116,6 +121,7 @@ class RequestPlan:
         self.index = index
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
         self._param_validators: dict[str, Any] = {}
+        self._plain_types: dict[str, tuple[type, ...] | None] = {}
         body = index.deref(operation.get("requestBody")) if operation.get("requestBody") else None
         self.body_required = bool(body and body.get("required"))
         self.body_media: dict[str, Any] = {
@@ -240,6 +246,22 @@ class RequestPlan:
             validator = self._param_validators[key] = self.index.validator(spec.schema, "request")
         return validator
 
+    def _plain_type(self, spec: ParamSpec) -> tuple[type, ...] | None:
+        """Return the Python types that satisfy a parameter schema saying no more than `type: T`, else None.
+
+        Most path and query parameters are like that (`type: string`); checking them with a
+        type test instead of the JSON Schema validator saves a large part of a request.
+        """
+        key = f"{spec.location}:{spec.name}"
+        if key not in self._plain_types:
+            schema = self.index.deref(spec.schema)
+            plain = None
+            if isinstance(schema, Mapping) and set(schema) <= _PLAIN_KEYWORDS:
+                declared = schema.get("type")
+                plain = _PLAIN_TYPES.get(declared) if isinstance(declared, str) else None
+            self._plain_types[key] = plain
+        return self._plain_types[key]
+
     def _check_params(self, req: MockRequest, path_params: Mapping[str, str], query: Mapping[str, list[str]],
                       cookies: Mapping[str, str], out: ValidatedRequest) -> list[Violation]:
         errors: list[Violation] = []
@@ -274,7 +296,11 @@ class RequestPlan:
                 continue
             else:
                 value = coerce(self.index, spec.schema, value)
-            found = violations(self._param_validator(spec), value, spec.location, pointer)
+            plain = self._plain_type(spec)
+            if plain is not None and type(value) in plain:
+                found = []  # what the validator would say, without running it
+            else:
+                found = violations(self._param_validator(spec), value, spec.location, pointer)
             errors.extend(found)
             if not found:
                 targets[spec.location][spec.name] = value

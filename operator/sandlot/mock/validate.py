@@ -267,7 +267,6 @@ class RequestPlan:
         errors: list[Violation] = []
         targets = {"path": out.path, "query": out.query, "header": out.headers, "cookie": out.cookies}
         for spec in self.params:
-            pointer = "/" + escape_token(spec.name)
             if spec.location == "path":
                 raw = path_params.get(spec.name, MISSING)
                 value = MISSING if raw is MISSING else (
@@ -282,25 +281,25 @@ class RequestPlan:
                 value = deserialize_query(spec, source, claimed)
             if value is MISSING:
                 if spec.required:
-                    errors.append(Violation(spec.location, pointer,
+                    errors.append(Violation(spec.location, "/" + escape_token(spec.name),
                                             f"required {spec.location} parameter {spec.name!r} is missing"))
                 continue
             if spec.kind == "json":
                 try:
                     value = decode_content(value)
                 except ValueError:
-                    errors.append(Violation(spec.location, pointer, f"{spec.name!r} must be JSON"))
+                    errors.append(Violation(spec.location, "/" + escape_token(spec.name), f"{spec.name!r} must be JSON"))
                     continue
             elif value == "" and spec.allow_empty:
                 targets[spec.location][spec.name] = value
                 continue
-            else:
-                value = coerce(self.index, spec.schema, value)
             plain = self._plain_type(spec)
+            if spec.kind != "json" and not (plain == (str,) and type(value) is str):  # coerce keeps those as is
+                value = coerce(self.index, spec.schema, value)
             if plain is not None and type(value) in plain:
                 found = []  # what the validator would say, without running it
             else:
-                found = violations(self._param_validator(spec), value, spec.location, pointer)
+                found = violations(self._param_validator(spec), value, spec.location, "/" + escape_token(spec.name))
             errors.extend(found)
             if not found:
                 targets[spec.location][spec.name] = value

@@ -383,12 +383,23 @@ class StatefulHandler:
 
     def _read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
               binding: Binding, collection: Collection, now: float) -> MockResponse:
+        stored = self._addressed(match, tenant_id, binding, collection)
+        if stored is None:
+            return self._missing(req, match, binding, collection)
+        return self._render_item(req, match, collection, project(stored.data, collection))
+
+    def _addressed(self, match: Match, tenant_id: str, binding: Binding, collection: Collection) -> Any:
+        """Return the stored object the item path names, or None when it is missing or under another parent."""
         object_id = match.path_params.get(binding.id_param or "", "")
         stored = self.store.get_object(tenant_id, collection.name, object_id)
         if stored is None or self._outside_parent(stored.data, match, binding):
-            return self._not_found(req, match, collection.singular, object_id,
-                                   "/" + (binding.id_param or ""))
-        return self._render_item(req, match, collection, project(stored.data, collection))
+            return None
+        return stored
+
+    def _missing(self, req: MockRequest, match: Match, binding: Binding, collection: Collection) -> MockResponse:
+        """Return the spec's 404 for the object the item path names."""
+        object_id = match.path_params.get(binding.id_param or "", "")
+        return self._not_found(req, match, collection.singular, object_id, "/" + (binding.id_param or ""))
 
     def _outside_parent(self, data: Mapping[str, Any], match: Match, binding: Binding) -> bool:
         if not binding.parent_field:
@@ -397,28 +408,23 @@ class StatefulHandler:
 
     def _update(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                 binding: Binding, collection: Collection, now: float) -> MockResponse:
-        object_id = match.path_params.get(binding.id_param or "", "")
-        stored = self.store.get_object(tenant_id, collection.name, object_id)
-        if stored is None or self._outside_parent(stored.data, match, binding):
-            return self._not_found(req, match, collection.singular, object_id,
-                                   "/" + (binding.id_param or ""))
+        stored = self._addressed(match, tenant_id, binding, collection)
+        if stored is None:
+            return self._missing(req, match, binding, collection)
         replace = match.operation.method == "PUT"
         obj = project(apply_update(stored.data, validated.body, collection, now, replace),
                       collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused
-        self.store.replace_object(tenant_id, collection.name, object_id, obj, now)
+        self.store.replace_object(tenant_id, collection.name, stored.object_id, obj, now)
         return self._render_item(req, match, collection, obj)
 
     def _delete(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                 binding: Binding, collection: Collection, now: float) -> MockResponse:
-        object_id = match.path_params.get(binding.id_param or "", "")
-        stored = self.store.get_object(tenant_id, collection.name, object_id)
-        if stored is None or self._outside_parent(stored.data, match, binding) or \
-                not self.store.delete_object(tenant_id, collection.name, object_id):
-            return self._not_found(req, match, collection.singular, object_id,
-                                   "/" + (binding.id_param or ""))
+        stored = self._addressed(match, tenant_id, binding, collection)
+        if stored is None or not self.store.delete_object(tenant_id, collection.name, stored.object_id):
+            return self._missing(req, match, binding, collection)
         template = self._generated(req, match)
         if not isinstance(template, dict):
             return self.engine.respond(req, match)

@@ -7,7 +7,6 @@ same calls e2e makes through a port-forward (e2e/stub_calls.py) are made over re
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,9 @@ import yaml
 
 from cluster_tools import REPO
 from e2e.stub_calls import exercise_petstore_stub
+from tests.ports import free_port
 
 QUICKSTART = REPO / "docs" / "examples" / "quickstart-sandbox.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,7 +28,7 @@ def petstore_stub(tmp_path: Path):
     configmap = next(yaml.safe_load_all(QUICKSTART.read_text()))
     spec = tmp_path / "openapi.yaml"
     spec.write_text(configmap["data"]["openapi.yaml"])
-    port = _free_port()
+    port = free_port()
     sandlot = Path(sys.executable).parent / "sandlot"
     proc = subprocess.Popen(
         [str(sandlot), "mock", str(spec), "--host", "127.0.0.1", "--port", str(port),

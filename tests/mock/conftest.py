@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.ports import free_port
 from sandlot.mock.engine import Engine
 from sandlot.server import MockApp, create_app
 
@@ -25,13 +25,6 @@ def shared_spec(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared spec {relative} is not present at {SHARED_SPECS} (clone ../shared next to the repo)")
     return path
-
-
-def free_port() -> int:
-    """Return a port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:

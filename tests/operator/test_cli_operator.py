@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 
+from tests.ports import free_port
 from tests.operator.conftest import sandbox_spec
 from tests.operator.harness import wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -33,7 +27,7 @@ def _up(url: str) -> bool:
 
 
 def test_sandlot_operator_reconciles_and_serves_health_and_metrics(cluster, kube_emulator):
-    health, metrics = _free_port(), _free_port()
+    health, metrics = free_port(), free_port()
     env = {**os.environ, "KUBECONFIG": str(kube_emulator.kubeconfig_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandlot.cli", "operator", "--health-port", str(health),

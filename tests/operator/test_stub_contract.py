@@ -8,7 +8,6 @@ process on 127.0.0.1, with the example payments spec and fixtures from examples/
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.ports import free_port
 from sandlot.api.v1alpha1 import SandboxEnvironment
 from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects
 
@@ -26,12 +26,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
 def _configmap_data(name: str) -> dict[str, str]:
     return yaml.safe_load((EXAMPLE / name).read_text())["data"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(url: str, key: str | None) -> tuple[int, dict]:
@@ -62,7 +56,7 @@ def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / name).write_text(text)
     (tmp_path / "state").mkdir()
-    port = _free_port()
+    port = free_port()
     args = [a.replace("/spec/", f"{tmp_path}/spec/").replace("/state/", f"{tmp_path}/state/")
             .replace("/fixtures/", f"{tmp_path}/fixtures/") for a in container["args"]]
     args[args.index("--host") + 1] = "127.0.0.1"

@@ -13,14 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import free_port
+
 SANDLOT = [sys.executable, "-m", "sandlot.cli"]
-
-
-def free_port() -> int:
-    """Return a port that was free a moment ago (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:

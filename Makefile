@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test test-slow bench e2e crds lint clean
+.PHONY: run test test-cluster cluster test-slow bench e2e crds lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,9 +16,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/sandlot up examples/payments/sandbox.yaml
 
-## test: the whole test suite (unit + integration against the emulator; no cluster needed)
+# The cluster tier builds a Kubernetes control plane from Go modules (cached in .cache/controlplane/).
+GO_OK := $(shell go env GOVERSION 2>/dev/null | grep -qE '^go1\.(2[6-9]|[3-9][0-9])' && echo yes)
+
+## test: the whole test suite: unit, integration (emulator) and the cluster tier (real control plane, needs Go >= 1.26)
 test: $(STAMP)
+ifneq ($(GO_OK),yes)
+	@echo "make test: cluster tier SKIPPED: no Go >= 1.26 on PATH to build the Kubernetes control plane (tests/controlplane)"
+endif
 	$(BIN)/python -m pytest -q
+
+## test-cluster: only the tests that run on the real control plane (builds it on first use)
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -q -m cluster
+
+## cluster: start the test control plane by hand (chart installed) and print the KUBECONFIG line; Ctrl-C stops it
+cluster: $(STAMP)
+	$(BIN)/python -m tests.controlplane --install-chart
 
 ## test-slow: the long checks on the large shared specs
 test-slow: $(STAMP)

@@ -65,7 +65,7 @@ def test_the_operator_never_needs_more_than_the_cluster_role(render, recorder, k
     from tests.operator.harness import Cluster, OperatorRunner, wait_for
 
     rules = named(render(), "ClusterRole", RELEASE)["rules"]
-    cluster = Cluster(kube_emulator)
+    cluster = Cluster(kube_emulator.kubeconfig_path, emulator=kube_emulator)
     cluster.api.user_agent = HARNESS_AGENT
     team = "team"
 

@@ -1,12 +1,25 @@
-"""Fixtures for the operator tests: the emulator, a cluster handle, and a running operator."""
+"""Fixtures for the operator tests: a cluster handle on either backend, and a running operator.
+
+`cluster` is parametrized: every operator scenario runs against the project's API emulator
+(`[emulator]`) and against the real control plane with the chart installed (`[kube-apiserver]`,
+marked `cluster`; skipped with the reason when Go is missing, failed when SANDLOT_REQUIRE_CLUSTER=1).
+On the real control plane each test gets its own SandboxEnvironment namespace, the in-process
+operator authenticates as the chart's ServiceAccount (so the chart's ClusterRole is what is
+allowed), and what a test leaves behind is removed afterwards.
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
 
+from tests.kubeemu.fixtures import point_clients_at
 from tests.operator.harness import Cluster, OperatorRunner
+
+BACKENDS = ["emulator", pytest.param("kube-apiserver", marks=pytest.mark.cluster)]
+_namespaces = itertools.count(1)
 
 PETSTORE = """openapi: 3.0.3
 info: {title: Pets, version: '1'}
@@ -22,15 +35,43 @@ paths:
 """
 
 
-@pytest.fixture
-def cluster(kube_emulator) -> Iterator[Cluster]:
-    c = Cluster(kube_emulator)
-    c.ensure_namespace("team")
-    c.configmap("team", "pets-openapi", {"openapi.yaml": PETSTORE})
+@pytest.fixture(params=BACKENDS)
+def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """Yield a cluster handle with namespace `cluster.ns` holding the pets OpenAPI ConfigMap."""
+    if request.param == "emulator":
+        emulator = request.getfixturevalue("kube_emulator")
+        c = Cluster(emulator.kubeconfig_path, emulator=emulator)
+        c.operator_kubeconfig = emulator.kubeconfig_path
+    else:
+        release = request.getfixturevalue("sandlot_release")
+        c = Cluster(release.plane.admin_kubeconfig, plane=release.plane, namespace=f"team-{next(_namespaces)}")
+        c.operator_kubeconfig = release.operator_kubeconfig
+        point_clients_at(release.operator_kubeconfig, monkeypatch)  # the operator is the chart's ServiceAccount
+    c.ensure_namespace(c.ns)
+    c.configmap(c.ns, "pets-openapi", {"openapi.yaml": PETSTORE})
     try:
         yield c
     finally:
+        if c.plane is not None:
+            remove_test_objects(c)
         c.close()
+
+
+def remove_test_objects(c: Cluster) -> None:
+    """Remove what a test left on the shared control plane: its sandboxes (finalizers dropped),
+    sandbox namespaces, its namespace and every SandboxTenant. Nothing waits for namespaces to go."""
+    api = "sandlot.dev/v1alpha1"
+    for sbx in c.kube.list(api, "SandboxEnvironment"):
+        meta = sbx["metadata"]
+        if meta.get("finalizers"):
+            c.kube.patch(api, "SandboxEnvironment", meta["name"], {"metadata": {"finalizers": None}},
+                         namespace=meta["namespace"])
+        c.kube.delete(api, "SandboxEnvironment", meta["name"], meta["namespace"])
+    for ns in c.kube.list("v1", "Namespace", label_selector="app.kubernetes.io/managed-by=sandlot"):
+        c.kube.delete("v1", "Namespace", ns["metadata"]["name"])
+    c.kube.delete("v1", "Namespace", c.ns)
+    for tenant in c.kube.list(api, "SandboxTenant"):
+        c.kube.delete(api, "SandboxTenant", tenant["metadata"]["name"])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -67,12 +68,31 @@ class OperatorRunner:
         return self._thread is not None and self._thread.is_alive()
 
 
-class Cluster:
-    """Test-side access to the emulator through the official client."""
+#: Kinds a test may list in a namespace on either backend (what the operator creates, and Pods/Events).
+NAMESPACED_KINDS = [
+    ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"), ("v1", "Pod"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "Event"),
+]
 
-    def __init__(self, emulator: Any) -> None:
+
+class Cluster:
+    """Test-side access to a Kubernetes API, the emulator's or a real apiserver's, through the official client.
+
+    `backend` is "emulator" or "kube-apiserver". The few places the two differ are methods
+    here: `mark_workloads_available` plays the Deployment/Job controllers and the kubelet on the
+    emulator (on the real control plane they and kwok do it, so it marks nothing), and
+    `objects` reads the emulator's store or lists through the API.
+    """
+
+    def __init__(self, kubeconfig: Path, *, emulator: Any = None, plane: Any = None, namespace: str = "team") -> None:
         self.emulator = emulator
-        self.api = kubernetes.config.new_client_from_config(config_file=str(emulator.kubeconfig_path))
+        self.plane = plane
+        self.backend = "emulator" if emulator is not None else "kube-apiserver"
+        self.ns = namespace
+        #: The kubeconfig an operator under test uses (on the real control plane: the chart's ServiceAccount).
+        self.operator_kubeconfig: Path = kubeconfig
+        self.api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
         self.kube = Kube(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)
 
@@ -110,8 +130,49 @@ class Cluster:
                 return cond
         return {}
 
+    def objects(self, kind: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Return the objects of a kind (or of every kind a test looks at) in a namespace (or all)."""
+        if self.emulator is not None:
+            return self.emulator.objects(kind, namespace)
+        if kind == "Namespace":
+            return self.kube.list("v1", "Namespace")
+        kinds = [k for k in NAMESPACED_KINDS if kind is None or k[1] == kind]
+        if not kinds:
+            raise ValueError(f"unknown kind {kind!r}")
+        found = []
+        for api_version, k in kinds:
+            if k == "Event":  # not a kind the operator's client knows; read through the typed client
+                core = kubernetes.client.CoreV1Api(self.api)
+                listed = core.list_namespaced_event(namespace) if namespace else core.list_event_for_all_namespaces()
+                found += [{**self.api.sanitize_for_serialization(e), "kind": "Event"} for e in listed.items]
+                continue
+            for obj in self.kube.list(api_version, k, namespace):
+                obj.setdefault("kind", k)
+                found.append(obj)
+        return found
+
+    def managed(self, namespace: str) -> list[tuple[str, str]]:
+        """Return (kind, name) of what the operator manages in `namespace`, sorted.
+
+        Pods (made by the ReplicaSet controller from the operator's pod templates, so they carry
+        its labels) and Events are not the operator's objects and are left out.
+        """
+        return sorted((o["kind"], o["metadata"]["name"]) for o in self.objects(namespace=namespace)
+                      if o["kind"] not in ("Event", "Pod")
+                      and (o["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == "sandlot")
+
+    def event_reasons(self, namespace: str) -> set[str]:
+        """Return the reasons of the Events in `namespace`."""
+        return {e.get("reason") for e in self.objects("Event", namespace)}
+
     def mark_workloads_available(self, namespace: str) -> int:
-        """Play the Deployment/Job controllers: report every workload in `namespace` as done."""
+        """Play the Deployment/Job controllers on the emulator: report every workload in `namespace` as done.
+
+        Returns how many were marked; on a real control plane the controllers and kwok do this,
+        so nothing is marked and 0 is returned.
+        """
+        if self.emulator is None:
+            return 0
         marked = 0
         for dep in self.kube.list("apps/v1", "Deployment", namespace):
             replicas = dep["spec"].get("replicas", 1)

@@ -30,7 +30,7 @@ def measure(count: int = 5) -> dict[str, float]:
     """Provision `count` sandboxes one after another; return the figures."""
     with KubeEmulator(sorted((ROOT / "crds").glob("*.yaml"))) as emu, tempfile.TemporaryDirectory() as tmp:
         os.environ["KUBECONFIG"] = str(emu.write_kubeconfig(Path(tmp) / "kubeconfig"))
-        cluster = Cluster(emu)
+        cluster = Cluster(emu.kubeconfig_path, emulator=emu)
         cluster.ensure_namespace("team")
         cluster.configmap("team", "pets-openapi", {"openapi.yaml": PETSTORE})
         runner = OperatorRunner().start()

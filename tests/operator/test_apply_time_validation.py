@@ -1,7 +1,9 @@
-"""With the CRD schema enforced as a real apiserver does, malformed specs are refused at apply time.
+"""Malformed specs are refused at apply time, by the real apiserver and by the emulator imitating it.
 
-The emulator then prunes, defaults and validates custom resources (OpenAPI and CEL rules) with
-the apiserver's wording, so this is what `kubectl apply` shows a person.
+On the real control plane the CRDs installed by the chart are enforced by kube-apiserver
+itself (structural schema, OpenAPI and CEL rules); the emulator, with schema enforcement on,
+prunes, defaults and validates with the apiserver's wording. Either way this is what
+`kubectl apply` shows a person.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ from sandlot.reconcile.naming import sandbox_namespace
 from tests.operator.conftest import sandbox_spec
 from tests.operator.harness import wait_for
 from tests.operator.test_malformed import MALFORMED
-
-NS = "team"
-
 
 @pytest.fixture
 def kube_emulator_enforce_crd_schemas() -> bool:
@@ -31,7 +30,7 @@ def test_malformed_specs_are_refused_at_apply_time_naming_the_field(cluster, ope
     refused, admitted = [], []
     for i, (override, field) in enumerate(MALFORMED):
         try:
-            cluster.apply_sandbox(NS, f"bad-{i}", sandbox_spec(**override))
+            cluster.apply_sandbox(cluster.ns, f"bad-{i}", sandbox_spec(**override))
         except ApiException as exc:
             assert exc.status == 422, exc.body
             refused.append((i, field, exc.body))
@@ -45,7 +44,7 @@ def test_malformed_specs_are_refused_at_apply_time_naming_the_field(cluster, ope
     # Only the unknown field is let through: the apiserver prunes it, so the sandbox is valid.
     assert [field for _, field in admitted] == ["spec.app.colour"]
     i = admitted[0][0]
-    ns = sandbox_namespace(NS, f"bad-{i}")
+    ns = sandbox_namespace(cluster.ns, f"bad-{i}")
     wait_for(lambda: cluster.mark_workloads_available(ns) == 0
-             and (cluster.sandbox(NS, f"bad-{i}").get("status") or {}).get("phase") == "Ready", what="pruned one Ready")
-    assert "colour" not in cluster.sandbox(NS, f"bad-{i}")["spec"]["app"]
+             and (cluster.sandbox(cluster.ns, f"bad-{i}").get("status") or {}).get("phase") == "Ready", what="pruned one Ready")
+    assert "colour" not in cluster.sandbox(cluster.ns, f"bad-{i}")["spec"]["app"]

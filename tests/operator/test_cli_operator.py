@@ -1,4 +1,4 @@
-"""`sandlot operator` as a user runs it: a subprocess against the emulator, with its endpoints."""
+"""`sandlot operator` as a user runs it: a subprocess (on both backends), with its endpoints."""
 
 from __future__ import annotations
 
@@ -26,17 +26,17 @@ def _up(url: str) -> bool:
         return False
 
 
-def test_sandlot_operator_reconciles_and_serves_health_and_metrics(cluster, kube_emulator):
+def test_sandlot_operator_reconciles_and_serves_health_and_metrics(cluster):
     health, metrics = free_port(), free_port()
-    env = {**os.environ, "KUBECONFIG": str(kube_emulator.kubeconfig_path)}
+    env = {**os.environ, "KUBECONFIG": str(cluster.operator_kubeconfig)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandlot.cli", "operator", "--health-port", str(health),
          "--metrics-port", str(metrics)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: _up(f"http://127.0.0.1:{health}/healthz"), timeout=30, what="liveness")
-        cluster.apply_sandbox("team", "cli", sandbox_spec())
-        wait_for(lambda: ((cluster.sandbox("team", "cli") or {}).get("status") or {}).get("phase") == "Provisioning",
+        cluster.apply_sandbox(cluster.ns, "cli", sandbox_spec())
+        wait_for(lambda: ((cluster.sandbox(cluster.ns, "cli") or {}).get("status") or {}).get("phase") == "Provisioning",
                  timeout=30, what="the CLI operator to provision")
         _, text = _get(f"http://127.0.0.1:{metrics}/metrics")
         assert 'sandlot_sandboxes{phase="Provisioning",tenant="payments"} 1.0' in text
@@ -48,4 +48,4 @@ def test_sandlot_operator_reconciles_and_serves_health_and_metrics(cluster, kube
     # Structured JSON logs; lines about a sandbox name it.
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     about = [entry for entry in lines if entry.get("object", {}).get("name") == "cli"]
-    assert about and all(entry["object"]["namespace"] == "team" for entry in about)
+    assert about and all(entry["object"]["namespace"] == cluster.ns for entry in about)

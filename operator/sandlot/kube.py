@@ -2,7 +2,7 @@
 
 A thin, generic client over the official `kubernetes` package: objects are plain dicts,
 addressed by apiVersion and kind, so the renderers and reconcilers never touch client
-model classes (which silently drop unknown fields). Called by the kopf handlers only.
+model classes (which silently drop unknown fields). Called by the kopf handlers only; `make_api_client` is the one place a client is built.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import kubernetes
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -58,6 +59,20 @@ class NotFound(Exception):
 
 class Recreating(Exception):
     """An immutable object was deleted to be created again; retry once it is gone."""
+
+
+def make_api_client() -> k8s.ApiClient:
+    """Return an API client for the in-cluster service account, else for KUBECONFIG as set now."""
+    from sandlot.settings import load_settings
+
+    cfg = k8s.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=cfg)
+        return k8s.ApiClient(cfg)
+    except kubernetes.config.ConfigException:
+        # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
+        path = (load_settings().kubeconfig or "").split(":")[0] or None
+        return kubernetes.config.new_client_from_config(config_file=path)
 
 
 def config_hash(obj: dict[str, Any]) -> str:

@@ -316,6 +316,9 @@ class ControlPlane:
                 str(b.kwok), f"--kubeconfig={self.admin_kubeconfig}", "--manage-all-nodes=true",
                 f"--config={kwok_config(kwok_stages_dir(b), workdir / 'kwok.yaml')}",
                 f"--server-address=127.0.0.1:{self.kwok_port}", "--cidr=10.244.0.0/16", "--node-ip=10.0.0.2",
+                # kwok renews the node Lease (the heartbeat the node controller reads); without it the
+                # fake node turns NotReady after 40 s and every pod with it.
+                "--node-lease-duration-seconds=40",
             ], self.logs / "kwok.log"),
         }
 

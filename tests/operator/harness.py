@@ -35,14 +35,15 @@ class OperatorRunner:
 
     def start(self, timeout: float = 30) -> OperatorRunner:
         """Start the operator and wait until it watches."""
-        from sandlot.controller import handlers  # noqa: F401  (registers the handlers)
+        from sandlot.controller.handlers import build_registry
 
         self._stop, self._ready = threading.Event(), threading.Event()
+        registry = build_registry()
 
         def run() -> None:
             try:
-                asyncio.run(kopf.operator(clusterwide=True, standalone=True, stop_flag=self._stop,
-                                          ready_flag=self._ready, memo=kopf.Memo()))
+                asyncio.run(kopf.operator(registry=registry, clusterwide=True, standalone=True,
+                                          stop_flag=self._stop, ready_flag=self._ready, memo=kopf.Memo()))
             except BaseException as exc:  # surfaced to the test through .error
                 self.error = exc
 
@@ -191,8 +192,8 @@ class Cluster:
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1,
-             what: str = "condition") -> Any:
-    """Poll `predicate` until it returns a truthy value; fail with `what` after `timeout` seconds."""
+             what: str = "condition", details: Callable[[], Any] | None = None) -> Any:
+    """Poll `predicate` until it returns a truthy value; fail with `what` (and `details()`) after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -204,4 +205,5 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: flo
             if last:
                 return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+    extra = f"; details: {details()!r}" if details is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}{extra}")

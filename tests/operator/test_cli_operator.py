@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 
+from sandlot.reconcile.naming import sandbox_namespace
 from tests.ports import free_port
 from tests.operator.conftest import sandbox_spec
 from tests.operator.harness import wait_for
@@ -36,10 +37,12 @@ def test_sandlot_operator_reconciles_and_serves_health_and_metrics(cluster):
     try:
         wait_for(lambda: _up(f"http://127.0.0.1:{health}/healthz"), timeout=30, what="liveness")
         cluster.apply_sandbox(cluster.ns, "cli", sandbox_spec())
-        wait_for(lambda: ((cluster.sandbox(cluster.ns, "cli") or {}).get("status") or {}).get("phase") == "Provisioning",
-                 timeout=30, what="the CLI operator to provision")
+        ns = sandbox_namespace(cluster.ns, "cli")
+        wait_for(lambda: cluster.mark_workloads_available(ns) == 0
+                 and ((cluster.sandbox(cluster.ns, "cli") or {}).get("status") or {}).get("phase") == "Ready",
+                 timeout=60, what="the CLI operator to make the sandbox Ready")
         _, text = _get(f"http://127.0.0.1:{metrics}/metrics")
-        assert 'sandlot_sandboxes{phase="Provisioning",tenant="payments"} 1.0' in text
+        assert 'sandlot_sandboxes{phase="Ready",tenant="payments"} 1.0' in text
         assert "sandlot_api_write_calls_total" in text
     finally:
         proc.send_signal(signal.SIGTERM)

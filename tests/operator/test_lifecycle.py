@@ -47,10 +47,10 @@ def _bring_up(cluster, name: str = "pr-1", **spec) -> str:
     """Apply a sandbox, play the kubelet, and wait until it is Ready; return its namespace."""
     cluster.apply_sandbox(cluster.ns, name, sandbox_spec(**spec))
     ns = sandbox_namespace(cluster.ns, name)
-    wait_for(lambda: _phase(cluster, name) == "Provisioning" and cluster.kube.list("apps/v1", "Deployment", ns),
+    wait_for(lambda: _phase(cluster, name) in ("Provisioning", "Ready") and cluster.kube.list("apps/v1", "Deployment", ns),
              what="provisioning")
     wait_for(lambda: cluster.mark_workloads_available(ns) == 0 and _phase(cluster, name) == "Ready",
-             what=f"{name} Ready")
+             what=f"{name} Ready", details=lambda: (cluster.sandbox(cluster.ns, name) or {}).get("status"))
     return ns
 
 
@@ -83,8 +83,11 @@ def test_create_reaches_ready_with_exactly_the_expected_objects(cluster, operato
     key = base64.b64decode(copy["data"]["apiKey"]).decode()
     assert key.startswith("sk_sbx_") and len(key) == len("sk_sbx_") + 64
 
-    reasons = cluster.event_reasons(cluster.ns)
-    assert {"Provisioning", "Created", "Ready"} <= reasons
+    events = [e for e in cluster.objects("Event", cluster.ns) if e.get("involvedObject", {}).get("name") == "pr-1"]
+    assert {"Provisioning", "Ready"} <= {e.get("reason") for e in events}
+    # One Event per pass says what it did, instead of one per object.
+    [provisioning] = [e for e in events if e.get("reason") == "Provisioning"]
+    assert f"namespace {ns}: created Namespace/{ns}, ResourceQuota/sandbox-quota" in provisioning["message"]
 
 
 def test_image_update_is_applied_in_place(cluster, operator):

@@ -1,8 +1,10 @@
 """kopf handlers for SandboxEnvironment: thin glue from cluster events to the reconcilers.
 
-Registered on kopf's default registry when imported (by `sandlot operator` and the tests).
-Each handler parses the body, calls the pure builders in reconcile/ and render/, applies the
-result through kube.py, and writes a status whose conditions say what to do next.
+`build_registry(settings)` registers them on a fresh kopf registry at start-up (called by
+`sandlot operator` through controller/runner.py, and by the tests), so settings are read when
+the operator starts, never at import. Each handler parses the body, calls the pure builders in
+reconcile/ and render/, applies the result through kube.py, and writes the status once per
+pass, with conditions that say what to do next.
 """
 
 from __future__ import annotations
@@ -10,23 +12,28 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-import kubernetes
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
 from sandlot.controller.sources import SourceError, read_source
-from sandlot.kube import Kube, NotFound, Recreating, ensure
+from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
-from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects, endpoints
+from sandlot.reconcile.desired import (
+    Credentials, Document, Inputs, StubSettings, credentials_copy, credentials_copy_name, desired_objects,
+    endpoints,
+)
 from sandlot.reconcile.lifetime import expires_at, format_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.tenancy import check_tenant
@@ -45,7 +52,6 @@ PRUNABLE = [
 #: Readiness reasons the periodic check may clear again once the cause is gone.
 WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
 
-_SETTINGS = load_settings()
 log = logging.getLogger("sandlot.operator")
 
 
@@ -54,24 +60,30 @@ def generate_api_key() -> str:
     return KEY_PREFIX + secrets.token_hex(32)
 
 
-def make_api_client() -> kubernetes.client.ApiClient:
-    """Return an API client for the in-cluster service account, else for KUBECONFIG."""
-    cfg = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=cfg)
-        return kubernetes.client.ApiClient(cfg)
-    except kubernetes.config.ConfigException:
-        # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
-        path = (load_settings().kubeconfig or "").split(":")[0] or None
-        return kubernetes.config.new_client_from_config(config_file=path)
-
-
 @dataclass
 class Context:
-    """What every handler needs: the API client and the operator settings."""
+    """What every handler needs: the API client, the operator settings, and one lock per sandbox.
+
+    kopf runs a sandbox's change handlers and its timer concurrently; the lock keeps one
+    reconcile per sandbox at a time in this process (the periodic check skips a busy sandbox).
+    """
 
     kube: Kube
     settings: OperatorSettings
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def exclusive(self, key: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the sandbox's lock for the block; yield False (without it) when busy and not waiting."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        got = lock.acquire(blocking=wait)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
 
 
 def _context(memo: Any) -> Context:
@@ -96,7 +108,7 @@ def _now() -> datetime:
 
 
 class Sandbox:
-    """One SandboxEnvironment body with helpers to write its status."""
+    """One SandboxEnvironment body, with its status changes gathered and written in one PATCH."""
 
     def __init__(self, ctx: Context, body: Any) -> None:
         self.ctx = ctx
@@ -104,12 +116,14 @@ class Sandbox:
         meta = body["metadata"]
         self.name: str = meta["name"]
         self.cr_namespace: str = meta["namespace"]
+        self.uid: str = meta.get("uid", "")
         self.generation: int | None = meta.get("generation")
         self.creation: str = meta["creationTimestamp"]
         self.status: dict[str, Any] = dict(body.get("status") or {})
         self.namespace = naming.sandbox_namespace(self.cr_namespace, self.name)
         self.key = f"{self.cr_namespace}/{self.name}"
         self.tenant = (body.get("spec") or {}).get("tenant") or "default"
+        self._pending: dict[str, Any] = {}
 
     @property
     def phase(self) -> str | None:
@@ -117,7 +131,7 @@ class Sandbox:
 
     def write(self, *, phase: str | None = None, ready: tuple[bool | str, str, str] | None = None,
               observed: bool = False, **fields: Any) -> None:
-        """Patch the status: phase, the Ready condition and any other fields.
+        """Stage status changes: phase, the Ready condition and any other fields; `flush()` sends them.
 
         `observed` marks the current generation as fully handled (status.observedGeneration):
         set only when a reconcile finished or reached a verdict that needs a spec change.
@@ -132,7 +146,14 @@ class Sandbox:
                 now=format_time(_now()), generation=self.generation)
         if observed and self.generation is not None:
             patch["observedGeneration"] = self.generation
-        changed = {k: v for k, v in patch.items() if self.status.get(k) != v}
+        for key, value in patch.items():
+            if self.status.get(key) != value:
+                self._pending[key] = value
+                self.status[key] = value
+
+    def flush(self) -> None:
+        """Write the staged status changes in one PATCH (none when nothing changed)."""
+        changed, self._pending = self._pending, {}
         if not changed:
             return
         try:
@@ -141,18 +162,20 @@ class Sandbox:
         except ApiException as exc:
             if exc.status != 404:  # gone meanwhile: nothing left to report on
                 raise
-        self.status.update(changed)
         if "phase" in changed:
             metrics.record_phase(self.key, changed["phase"], self.tenant)
 
     def fail(self, reason: str, message: str, *, phase: str = "Failed", final: bool = False) -> None:
-        """Report a failure a person must fix: phase Failed, Ready=False, a warning Event.
+        """Report a failure a person must fix: phase Failed, Ready=False, a warning Event; written at once.
 
         `final`: only a spec change can help, so this generation counts as handled.
         """
         metrics.RECONCILE_ERRORS.labels(reason=reason).inc()
+        previous = get_condition(self.status.get("conditions"), "Ready") or {}
         self.write(phase=phase, ready=(False, reason, message), observed=final)
-        kopf.warn(self.body, reason=reason, message=message)
+        self.flush()
+        if (previous.get("reason"), previous.get("message")) != (reason, message):
+            kopf.warn(self.body, reason=reason, message=message)
 
 
 def _parse(sbx: Sandbox) -> SandboxEnvironment:
@@ -192,36 +215,11 @@ def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> None:
     raise kopf.PermanentError(refusal.message)
 
 
-def _credentials(kube: Kube, namespace: str) -> tuple[Credentials | None, dict[str, str]]:
-    """Return fresh credentials when the sandbox has none yet, and the current secret values."""
-    secret = kube.get("v1", "Secret", naming.CREDENTIALS_SECRET, namespace)
-    if secret is None:
-        creds = Credentials(generate_api_key(), secrets.token_urlsafe(32))
-        return creds, {"apiKey": creds.api_key, "adminToken": creds.admin_token}
+def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    """Return a Secret's values as text (data is base64; stringData, when echoed, is plain)."""
     values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
     values.update(secret.get("stringData") or {})
-    return None, values
-
-
-def _credentials_copy(sbx: Sandbox, values: dict[str, str], urls: dict[str, str]) -> dict[str, Any]:
-    """Return the Secret in the CR's namespace that hands the test credentials to the team."""
-    body = sbx.body
-    data = dict(values)
-    data.update({f"url.{name}": url for name, url in urls.items()})
-    return {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {
-            "name": f"{sbx.name}-credentials"[:253], "namespace": sbx.cr_namespace,
-            "labels": naming.sandbox_labels(sbx.cr_namespace, sbx.name, sbx.tenant),
-            "annotations": {naming.ANNOTATION_OWNER: naming.owner_annotation(sbx.cr_namespace, sbx.name)},
-            "ownerReferences": [{
-                "apiVersion": API_VERSION, "kind": KIND, "name": sbx.name,
-                "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
-            }],
-        },
-        "type": "Opaque",
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())},
-    }
+    return values
 
 
 def _check_namespace_ownership(sbx: Sandbox) -> None:
@@ -238,6 +236,7 @@ def _check_namespace_ownership(sbx: Sandbox) -> None:
     if live["metadata"].get("deletionTimestamp"):
         sbx.write(phase="Provisioning", ready=(False, "NamespaceTerminating",
                   f"namespace {sbx.namespace} from an earlier sandbox of the same name is still being deleted"))
+        sbx.flush()
         raise kopf.TemporaryError("namespace terminating", delay=sbx.ctx.settings.retry_seconds / 3)
 
 
@@ -254,7 +253,7 @@ def _prune(kube: Kube, namespace: str, wanted: list[dict[str, Any]]) -> list[str
     return removed
 
 
-def _workload_verdict(kube: Kube, namespace: str):
+def _workload_verdict(kube: Kube, namespace: str) -> Any:
     """Return the readiness verdict of the sandbox namespace's workloads."""
     selector = f"{naming.MANAGED_BY}={naming.MANAGER}"
     return assess(kube.list("apps/v1", "Deployment", namespace, selector),
@@ -263,7 +262,7 @@ def _workload_verdict(kube: Kube, namespace: str):
 
 
 def _report_workloads(sbx: Sandbox) -> None:
-    """Move phase and the Ready condition to what the workloads show."""
+    """Stage the phase and Ready condition the workloads show (and Events on a change)."""
     verdict = _workload_verdict(sbx.ctx.kube, sbx.namespace)
     was_ready = sbx.phase == "Ready"
     phase = "Ready" if verdict.ready else ("Failed" if verdict.failed else "Provisioning")
@@ -315,47 +314,32 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
         sbx.write(phase="Expired", ready=(False, "Expired",
                   f"expired at {when}; raise spec.ttl to bring the sandbox back, or delete it"),
                   endpoints={}, observed=True)
+    sbx.flush()
 
 
-# ----- handlers --------------------------------------------------------------------------------
+def _summary(changes: dict[str, list[str]]) -> str:
+    """Return `created Namespace/x, ...; updated ...` for an Event."""
+    return "; ".join(f"{verb} {', '.join(refs)}" for verb, refs in changes.items() if refs)
 
 
-@kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """Authenticate kopf in-cluster, else through the client library from KUBECONFIG as set now.
-
-    The client library fixes its default kubeconfig path when imported; point it at the current
-    KUBECONFIG first so exec plugins and the like keep working and no stale file is used.
-    """
-    path = (load_settings().kubeconfig or "").split(":")[0]
-    if path:
-        kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
-    return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
-
-
-@kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Configure kopf and create the API client the handlers share."""
-    settings.persistence.finalizer = FINALIZER
-    settings.posting.level = logging.INFO
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    if getattr(memo, "sandlot", None) is None:
-        memo.sandlot = Context(kube=Kube(make_api_client()), settings=_SETTINGS)
-    _sweep_orphans(memo.sandlot.kube, logging.getLogger("sandlot.operator"))
-
-
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
-    """Make the sandbox namespace hold exactly what the spec asks for."""
-    _reconcile(_context(memo), body, logger)
+# ----- reconcile -------------------------------------------------------------------------------
 
 
 def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
-    """Converge one sandbox (idempotent; the handlers and the periodic check both call it)."""
+    """Converge one sandbox (idempotent; the handlers and the periodic check both call it).
+
+    Status is written once at the end of a pass (or once when the pass stops on a problem).
+    """
     sbx = Sandbox(ctx, body)
+    try:
+        _converge(ctx, sbx, logger)
+    finally:
+        sbx.flush()
+
+
+def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
+    """Run one reconcile pass of `sbx`, staging its status."""
+    body = sbx.body
     model = _parse(sbx)
     sbx.tenant = model.spec.tenant
     expiry = expires_at(sbx.creation, model.spec.ttl)
@@ -365,8 +349,7 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
         return
     _tenant_check(sbx, model)
     _check_namespace_ownership(sbx)
-    if sbx.phase in (None, "Pending", "Expired"):
-        kopf.info(body, reason="Provisioning", message=f"provisioning namespace {sbx.namespace}")
+    first = sbx.phase in (None, "Pending", "Expired")
     if sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
@@ -386,7 +369,9 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
         sbx.fail(exc.reason, exc.message)
         raise kopf.TemporaryError(exc.message, delay=ctx.settings.retry_seconds) from exc
 
-    creds, secret_values = _credentials(ctx.kube, sbx.namespace)
+    kube = ctx.kube
+    existing = kube.get("v1", "Secret", naming.CREDENTIALS_SECRET, sbx.namespace)
+    creds = None if existing is not None else Credentials(generate_api_key(), secrets.token_urlsafe(32))
     s = ctx.settings
     inputs = Inputs(cr_namespace=sbx.cr_namespace, cr_name=sbx.name,
                     stub=StubSettings(image=s.stub_image, port=s.stub_port, cluster_domain=s.cluster_domain,
@@ -394,17 +379,24 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
                     specs=specs, fixtures=fixtures, credentials=creds)
     wanted = desired_objects(model, inputs)
     urls = endpoints(model, inputs)
-    writes_before = ctx.kube.writes
+    writes_before = kube.writes
+    changes: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
     try:
         for obj in wanted:
-            outcome = ensure(ctx.kube, obj)
+            outcome = ensure(kube, obj)
             if outcome != "unchanged":
                 where = obj["metadata"].get("namespace")
                 ref = f"{obj['kind']} {where + '/' if where else ''}{obj['metadata']['name']}"
                 logger.info(f"{outcome} {ref}")
-                kopf.info(body, reason=outcome.capitalize(), message=f"{outcome} {ref}")
-        ensure(ctx.kube, _credentials_copy(sbx, secret_values, urls))
-        removed = _prune(ctx.kube, sbx.namespace, wanted)
+                changes[outcome].append(f"{obj['kind']}/{obj['metadata']['name']}")
+        # Read the credentials back: a concurrent pass (another replica, a restart) may have won the create.
+        stored = existing or kube.get("v1", "Secret", naming.CREDENTIALS_SECRET, sbx.namespace)
+        if stored is None:
+            raise NotFound(f"Secret {sbx.namespace}/{naming.CREDENTIALS_SECRET} vanished after its creation")
+        values = {k: v for k, v in _secret_values(stored).items() if k in ("apiKey", "adminToken")}
+        ensure(kube, credentials_copy(cr_namespace=sbx.cr_namespace, cr_name=sbx.name, cr_uid=sbx.uid,
+                                      tenant=sbx.tenant, values=values, urls=urls))
+        changes["deleted"] = _prune(kube, sbx.namespace, wanted)
     except Recreating as exc:
         raise kopf.TemporaryError(str(exc), delay=1) from exc
     except (NotFound, ApiException) as exc:
@@ -414,10 +406,11 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
             raise kopf.TemporaryError(f"API call failed ({status}); retrying", delay=s.retry_seconds / 3) from exc
         raise
     finally:
-        metrics.API_WRITES.inc(ctx.kube.writes - writes_before)
-    for ref in removed:
-        kopf.info(body, reason="Deleted", message=f"deleted {ref} (no longer in the spec)")
-    sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=f"{sbx.name}-credentials"[:253],
+        metrics.API_WRITES.inc(kube.writes - writes_before)
+    if any(changes.values()):
+        reason = "Provisioning" if first else "Updated"
+        kopf.info(body, reason=reason, message=f"namespace {sbx.namespace}: {_summary(changes)}")
+    sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
     _report_workloads(sbx)
 
@@ -430,28 +423,33 @@ def _suffix(filename: str) -> str:
     return ".yaml"
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=_SETTINGS.recheck_seconds, initial_delay=_SETTINGS.recheck_seconds)
-def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
-    """Periodically enforce the ttl, converge unhandled or drifted specs, and move readiness forward.
+def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None:
+    """Enforce the ttl, converge unhandled or drifted specs, and move readiness forward.
 
-    kopf runs update handlers on the difference from the last *handled* spec, so a change
-    reverted while a retry was pending is never handed to a handler; comparing
-    status.observedGeneration with metadata.generation here catches that, and a slower
-    periodic resync repairs objects someone changed or deleted in the sandbox namespace.
+    Recovery never depends on kopf's own bookkeeping: a sandbox whose current generation was
+    never fully handled (status.observedGeneration behind metadata.generation, or no status at
+    all, as after an operator killed mid-creation) is reconciled here. kopf runs update handlers
+    on the difference from the last *handled* spec, so a change reverted while a retry was
+    pending is caught the same way, and a slower periodic resync repairs objects someone changed
+    or deleted in the sandbox namespace.
     """
     if body["metadata"].get("deletionTimestamp"):
         return
-    ctx = _context(memo)
     sbx = Sandbox(ctx, body)
     try:
         model = SandboxEnvironment.model_validate({"spec": body.get("spec") or {}})
     except ValidationError:
-        return  # the reconcile handler has reported it
+        if sbx.status.get("observedGeneration") != sbx.generation:
+            try:
+                _reconcile(ctx, body, logger)  # reports InvalidSpec (a PermanentError)
+            except (kopf.TemporaryError, kopf.PermanentError):
+                pass
+        return
     sbx.tenant = model.spec.tenant
     if _now() >= expires_at(sbx.creation, model.spec.ttl):
         _expire(sbx, model)
         return
-    if sbx.phase is not None and sbx.phase != "Expired":
+    if sbx.phase != "Expired":
         now = time.monotonic()
         unhandled = sbx.status.get("observedGeneration") != sbx.generation
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
@@ -468,16 +466,16 @@ def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) 
     if sbx.phase in ("Provisioning", "Ready", "Failed") and ready.get("reason") in WORKLOAD_REASONS:
         if ctx.kube.get("v1", "Namespace", sbx.namespace) is not None:
             _report_workloads(sbx)
+            sbx.flush()
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL)
-def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
     """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
-    ctx = _context(memo)
     sbx = Sandbox(ctx, body)
     if sbx.phase != "Terminating":
         kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
         sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
+        sbx.flush()
     if not _teardown_namespace(sbx):
         raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=1)
     metrics.TEARDOWN_SECONDS.observe(runtime.total_seconds())
@@ -501,3 +499,62 @@ def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
                 kube.delete("v1", "Namespace", ns["metadata"]["name"])
     except ApiException as exc:  # never block start-up on housekeeping
         logger.warning(f"orphan sweep skipped: {exc.status} {exc.reason}")
+
+
+# ----- registration ----------------------------------------------------------------------------
+
+
+def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorRegistry:
+    """Return a kopf registry with the SandboxEnvironment handlers, timed by `settings` (read now if None)."""
+    operator_settings = settings = settings or load_settings()
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """Authenticate kopf in-cluster, else through the client library from KUBECONFIG as set now.
+
+        The client library fixes its default kubeconfig path when imported; point it at the
+        current KUBECONFIG first so exec plugins and the like keep working and no stale file is used.
+        """
+        import kubernetes
+
+        path = (load_settings().kubeconfig or "").split(":")[0]
+        if path:
+            kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
+        return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        """Configure kopf and create the API client the handlers share."""
+        settings.persistence.finalizer = FINALIZER
+        settings.posting.level = logging.INFO
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        if getattr(memo, "sandlot", None) is None:
+            memo.sandlot = Context(kube=Kube(make_api_client()), settings=operator_settings)
+        _sweep_orphans(memo.sandlot.kube, log)
+
+    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
+    def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        """Make the sandbox namespace hold exactly what the spec asks for."""
+        ctx = _context(memo)
+        with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}"):
+            _reconcile(ctx, body, logger)
+
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.recheck_seconds, initial_delay=settings.recheck_seconds,
+                registry=registry)
+    def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        """Periodically enforce the ttl and converge what the change handlers left (see _recheck)."""
+        ctx = _context(memo)
+        with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
+            if free:  # a busy sandbox is being reconciled right now; look again next time
+                _recheck(ctx, memo, body, logger)
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+        """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
+        _teardown(_context(memo), body, runtime, logger)
+
+    return registry

@@ -43,7 +43,10 @@ def run_operator(args: argparse.Namespace) -> int:
         print(f"sandlot operator: {problem}", file=sys.stderr)
         return 2
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
-    from sandlot.controller import handlers  # noqa: F401  (registers the handlers)
+    from sandlot.controller.handlers import build_registry
+    from sandlot.settings import load_settings
+
+    registry = build_registry(load_settings())
 
     start_http_server(args.metrics_port)
     # kopf enters peering mode whenever a peering name is given, so pass one only for HA.
@@ -51,6 +54,7 @@ def run_operator(args: argparse.Namespace) -> int:
     peering = ({"peering_name": args.peering, "priority": random.SystemRandom().randint(1, 2**31 - 1)}
                if args.peering else {"standalone": True})
     asyncio.run(kopf.operator(
+        registry=registry,
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz",

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandlot.api.v1alpha1 import SandboxEnvironment
+from sandlot.api.v1alpha1 import API_VERSION, SandboxEnvironment
 from sandlot.reconcile import naming
 from sandlot.render.templating import render
 
@@ -159,3 +159,24 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
         objects.append(render("job-seed.yaml.j2", name="sandlot-seed", job=spec.seed.job.to_wire(),
                               env=seed_env, service_account=naming.SERVICE_ACCOUNT, **common))
     return objects
+
+
+def credentials_copy_name(cr_name: str) -> str:
+    """Return the name of the Secret that hands a sandbox's credentials to its team."""
+    return f"{cr_name}-credentials"[:253]
+
+
+def credentials_copy(*, cr_namespace: str, cr_name: str, cr_uid: str, tenant: str, values: dict[str, str],
+                     urls: dict[str, str]) -> dict[str, Any]:
+    """Return the Secret in the CR's namespace holding the sandbox's credentials and endpoint URLs.
+
+    `values` are the credentials as stored in the sandbox namespace (apiKey, adminToken); each
+    endpoint is added as `url.<name>`. Owned by the CR, so it goes when the CR goes.
+    """
+    data = dict(values)
+    data.update({f"url.{name}": url for name, url in urls.items()})
+    return render("secret-credentials-copy.yaml.j2", name=credentials_copy_name(cr_name), namespace=cr_namespace,
+                  labels=naming.sandbox_labels(cr_namespace, cr_name, tenant),
+                  owner=naming.owner_annotation(cr_namespace, cr_name), owner_api_version=API_VERSION,
+                  owner_kind="SandboxEnvironment", owner_name=cr_name, owner_uid=cr_uid,
+                  data=dict(sorted(data.items())))

@@ -27,9 +27,11 @@ def _schema(text: str, source: str) -> Any:
 
     try:
         return build_schema(text)
-    except GraphQLError as exc:
+    except GraphQLError as exc:  # syntax
         where = f" line {exc.locations[0].line}" if exc.locations else ""
         raise DiffInputError(f"{source}{where}: invalid GraphQL schema: {exc.message}; fix the SDL") from None
+    except TypeError as exc:  # graphql-core reports SDL validation errors (unknown types ...) as TypeError
+        raise DiffInputError(f"{source}: invalid GraphQL schema: {exc}; fix the SDL") from None
 
 
 def coordinate(description: str) -> str:

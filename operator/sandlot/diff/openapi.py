@@ -310,7 +310,8 @@ class OpenAPIDiff:
                                   old=bp, new=ap)
             else:
                 self.emit("api-security-removed", {"old": _describe(alternative)}, old=bp, new=ap)
-        for alternative in after:
+        # Credentials that were optional and are now required: the requirement is the news, not each way.
+        for alternative in after if before != [{}] else ():
             same = [c for c in before if c.keys() == alternative.keys()]
             if not same:
                 self.emit("api-security-added", {"new": _describe(alternative)}, old=bp, new=ap)

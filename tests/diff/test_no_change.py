@@ -99,6 +99,11 @@ PAIRS = {
                  components={"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}}}),
         document({"/a": {"get": operation()}}, security=[{"key": []}],
                  components={"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}}})),
+    "one scheme with different scopes per alternative, re-ordered (DigitalOcean's spec)": (
+        document({"/a": {"get": operation(security=[{"o": ["read"]}, {"o": ["write"]}])}},
+                 components={"securitySchemes": {"o": {"type": "http", "scheme": "bearer"}}}),
+        document({"/a": {"get": operation(security=[{"o": ["write"]}, {"o": ["read"]}])}},
+                 components={"securitySchemes": {"o": {"type": "http", "scheme": "bearer"}}})),
     "path item moved behind a $ref": (
         get(), document({"/a": {"$ref": "#/components/pathItems/A"}}, version="3.1.0",
                         components={"pathItems": {"A": {"get": operation()}}})),

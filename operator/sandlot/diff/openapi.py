@@ -20,6 +20,7 @@ from sandlot.diff.changes import Change, make
 from sandlot.diff.schemas import REQUEST, RESPONSE, SchemaChange, SchemaDiff, Schemas
 from sandlot.mock.loader import escape_token, iter_operations
 
+Alternative = dict[str, tuple[str, frozenset[str]]]  # a security requirement: scheme identity -> (name, scopes)
 _TEMPLATE_PARAM = re.compile(r"\{([^}]*)\}")
 # Header parameters OpenAPI says to ignore: the HTTP layer owns them.
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
@@ -165,8 +166,9 @@ class OpenAPIDiff:
                 self.emit("request-parameter-removed", {"target": _param_text(param)}, old=pointer, new=new.pointer)
         for key, (param, pointer) in after.items():
             if key not in before and key not in moved_to:
-                rule = "new-required-request-parameter" if param.get("required") is True else "new-optional-request-parameter"
-                self.emit(rule, {"target": _param_text(param)}, old=old.pointer, new=pointer)
+                required = param.get("required") is True
+                self.emit("new-required-request-parameter" if required else "new-optional-request-parameter",
+                          {"target": _param_text(param)}, old=old.pointer, new=pointer)
 
     def _params(self, schemas: Schemas, operation: _Operation) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
         """Return the operation's parameters (path-level ones overridden by its own) by (in, name)."""
@@ -294,6 +296,7 @@ class OpenAPIDiff:
     # Security -----------------------------------------------------------------------------------
 
     def _security(self, old: _Operation, new: _Operation) -> None:
+        """Compare security requirements: each old way to authenticate must still be accepted."""
         before, bp = self._requirements(self.old, self.old_doc, old)
         after, ap = self._requirements(self.new, self.new_doc, new)
         for alternative in before:
@@ -302,12 +305,9 @@ class OpenAPIDiff:
             same = [c for c in after if c.keys() == alternative.keys()]
             if not alternative:
                 self.emit("api-security-became-required", {"new": _describe_all(after)}, old=bp, new=ap)
-            elif same:
-                for scheme, (name, scopes) in same[0].items():
-                    extra = scopes - alternative[scheme][1]
-                    if extra:
-                        self.emit("api-security-scope-added", {"name": name, "value": ", ".join(sorted(extra))},
-                                  old=bp, new=ap)
+            elif same:  # the same schemes, more scopes: name the fewest extra scopes
+                closest = min(same, key=lambda c: sum(len(c[s][1] - alternative[s][1]) for s in c))
+                self._scopes("api-security-scope-added", closest, alternative, bp, ap)
             else:
                 self.emit("api-security-removed", {"old": _describe(alternative)}, old=bp, new=ap)
         # Credentials that were optional and are now required: the requirement is the news, not each way.
@@ -316,15 +316,21 @@ class OpenAPIDiff:
             if not same:
                 self.emit("api-security-added", {"new": _describe(alternative)}, old=bp, new=ap)
                 continue
-            for scheme, (name, scopes) in alternative.items():
-                fewer = same[0][scheme][1] - scopes
-                if fewer:
-                    self.emit("api-security-scope-removed", {"name": name, "value": ", ".join(sorted(fewer))},
-                              old=bp, new=ap)
+            wider = [c for c in same if all(scopes <= c[s][1] for s, (_, scopes) in alternative.items())]
+            if wider and not any(_scopes_of(c) == _scopes_of(alternative) for c in same):
+                closest = min(wider, key=lambda c: sum(len(c[s][1] - alternative[s][1]) for s in c))
+                self._scopes("api-security-scope-removed", closest, alternative, bp, ap)
+
+    def _scopes(self, rule: str, more: Alternative, fewer: Alternative, bp: str, ap: str) -> None:
+        """Report, per scheme, the scopes `more` has beyond `fewer`."""
+        for scheme, (name, scopes) in more.items():
+            extra = scopes - fewer[scheme][1]
+            if extra:
+                self.emit(rule, {"name": name, "value": ", ".join(sorted(extra))}, old=bp, new=ap)
 
     @staticmethod
     def _requirements(schemas: Schemas, document: dict[str, Any], operation: _Operation
-                      ) -> tuple[list[dict[str, tuple[str, frozenset[str]]]], str]:
+                      ) -> tuple[list[Alternative], str]:
         """Return the operation's security alternatives, each {scheme identity: (name, scopes)}, and pointer.
 
         A scheme is identified by its definition, not its component name, so renaming a security
@@ -404,19 +410,23 @@ def _scheme_identity(definition: dict[str, Any]) -> str:
     return json.dumps(kept, sort_keys=True, default=str)
 
 
-def _satisfies(candidate: dict[str, tuple[str, frozenset[str]]], alternative: dict[str, tuple[str, frozenset[str]]]) -> bool:
+def _satisfies(candidate: Alternative, alternative: Alternative) -> bool:
     """Return True when credentials meeting `alternative` also meet `candidate`."""
     return all(s in alternative and scopes <= alternative[s][1] for s, (_, scopes) in candidate.items())
 
 
-def _describe(alternative: dict[str, tuple[str, frozenset[str]]]) -> str:
+def _scopes_of(alternative: Alternative) -> dict[str, frozenset[str]]:
+    return {scheme: scopes for scheme, (_, scopes) in alternative.items()}
+
+
+def _describe(alternative: Alternative) -> str:
     if not alternative:
         return "no authentication"
     return " and ".join(name + (f" [{', '.join(sorted(scopes))}]" if scopes else "")
                         for name, scopes in sorted(alternative.values()))
 
 
-def _describe_all(alternatives: list[dict[str, tuple[str, frozenset[str]]]]) -> str:
+def _describe_all(alternatives: list[Alternative]) -> str:
     return " or ".join(_describe(a) for a in alternatives)
 
 

@@ -206,7 +206,8 @@ _RESPONSE_SCHEMA = (
      "{target} may now be {value}; clients handling only the documented values break. Declare "
      "open-ended lists as such (x-extensible-enum) from the start"),
     ("enum-value-removed", INFO, "an enum value is no longer returned", "{target} is no longer {value}"),
-    ("became-nullable", ERROR, "null may now be returned", "{target} may now be null; clients not expecting null break"),
+    ("became-nullable", ERROR, "null may now be returned",
+     "{target} may now be null; clients not expecting null break"),
     ("pattern-removed", WARNING, "the pattern was removed", "{target} no longer promises the pattern {old}"),
     ("pattern-changed", WARNING, "the pattern changed", "{target} pattern changed from {old} to {new}"),
     *_bound_rules(WARNING, "widened"),

@@ -192,7 +192,9 @@ class Schemas:
         values: list[Any] = []
         types: set[str] = set()
         for branch in branches:
-            if not isinstance(branch, dict) or not branch.keys() <= _VALUE_ONLY or not ("enum" in branch or "const" in branch):
+            if not isinstance(branch, dict) or not branch.keys() <= _VALUE_ONLY:
+                return None
+            if "enum" not in branch and "const" not in branch:
                 return None
             values += branch["enum"] if isinstance(branch.get("enum"), list) else [branch.get("const")]
             kind = branch.get("type")
@@ -260,7 +262,8 @@ class Schemas:
         view.write_only |= node.get("writeOnly") is True
         _merge_bounds(view, node)
         for name, schema in (node.get("properties") or {}).items() if isinstance(node.get("properties"), dict) else ():
-            view.properties.setdefault(str(name), []).append((schema, f"{pointer}/properties/{escape_token(str(name))}"))
+            where = f"{pointer}/properties/{escape_token(str(name))}"
+            view.properties.setdefault(str(name), []).append((schema, where))
         if isinstance(node.get("required"), list):
             view.required.update(str(n) for n in node["required"])
         if isinstance(node.get("items"), dict):
@@ -473,7 +476,8 @@ class SchemaDiff:
             else:
                 wider = _accepts_more(after, before, larger_accepts_more)
             if wider != request:  # a narrower request or a wider response
-                add(bound_rule(stem, larger_accepts_more, wider), {"old": _bound_text(before), "new": _bound_text(after)})
+                add(bound_rule(stem, larger_accepts_more, wider),
+                    {"old": _bound_text(before), "new": _bound_text(after)})
 
     def _compare_properties(self, old: View, new: View, side: str, out: list[SchemaChange]) -> None:
         """Compare object properties: added, removed, required or not, and each one's schema."""
@@ -559,7 +563,8 @@ class SchemaDiff:
             for i in range(len(olds)):
                 if i not in pairs and not any(self._covers(olds[i], other, side) for other in news):
                     out.append(SchemaChange(f"{suffix[old_kind]}-removed", (), olds[i].pointer,
-                                            news[0].pointer if news else "", {"value": _branch_text(old_keys[i][0], olds[i])}))
+                                            news[0].pointer if news else "",
+                                            {"value": _branch_text(old_keys[i][0], olds[i])}))
         if side == RESPONSE and new_kind:
             for j in free(-1):
                 if not any(self._covers(other, news[j], side) for other in olds):

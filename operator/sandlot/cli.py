@@ -115,14 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--check", action="store_true", help="fail if the files differ; write nothing")
     crds.set_defaults(func=_cmd_crds)
 
+    from sandlot.diff.formats import FORMATS
+    from sandlot.diff.rules import LEVELS
+
     diff = sub.add_parser("diff", help="list the changes from OLD to NEW and which break clients (docs/drift.md)",
                           description="Exit codes: 0 no change at --fail-on's level or above, 1 there is one, "
                                       "2 OLD or NEW cannot be read.")
     diff.add_argument("old", help="the spec clients were built against: file, URL, ConfigMap manifest or .graphql")
     diff.add_argument("new", help="the spec to compare it with")
-    diff.add_argument("--format", default="text", choices=("text", "json", "yaml", "markdown", "junit",
-                                                           "githubactions"), help="output format")
-    diff.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
+    diff.add_argument("--format", default="text", choices=FORMATS, help="output format")
+    diff.add_argument("--fail-on", choices=LEVELS, default=None,
                       help="exit 1 when a change of this level or a more severe one is found")
     diff.set_defaults(func=_cmd_diff)
     return parser

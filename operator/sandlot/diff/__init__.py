@@ -2,6 +2,7 @@
 
 A pure package: it reads specs through the spec-loading layer (sandlot.mock.loader, .sourcemap)
 and knows no HTTP server and no argv. `rules` holds every rule (id, level, meaning, message);
-`openapi` and `schemas` walk two OpenAPI documents, `graphql` compares two SDL schemas through
-graphql-core; `formats` renders the changes; `run` ties them together for cli.py.
+`inputs` reads OLD and NEW; `openapi` and `schemas` walk two OpenAPI documents, `graphql`
+compares two SDL schemas through graphql-core; `formats` renders the changes; `run` ties them
+together for cli.py. docs/drift.md is the user's guide.
 """

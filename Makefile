@@ -39,11 +39,13 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 ## bench: speed and memory against peers measured in the same run, then the stateful
-## mode (reset of 10,000 objects, req/s vs stateless) and the operator (writes, create->Ready)
+## mode (reset of 10,000 objects, req/s vs stateless), the operator (writes, create->Ready)
+## and `sandlot diff` on GitHub's 13 MB spec
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m tests.sandbox.measure_throughput
 	$(BIN)/python -m tests.operator.measure_provisioning 5
+	$(BIN)/python -m tests.diff.measure_diff
 
 ## e2e: against the real cluster in KUBECONFIG (skips without one)
 e2e: $(STAMP)

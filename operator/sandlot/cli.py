@@ -35,6 +35,18 @@ def _cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from sandlot.diff.run import DiffInputError, run_diff
+
+    try:
+        output, code = run_diff(args.old, args.new, fmt=args.format, fail_on=args.fail_on)
+    except DiffInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(output, end="")
+    return code
+
+
 DESCRIPTION = (
     "Sandlot: API sandboxes integrators trust. Mock any OpenAPI 3.x document (`mock`), run a "
     "stateful sandbox on this machine (`up`), or run the Kubernetes operator (`operator`)."
@@ -102,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crds.add_argument("--check", action="store_true", help="fail if the files differ; write nothing")
     crds.set_defaults(func=_cmd_crds)
+
+    from sandlot.diff.formats import FORMATS
+    from sandlot.diff.rules import LEVELS
+
+    diff = sub.add_parser("diff", help="list the changes from OLD to NEW and which break clients (docs/drift.md)",
+                          description="Exit codes: 0 no change at --fail-on's level or above, 1 there is one, "
+                                      "2 OLD or NEW cannot be read.")
+    diff.add_argument("old", help="the spec clients were built against: file, URL, ConfigMap manifest or .graphql")
+    diff.add_argument("new", help="the spec to compare it with")
+    diff.add_argument("--format", default="text", choices=FORMATS, help="output format")
+    diff.add_argument("--fail-on", choices=LEVELS, default=None,
+                      help="exit 1 when a change of this level or a more severe one is found")
+    diff.set_defaults(func=_cmd_diff)
     return parser
 
 

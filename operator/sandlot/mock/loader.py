@@ -57,6 +57,8 @@ class Spec:
     source: str
     openapi: str  # the document's `openapi` field, e.g. "3.0.3"
     files: list[str] = field(default_factory=list)  # local files read (to watch for changes)
+    # bundled node name -> (file or URL, JSON pointer in it): where `#/x-sandlot-bundled/NAME` came from
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -180,6 +182,7 @@ class _Bundler:
         self.seen: dict[int, Any] = {}  # id -> node; holding the node keeps its id from being reused
         self.pending: list[tuple[Any, Any, str, str]] = []  # (container, key, location, pointer)
         self.root_refs: dict[str, str] = {}  # root-local `$ref` -> the pointer of its first use
+        self.origins: dict[str, tuple[str, str]] = {}  # bundled name -> (location, fragment)
 
     def run(self) -> None:
         """Rewrite the whole tree in place; attach the bundled nodes to the root."""
@@ -251,6 +254,7 @@ class _Bundler:
             name = self._name(target_loc, fragment)
             self.local[key] = f"#/{BUNDLE_KEY}/{escape_token(name)}"
             self.bundled[name] = node
+            self.origins[name] = (target_loc, fragment)
             self.pending.append((self.bundled, name, target_loc, fragment))
         return self.local.get(key, ""), node
 
@@ -356,12 +360,16 @@ def _check_header(document: Any, location: str) -> str:
     return version
 
 
-def load_spec(source: str | os.PathLike[str]) -> Spec:
-    """Load and bundle an OpenAPI document from a file path or http(s) URL."""
+def load_spec(source: str | os.PathLike[str], text: bytes | None = None) -> Spec:
+    """Load and bundle an OpenAPI document from a file path or http(s) URL.
+
+    `text`, when given, is the document itself (a ConfigMap's key): `source` then only names it in
+    errors and anchors its relative `$ref`s.
+    """
     location = str(source)
     if not _is_url(location):
         location = os.path.abspath(location)
-    raw = _read(location)
+    raw = _read(location) if text is None else text
     document = _parse(location, raw)
     openapi = _check_header(document, location)
     is_json = raw.lstrip()[:1] == b"{"
@@ -372,7 +380,7 @@ def load_spec(source: str | os.PathLike[str]) -> Spec:
     bundler = _Bundler(document, location)
     bundler.run()
     _inline_operation_refs(document)
-    return Spec(document, location, openapi, bundler.files())
+    return Spec(document, location, openapi, bundler.files(), bundler.origins)
 
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

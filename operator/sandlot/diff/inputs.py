@@ -1,0 +1,77 @@
+"""Read OLD and NEW for `sandlot diff`: OpenAPI documents through the project's one loader, or GraphQL SDL.
+
+Called by sandlot.diff.run. A source is a file (JSON/YAML, split over many files or not), an
+http(s) URL, a ConfigMap manifest holding the document under one data key (as `sandlot mock`
+and `sandlot up` accept), or a GraphQL schema (`.graphql`, `.gql`, `.graphqls`). What cannot be
+read raises DiffInputError naming the source and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandlot.mock.loader import Spec, SpecError, load_spec
+from sandlot.mock.sourcemap import SourceMap
+from sandlot.seed.sources import SourceError, configmap_payload
+
+GRAPHQL_SUFFIXES = (".graphql", ".gql", ".graphqls")
+
+
+class DiffInputError(Exception):
+    """OLD or NEW cannot be compared: the message names the source and how to fix it."""
+
+
+@dataclass
+class Input:
+    """One side of a diff: an OpenAPI spec (with its source map) or a GraphQL schema's text."""
+
+    source: str          # as given on the command line
+    spec: Spec | None = None
+    sources: SourceMap | None = None
+    sdl: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """Return "openapi" or "graphql"."""
+        return "graphql" if self.sdl is not None else "openapi"
+
+
+def load_input(source: str) -> Input:
+    """Load one side of a diff (raises DiffInputError)."""
+    is_url = source.startswith(("http://", "https://"))
+    path = Path(source)
+    if not is_url and not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise DiffInputError(f"{source} {problem}: give an OpenAPI document (JSON or YAML), a GraphQL schema "
+                             f"(.graphql), a ConfigMap manifest holding one, or an http(s) URL")
+    try:
+        if source.lower().endswith(GRAPHQL_SUFFIXES):
+            return Input(source, sdl=path.read_text(encoding="utf-8") if not is_url else _fetch(source))
+        if not is_url:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            payload = configmap_payload(text, source)
+            if payload is not None:
+                key, content = payload
+                if key.lower().endswith(GRAPHQL_SUFFIXES):
+                    return Input(source, sdl=content)
+                # Lines inside a ConfigMap's key are not lines of the manifest: report the file only.
+                spec = load_spec(source, text=content.encode("utf-8"))
+                return Input(source, spec, SourceMap(spec, lines=False))
+        spec = load_spec(source)
+        return Input(source, spec, SourceMap(spec))
+    except SpecError as exc:
+        raise DiffInputError(f"{exc}; fix the document (`sandlot mock {source} --check` shows every problem)") \
+            from None
+    except (SourceError, OSError, UnicodeDecodeError) as exc:
+        raise DiffInputError(f"{source}: {exc}") from None
+
+
+def _fetch(url: str) -> str:
+    """Return the text at an http(s) URL (GraphQL schemas; OpenAPI URLs go through the loader)."""
+    from sandlot.mock.loader import _read
+
+    try:
+        return _read(url).decode("utf-8")
+    except SpecError as exc:
+        raise DiffInputError(f"{exc}") from None

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 RELEASE, RELEASE_NAMESPACE = "sandlot", "sandlot-system"
 #: Set to 1 to make a missing Go or a failed build an error instead of a skip (CI does).
 REQUIRE_VARIABLE = "SANDLOT_REQUIRE_CLUSTER"
+CONTROL_PLANE_KEY = pytest.StashKey[ControlPlane]()
 
 
 def tier_unavailable(reason: str) -> None:
@@ -52,7 +53,7 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
         plane.stop()
 
 
-CONTROL_PLANE_KEY = pytest.StashKey[ControlPlane]()
+
 
 
 @dataclass
@@ -99,3 +100,13 @@ def sandlot_release(control_plane: ControlPlane) -> Iterator[Release]:
                                   control_plane.pki.ca_cert, user=f"system:serviceaccount:{RELEASE_NAMESPACE}:{account}",
                                   token=token)
     yield Release(control_plane, kubeconfig, account)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the last log lines of every control plane component to a failed cluster-tier test."""
+    outcome = yield
+    report = outcome.get_result()
+    plane = item.config.stash.get(CONTROL_PLANE_KEY, None)
+    if report.failed and plane is not None and item.get_closest_marker("cluster") is not None:
+        report.sections.append(("control plane logs", plane.log_tails()))

@@ -9,8 +9,14 @@ need: apply a CR, wait for a condition, and play the kubelet by marking workload
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,10 +110,13 @@ class Cluster:
         if self.kube.get("v1", "Namespace", name) is None:
             self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
-    def apply_sandbox(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def apply_sandbox(self, namespace: str, name: str, spec: dict[str, Any],
+                      annotations: dict[str, str] | None = None) -> dict[str, Any]:
         """Create a SandboxEnvironment (as `kubectl apply` of a new object would)."""
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SandboxEnvironment",
-                "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+        metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+        if annotations:
+            metadata["annotations"] = annotations
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SandboxEnvironment", "metadata": metadata, "spec": spec}
         return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
 
     def patch_sandbox(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
@@ -207,3 +216,85 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: flo
         time.sleep(interval)
     extra = f"; details: {details()!r}" if details is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}{extra}")
+
+
+class OperatorProcess:
+    """`sandlot operator` as a separate process (as in a pod): started, SIGKILLed or stopped by a test.
+
+    Its output goes to `log`; `kubeconfig` is the identity it runs as. Extra arguments (such as
+    `--peering NAME`) are passed through; without `--peering` it runs standalone.
+    """
+
+    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.args = list(args)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.health_port = 0
+
+    def start(self) -> OperatorProcess:
+        """Start the process and wait until its liveness endpoint answers."""
+        from tests.ports import free_port
+
+        self.health_port = free_port()
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        with self.log.open("ab") as out:
+            out.write(b"\n=== operator start\n")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sandlot.cli", "operator", "--health-port", str(self.health_port),
+                 "--metrics-port", str(free_port()), *self.args],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._healthy, timeout=60, what="the operator process's /healthz",
+                 details=lambda: self.text()[-3000:])
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"the operator process exited ({self.proc and self.proc.returncode}):\n"
+                                 f"{self.text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the process (no clean-up of any kind, as when a node dies)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM the process and wait for it; return its exit code."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
+        self.proc = None
+        return code
+
+    def text(self) -> str:
+        """Return everything the process has logged so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def lines_about(self, name: str) -> list[dict[str, Any]]:
+        """Return the JSON log lines kopf wrote about the object called `name`."""
+        found = []
+        for line in self.text().splitlines():
+            if line.startswith("{"):
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if (entry.get("object") or {}).get("name") == name:
+                    found.append(entry)
+        return found

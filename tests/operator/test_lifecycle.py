@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import logging
+from types import SimpleNamespace
 from datetime import UTC, datetime, timedelta
 
 
@@ -278,3 +280,38 @@ def test_raising_the_ttl_extends_expiry(cluster, operator):
     created = cluster.sandbox(cluster.ns, "pr-1")["metadata"]["creationTimestamp"]
     start = datetime.fromisoformat(created.replace("Z", "+00:00"))
     assert after == (start + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_periodic_check_alone_provisions_a_sandbox_with_no_status(cluster, monkeypatch):
+    """Recovery must not depend on kopf's bookkeeping: a sandbox no change handler ever finished.
+
+    kopf runs its resume handler when it first sees an object, but an operator SIGKILLed at the
+    wrong moment can leave kopf's progress records saying the work is done when it is not. The
+    periodic check is then all that is left, and it used to skip any sandbox without a phase,
+    so such a sandbox was never provisioned and never explained. Here the check runs alone.
+    """
+    import kubernetes
+
+    from sandlot.controller import handlers
+    from sandlot.kube import Kube
+    from sandlot.settings import load_settings
+
+    events: list[tuple[str, str]] = []
+    monkeypatch.setattr(handlers.kopf, "info", lambda body, *, reason, message: events.append((reason, message)))
+    monkeypatch.setattr(handlers.kopf, "warn", lambda body, *, reason, message: events.append((reason, message)))
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.operator_kubeconfig))
+    ctx = handlers.Context(kube=Kube(client), settings=load_settings())
+    cluster.apply_sandbox(cluster.ns, "pr-1", sandbox_spec())
+    ns = sandbox_namespace(cluster.ns, "pr-1")
+
+    def check() -> bool:
+        handlers._recheck(ctx, SimpleNamespace(), cluster.sandbox(cluster.ns, "pr-1"), logging.getLogger("test"))
+        return cluster.mark_workloads_available(ns) == 0 and _phase(cluster) == "Ready"
+
+    try:
+        wait_for(check, interval=0.5, what="Ready through the periodic check alone",
+                 details=lambda: (cluster.sandbox(cluster.ns, "pr-1") or {}).get("status"))
+    finally:
+        client.close()
+    assert cluster.managed(ns) == EXPECTED_IN_SANDBOX
+    assert events[0][0] == "Provisioning" and ("Ready", f"sandbox ready in namespace {ns}") in events

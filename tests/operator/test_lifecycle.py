@@ -17,9 +17,7 @@ EXPECTED_IN_SANDBOX = sorted([
     ("Deployment", "app"),
     ("Deployment", "stub-pets"),
     ("LimitRange", "sandbox-limits"),
-    ("NetworkPolicy", "allow-dns"),
-    ("NetworkPolicy", "allow-same-namespace"),
-    ("NetworkPolicy", "deny-all"),
+    ("NetworkPolicy", "sandbox-isolation"),
     ("ResourceQuota", "sandbox-quota"),
     ("Secret", "sandlot-credentials"),
     ("Service", "app"),
@@ -257,9 +255,10 @@ def test_quick_successive_changes_with_a_seed_job_converge(cluster, operator):
 def test_drift_in_the_sandbox_namespace_is_repaired(cluster, operator):
     ns = _bring_up(cluster)
     cluster.kube.delete("apps/v1", "Deployment", "stub-pets", ns)
-    cluster.kube.delete("networking.k8s.io/v1", "NetworkPolicy", "deny-all", ns)
+    cluster.kube.delete("networking.k8s.io/v1", "NetworkPolicy", "sandbox-isolation", ns)
     wait_for(lambda: cluster.kube.get("apps/v1", "Deployment", "stub-pets", ns)
-             and cluster.kube.get("networking.k8s.io/v1", "NetworkPolicy", "deny-all", ns), what="drift repaired")
+             and cluster.kube.get("networking.k8s.io/v1", "NetworkPolicy", "sandbox-isolation", ns),
+             what="drift repaired")
 
 
 def test_a_generation_never_handed_to_a_handler_is_still_converged(cluster, operator):

@@ -104,14 +104,10 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
         render("namespace.yaml.j2", **common),
         render("resourcequota.yaml.j2", quota=spec.quota.to_wire(), **common),
         render("limitrange.yaml.j2", quota=spec.quota.to_wire(), **common),
-        render("networkpolicy-deny-all.yaml.j2", **common),
-        render("networkpolicy-same-namespace.yaml.j2", **common),
-        render("networkpolicy-dns.yaml.j2", dns_namespace=inputs.stub.dns_namespace,
-               dns_label_key=dns_key, dns_label_value=dns_value, **common),
+        render("networkpolicy.yaml.j2", name=naming.NETWORK_POLICY, dns_namespace=inputs.stub.dns_namespace,
+               dns_label_key=dns_key, dns_label_value=dns_value,
+               egress=[r.to_wire() for r in spec.network.egress], **common),
     ]
-    if spec.network.egress:
-        objects.append(render("networkpolicy-egress.yaml.j2",
-                              egress=[r.to_wire() for r in spec.network.egress], **common))
     objects.append(render("serviceaccount.yaml.j2", service_account=naming.SERVICE_ACCOUNT, **common))
     if inputs.credentials is not None:
         objects.append(render("secret-credentials.yaml.j2", name=naming.CREDENTIALS_SECRET,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
+from sandlot.sandbox.clock import VirtualClock
+from sandlot.util.durations import DurationError, parse_duration
 from sandlot.sandbox.simulation import MemoryState
 
 CHARGE = {"amount": 2000, "currency": "usd"}

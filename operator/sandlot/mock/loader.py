@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from sandlot.util.pointers import escape_token, resolve_pointer, unescape_token
+
 BUNDLE_KEY = "x-sandlot-bundled"
 _URL_TIMEOUT_S = 30
 _EXTERNAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(?!#)')
@@ -72,37 +74,6 @@ _NoTimestampLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-def escape_token(token: str) -> str:
-    """Escape one JSON-pointer reference token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape_token(token: str) -> str:
-    """Undo `escape_token`."""
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def resolve_pointer(document: Any, pointer: str) -> Any:
-    """Return the node at a JSON pointer ("" or "/a/b"); raise KeyError when it does not exist."""
-    node = document
-    if not pointer:
-        return node
-    if not pointer.startswith("/"):
-        raise KeyError(pointer)
-    for raw in pointer[1:].split("/"):
-        token = unescape_token(urllib.parse.unquote(raw))
-        if isinstance(node, list):
-            try:
-                node = node[int(token)]
-            except (ValueError, IndexError):
-                raise KeyError(pointer) from None
-        elif isinstance(node, dict) and token in node:
-            node = node[token]
-        else:
-            raise KeyError(pointer)
-    return node
 
 
 def _is_url(source: str) -> bool:

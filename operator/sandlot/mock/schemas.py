@@ -22,13 +22,12 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from sandlot.mock.loader import escape_token, resolve_pointer
+from sandlot.util.pointers import deref, escape_token
 from sandlot.mock.messages import Violation
 
 SPEC_URI = "urn:sandlot:spec"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*\Z")  # RFC 3986 absolute URI, loosely
 _MAX_MESSAGE = 300
-_MAX_REF_HOPS = 64
 
 
 def _nullable_type(validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
@@ -178,18 +177,8 @@ class SchemaIndex:
         return validator
 
     def deref(self, node: Any) -> Any:
-        """Follow `$ref`s (local pointers) until a node that is not a reference."""
-        for _ in range(_MAX_REF_HOPS):
-            if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
-                return node
-            ref = node["$ref"]
-            if not ref.startswith("#"):
-                return {}
-            try:
-                node = resolve_pointer(self.document, ref[1:])
-            except KeyError:
-                return {}
-        return {}
+        """Follow `$ref`s (local pointers) until a node that is not a reference (util.pointers.deref)."""
+        return deref(self.document, node)
 
     def types(self, schema: Any, _depth: int = 0) -> set[str]:
         """Return the JSON types a schema admits, looking through `$ref` and allOf/oneOf/anyOf."""

@@ -7,17 +7,17 @@ The offset lives in the tenant's state (`sandlot.clock.offset`), which a reset d
 same transaction as the objects: after a reset the clock is back at the start (offset 0).
 
 The base clock is injected (tests pass a fake), so nothing here reads the wall clock by itself.
-Also holds `parse_duration`, the one parser for `250ms`, `2s`, `90m`, `72h`, `7d` in this layer.
 """
 
 from __future__ import annotations
 
 import contextvars
 import math
-import re
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from sandlot.util.durations import DurationError
 
 OFFSET_KEY = "sandlot.clock.offset"
 
@@ -30,35 +30,9 @@ CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("san
 CURRENT_OFFSET: contextvars.ContextVar[float | None] = contextvars.ContextVar("sandlot_offset",
                                                                               default=None)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
 #: How far a tenant's clock may be moved ahead of real time in all: 10 years (3650 days). Far
 #: enough for any expiry or billing cycle; beyond it timestamps stop being dates.
 MAX_OFFSET_SECONDS = 3650 * 86400.0
-
-
-class DurationError(ValueError):
-    """A duration that cannot be read; the message shows the accepted forms."""
-
-
-def parse_duration(value: Any, where: str = "duration") -> float:
-    """Return seconds for `250ms`, `2s`, `90m`, `72h`, `7d` or a bare number of seconds."""
-    if isinstance(value, bool):
-        raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise DurationError(f"{where}: {value!r} is not a finite number of seconds")
-        if value < 0:
-            raise DurationError(f"{where}: {value!r} is negative; durations are 0 or more")
-        return float(value)
-    found = _DURATION.match(str(value))
-    if not found:
-        raise DurationError(f"{where}: {value!r} is not a duration; write e.g. 250ms, 2s, 90m, 72h or 7d")
-    seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
-    if not math.isfinite(seconds):
-        raise DurationError(f"{where}: {value!r} is too long to be a duration")
-    return seconds
 
 
 class TenantState(Protocol):

@@ -7,7 +7,6 @@ handler, the admin API and quota checks. The same file carries the inference ove
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ from typing import Any
 import yaml
 
 from sandlot.sandbox.keys import DEFAULT_LIVE_KEY_PATTERNS
+from sandlot.util.durations import DurationError, parse_duration
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Keys read by the simulation layer (docs/scenarios.md): kept as given, checked there.
 SIMULATION_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
 _KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "log",
@@ -47,16 +45,6 @@ class SandboxConfig:
         return replace(self, admin_token=token) if token else self
 
 
-def parse_duration(text: str | int | float, where: str) -> float:
-    """Return seconds for `30s`, `90m`, `72h`, `7d` (or a bare number of seconds)."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ConfigError(f"{where}: {text!r} is not a duration; write e.g. 30s, 90m, 72h or 7d")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-
-
 def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxConfig:
     """Build a `SandboxConfig` from the sidecar file's parsed content."""
     unknown = set(data) - _KNOWN_KEYS
@@ -73,9 +61,13 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxC
             raise ConfigError(f"{source}: {where} must be a whole number of at least 1, got {value!r}")
         return value
 
+    try:
+        retention = (parse_duration(data["retention"], f"{source}: retention")
+                     if data.get("retention") is not None else None)
+    except DurationError as exc:
+        raise ConfigError(str(exc)) from None
     return SandboxConfig(
-        retention_seconds=(parse_duration(data["retention"], f"{source}: retention")
-                           if data.get("retention") is not None else None),
+        retention_seconds=retention,
         max_objects=positive(quota.get("objects"), "quota.objects"),
         requests_per_day=positive(quota.get("requestsPerDay"), "quota.requestsPerDay"),
         log_size=positive(log.get("size"), "log.size") or 200,

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandlot.mock.loader import iter_operations, resolve_pointer
+from sandlot.mock.loader import iter_operations
+from sandlot.util.pointers import deref
 
 CREATED_NAMES = frozenset({
     "created", "created_at", "createdat", "creation_time", "creationtime", "date_created",
@@ -162,20 +163,6 @@ def singularize(name: str) -> str:
     if lower.endswith("s") and not lower.endswith(("ss", "us", "is")):
         return name[:-1]
     return name
-
-
-def deref(document: Mapping[str, Any], node: Any, _depth: int = 0) -> Any:
-    """Follow local `$ref`s until a node that is not a reference (bounded for cycles)."""
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and _depth < 32:
-        ref = node["$ref"]
-        if not ref.startswith("#"):
-            return node
-        try:
-            node = resolve_pointer(document, ref[1:])
-        except KeyError:
-            return {}
-        _depth += 1
-    return node
 
 
 def object_properties(document: Mapping[str, Any], schema: Any) -> dict[str, Any]:

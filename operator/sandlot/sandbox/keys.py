@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KEY_PREFIX = "sk_sbx_"
+from sandlot.util.keys import KEY_PREFIX, new_key_secret
+
 DEFAULT_LIVE_KEY_PATTERNS: tuple[str, ...] = ("sk_live_*", "pk_live_*", "rk_live_*")
 
 
@@ -38,8 +38,8 @@ def key_hint(secret: str) -> str:
 
 
 def issue_key() -> IssuedKey:
-    """Create a new `sk_sbx_` key with 256 bits of entropy (32 random bytes, URL-safe)."""
-    return key_from_secret(KEY_PREFIX + secrets.token_urlsafe(32))
+    """Create a new `sk_sbx_` key (sandlot.util.keys, the generator the operator uses too)."""
+    return key_from_secret(new_key_secret())
 
 
 def key_from_secret(secret: str) -> IssuedKey:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandlot.mock.messages import MockResponse
-from sandlot.sandbox.clock import DurationError, parse_duration
+from sandlot.util.durations import DurationError, parse_duration
 
 #: The problem type of a refusal by the rate limiter (not a scenario: nobody asked for it).
 PROBLEM_TYPE = "https://sandlot.dev/problems/rate-limit"

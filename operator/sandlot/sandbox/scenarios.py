@@ -20,7 +20,7 @@ from typing import Any
 
 from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.clock import DurationError, parse_duration
+from sandlot.util.durations import DurationError, parse_duration
 from sandlot.sandbox.faults import (
     BUILTIN, DOWNSTREAM_STATUSES, MAX_HOLD_SECONDS, PARAMS, builtin_response, problem,
 )

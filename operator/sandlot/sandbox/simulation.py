@@ -30,7 +30,7 @@ from sandlot.mock.loader import iter_operations
 from sandlot.mock.messages import MockRequest, MockResponse, problem_response
 from sandlot.sandbox import idempotency, magic, scenarios, webhooks
 from sandlot.sandbox.admin import request_args
-from sandlot.sandbox.clock import MAX_OFFSET_SECONDS, DurationError, VirtualClock, parse_duration
+from sandlot.sandbox.clock import MAX_OFFSET_SECONDS, VirtualClock
 from sandlot.sandbox.faults import (
     BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented, with_action,
 )
@@ -38,6 +38,7 @@ from sandlot.sandbox.problems import forbidden
 from sandlot.sandbox.ratelimit import Limit, RateLimiter, limit_from, refusal
 from sandlot.sandbox.tenancy import authenticate, bearer_or_basic, presented_values
 from sandlot.sandbox.webhook_sender import WebhookWorker
+from sandlot.util.durations import DurationError, parse_duration
 
 log = logging.getLogger("sandlot.simulation")
 

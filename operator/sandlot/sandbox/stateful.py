@@ -27,7 +27,7 @@ from sandlot.sandbox.admin import PREFIX, AdminApi
 from sandlot.sandbox.config import SandboxConfig
 from sandlot.sandbox.ids import new_id
 from sandlot.sandbox.inference import (
-    Binding, Collection, Pagination, StateModel, deref, infer_model, singularize,
+    Binding, Collection, Pagination, StateModel, infer_model, singularize,
 )
 from sandlot.sandbox.keys import IssuedKey, live_key_problem
 from sandlot.sandbox.paging import fill_page_fields, page_facts, revert_refused
@@ -36,6 +36,7 @@ from sandlot.sandbox.shape import (
 )
 from sandlot.sandbox.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
 from sandlot.sandbox.tenancy import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
+from sandlot.util.pointers import deref
 from sandlot.seed.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 
 log = logging.getLogger("sandlot.sandbox")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sandlot.sandbox.clock import DurationError, parse_duration
+from sandlot.util.durations import DurationError, parse_duration
 
 SIGNATURE_HEADER = "Sandlot-Signature"
 ENDPOINTS_KEY = "sandlot.webhooks.endpoints"

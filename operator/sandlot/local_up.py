@@ -19,7 +19,7 @@ import secrets
 import shutil
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
 from sandlot.sandbox.simulated_app import simulate
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.seed.fixtures import FixtureError, Fixtures, fixtures_source, parse_fixtures
-from sandlot.seed.sources import SourceError, read_configmap, read_s3, s3_client
+from sandlot.util.sources import SourceError, read_source
 
 log = logging.getLogger("sandlot.up")
 
@@ -114,20 +114,12 @@ def parse_environment(doc: Mapping[str, Any], where: str) -> Any:
         raise UpError(f"{where}: the SandboxEnvironment is not valid: {problems}") from None
 
 
-def _read_source(source: Any, docs: Iterable[Mapping[str, Any]], where: str) -> str:
-    """Return the text of a configMap or s3 source."""
-    if source.configMap is not None:
-        return read_configmap(docs, source.configMap.name, source.configMap.key, where)
-    s3 = source.s3
-    return read_s3(s3_client(s3.region, s3.endpointUrl), s3.bucket, s3.key)
-
-
 def materialize_spec(downstream: Any, docs: list[dict[str, Any]], spec_dir: Path, where: str) -> str:
     """Return a source the engine can load for a downstream: a file written from a ConfigMap
     or S3 object, or the http(s) URL as given."""
     if downstream.openapi.url is not None:
         return downstream.openapi.url
-    text = _read_source(downstream.openapi, docs, where)
+    text = read_source(downstream.openapi, docs, where)
     suffix = ".json" if text.lstrip().startswith("{") else ".yaml"
     spec_dir.mkdir(parents=True, exist_ok=True)
     target = spec_dir / f"{downstream.name}{suffix}"
@@ -189,7 +181,7 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                    or "adm_" + secrets.token_urlsafe(24))
     fixtures: Fixtures = {}
     if env.spec.seed is not None and env.spec.seed.fixtures is not None:
-        fixtures = parse_fixtures(_read_source(env.spec.seed.fixtures, docs, str(manifest)),
+        fixtures = parse_fixtures(read_source(env.spec.seed.fixtures, docs, str(manifest)),
                                   f"{manifest}: seed.fixtures")
     config = config.with_admin_token(admin_token)
     count = len(env.spec.downstreams)

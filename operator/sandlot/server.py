@@ -232,7 +232,7 @@ def run_mock(args: argparse.Namespace) -> int:
         return 0
     from sandlot.sandbox.serve import spec_source
     from sandlot.sandbox.simulated_app import simulate_from_args
-    from sandlot.seed.sources import SourceError
+    from sandlot.util.sources import SourceError
 
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served from its OpenAPI key.

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from sandlot.seed.sources import SourceError, read_s3, s3_client
+from sandlot.util.sources import SourceError, read_s3, s3_client
 
 from .conftest import EXAMPLE, configmap_value
 from .servers import SANDLOT, free_port, port_is_free, start, stop, wait_until_up

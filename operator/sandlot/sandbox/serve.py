@@ -24,7 +24,7 @@ from sandlot.sandbox.sqlite_store import SQLiteStore
 from sandlot.sandbox.stateful import StatefulHandler
 from sandlot.sandbox.tenancy import register_provided_keys
 from sandlot.seed.fixtures import FixtureError, Fixtures, parse_fixtures
-from sandlot.seed.sources import SourceError, configmap_payload, read_file
+from sandlot.util.sources import SourceError, configmap_payload, read_file, read_file_or_configmap
 
 log = logging.getLogger("sandlot.sandbox")
 
@@ -104,9 +104,7 @@ def run_stateful(args: argparse.Namespace) -> int:
         config = config.with_admin_token(admin_token)
         fixtures = None
         if args.fixtures:
-            text = read_file(args.fixtures)
-            payload = configmap_payload(text, args.fixtures)
-            fixtures = parse_fixtures(payload[1] if payload else text, args.fixtures)
+            fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
         spec = spec_source(args.spec, Path(args.db))
         built = build_stateful_app(spec, args.db, config, fixtures, seed=args.seed,
                                    watch=not args.no_watch, scenario=getattr(args, "scenario", None))

@@ -1,7 +1,7 @@
 """Parse and check seed fixtures: a YAML or JSON mapping of collection -> list of objects.
 
 Called by the stateful handler (to register the seed every new tenant starts from) and by
-`sandlot up` (fixtures from a ConfigMap, a file or S3, see sandlot.seed.sources). Pure:
+`sandlot up` (fixtures from a ConfigMap, a file or S3, read by sandlot.util.sources). Pure:
 text in, checked fixtures out, or a `FixtureError` naming the collection, the index and the fix.
 
 Relations are plain ids: a charge's `customer: cus_seed_ada` must name a seeded customer.

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from sandlot.sandbox.config import SandboxConfig, load_config
+from sandlot.util.appenv import app_environment, as_dotenv
 from sandlot.sandbox.keys import IssuedKey, hash_key, issue_key, key_from_secret
 from sandlot.sandbox.serve import INPUT_ERRORS, build_stateful_app
 from sandlot.sandbox.simulated_app import simulate
@@ -229,9 +230,10 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                    f"SANDLOT_KEY={key.secret}\nSANDLOT_TENANT={tenant_id}\n"
                    f"SANDLOT_ADMIN_TOKEN={admin_token}\n"
                    + (f"SANDLOT_URL={first.root}\n" if first else ""))
-    app_env = {e.name: e.value for e in env.spec.app.env}
-    app_env.update({s.env_var: s.url for s in stubs})
-    (state_dir / APP_ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in app_env.items()))
+    app_env = as_dotenv(app_environment([e.to_wire() for e in env.spec.app.env],
+                                        [(s.env_var, s.url) for s in stubs], api_key=key.secret))
+    # It holds the sandbox key, as the credentials file does: only the owner may read it.
+    _write_private(state_dir / APP_ENV_FILE, "".join(f"{k}={v}\n" for k, v in app_env.items()))
     return Sandbox(name, state_dir, stubs, key, tenant_id, admin_token, app_env)
 
 

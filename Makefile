@@ -3,13 +3,15 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# The pins the image installs too, so CI tests what ships.
+CONSTRAINTS := images/sandlot/constraints.txt
 
 .PHONY: run test test-slow bench e2e crds lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --constraint $(CONSTRAINTS) -e '.[test,lint]'
 	touch $(STAMP)
 
 ## run: start the example sandbox on this machine (`sandlot up examples/payments/sandbox.yaml`)

@@ -2,7 +2,7 @@
 
 Started lazily by the simulation layer on the server's event loop (the first request starts
 it). It takes due deliveries from the `Outbox` (sandbox/webhooks.py) one at a time, in due
-order, signs each with the wall-clock time, POSTs it with httpx (bounded timeout), and reports
+order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
 the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
 next delivery is due or until `poke()` says something changed (a new event, a clock advance).
 """
@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-import httpx
+import aiohttp
 
 from sandlot.sandbox.webhooks import (
     BAD_SIGNATURE, SIGNATURE_HEADER, Attempt, Delivery, Outbox, RetryPolicy, signature_header,
@@ -82,12 +82,12 @@ class WebhookWorker:
     async def run(self) -> None:
         """Deliver forever: due deliveries in order, then sleep until the next or a poke."""
         assert self._wake is not None
-        async with httpx.AsyncClient(timeout=self.policy.timeout, follow_redirects=False) as client:
+        async with aiohttp.ClientSession() as session:
             while True:
                 self._wake.clear()
                 due = self.outbox.due(self.now_of)
                 for delivery in due:
-                    await self._attempt(client, delivery)
+                    await self._attempt(session, delivery)
                 if due:
                     continue
                 wait = self.outbox.seconds_to_next(self.now_of)
@@ -97,17 +97,19 @@ class WebhookWorker:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _attempt(self, session: aiohttp.ClientSession, delivery: Delivery) -> None:
         number = len(delivery.attempts) + 1
         signed_at = int(self.wall())
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
         try:
-            response = await client.post(delivery.url, content=delivery.body,
-                                         headers=request_headers(delivery, number, signed_at))
-            status = response.status_code
-        except httpx.HTTPError as exc:
+            # The policy's timeout is read per attempt: a spec reload may change it.
+            async with session.post(delivery.url, data=delivery.body, allow_redirects=False,
+                                    headers=request_headers(delivery, number, signed_at),
+                                    timeout=aiohttp.ClientTimeout(total=self.policy.timeout)) as response:
+                status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         log.debug("webhook %s attempt %d -> %s", delivery.delivery_id, number, status or error)

@@ -216,12 +216,27 @@ def create_app(spec: str, *, seed: int = 0, watch: bool = True, dynamic: bool = 
 def run_mock(args: argparse.Namespace) -> int:
     """Run `sandlot mock`: check the spec, or serve it until interrupted. Return the exit code."""
     logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
+    # A ConfigMap manifest's spec is written here, and removed with it when the mock stops.
+    with tempfile.TemporaryDirectory(prefix="sandlot-mock-") as scratch:
+        return _run_mock(args, Path(scratch))
+
+
+def _run_mock(args: argparse.Namespace, scratch: Path) -> int:
     started = time.perf_counter()
+    from sandlot.sandbox.serve import spec_source
+    from sandlot.util.sources import SourceError
+
+    try:
+        # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
+        spec = spec_source(args.spec, scratch / "spec.db")
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         from sandlot.mock.check import check_spec
 
         try:
-            count = check_spec(args.spec)
+            count = check_spec(spec)
         except SpecError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -230,16 +245,8 @@ def run_mock(args: argparse.Namespace) -> int:
             return 2
         print(f"OK: {count} operations")
         return 0
-    from sandlot.sandbox.serve import spec_source
     from sandlot.sandbox.simulated_app import simulate_from_args
-    from sandlot.util.sources import SourceError
 
-    try:
-        # A ConfigMap manifest (as `kubectl apply`d) is served from its OpenAPI key.
-        spec = spec_source(args.spec, Path(tempfile.gettempdir()) / f"sandlot-mock-{os.getpid()}.db")
-    except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     try:
         app = create_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=getattr(args, "dynamic", False))
         app = simulate_from_args(app, args)  # scenarios, magic values, webhooks (docs/scenarios.md)
@@ -251,7 +258,7 @@ def run_mock(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: {bind_error(args.host, args.port, exc)}", file=sys.stderr)
         return 2
-    import uvicorn
+    from sandlot.sandbox.graceful import serve_until_stopped
 
     freeze_heap()
     engine = app.holder.engine
@@ -264,12 +271,10 @@ def run_mock(args: argparse.Namespace) -> int:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    config = uvicorn.Config(app, host=args.host, port=port, access_log=False, http="httptools", loop=loop,
-                            log_level=str(args.log_level).lower(), lifespan="on")
     try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        # SIGTERM (how Kubernetes stops a stub) and Ctrl-C both return here, so clean-up runs.
+        serve_until_stopped(app, sockets=[sock], host=args.host, port=port, access_log=False, http="httptools",
+                            loop=loop, log_level=str(args.log_level).lower(), lifespan="on")
     finally:
         sock.close()
     return 0

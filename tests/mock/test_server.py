@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -120,6 +122,12 @@ def test_cli_check_reports_operations_or_the_error() -> None:
     assert swagger.returncode == 2 and "Swagger 2.0 is not supported" in swagger.stderr
 
 
+def test_cli_check_takes_a_configmap_manifest_as_serving_does() -> None:
+    manifest = Path(__file__).resolve().parents[2] / "examples" / "payments" / "payments-openapi.yaml"
+    done = _sandlot("--check", str(manifest))
+    assert done.returncode == 0 and done.stdout.startswith("OK: "), done.stderr
+
+
 def test_cli_check_runs_the_openapi_meta_schema(tmp_path: Path) -> None:
     spec = tmp_path / "no_responses.yaml"
     spec.write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {summary: x}\n")
@@ -223,11 +231,13 @@ def test_cli_port_in_use_is_a_clear_error_with_exit_2() -> None:
     assert found and int(found.group(1)) != port, res.stderr
 
 
-def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Client) -> None:
+def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Client, tmp_path: Path) -> None:
     port = free_port()
     manifest = Path(__file__).resolve().parents[2] / "examples" / "payments" / "payments-openapi.yaml"
+    # Its own temporary directory, to see that the mock leaves nothing behind in it.
     proc = subprocess.Popen([sys.executable, "-m", "sandlot.cli", "mock", str(manifest), "--port", str(port),
-                             "--no-watch"], stderr=subprocess.PIPE, text=True)
+                             "--no-watch"], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         def up() -> bool:
             try:
@@ -237,6 +247,7 @@ def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Clie
                 return False
         _wait_for(up, "sandlot mock to serve the ConfigMap's spec")
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C: the mock stops and cleans up
         _, stderr = proc.communicate(timeout=20)
     assert "is a ConfigMap: serving its key openapi.yaml" in stderr
+    assert list(tmp_path.iterdir()) == [], "sandlot mock left files in the temporary directory"

@@ -1,6 +1,7 @@
 """Run a uvicorn server that stops on SIGINT or SIGTERM and then returns normally.
 
-Called by `sandlot mock --stateful` (sandbox/serve.py) and `sandlot up` (local_up.py).
+Called by `sandlot mock` (server.py), `sandlot mock --stateful` (sandbox/serve.py) and
+`sandlot up` (local_up.py).
 uvicorn (>= 0.29) re-raises the signal that stopped it once it has shut down, so the caller's
 `finally` blocks and clean-up (flushing the request log, closing the stores) never run and the
 process dies with 130/143. Kubernetes stops pods with SIGTERM, so that loses data. Here the

@@ -13,7 +13,7 @@ import uvicorn
 
 from tests.ports import free_port
 from sandlot.mock.engine import Engine
-from sandlot.server import MockApp, create_app
+from sandlot.http.app import MockApp, create_app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"

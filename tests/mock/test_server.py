@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.server import EngineHolder
+from sandlot.http.app import EngineHolder
 
 from .conftest import FIXTURES, free_port, shared_spec
 
@@ -63,7 +63,7 @@ def test_head_sends_the_get_headers_with_its_content_length(serve, client: httpx
 
 def test_handler_factory_wraps_the_engine(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
     """The stateful layer's hook: a handler built from the holder, sync or async."""
-    from sandlot.server import create_app
+    from sandlot.http.app import create_app
 
     from .conftest import LiveServer
 

@@ -12,10 +12,10 @@ import yaml
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
-from sandlot.seed.fixtures import parse_fixtures
+from sandlot.state.config import SandboxConfig
+from sandlot.state.sqlite_store import SQLiteStore
+from sandlot.state.stage import StatefulHandler
+from sandlot.state.fixtures import parse_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "payments"

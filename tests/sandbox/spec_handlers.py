@@ -11,9 +11,9 @@ import pytest
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
+from sandlot.state.config import SandboxConfig
+from sandlot.state.sqlite_store import SQLiteStore
+from sandlot.state.stage import StatefulHandler
 
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 

@@ -1,4 +1,4 @@
-"""Page metadata from the page served (sandbox/paging.py): facts, filling nested envelopes,
+"""Page metadata from the page served (state/paging.py): facts, filling nested envelopes,
 and taking back what the schema refuses; and Twilio's list envelope end to end."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest
-from sandlot.sandbox.paging import fill_page_fields, page_facts, revert_refused
+from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
 
 from .spec_handlers import assert_valid, handler_with_key, shared_engine
 

@@ -231,7 +231,7 @@ def test_responses_validate_against_the_spec(client: Client, engine) -> None:
 
 
 def test_fixtures_must_fit_the_spec(make_handler) -> None:
-    from sandlot.seed.fixtures import FixtureError
+    from sandlot.state.fixtures import FixtureError
 
     with pytest.raises(FixtureError, match="collection 'invoices'"):
         make_handler(fixtures={"invoices": [{"id": "in_1"}]})
@@ -253,10 +253,10 @@ def test_a_reloaded_spec_is_inferred_again(engine, payments_fixtures, payments_s
     import yaml
 
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import StatefulHandler
+    from sandlot.state.sqlite_store import SQLiteStore
+    from sandlot.state.stage import StatefulHandler
 
-    serving = [engine]  # what server.py's EngineHolder swaps on a spec change
+    serving = [engine]  # what http/app.py's EngineHolder swaps on a spec change
     handler = StatefulHandler(engine, SQLiteStore(tmp_path / "r.db"), fixtures=payments_fixtures,
                               current_engine=lambda: serving[0])
     _, key = handler.issue_key()
@@ -337,8 +337,8 @@ components:
 
 def test_wrapped_single_object_responses(tmp_path, clock) -> None:
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import StatefulHandler
+    from sandlot.state.sqlite_store import SQLiteStore
+    from sandlot.state.stage import StatefulHandler
 
     spec = tmp_path / "wrapped.yaml"
     spec.write_text(WRAPPED_SPEC)
@@ -369,8 +369,8 @@ def test_shared_petstore_without_security_filters_by_plural_params(tmp_path) -> 
     from pathlib import Path
 
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import PUBLIC_TENANT, StatefulHandler
+    from sandlot.state.sqlite_store import SQLiteStore
+    from sandlot.state.stage import PUBLIC_TENANT, StatefulHandler
 
     spec = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "oai" / "petstore-expanded.yaml"
     if not spec.exists():

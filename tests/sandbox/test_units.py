@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from sandlot.mock.messages import MockRequest
-from sandlot.sandbox.config import ConfigError, load_config
-from sandlot.sandbox.ids import new_id
-from sandlot.sandbox.inference import IdFormat, Timestamp
-from sandlot.sandbox.keys import KEY_PREFIX, hash_key, issue_key, looks_live
-from sandlot.sandbox.shape import format_timestamp
-from sandlot.sandbox.tenancy import LiveKeyDetector, bearer_or_basic
-from sandlot.seed.fixtures import FixtureError, check_fixtures, parse_fixtures
+from sandlot.state.config import ConfigError, load_config
+from sandlot.state.ids import new_id
+from sandlot.state.inference import IdFormat, Timestamp
+from sandlot.state.keys import KEY_PREFIX, hash_key, issue_key, looks_live
+from sandlot.state.shape import format_timestamp
+from sandlot.state.auth import LiveKeyDetector, bearer_or_basic
+from sandlot.state.fixtures import FixtureError, check_fixtures, parse_fixtures
 
 
 def test_keys_have_the_prefix_256_bits_and_are_stored_hashed() -> None:
@@ -88,8 +88,8 @@ def test_fixtures_parse_and_check() -> None:
 
 
 def test_put_replaces_patch_merges() -> None:
-    from sandlot.sandbox.inference import Collection
-    from sandlot.sandbox.shape import apply_update
+    from sandlot.state.inference import Collection
+    from sandlot.state.shape import apply_update
 
     props = {"id": {"type": "string", "readOnly": True}, "email": {"type": "string"},
              "name": {"type": "string"}, "nick": {"type": "string"},

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.serve import build_stateful_app
-from sandlot.sandbox.simulated_app import simulate
-from sandlot.server import create_app
+from sandlot.state.config import SandboxConfig
+from sandlot.http.compose import build_stateful_app
+from sandlot.http.simulated import simulate
+from sandlot.http.app import create_app
 from tests.scenarios.servers import UvicornThread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

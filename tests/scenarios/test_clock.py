@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox.clock import VirtualClock
+from sandlot.simulation.clock import VirtualClock
 from sandlot.util.durations import DurationError, parse_duration
-from sandlot.sandbox.simulation import MemoryState
+from sandlot.simulation.stage import MemoryState
 
 CHARGE = {"amount": 2000, "currency": "usd"}
 

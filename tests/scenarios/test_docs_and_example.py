@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.magic import magic_table_for
-from sandlot.sandbox.serve import build_stateful_app
-from sandlot.sandbox.webhooks import sign
-from sandlot.seed.fixtures import parse_fixtures
+from sandlot.state.config import SandboxConfig
+from sandlot.simulation.magic import magic_table_for
+from sandlot.http.compose import build_stateful_app
+from sandlot.simulation.webhooks import sign
+from sandlot.state.fixtures import parse_fixtures
 from tests.scenarios.conftest import ADMIN
 from tests.scenarios.servers import Receiver, UvicornThread, wait_deliveries
 

@@ -44,8 +44,8 @@ def test_plain_spec_answers_like_the_engine(serve_stateless, tmp_path: Path) -> 
 
 
 def test_a_reload_with_a_broken_extension_keeps_the_last_good_settings(tmp_path: Path) -> None:
-    from sandlot.sandbox.simulated_app import simulate
-    from sandlot.server import create_app
+    from sandlot.http.simulated import simulate
+    from sandlot.http.app import create_app
 
     spec = tmp_path / "plain.yaml"
     spec.write_text(PLAIN + "x-sandlot-scenarios: {gone: {status: 410}}\n")

@@ -32,7 +32,7 @@ def test_a_ttl_is_the_crd_subset_of_the_same_grammar() -> None:
 
 def test_one_key_generator_for_operator_and_sandbox() -> None:
     from sandlot.controller.handlers import generate_api_key
-    from sandlot.sandbox.keys import issue_key
+    from sandlot.state.keys import issue_key
 
     key = new_key_secret()
     assert key.startswith(KEY_PREFIX) and len(bytes.fromhex(key[len(KEY_PREFIX):])) == 32

@@ -10,7 +10,7 @@ the file, the JSON pointer and the problem.
 from __future__ import annotations
 
 from sandlot.mock.engine import Engine
-from sandlot.mock.loader import SpecError, escape_token, load_spec
+from sandlot.openapi.loader import SpecError, escape_token, load_spec
 
 
 def check_spec(source: str) -> int:

@@ -1,6 +1,6 @@
 """The mock engine: one compiled spec that turns a `MockRequest` into a `MockResponse`.
 
-Built once per spec (`Engine.from_source`) by server.py and by the stateful layer,
+Built once per spec (`Engine.from_source`) by http/app.py and by the stateful layer,
 which uses the steps separately: `match` (route), `validate` (typed request or the
 refusal), `respond` (render a status, optionally with a caller-supplied body).
 `handle` runs the whole pipeline and caches its answers: the pipeline is a pure,
@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandlot.mock.generate import Generator
-from sandlot.mock.loader import Spec, SpecError, escape_token, iter_operations, load_spec
+from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
 from sandlot.mock.messages import MockRequest, MockResponse, Violation, problem_body, problem_response
 from sandlot.mock.negotiate import negotiate
 from sandlot.mock.responder import (
     NOTSET, Chosen, ResponseChoiceError, ResponsePlan, choice_error_response, serialize,
 )
 from sandlot.mock.router import Router, server_base_paths
-from sandlot.mock.schemas import SchemaIndex
+from sandlot.openapi.schemas import SchemaIndex
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
 
 log = logging.getLogger("sandlot.mock")

@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from sandlot.mock import formats
-from sandlot.mock.loader import resolve_pointer
+from sandlot.openapi.loader import resolve_pointer
 from sandlot.mock.regex_gen import PatternError, generate_matching
 
 # Below this nesting depth optional properties are filled and arrays get a few items; deeper
@@ -181,7 +181,7 @@ class Generator:
         if node is None:
             if not ref.startswith("#"):
                 raise ValueError(
-                    f"$ref {ref!r} is not local: bundle the document first (sandlot.mock.loader)"
+                    f"$ref {ref!r} is not local: bundle the document first (sandlot.openapi.loader)"
                 )
             try:
                 node = resolve_pointer(self._root, ref[1:])
@@ -261,7 +261,7 @@ class Generator:
     def _schema_index(self) -> Any:
         """Return the engine's SchemaIndex for this document (built on first use)."""
         if self._index is None:
-            from sandlot.mock.schemas import SchemaIndex  # the engine's validators: same semantics
+            from sandlot.openapi.schemas import SchemaIndex  # the engine's validators: same semantics
 
             self._index = SchemaIndex(self._root, "3.0" if self._v30 else "3.1")
         return self._index

@@ -1,7 +1,7 @@
 """The request and response values that flow through the mock pipeline.
 
-`server.py` turns an ASGI scope into a `MockRequest`, the engine turns it into a
-`MockResponse`; the stateful layer (sandbox/) builds and rewrites the same values.
+`http/app.py` turns an ASGI scope into a `MockRequest`, the engine turns it into a
+`MockResponse`; the simulation and state stages build and rewrite the same values.
 Nothing here knows about an HTTP framework.
 """
 

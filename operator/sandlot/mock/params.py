@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandlot.mock.schemas import SchemaIndex
+from sandlot.openapi.schemas import SchemaIndex
 
 _INT = re.compile(r"-?\d+\Z")
 _DEEP = re.compile(r"\[([^\[\]]*)\]")

@@ -21,7 +21,7 @@ from typing import Any
 
 from sandlot.mock.messages import MockResponse, problem_response
 from sandlot.mock.negotiate import is_json, media_type, negotiate
-from sandlot.mock.schemas import SchemaIndex
+from sandlot.openapi.schemas import SchemaIndex
 
 log = logging.getLogger("sandlot.mock")
 

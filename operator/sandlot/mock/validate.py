@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandlot.mock.loader import escape_token
+from sandlot.openapi.loader import escape_token
 from sandlot.mock.messages import MockRequest, Violation
 from sandlot.mock.negotiate import is_json, match_declared, media_param, media_type
 from sandlot.mock.params import (
     MISSING, ParamSpec, coerce, decode_content, deserialize_query, deserialize_text, param_kind,
 )
-from sandlot.mock.schemas import SchemaIndex, violations
+from sandlot.openapi.schemas import SchemaIndex
 
 # Keywords that do not constrain a value; a schema of only these and `type` is checked by type.
 _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "deprecated"}
@@ -398,3 +398,19 @@ def _parse_multipart(raw: bytes, content_type: str | None) -> dict[str, list[str
         payload = part.get_payload(decode=True) or b""
         fields.setdefault(str(name), []).append(payload.decode("utf-8", "replace"))
     return fields
+
+
+#: The longest schema-violation message kept in a problem (jsonschema's can be huge).
+_MAX_MESSAGE = 300
+
+
+def violations(validator: Any, instance: Any, location: str, prefix: str = "") -> list[Violation]:
+    """Return every schema violation of `instance` as a Violation with a JSON pointer."""
+    found = []
+    for error in validator.iter_errors(instance):
+        pointer = prefix + "".join("/" + escape_token(str(p)) for p in error.absolute_path)
+        message = error.message
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        found.append(Violation(location, pointer, message))
+    return found

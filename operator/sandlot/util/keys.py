@@ -1,7 +1,7 @@
 """The one generator of sandbox API keys (`sk_sbx_` + 256 random bits as 64 hex digits).
 
 Called by the operator (the credentials Secret it writes for a new sandbox) and by the data
-plane (sandlot/sandbox/keys.py: `sandlot keys create`, the admin API, `sandlot up`), so a key
+plane (sandlot/state/keys.py: `sandlot keys create`, the admin API, `sandlot up`), so a key
 made by either is accepted by both.
 """
 

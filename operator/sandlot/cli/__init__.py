@@ -1,0 +1,123 @@
+"""The `sandlot` command line: parse arguments, call into the package, print.
+
+Each sub-command imports its module lazily so that `sandlot mock` never pays for
+kopf and the Kubernetes client, and `sandlot operator` never loads the mock engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_mock(args: argparse.Namespace) -> int:
+    if getattr(args, "stateful", False):
+        from sandlot.http.compose import run_stateful
+
+        return run_stateful(args)
+    from sandlot.http.app import run_mock
+
+    return run_mock(args)
+
+
+def _cmd_operator(args: argparse.Namespace) -> int:
+    from sandlot.controller.runner import run_operator
+
+    return run_operator(args)
+
+
+def _cmd_crds(args: argparse.Namespace) -> int:
+    from sandlot.crdgen import write_crds
+
+    for path in write_crds(args.out, chart_dir=args.chart_dir, check=args.check):
+        print(path)
+    return 0
+
+
+DESCRIPTION = (
+    "Sandlot: API sandboxes integrators trust. Mock any OpenAPI 3.x document (`mock`), run a "
+    "stateful sandbox on this machine (`up`), or run the Kubernetes operator (`operator`)."
+)
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port (1-65535) for argparse, with a message that names the range."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number: use 1-65535")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for every sub-command."""
+    from sandlot import __version__
+
+    parser = argparse.ArgumentParser(prog="sandlot", description=DESCRIPTION,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sandlot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(_subparsers=sub)
+
+    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document")
+    mock.add_argument("spec", help="path or URL of the OpenAPI document (JSON or YAML)")
+    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    mock.add_argument("--port", type=port_number, default=4010, help="port to bind (default 4010)")
+    mock.add_argument("--seed", type=int, default=0, help="seed for generated data (default 0)")
+    mock.add_argument("--check", action="store_true", help="validate the spec and exit")
+    mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
+    mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
+    mock.add_argument("--dynamic", action="store_true",
+                      help="generate every body from its schema, ignoring examples (Prism's -d)")
+    mock.set_defaults(func=_cmd_mock)
+    from sandlot.cli.sandbox import add_mock_options, add_sandbox_commands
+
+    add_mock_options(mock)
+    add_sandbox_commands(sub)
+    from sandlot.cli.simulation import add_scenario_commands, add_scenario_options
+
+    add_scenario_options(mock)
+    add_scenario_commands(sub)
+
+    op = sub.add_parser("operator", help="run the Kubernetes operator")
+    op.add_argument(
+        "--namespace", "-n", action="append", default=[],
+        help="namespace to watch (repeatable; default: all namespaces)",
+    )
+    op.add_argument("--health-port", type=port_number, default=8080, help="liveness endpoint port (default 8080)")
+    op.add_argument("--metrics-port", type=port_number, default=9090, help="Prometheus metrics port (default 9090)")
+    op.add_argument("--peering", default=None, help="kopf peering name for HA (default: standalone)")
+    op.add_argument("--verbose", action="store_true", help="debug logging")
+    op.set_defaults(func=_cmd_operator)
+
+    crds = sub.add_parser("crds", help="write the CRDs generated from the models")
+    crds.add_argument("--out", default="crds", help="directory for the CRD files (default crds/)")
+    crds.add_argument(
+        "--chart-dir", default="charts/sandlot/crds",
+        help="also write the chart's copy here (empty string to skip)",
+    )
+    crds.add_argument("--check", action="store_true", help="fail if the files differ; write nothing")
+    crds.set_defaults(func=_cmd_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Report unknown options with the sub-command's own usage, not the top-level one.
+        chosen = args._subparsers.choices.get(args.command, parser)
+        chosen.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """`sandlot up MANIFEST`: run a SandboxEnvironment on this machine, no cluster needed.
 
-Called by cli.py (`sandlot up`, the README's `make run`). Reads the SandboxEnvironment and
+Called by the command line (cli/sandbox.py: `sandlot up`, the README's `make run`). Reads the SandboxEnvironment and
 the ConfigMaps it refers to (other YAML documents in the same file, or YAML files in the
 same directory: the files a team `kubectl apply`s), starts one stub per downstream on a
 local port (stateful ones with the seed loaded), issues one sandbox key valid on every stub,
@@ -12,13 +12,11 @@ each request to the stub that owns the port it arrived on. So one signal handler
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import secrets
 import shutil
 import socket
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +24,15 @@ from typing import Any
 
 import yaml
 
-from sandlot.state.config import SandboxConfig, load_config
-from sandlot.util.appenv import app_environment, as_dotenv
-from sandlot.state.keys import IssuedKey, hash_key, issue_key, key_from_secret
-from sandlot.http.compose import INPUT_ERRORS, build_stateful_app
-from sandlot.http.simulated import simulate
-from sandlot.state.stage import StatefulHandler
+from sandlot.api.v1alpha1 import Downstream, SandboxEnvironment
+from sandlot.http.app import HttpApp
+from sandlot.http.compose import build_app
+from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures, fixtures_source, parse_fixtures
-from sandlot.util.sources import SourceError, read_source
+from sandlot.state.keys import IssuedKey, hash_key, issue_key, key_from_secret
+from sandlot.state.stage import StateStage
+from sandlot.util.appenv import app_environment, as_dotenv
+from sandlot.util.sources import read_source
 
 log = logging.getLogger("sandlot.up")
 
@@ -52,15 +51,22 @@ class Stub:
     name: str
     env_var: str
     sock: socket.socket
-    app: Any
-    base_path: str
-    handler: StatefulHandler | None = None
-    url: str = ""
-    root: str = ""  # the url without the spec's base path: where /__sandlot/ lives
+    app: HttpApp
+    root: str  # the URL without the spec's base path: where /__sandlot/ lives
+
+    @property
+    def state(self) -> StateStage | None:
+        """Return the stub's state stage (None for a stateless mock)."""
+        return self.app.pipeline.state
+
+    @property
+    def url(self) -> str:
+        """Return the stub's base URL: its root and the spec's first server base path."""
+        return self.root + (self.app.holder.engine.base_paths or [""])[0].rstrip("/")
 
 
 @dataclass
-class Sandbox:
+class LocalSandbox:
     """Everything `sandlot up` started, for the summary, the tests and shutdown."""
 
     name: str
@@ -73,10 +79,13 @@ class Sandbox:
 
     def close(self) -> None:
         """Close every socket and store."""
-        for stub in self.stubs:
-            stub.sock.close()
-            if stub.handler is not None:
-                stub.handler.close()
+        _close(self.stubs)
+
+
+def _close(stubs: list[Stub]) -> None:
+    for stub in stubs:
+        stub.sock.close()
+        stub.app.pipeline.close()
 
 
 def read_manifests(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -102,11 +111,9 @@ def read_manifests(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return envs[0], docs
 
 
-def parse_environment(doc: Mapping[str, Any], where: str) -> Any:
+def parse_environment(doc: Mapping[str, Any], where: str) -> SandboxEnvironment:
     """Validate a SandboxEnvironment with the CRD's models; errors name each field."""
     from pydantic import ValidationError
-
-    from sandlot.api.v1alpha1 import SandboxEnvironment
 
     try:
         return SandboxEnvironment.model_validate(dict(doc))
@@ -115,7 +122,7 @@ def parse_environment(doc: Mapping[str, Any], where: str) -> Any:
         raise UpError(f"{where}: the SandboxEnvironment is not valid: {problems}") from None
 
 
-def materialize_spec(downstream: Any, docs: list[dict[str, Any]], spec_dir: Path, where: str) -> str:
+def materialize_spec(downstream: Downstream, docs: list[dict[str, Any]], spec_dir: Path, where: str) -> str:
     """Return a source the engine can load for a downstream: a file written from a ConfigMap
     or S3 object, or the http(s) URL as given."""
     if downstream.openapi.url is not None:
@@ -165,10 +172,8 @@ def _write_private(path: Path, text: str) -> None:
 
 def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                   state_dir: Path | None = None, fresh: bool = False,
-                  config: SandboxConfig | None = None) -> Sandbox:
+                  config: SandboxConfig | None = None) -> LocalSandbox:
     """Prepare every stub of a manifest (sockets bound, seeds loaded, key issued); serve later."""
-    from sandlot.http.app import create_app
-
     doc, docs = read_manifests(manifest)
     env = parse_environment(doc, str(manifest))
     name = (env.metadata or {}).get("name") or "sandbox"
@@ -190,28 +195,22 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
         raise UpError(f"--port {port} leaves no room for {count} downstreams (ports {port}-"
                       f"{port + count - 1}); use a port up to {65536 - count}, or 0 for free ports")
     stubs: list[Stub] = []
+    sock: socket.socket | None = None
     try:
         for i, downstream in enumerate(env.spec.downstreams):
             spec = materialize_spec(downstream, docs, state_dir / "specs", str(manifest))
             sock = _bind(host, port + i if port else 0)
-            stub = Stub(downstream.name, downstream.envVar, sock, None, "")
-            stubs.append(stub)
-            if downstream.stateful:
-                built = build_stateful_app(spec, state_dir / f"{downstream.name}.db", config,
-                                           scenario=downstream.scenario)
-                stub.app, stub.handler = built.app, built.handler
-                known = built.handler.model.collections
-                built.handler.register_seed({c: v for c, v in fixtures.items() if c in known},
-                                            fixtures_source(fixtures))
-            else:
-                stub.app, _ = simulate(create_app(spec, watch=False), config=config.simulation,
-                                       default_scenario=downstream.scenario)
-            engine = stub.handler.engine if stub.handler else stub.app.holder.engine
-            stub.base_path = (engine.base_paths or [""])[0].rstrip("/")
-            bound_host, bound_port = sock.getsockname()[:2]
-            stub.root = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
-            stub.url = stub.root + stub.base_path
-        claimed = {c for s in stubs if s.handler for c in s.handler.model.collections}
+            db = state_dir / f"{downstream.name}.db" if downstream.stateful else None
+            # Stateless stubs get no admin token, as `sandlot mock` without one.
+            app = build_app(spec, db=db, config=config, default_scenario=downstream.scenario)
+            root = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
+            stubs.append(Stub(downstream.name, downstream.envVar, sock, app, root))
+            sock = None
+            state = app.pipeline.state
+            if state is not None:
+                known = state.model.collections
+                state.register_seed({c: v for c, v in fixtures.items() if c in known}, fixtures_source(fixtures))
+        claimed = {c for s in stubs if s.state for c in s.state.model.collections}
         unknown = sorted(set(fixtures) - claimed)
         if unknown:
             raise FixtureError(f"{manifest}: seed fixtures name collection(s) {', '.join(unknown)} "
@@ -219,13 +218,12 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                                f"{', '.join(sorted(claimed)) or 'none'})")
         key, tenant_id = _credential(stubs, saved)
     except BaseException:
-        for stub in stubs:
-            stub.sock.close()
-            if stub.handler:
-                stub.handler.close()
+        if sock is not None:
+            sock.close()
+        _close(stubs)
         raise
     # SANDLOT_URL is where `sandlot trigger` and the admin API go: the first stateful stub.
-    first = next((s for s in stubs if s.handler), stubs[0] if stubs else None)
+    first = next((s for s in stubs if s.state), stubs[0] if stubs else None)
     _write_private(state_dir / CREDENTIALS_FILE,
                    f"SANDLOT_KEY={key.secret}\nSANDLOT_TENANT={tenant_id}\n"
                    f"SANDLOT_ADMIN_TOKEN={admin_token}\n"
@@ -234,31 +232,31 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                                         [(s.env_var, s.url) for s in stubs], api_key=key.secret))
     # It holds the sandbox key, as the credentials file does: only the owner may read it.
     _write_private(state_dir / APP_ENV_FILE, "".join(f"{k}={v}\n" for k, v in app_env.items()))
-    return Sandbox(name, state_dir, stubs, key, tenant_id, admin_token, app_env)
+    return LocalSandbox(name, state_dir, stubs, key, tenant_id, admin_token, app_env)
 
 
 def _credential(stubs: list[Stub], saved: Mapping[str, str]) -> tuple[IssuedKey, str]:
     """Reuse the saved key when every stateful stub still knows it, else issue a new one
     and register it (same tenant id) on every stateful stub."""
-    stateful = [s.handler for s in stubs if s.handler is not None]
+    stateful = [s.state for s in stubs if s.state is not None]
     secret = saved.get("SANDLOT_KEY")
     tenant_id = saved.get("SANDLOT_TENANT")
-    if secret and tenant_id and all(h.store.find_key(hash_key(secret)) for h in stateful):
+    if secret and tenant_id and all(s.store.find_key(hash_key(secret)) for s in stateful):
         return key_from_secret(secret), tenant_id
     key = issue_key()
     tenant_id = None
-    for handler in stateful:
-        tenant_id, _ = handler.issue_key(tenant_id=tenant_id, name="local", secret=key)
+    for state in stateful:
+        tenant_id, _ = state.issue_key(tenant_id=tenant_id, name="local", secret=key)
     return key, tenant_id or "none"
 
 
-def summary(sandbox: Sandbox) -> str:
+def summary(sandbox: LocalSandbox) -> str:
     """Return the text printed once the sandbox is up."""
     lines = [f'Sandbox "{sandbox.name}" is up (state in {sandbox.state_dir}/; Ctrl-C stops it)', ""]
     for stub in sandbox.stubs:
-        if stub.handler:
-            seeded = sum(stub.handler.store.seed_counts().values())
-            what = (f"stateful: {', '.join(stub.handler.model.collections) or 'no collections'}"
+        if stub.state:
+            seeded = sum(stub.state.store.seed_counts().values())
+            what = (f"stateful: {', '.join(stub.state.model.collections) or 'no collections'}"
                     f" ({seeded} seeded objects)")
         else:
             what = "stateless mock"
@@ -267,10 +265,10 @@ def summary(sandbox: Sandbox) -> str:
     lines += [f"  {k}={v}" for k, v in sandbox.app_env.items()]
     lines += ["", f"Sandbox key (tenant {sandbox.tenant_id}): {sandbox.key.secret}",
               f"Admin token: {sandbox.admin_token}"]
-    first = next((s for s in sandbox.stubs if s.handler), sandbox.stubs[0] if sandbox.stubs else None)
+    first = next((s for s in sandbox.stubs if s.state), sandbox.stubs[0] if sandbox.stubs else None)
     if first is not None:
         root = first.root
-        collection = next(iter(first.handler.model.collections), "") if first.handler else ""
+        collection = next(iter(first.state.model.collections), "") if first.state else ""
         lines += ["", "Try:",
                   f'  curl -H "Authorization: Bearer {sandbox.key.secret}" {first.url}/{collection}',
                   f'  curl -X POST -H "Authorization: Bearer {sandbox.key.secret}" '
@@ -299,31 +297,11 @@ class Dispatcher:
         await app(scope, receive, send)
 
 
-def serve(sandbox: Sandbox, log_level: str = "warning") -> None:
+def serve(sandbox: LocalSandbox, log_level: str = "warning") -> None:
     """Serve every stub until SIGINT/SIGTERM; uvicorn stops accepting, finishes the requests
     in flight and returns (the signal is not re-raised, so the caller cleans up)."""
-    from sandlot.http.graceful import serve_until_stopped
+    from sandlot.http.serve import serve_until_stopped
 
     dispatcher = Dispatcher({s.sock.getsockname()[1]: s.app for s in sandbox.stubs})
     serve_until_stopped(dispatcher, sockets=[s.sock for s in sandbox.stubs], lifespan="off",
                         access_log=False, log_level=log_level)
-
-
-def run_up(args: argparse.Namespace) -> int:
-    """Run `sandlot up`: start, print the summary, serve until Ctrl-C; return the exit code."""
-    logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
-                                state_dir=Path(args.state_dir) if args.state_dir else None,
-                                fresh=args.fresh, config=load_config(args.config).with_admin_token(
-                                    os.environ.get("SANDLOT_ADMIN_TOKEN")))
-    except (UpError, SourceError, *INPUT_ERRORS) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(summary(sandbox), flush=True)
-    try:
-        serve(sandbox, args.log_level)
-    finally:
-        sandbox.close()  # flushes every request log and closes the stores
-    print("Sandbox stopped.", flush=True)
-    return 0

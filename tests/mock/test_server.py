@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.http.app import EngineHolder
+from sandlot.http.reload import EngineHolder
 
 from .conftest import FIXTURES, free_port, shared_spec
 
@@ -61,22 +61,28 @@ def test_head_sends_the_get_headers_with_its_content_length(serve, client: httpx
     assert client.get(server.url + "/items/1").content == got.content  # the connection is still usable
 
 
-def test_handler_factory_wraps_the_engine(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
-    """The stateful layer's hook: a handler built from the holder, sync or async."""
-    from sandlot.http.app import create_app
+def test_the_app_runs_its_explicit_list_of_stages(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    """A stage sees the request context, may pass it on, and the engine answers last, routing once."""
+    from sandlot.http.app import HttpApp
+    from sandlot.http.pipeline import Pipeline
+    from sandlot.mock.context import Next, RequestContext
+    from sandlot.mock.engine import Engine, Match
 
     from .conftest import LiveServer
 
-    def factory(holder: EngineHolder):  # type: ignore[no-untyped-def]
-        async def handle(req: MockRequest) -> MockResponse:
-            res = holder.engine.handle(req)
-            return MockResponse(res.status, [*res.headers, ("x-wrapped", "yes")], res.body)
-        return handle
+    seen: list[object] = []
 
-    app = create_app(str(FIXTURES / "shop.yaml"), watch=False, handler_factory=factory)
+    def wrap(ctx: RequestContext, call_next: Next) -> MockResponse:
+        seen.append(ctx.match)  # routes the request; the engine reuses the match
+        res = call_next(ctx)
+        return MockResponse(res.status, [*res.headers, ("x-wrapped", "yes")], res.body)
+
+    holder = EngineHolder(Engine.from_source(str(FIXTURES / "shop.yaml")), str(FIXTURES / "shop.yaml"))
+    app = HttpApp(Pipeline(holder, [wrap], identify=lambda ctx: None))
     with LiveServer(app) as server:
         res = client.get(server.url + "/items/special")
         assert res.status_code == 200 and res.headers["x-wrapped"] == "yes" and res.text == "special"
+    assert len(seen) == 1 and isinstance(seen[0], Match)
 
 
 def test_reload_serves_new_operations_and_survives_broken_edits(tmp_path: Path, serve,  # type: ignore[no-untyped-def]

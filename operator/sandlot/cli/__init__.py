@@ -10,15 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-
-def _cmd_mock(args: argparse.Namespace) -> int:
-    if getattr(args, "stateful", False):
-        from sandlot.http.compose import run_stateful
-
-        return run_stateful(args)
-    from sandlot.http.app import run_mock
-
-    return run_mock(args)
+from sandlot.cli.args import port_number
 
 
 def _cmd_operator(args: argparse.Namespace) -> int:
@@ -39,20 +31,6 @@ DESCRIPTION = (
     "Sandlot: API sandboxes integrators trust. Mock any OpenAPI 3.x document (`mock`), run a "
     "stateful sandbox on this machine (`up`), or run the Kubernetes operator (`operator`)."
 )
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-def port_number(text: str) -> int:
-    """Parse a TCP port (1-65535) for argparse, with a message that names the range."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number: use 1-65535")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser for every sub-command."""
     from sandlot import __version__
@@ -63,24 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.set_defaults(_subparsers=sub)
 
-    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document")
-    mock.add_argument("spec", help="path or URL of the OpenAPI document (JSON or YAML)")
-    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    mock.add_argument("--port", type=port_number, default=4010, help="port to bind (default 4010)")
-    mock.add_argument("--seed", type=int, default=0, help="seed for generated data (default 0)")
-    mock.add_argument("--check", action="store_true", help="validate the spec and exit")
-    mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
-    mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
-    mock.add_argument("--dynamic", action="store_true",
-                      help="generate every body from its schema, ignoring examples (Prism's -d)")
-    mock.set_defaults(func=_cmd_mock)
-    from sandlot.cli.sandbox import add_mock_options, add_sandbox_commands
+    from sandlot.cli.mock import add_mock_command
+    from sandlot.cli.sandbox import add_sandbox_commands
+    from sandlot.cli.simulation import add_scenario_commands
 
-    add_mock_options(mock)
+    add_mock_command(sub)
     add_sandbox_commands(sub)
-    from sandlot.cli.simulation import add_scenario_commands, add_scenario_options
-
-    add_scenario_options(mock)
     add_scenario_commands(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")

@@ -1,8 +1,7 @@
-"""The stateful sandbox's command-line pieces: `mock --stateful` options, `sandlot up`,
-`sandlot keys create|list|revoke` and `sandlot reset`.
+"""The sandbox commands: `sandlot up`, `sandlot keys create|list|revoke` and `sandlot reset`.
 
-cli.py calls `add_mock_options` and `add_sandbox_commands` while building its parser; this
-module imports only argparse at that point, and each command imports its work lazily.
+The command line's parser (cli/__init__.py) calls `add_sandbox_commands`; only argparse is
+imported at that point, and each command imports its work lazily (up.py, the state store).
 """
 
 from __future__ import annotations
@@ -11,36 +10,8 @@ import argparse
 import sys
 import time
 
-DEFAULT_DB = ".sandlot/sandbox.db"
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-def listen_port(text: str) -> int:
-    """Parse `sandlot up --port` for argparse: 0-65535, where 0 means any free port."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"{value} is not a port number: use 1-65535, or 0 for any free port")
-    return value
-
-
-def add_mock_options(mock: argparse.ArgumentParser) -> None:
-    """Add the stateful options to `sandlot mock`."""
-    group = mock.add_argument_group("stateful sandbox (see docs/stateful.md)")
-    group.add_argument("--stateful", action="store_true",
-                       help="remember created objects per tenant (collections inferred from the spec)")
-    group.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file for the state (default {DEFAULT_DB})")
-    group.add_argument("--fixtures", default=None, help="YAML/JSON seed loaded into every new tenant")
-    group.add_argument("--config", default=None,
-                       help="sidecar YAML: collection overrides, quota, retention, live-key patterns")
-    group.add_argument("--admin-token", default=None,
-                       help="token for /__sandlot/ (default: $SANDLOT_ADMIN_TOKEN, else generated)")
-    group.add_argument("--key", action="append", default=[],
-                       help="a sandbox key issued elsewhere to accept (repeatable; also "
-                            "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
+from sandlot.cli.args import LOG_LEVELS, listen_port
+from sandlot.cli.mock import DEFAULT_DB
 
 
 def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -145,6 +116,28 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from sandlot.up import run_up
+    """Run `sandlot up`: start, print the summary, serve until Ctrl-C; return the exit code."""
+    import logging
+    import os
+    from pathlib import Path
 
-    return run_up(args)
+    from sandlot.http.compose import INPUT_ERRORS
+    from sandlot.state.config import load_config
+    from sandlot.up import UpError, serve, start_sandbox, summary
+
+    logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
+                                state_dir=Path(args.state_dir) if args.state_dir else None,
+                                fresh=args.fresh, config=load_config(args.config).with_admin_token(
+                                    os.environ.get("SANDLOT_ADMIN_TOKEN")))
+    except (UpError, *INPUT_ERRORS) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(sandbox), flush=True)
+    try:
+        serve(sandbox, args.log_level)
+    finally:
+        sandbox.close()  # flushes every request log and closes the stores
+    print("Sandbox stopped.", flush=True)
+    return 0

@@ -1,8 +1,7 @@
-"""The simulation's command-line pieces: `sandlot mock --scenario`, `sandlot magic SPEC` and
-`sandlot trigger EVENT`.
+"""The simulation's command-line pieces: `sandlot magic SPEC` and `sandlot trigger EVENT`.
 
-cli.py calls `add_scenario_options` and `add_scenario_commands` while building its parser;
-only argparse is imported at that point, each command imports its work lazily.
+The command line's parser (cli/__init__.py) calls `add_scenario_commands`; only argparse is
+imported at that point, each command imports its work lazily.
 """
 
 from __future__ import annotations
@@ -12,13 +11,6 @@ import json
 import os
 import sys
 from pathlib import Path
-
-
-def add_scenario_options(mock: argparse.ArgumentParser) -> None:
-    """Add `--scenario` to `sandlot mock` (the SandboxEnvironment's downstreams[].scenario)."""
-    mock.add_argument("--scenario", default=None,
-                      help="scenario for every request that does not ask for another, e.g. "
-                           "'unavailable' or 'slow; latency=100ms' (see docs/scenarios.md)")
 
 
 def add_scenario_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

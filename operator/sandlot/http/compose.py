@@ -1,141 +1,104 @@
-"""Serve a spec statefully: build the ASGI app with the stateful handler, and `sandlot mock
---stateful` itself.
+"""Compose the HTTP app: the explicit list of stages for a stub, stateless or stateful.
 
-Called by cli.py (`sandlot mock --stateful`), by `sandlot up` (one app per downstream) and
-by tests. The app is http/app.py's `MockApp`; this module only plugs the stateful handler in.
+Called by the command line (`sandlot mock [--stateful]`, cli/mock.py), `sandlot up` (one app per
+downstream, up.py) and the tests. `compose` decides the stages in order and their tenancy:
+
+    admin (http/admin.py) -> simulation (simulation/stage.py) -> state (state/stage.py, stateful
+    only) -> the mock engine (mock/engine.py)
+
+and `build_app` loads the spec, opens the store and wraps the pipeline in the ASGI edge.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
-import secrets
-import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
+from sandlot.http.admin import AdminRouter
+from sandlot.http.app import HttpApp
+from sandlot.http.pipeline import Identify, Pipeline
+from sandlot.http.reload import EngineHolder
+from sandlot.mock.context import Stage
+from sandlot.mock.engine import Engine
 from sandlot.openapi.loader import SpecError
-from sandlot.state.config import ConfigError, SandboxConfig, load_config
+from sandlot.simulation.stage import Simulation, SimulationError
+from sandlot.state.auth import StoreTenancy, credential_tenant
+from sandlot.state.config import ConfigError, SandboxConfig
+from sandlot.state.fixtures import FixtureError, Fixtures
 from sandlot.state.inference import InferenceError
-from sandlot.simulation.stage import SimulationError
 from sandlot.state.sqlite_store import SQLiteStore
-from sandlot.state.stage import StatefulHandler
-from sandlot.state.auth import register_provided_keys
-from sandlot.state.fixtures import FixtureError, Fixtures, parse_fixtures
-from sandlot.util.sources import SourceError, configmap_payload, read_file, read_file_or_configmap
+from sandlot.state.stage import StateStage
+from sandlot.state.store import Store
+from sandlot.util.sources import SourceError, configmap_payload, read_file
 
-log = logging.getLogger("sandlot.sandbox")
+log = logging.getLogger("sandlot.http")
 
-#: Errors that mean "the inputs are wrong": reported in one line, exit code 2.
+#: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
 INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError)
 
 
-@dataclass
-class StatefulApp:
-    """An ASGI app serving one spec statefully, with its handler (for keys, reset, ...)."""
+def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store: Store | None = None,
+            fixtures: Fixtures | None = None, default_scenario: str | None = None,
+            admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
+            monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> Pipeline:
+    """Return the pipeline of a stub: stateful over `store`, else stateless (raises one of INPUT_ERRORS).
 
-    app: object
-    handler: StatefulHandler
-    simulation: object = None  # scenarios, webhooks, clock (simulation/stage.py)
+    `default_scenario` answers requests that ask for none (`--scenario`); the admin token is
+    `admin_token`, else (stateful) the config's; a stateless stub without one lets any caller
+    act as admin. `base_clock` is real time under the virtual clocks, `monotonic` times rate
+    limits and `wall` signs webhooks (tests pass fakes)."""
+    config = config or SandboxConfig()
+    engine = holder.engine
+    state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock) if store is not None else None
+    simulation = Simulation(engine, state=store, config=config.simulation, default_scenario=default_scenario,
+                            base_clock=base_clock, monotonic=monotonic, wall=wall)
+    token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
+
+    def health() -> dict[str, object]:
+        return {"operations": len(holder.engine.operations), "reloads": holder.reloads,
+                "last_reload_error": holder.last_error}
+
+    admin = AdminRouter(simulation, state, token, health, clock=base_clock)
+    stages: list[Stage] = [admin, simulation] + ([state] if state is not None else [])
+    identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
+    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
 
 
-def build_stateful_app(spec: str, db: str | Path, config: SandboxConfig,
-                       fixtures: Fixtures | None = None, *, seed: int = 0,
-                       watch: bool = False, scenario: str | None = None) -> StatefulApp:
-    """Load the spec, open the store and build the app (raises one of INPUT_ERRORS).
-
-    The app runs behind the simulation layer (docs/scenarios.md); `scenario` is the default
-    scenario of every request (`--scenario`)."""
-    from sandlot.http.app import create_app
-
-    made: list[StatefulHandler] = []
-
-    def factory(holder):  # type: ignore[no-untyped-def]
-        handler = StatefulHandler(holder.engine, SQLiteStore(db), config, fixtures=fixtures,
-                                  current_engine=lambda: holder.engine)
-        made.append(handler)
-        return handler.handle
-
-    from sandlot.http.simulated import simulate
-
-    app = create_app(spec, seed=seed, watch=watch, handler_factory=factory)
+def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False,
+              db: str | Path | None = None, config: SandboxConfig | None = None,
+              fixtures: Fixtures | None = None, default_scenario: str | None = None,
+              admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
+              monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> HttpApp:
+    """Load the spec, open the store at `db` (stateful) and return the ASGI app serving it
+    (raises one of INPUT_ERRORS; the store is closed again when composing fails)."""
+    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
+    holder = EngineHolder(engine, spec, seed, dynamic)
+    store = SQLiteStore(db) if db is not None else None
     try:
-        wrapped, simulation = simulate(app, stateful_handler=made[0], config=config.simulation,
-                                       default_scenario=scenario)
-    except SimulationError:
-        made[0].close()
+        pipeline = compose(holder, config=config, store=store, fixtures=fixtures,
+                           default_scenario=default_scenario, admin_token=admin_token,
+                           base_clock=base_clock, monotonic=monotonic, wall=wall)
+    except BaseException:
+        if store is not None:
+            store.close()
         raise
-    return StatefulApp(wrapped, made[0], simulation)
+    return HttpApp(pipeline, watch=watch)
 
 
-def admin_token_from(args: argparse.Namespace, config: SandboxConfig) -> tuple[str, bool]:
-    """Return (admin token, whether it was generated now): --admin-token, then
-    $SANDLOT_ADMIN_TOKEN, then the config file, else a new random token."""
-    given = (getattr(args, "admin_token", None) or os.environ.get("SANDLOT_ADMIN_TOKEN")
-             or config.admin_token)
-    return (given, False) if given else ("adm_" + secrets.token_urlsafe(24), True)
-
-
-def spec_source(spec: str, db: Path) -> str:
+def spec_source(spec: str, scratch: Path) -> str:
     """Return what the engine loads for SPEC: the spec itself, or, when SPEC is a ConfigMap
-    manifest (examples/payments/payments-openapi.yaml), its OpenAPI key written next to the
-    state file (the loader reads files; edits to the manifest need a restart)."""
+    manifest (examples/payments/payments-openapi.yaml), its OpenAPI key written into the
+    `scratch` directory (the loader reads files; edits to the manifest need a restart)."""
     if spec.startswith(("http://", "https://")) or not Path(spec).is_file():
         return spec  # the loader reports what is wrong with it
     payload = configmap_payload(read_file(spec), spec)
     if payload is None:
         return spec
     key, text = payload
-    target = db.parent / f"{db.stem}-{Path(key).name}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    target = scratch / Path(key).name
     target.write_text(text, encoding="utf-8")
     log.info("%s is a ConfigMap: serving its key %s (written to %s)", spec, key, target)
     return str(target)
-
-
-def run_stateful(args: argparse.Namespace) -> int:
-    """Run `sandlot mock SPEC --stateful`: serve until interrupted; return the exit code."""
-    logging.basicConfig(level=str(args.log_level).upper(),
-                        format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        config = load_config(args.config)
-        admin_token, generated = admin_token_from(args, config)
-        config = config.with_admin_token(admin_token)
-        fixtures = None
-        if args.fixtures:
-            fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
-        spec = spec_source(args.spec, Path(args.db))
-        built = build_stateful_app(spec, args.db, config, fixtures, seed=args.seed,
-                                   watch=not args.no_watch, scenario=getattr(args, "scenario", None))
-    except INPUT_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    handler = built.handler
-    provided = [*args.key, *filter(None, os.environ.get("SANDLOT_KEYS", "").split(","))]
-    try:
-        register_provided_keys(handler.store, [k.strip() for k in provided], time.time())
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        handler.close()
-        return 2
-    collections = ", ".join(sorted(handler.model.collections)) or "none"
-    log.info("Stateful: collections %s; state in %s", collections, args.db)
-    if not handler.store.list_keys():
-        tenant_id, key = handler.issue_key(name="default")
-        print(f"Sandbox key for tenant {tenant_id} (shown once): {key.secret}", flush=True)
-    if generated:
-        print(f"Admin token (shown once): {config.admin_token}", flush=True)
-    from sandlot.http.graceful import serve_until_stopped
-
-    engine = handler.engine
-    log.info("Serving %d operations from %s at http://%s:%d", len(engine.operations), spec,
-             args.host, args.port)
-    started = time.perf_counter()
-    try:
-        serve_until_stopped(built.app, host=args.host, port=args.port, access_log=False,
-                            log_level=str(args.log_level).lower(), lifespan="on")
-    finally:
-        handler.close()  # writes the buffered request log: SIGTERM must not lose it
-    log.debug("served for %.1f s", time.perf_counter() - started)
-    return 0

@@ -1,12 +1,9 @@
-"""The ASGI edge of the simulation: waits, closes and resets connections for the faults that
-cannot be a response.
+"""Carry out what cannot be a response: wait, then send, close or reset the connection.
 
-`SimulationEdge` wraps the mock's ASGI app (http/app.py's `MockApp`). The pure layer marks a
-response with an internal header (faults.EDGE_HEADER); here, when the response starts, the
-header is removed and acted on: `latency` waits, then sends; `close` (the `timeout` scenario)
-holds the request for the delay, then closes the connection without a byte of response;
-`reset` (`connection_reset`) aborts the connection with a TCP RST (SO_LINGER 0). It also starts
-the webhook worker on the server's event loop with the first request.
+Called by the ASGI app (http/app.py) when a stage put an `EdgeAction` on the request context
+(the simulation's faults: `latency` waits, then the response is sent; `close`, the `timeout`
+scenario, holds the request for the delay, then closes the connection without a byte of
+response; `reset`, `connection_reset`, aborts the connection with a TCP RST (SO_LINGER 0)).
 
 A held request never outlives its client or the server: the hold ends early when the client
 disconnects (`http.disconnect` from `receive`) and when the server starts shutting down, so a
@@ -26,14 +23,13 @@ import socket
 import struct
 from typing import Any
 
-from sandlot.simulation.faults import EDGE_HEADER, EdgeAction, take_action
+from sandlot.mock.context import EdgeAction
 
-_EDGE = EDGE_HEADER.encode()
 #: How often a held request looks whether the server is shutting down (seconds).
 _SHUTDOWN_POLL = 0.1
 
 
-class _Aborted(Exception):
+class Aborted(Exception):
     """The connection was closed or reset on purpose; nothing more is sent."""
 
 
@@ -56,54 +52,21 @@ def _drop(transport: Any, reset: bool) -> None:
         transport.close()
 
 
-class SimulationEdge:
-    """ASGI middleware acting on edge actions; everything else passes through unchanged."""
-
-    def __init__(self, app: Any, simulation: Any) -> None:
-        self.app = app
-        self.simulation = simulation
-
-    def __getattr__(self, name: str) -> Any:
-        # The wrapped MockApp's attributes (holder, handler ...) stay reachable for callers.
-        return getattr(self.app, name)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        self.simulation.worker.ensure_started()
-
-        async def edge_send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and any(k == _EDGE for k, _ in message["headers"]):
-                action, headers = take_action([(k.decode("latin-1"), v.decode("latin-1"))
-                                               for k, v in message["headers"]])
-                message = {**message, "headers": [(k.encode("latin-1"), v.encode("latin-1"))
-                                                  for k, v in headers]}
-                if action is not None:
-                    await self._act(action, send, receive)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, edge_send)
-        except _Aborted:
-            # Let the server see the connection is gone, so it does not answer a 500 itself.
-            for _ in range(3):
-                await asyncio.sleep(0)
-
-    async def _act(self, action: EdgeAction, send: Any, receive: Any) -> None:
-        if action.seconds > 0 and not await _hold(action.seconds, send, receive):
-            # The client left, or the server is stopping: nobody waits for the rest.
-            transport = _transport(send)
-            if transport is not None:
-                _drop(transport, reset=False)
-            raise _Aborted
-        if action.kind == "latency":
-            return
+async def act(action: EdgeAction, send: Any, receive: Any) -> None:
+    """Wait as the action says, then return (latency) or drop the connection and raise Aborted."""
+    if action.seconds > 0 and not await _hold(action.seconds, send, receive):
+        # The client left, or the server is stopping: nobody waits for the rest.
         transport = _transport(send)
-        if transport is None:
-            raise RuntimeError(f"cannot {action.kind} the connection: the server hides its transport")
-        _drop(transport, reset=action.kind == "reset")
-        raise _Aborted
+        if transport is not None:
+            _drop(transport, reset=False)
+        raise Aborted
+    if action.kind == "latency":
+        return
+    transport = _transport(send)
+    if transport is None:
+        raise RuntimeError(f"cannot {action.kind} the connection: the server hides its transport")
+    _drop(transport, reset=action.kind == "reset")
+    raise Aborted
 
 
 async def _hold(seconds: float, send: Any, receive: Any) -> bool:

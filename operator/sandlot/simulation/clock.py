@@ -1,8 +1,9 @@
 """The virtual clock: each tenant's "now" is the base clock plus an offset the tenant moved it by.
 
-Used by the simulation layer (simulation/stage.py): `POST /__sandlot/clock/advance` adds to a
-tenant's offset; the stateful handler is given `VirtualClock.current` as its clock, so stored
-timestamps (`created`), data expiry and scheduled webhooks all read the tenant's virtual time.
+Used by the simulation stage (simulation/stage.py): `POST /__sandlot/clock/advance` adds to a
+tenant's offset; the simulation puts the offset on each request's context (`ctx.clock_offset`),
+so the state stage's stored timestamps (`created`), data expiry and scheduled webhooks all read
+the tenant's virtual time.
 The offset lives in the tenant's state (`sandlot.clock.offset`), which a reset deletes in the
 same transaction as the objects: after a reset the clock is back at the start (offset 0).
 
@@ -11,7 +12,6 @@ The base clock is injected (tests pass a fake), so nothing here reads the wall c
 
 from __future__ import annotations
 
-import contextvars
 import math
 import time
 from collections.abc import Callable
@@ -20,15 +20,6 @@ from typing import Any, Protocol
 from sandlot.util.durations import DurationError
 
 OFFSET_KEY = "sandlot.clock.offset"
-
-#: The tenant whose request is being answered; set by the simulation layer around the inner
-#: handler so a tenant-less clock callable (the stateful handler's) can read virtual time.
-CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandlot_tenant",
-                                                                             default=None)
-
-#: That tenant's clock offset, read once per request.
-CURRENT_OFFSET: contextvars.ContextVar[float | None] = contextvars.ContextVar("sandlot_offset",
-                                                                              default=None)
 
 #: How far a tenant's clock may be moved ahead of real time in all: 10 years (3650 days). Far
 #: enough for any expiry or billing cycle; beyond it timestamps stop being dates.
@@ -74,20 +65,3 @@ class VirtualClock:
                 "(reset the tenant to start over)")
         self.state.set_state(tenant_id, OFFSET_KEY, offset)
         return self.now(tenant_id)
-
-    def current(self) -> float:
-        """Return the virtual time of the tenant being served now (the stateful handler's clock).
-
-        The offset is read once per request (`serving`), not at every call."""
-        offset = CURRENT_OFFSET.get()
-        return self.base() + offset if offset is not None else self.now(CURRENT_TENANT.get())
-
-    def serving(self, tenant_id: str | None) -> tuple[contextvars.Token, contextvars.Token]:
-        """Mark `tenant_id` as the tenant being served (undo with `done`)."""
-        return CURRENT_TENANT.set(tenant_id), CURRENT_OFFSET.set(self.offset(tenant_id))
-
-    @staticmethod
-    def done(tokens: tuple[contextvars.Token, contextvars.Token]) -> None:
-        """Undo `serving`."""
-        CURRENT_TENANT.reset(tokens[0])
-        CURRENT_OFFSET.reset(tokens[1])

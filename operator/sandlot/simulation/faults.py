@@ -1,10 +1,10 @@
 """Built-in faults: the responses (or the lack of one) that the built-in scenarios produce.
 
-Called by the scenario chooser (simulation/scenarios.py) to turn a fault name into a
-`MockResponse`, and by the ASGI edge (http/edge.py) to act on what cannot be a response:
-holding a request past a delay then closing the connection (`timeout`), resetting it
-(`connection_reset`), or adding latency (`slow`). The decision is pure and travels to the edge
-as an internal header (`EDGE_HEADER`), which the edge removes before anything is sent.
+Called by the scenario chooser (simulation/scenarios.py) to turn a fault name into an `Answer`:
+a `MockResponse`, and for what cannot be a response an `EdgeAction` for the ASGI edge
+(http/edge.py): holding a request past a delay then closing the connection (`timeout`),
+resetting it (`connection_reset`), or adding latency (`slow`). The decision is pure; the
+simulation stage puts the action on the request context, where the edge reads it.
 
 Statuses follow what a client must handle: 429 (with `Retry-After` and the spec's documented
 429 body when there is one), 500, 503, 502 or 504. When the operation documents the status,
@@ -18,11 +18,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sandlot.mock.context import EdgeAction
 from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
 
-#: Internal header carrying an edge action; never leaves the server.
-EDGE_HEADER = "x-sandlot-edge"
 LATENCY_HEADER = "sandlot-latency"
 SCENARIO_HEADER = "sandlot-scenario"
 
@@ -61,44 +60,11 @@ _TITLES = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gat
 
 
 @dataclass(frozen=True)
-class EdgeAction:
-    """What the ASGI edge must do besides sending a response: wait, then close or reset."""
+class Answer:
+    """A scenario's answer: the response, and what the ASGI edge must do with it (if anything)."""
 
-    kind: str  # "latency" (wait, then send), "close" (wait, then close), "reset" (RST now)
-    seconds: float = 0.0
-
-    def encode(self) -> str:
-        """Return the internal header value for this action."""
-        return f"{self.kind};{self.seconds:.6f}"
-
-    @staticmethod
-    def decode(value: str) -> EdgeAction | None:
-        """Read an internal header value; None when it is not one of ours."""
-        kind, _, seconds = value.partition(";")
-        if kind not in ("latency", "close", "reset"):
-            return None
-        try:
-            return EdgeAction(kind, max(0.0, float(seconds or 0)))
-        except ValueError:
-            return None
-
-
-def with_action(response: MockResponse, action: EdgeAction) -> MockResponse:
-    """Return the response carrying an edge action (replacing any earlier one)."""
-    headers = [(k, v) for k, v in response.headers if k.lower() != EDGE_HEADER]
-    return MockResponse(response.status, [*headers, (EDGE_HEADER, action.encode())], response.body)
-
-
-def take_action(headers: list[tuple[str, str]]) -> tuple[EdgeAction | None, list[tuple[str, str]]]:
-    """Split the internal edge action from the headers that are really sent."""
-    action = None
-    kept = []
-    for name, value in headers:
-        if name.lower() == EDGE_HEADER:
-            action = EdgeAction.decode(value) or action
-        else:
-            kept.append((name, value))
-    return action, kept
+    response: MockResponse
+    edge: EdgeAction | None = None
 
 
 def problem(status: int, scenario: str, detail: str, headers: list[tuple[str, str]] | None = None
@@ -131,36 +97,35 @@ def documented_or_problem(engine: Engine, req: MockRequest, match: Match | None,
 
 
 def builtin_response(name: str, params: Mapping[str, float | int | str], engine: Engine,
-                     req: MockRequest, match: Match | None) -> MockResponse | None:
-    """Return the response a built-in fault gives, or None for `slow` (answer normally, later).
+                     req: MockRequest, match: Match | None) -> Answer | None:
+    """Return the answer a built-in fault gives, or None for `slow` (answer normally, later).
 
     `params` are already parsed: retry_after (int seconds), delay/latency (seconds), status.
     """
     if name == RATE_LIMITED:
         retry = int(params.get("retry_after", 1))
-        return documented_or_problem(engine, req, match, 429, name,
-                                     f"Rate limited by the {name} scenario; retry after {retry} s.",
-                                     [("retry-after", str(retry))])
+        return Answer(documented_or_problem(engine, req, match, 429, name,
+                                            f"Rate limited by the {name} scenario; retry after {retry} s.",
+                                            [("retry-after", str(retry))]))
     if name == SERVER_ERROR:
-        return documented_or_problem(engine, req, match, 500, name,
-                                     "The server_error scenario: the provider failed internally.")
+        return Answer(documented_or_problem(engine, req, match, 500, name,
+                                            "The server_error scenario: the provider failed internally."))
     if name == UNAVAILABLE:
         retry = int(params.get("retry_after", 1))
-        return documented_or_problem(engine, req, match, 503, name,
-                                     "The unavailable scenario: the provider is down for maintenance.",
-                                     [("retry-after", str(retry))])
+        return Answer(documented_or_problem(engine, req, match, 503, name,
+                                            "The unavailable scenario: the provider is down for maintenance.",
+                                            [("retry-after", str(retry))]))
     if name == DOWNSTREAM_FAILURE:
         status = int(params.get("status", 502))
         what = "timed out" if status == 504 else "answered with garbage"
-        return documented_or_problem(engine, req, match, status, name,
-                                     f"The downstream_failure scenario: a service behind the provider {what}.")
+        return Answer(documented_or_problem(engine, req, match, status, name,
+                                            f"The downstream_failure scenario: a service behind the provider {what}."))
     if name == TIMEOUT:
         delay = float(params.get("delay", 5.0))
-        return with_action(problem(504, name, "held, then closed (the client never sees this body)"),
-                           EdgeAction("close", delay))
+        return Answer(problem(504, name, "held, then closed (the client never sees this body)"),
+                      EdgeAction("close", delay))
     if name == CONNECTION_RESET:
-        return with_action(problem(502, name, "reset (the client never sees this body)"),
-                           EdgeAction("reset", 0.0))
+        return Answer(problem(502, name, "reset (the client never sees this body)"), EdgeAction("reset", 0.0))
     if name == SLOW:
         return None
     raise KeyError(name)

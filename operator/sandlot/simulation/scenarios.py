@@ -22,7 +22,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.util.durations import DurationError, parse_duration
 from sandlot.simulation.faults import (
-    BUILTIN, DOWNSTREAM_STATUSES, MAX_HOLD_SECONDS, PARAMS, builtin_response, problem,
+    BUILTIN, DOWNSTREAM_STATUSES, MAX_HOLD_SECONDS, PARAMS, Answer, builtin_response, problem,
 )
 
 _DURATION_PARAMS = ("delay", "latency")
@@ -171,8 +171,8 @@ def check_hold(seconds: float, where: str) -> None:
 
 
 def answer(choice: Choice, named: Mapping[str, NamedScenario], engine: Engine, req: MockRequest,
-           match: Match) -> MockResponse | None:
-    """Return the scenario's response, or None when the request should be answered normally
+           match: Match) -> Answer | None:
+    """Return the scenario's answer, or None when the request should be answered normally
     (`slow`, or a named scenario limited to other operations)."""
     if choice.name in BUILTIN:
         return builtin_response(choice.name, choice.params, engine, req, match)
@@ -182,7 +182,7 @@ def answer(choice: Choice, named: Mapping[str, NamedScenario], engine: Engine, r
         return None
     if scenario.operations and not operation_names(match) & set(scenario.operations):
         return None
-    return named_response(scenario, engine, req, match)
+    return Answer(named_response(scenario, engine, req, match))
 
 
 def named_response(scenario: NamedScenario, engine: Engine, req: MockRequest, match: Match

@@ -1,21 +1,21 @@
-"""The simulation layer: scenarios, magic values, rate limits, idempotency, webhooks and the
-virtual clock, wrapped around any request handler (the stateless engine or the stateful one).
+"""The simulation stage: scenarios, magic values, rate limits, idempotency, webhooks and the
+virtual clock, in front of the state stage (stateful) or the mock engine (stateless).
 
-Built by `simulate` (http/simulated.py) for `sandlot mock` and `sandlot up`, and by
-tests. `Simulation.handle(MockRequest) -> MockResponse` answers its own admin routes under
-`/__sandlot/` (scenario, scenarios, clock, webhooks, magic; and reset for the stateless mock),
-and for API requests applies, in order: rate limit, scenario (header, then the tenant's sticky
-one, then the stub's default), idempotency replay, magic values, then the inner handler, then
+Composed into the HTTP app's stages by http/compose.py (`sandlot mock`, `sandlot up`, tests).
+For an API request context (mock/context.py) it applies, in order: rate limit, scenario
+(header, then the tenant's sticky one, then the stub's default), idempotency replay, magic
+values, then the stages after it (at the tenant's virtual time, `ctx.clock_offset`), then
 webhook rules and callbacks for a successful answer. What cannot be a response (holding a
-request, closing or resetting the connection, latency) is marked for the ASGI edge
-(http/edge.py). Per-tenant state (sticky scenario, clock offset, webhook endpoints,
-idempotency records) lives in the store's tenant state, so a reset clears it atomically with
-the objects; deliveries and rate-limit buckets live in memory and are forgotten on reset.
+request, closing or resetting the connection, latency) goes on the context as `ctx.edge` for
+the ASGI edge (http/edge.py). The admin router (http/admin.py) reaches the simulation's
+settings, clock, sticky scenarios and webhooks through the methods at the end of the class.
+Per-tenant state (sticky scenario, clock offset, webhook endpoints, idempotency records) lives
+in the store's tenant state, so a reset clears it atomically with the objects; deliveries and
+rate-limit buckets live in memory and are forgotten on reset.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -25,32 +25,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandlot.mock.context import EdgeAction, Next, RequestContext
 from sandlot.mock.engine import Engine, Match
+from sandlot.mock.messages import MockRequest, MockResponse, json_response, problem_response
 from sandlot.openapi.loader import iter_operations
-from sandlot.mock.messages import MockRequest, MockResponse, problem_response
-from sandlot.state import idempotency
-from sandlot.simulation import magic
-from sandlot.simulation import scenarios
-from sandlot.simulation import webhooks
-from sandlot.http.admin import request_args
-from sandlot.simulation.clock import MAX_OFFSET_SECONDS, VirtualClock
-from sandlot.simulation.faults import (
-    BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, EdgeAction, documented, with_action,
-)
-from sandlot.state.problems import forbidden
+from sandlot.simulation import magic, scenarios, webhooks
+from sandlot.simulation.clock import MAX_OFFSET_SECONDS, TenantState, VirtualClock
+from sandlot.simulation.faults import BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, documented
 from sandlot.simulation.ratelimit import Limit, RateLimiter, limit_from, refusal
-from sandlot.state.auth import authenticate, bearer_or_basic, presented_values
 from sandlot.simulation.webhook_sender import WebhookWorker
+from sandlot.state import idempotency
+from sandlot.state.auth import PUBLIC_TENANT, bearer_or_basic
 from sandlot.util.durations import DurationError, parse_duration
 
 log = logging.getLogger("sandlot.simulation")
 
-PREFIX = "/__sandlot/"
 STICKY_KEY = "sandlot.scenario"
-PUBLIC_TENANT = "public"
-SETTING_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
-
-Handler = Callable[[MockRequest], MockResponse]
 
 
 class SimulationError(ValueError):
@@ -131,28 +121,24 @@ def _asks_for_simulation(req: MockRequest) -> bool:
     return SCENARIO_HEADER in headers or LATENCY_HEADER in headers or idempotency.HEADER in headers
 
 
-def _json(status: int, body: Any) -> MockResponse:
-    return MockResponse(status, [("content-type", "application/json")],
-                        json.dumps(body, ensure_ascii=False).encode())
-
-
 class Simulation:
-    """Wrap a handler with scenarios, faults, magic values, limits, webhooks and a clock."""
+    """The simulation stage: scenarios, faults, magic values, limits, webhooks and a clock."""
 
-    def __init__(self, engine_of: Callable[[], Engine], inner: Handler, *, store: Any = None,
-                 admin_token: str | None = None, config: Mapping[str, Any] | None = None,
-                 default_scenario: str | None = None, base_clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic,
+    def __init__(self, engine: Engine, *, state: TenantState | None = None,
+                 config: Mapping[str, Any] | None = None, default_scenario: str | None = None,
+                 base_clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
-        self.engine_of = engine_of
-        self.inner = inner
-        self.store = store
-        self.admin_token = admin_token
+        """`engine` is the one serving at start (its spec's x-sandlot-* settings are checked now);
+        `state` keeps per-tenant values (the stateful store; in memory without one)."""
         self.config = dict(config or {})
         self.default_scenario = default_scenario
-        self.state: Any = store if store is not None else MemoryState()
+        self.stateful = state is not None
+        # Without a store, tenant state lives in memory (and the fast path may skip it all).
+        self._memory = MemoryState() if state is None else None
+        self.state: TenantState = state if state is not None else self._memory  # type: ignore[assignment]
         self.clock = VirtualClock(self.state, base_clock)
         self._monotonic = monotonic
+        self._engine = engine
         self._settings_for: tuple[int, Settings] | None = None
         self.limiter: RateLimiter | None = None
         self.outbox = webhooks.Outbox()
@@ -160,9 +146,10 @@ class Simulation:
         self.settings()
 
     # -- settings follow the spec (reloads) --------------------------------------------------
-    def settings(self) -> Settings:
-        """Return the settings of the engine serving now (read again after a spec reload)."""
-        engine = self.engine_of()
+    def settings(self, engine: Engine | None = None) -> Settings:
+        """Return the settings of `engine` (default: the last one served), read again after a reload."""
+        engine = engine or self._engine
+        self._engine = engine
         if self._settings_for is None or self._settings_for[0] != id(engine):
             try:
                 settings = settings_from(engine.spec.document, self.config, self.default_scenario)
@@ -180,43 +167,25 @@ class Simulation:
 
     def event_types(self) -> dict[str, webhooks.EventType]:
         """Return the events this sandbox can send: the spec's webhooks plus rule events."""
-        engine = self.engine_of()
+        engine = self._engine
         found = webhooks.event_types(engine.spec.document, engine.index.deref)
         for rule in self.settings().rules:
             found.setdefault(rule.send, webhooks.EventType(rule.send, None, f"sent after {rule.after}"))
         return found
 
-    # -- tenants -----------------------------------------------------------------------------
-    def tenant_of(self, req: MockRequest) -> str | None:
-        """Return the request's tenant: the key's tenant (stateful), a per-credential tenant
-        (stateless), `public` without a credential, or None for an unknown key (stateful)."""
-        if self.store is None:
-            offered = next(iter(bearer_or_basic(req.headers.get("authorization"))), None)
-            if offered is None:
-                return PUBLIC_TENANT
-            return "cred_" + hashlib.sha256(offered.encode()).hexdigest()[:16]
-        # The Authorization header first: it is where nearly every client puts its key.
-        for value in [*bearer_or_basic(req.headers.get("authorization")), *presented_values(req)]:
-            tenant_id = authenticate(self.store, value)
-            if tenant_id:
-                return tenant_id
-        return None
-
     # -- the request path --------------------------------------------------------------------
-    def handle(self, req: MockRequest) -> MockResponse:
+    def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer one request (see the module docstring for the order of the steps)."""
-        if req.path.startswith(PREFIX):
-            return self._admin(req)
-        settings = self.settings()
-        if self.store is None and not settings.active() and not self.state.has_values() and \
+        settings = self.settings(ctx.engine)
+        req = ctx.request
+        if self._memory is not None and not settings.active() and not self._memory.has_values() and \
                 not _asks_for_simulation(req):
-            return self.inner(req)  # the plain mock's speed when nothing is simulated
-        engine = self.engine_of()
-        found = engine.match(req)
-        if not isinstance(found, Match):
-            return self._inner(req, None)
-        match = found
-        tenant = self.tenant_of(req)
+            return call_next(ctx)  # the plain mock's speed when nothing is simulated
+        match = ctx.match
+        if match is None:
+            return self._inner(ctx, call_next, None)
+        engine = ctx.engine
+        tenant = ctx.tenant
         rate_headers: list[tuple[str, str]] = []
         if self.limiter is not None and settings.limit is not None:
             credential = next(iter(bearer_or_basic(req.headers.get("authorization"))), None)
@@ -232,10 +201,12 @@ class Simulation:
                                       match)
             if choice is not None:
                 scenarios.check(choice.name, choice.params, settings.named)
+                ctx.scenario = choice.name
                 answered = scenarios.answer(choice, settings.named, engine, req, match)
                 if answered is not None:
-                    answered.headers.extend(rate_headers)
-                    return answered
+                    answered.response.headers.extend(rate_headers)
+                    ctx.edge = answered.edge
+                    return answered.response
                 if choice.name == SLOW:
                     latency = float(choice.params.get("latency", 0.25))
             if req.headers.get(LATENCY_HEADER):
@@ -243,15 +214,16 @@ class Simulation:
                 scenarios.check_hold(latency, "Sandlot-Latency")
         except (scenarios.ScenarioError, DurationError) as exc:
             return problem_response(400, f"{exc}. See GET /__sandlot/scenarios.")
-        response = self._answer(req, match, tenant, settings)
+        response = self._answer(ctx, call_next, match, tenant, settings)
         response.headers.extend(rate_headers)
         if latency > 0:
-            response = with_action(response, EdgeAction("latency", latency))
+            ctx.edge = EdgeAction("latency", latency)
         return response
 
-    def _answer(self, req: MockRequest, match: Match, tenant: str | None, settings: Settings
-                ) -> MockResponse:
-        """Idempotency, magic values, the inner handler, then webhooks."""
+    def _answer(self, ctx: RequestContext, call_next: Next, match: Match, tenant: str | None,
+                settings: Settings) -> MockResponse:
+        """Idempotency, magic values, the inner stages, then webhooks."""
+        req = ctx.request
         key = req.headers.get(idempotency.HEADER)
         use_key = bool(key) and tenant is not None and req.method in idempotency.METHODS
         if use_key:
@@ -261,33 +233,32 @@ class Simulation:
         response = None
         if tenant is not None and settings.magic:
             rule = magic.find_rule(settings.magic, req, match)
-            if rule is not None and not isinstance(self.engine_of().validate(req, match), MockResponse):
-                response = magic.magic_response(rule, self.engine_of(), req, match)
+            if rule is not None and not isinstance(ctx.validated(), MockResponse):
+                response = magic.magic_response(rule, ctx.engine, req, match)
         if response is None:
-            response = self._inner(req, tenant)
+            response = self._inner(ctx, call_next, tenant)
             if tenant is not None and 200 <= response.status < 300:
-                self._after_success(req, match, tenant, response, settings)
+                self._after_success(ctx, match, tenant, response, settings)
         if use_key:
             recorded = idempotency.record(req, response)
             if recorded is not None:
                 self.state.set_state(tenant, idempotency.state_key(key), recorded)
         return response
 
-    def _inner(self, req: MockRequest, tenant: str | None) -> MockResponse:
-        tokens = self.clock.serving(tenant)
-        try:
-            response = self.inner(req)
-        finally:
-            self.clock.done(tokens)
-        # A copy: the engine caches its responses, and this layer adds headers.
+    def _inner(self, ctx: RequestContext, call_next: Next, tenant: str | None) -> MockResponse:
+        # The stages below read the tenant's virtual time from the context.
+        ctx.clock_offset = self.clock.offset(tenant)
+        response = call_next(ctx)
+        # A copy: the engine caches its responses, and this stage adds headers.
         return MockResponse(response.status, list(response.headers), response.body)
 
     # -- webhooks ----------------------------------------------------------------------------
-    def _after_success(self, req: MockRequest, match: Match, tenant: str, response: MockResponse,
+    def _after_success(self, ctx: RequestContext, match: Match, tenant: str, response: MockResponse,
                        settings: Settings) -> None:
+        req = ctx.request
         names = scenarios.operation_names(match)
         rules = [r for r in settings.rules if r.after in names]
-        callbacks = webhooks.callbacks_of(match.operation.node, self.engine_of().index.deref)
+        callbacks = webhooks.callbacks_of(match.operation.node, ctx.engine.index.deref)
         if not rules and not callbacks:
             return
         try:
@@ -312,7 +283,7 @@ class Simulation:
         if not secret:
             secret = "whsec_" + secrets.token_urlsafe(24)
             self.state.set_state(tenant, webhooks.CALLBACK_SECRET_KEY, secret)
-        return secret
+        return str(secret)
 
     def endpoints(self, tenant: str) -> list[dict[str, Any]]:
         """Return the tenant's webhook endpoints: the config's (every tenant's), then its own."""
@@ -334,7 +305,7 @@ class Simulation:
     def _schedule_to(self, tenant: str, targets: list[Mapping[str, Any]], event_type: str, schema: Any,
                      obj: Any, override: Any, faults: tuple[str, ...], delay: float, source: str,
                      now: float | None = None) -> list[webhooks.Delivery]:
-        engine = self.engine_of()
+        engine = self._engine
         now = self.clock.now(tenant) if now is None else now
         event_id = "evt_" + secrets.token_hex(12)
         payload = webhooks.build_event(
@@ -355,132 +326,76 @@ class Simulation:
         self.worker.poke()
         return made
 
-    # -- admin routes ------------------------------------------------------------------------
-    def _caller(self, req: MockRequest, args: Mapping[str, Any]) -> str | MockResponse:
-        """Return the tenant an admin request acts on, or the refusal."""
-        offered = [req.headers.get("x-sandlot-admin-token", ""),
-                   *bearer_or_basic(req.headers.get("authorization"))]
-        is_admin = self.admin_token is None or any(
-            o and secrets.compare_digest(o, self.admin_token) for o in offered)
-        named = args.get("tenant")
-        if args.get("key"):
-            named = self.tenant_of(MockRequest("GET", "/", headers={"authorization": f"Bearer {args['key']}"}))
-            if named is None:
-                return problem_response(404, "No tenant has that key (unknown or revoked).")
-        own = None if is_admin and self.admin_token is not None else self.tenant_of(req)
-        if is_admin:
-            target = named or own or (PUBLIC_TENANT if self.store is None else None)
-            if target is None:
-                return problem_response(400, 'Name the tenant: {"tenant": "<id>"} or {"key": "<key>"}.')
-            return str(target)
-        if own is None:
-            return problem_response(401, "This endpoint needs the admin token (Authorization: Bearer "
-                                         "<token> or X-Sandlot-Admin-Token), or the tenant's own key.")
-        if named and named != own:
-            return forbidden("A sandbox key may only act on its own tenant.")
-        return own
+    # -- what the admin router (http/admin.py) asks of the simulation -----------------------
+    def scenarios_view(self) -> dict[str, Any]:
+        """Return the built-in and declared scenarios and the default (GET /__sandlot/scenarios)."""
+        return {"builtin": BUILTIN, "named": {
+            n: {"status": s.status, "operations": list(s.operations), "description": s.description}
+            for n, s in self.settings().named.items()}, "default": self.default_scenario}
 
-    def _admin(self, req: MockRequest) -> MockResponse:
-        route = req.path[len(PREFIX):].strip("/")
-        head = route.split("/", 1)[0]
-        if head not in ("scenario", "scenarios", "clock", "webhooks", "magic") and \
-                not (route == "reset" and self.store is None):
-            response = self._inner(req, None)
-            if route == "reset" and response.status == 200:
-                try:
-                    self.forget(str(json.loads(response.body)["tenant"]))
-                except (ValueError, KeyError, TypeError):
-                    pass
-            return response
-        args = request_args(req)
-        if isinstance(args, MockResponse):
-            return args
-        if route == "scenarios" and req.method == "GET":
-            return _json(200, {"builtin": BUILTIN, "named": {
-                n: {"status": s.status, "operations": list(s.operations), "description": s.description}
-                for n, s in self.settings().named.items()}, "default": self.default_scenario})
-        if route == "magic" and req.method == "GET":
-            return _json(200, {"rules": [{"operation": r.operation, "when": dict(r.when), "status": r.status,
-                                          "description": r.description} for r in self.settings().magic],
-                               "markdown": magic.markdown_table(self.settings().magic)})
-        tenant = self._caller(req, args)
-        if isinstance(tenant, MockResponse):
-            return tenant
-        try:
-            return self._tenant_admin(req, route, args, tenant)
-        except (ValueError, TypeError) as exc:
-            return problem_response(400, str(exc))
+    def magic_view(self) -> dict[str, Any]:
+        """Return the magic rules and their Markdown table (GET /__sandlot/magic)."""
+        rules = self.settings().magic
+        return {"rules": [{"operation": r.operation, "when": dict(r.when), "status": r.status,
+                           "description": r.description} for r in rules],
+                "markdown": magic.markdown_table(rules)}
 
-    def _tenant_admin(self, req: MockRequest, route: str, args: dict[str, Any], tenant: str
-                      ) -> MockResponse:
-        method = req.method
-        if route == "reset" and method == "POST":  # the stateless mock's reset
-            self.state.reset(tenant)
-            self.forget(tenant)
-            return _json(200, {"tenant": tenant, "objects": 0})
-        if route == "scenario":
-            if method == "GET":
-                return _json(200, {"tenant": tenant, "scenario": self.state.get_state(tenant, STICKY_KEY)})
-            if method in ("PUT", "POST"):
-                text = args.get("scenario")
-                if not isinstance(text, str) or not text.strip():
-                    raise ValueError('Give the scenario: {"scenario": "unavailable", "operations": [...]}')
-                name, params = scenarios.parse_header(text)
-                scenarios.check(name, params, self.settings().named)
-                operations = args.get("operations") or []
-                if isinstance(operations, str):
-                    operations = [operations]
-                if not isinstance(operations, list) or not all(isinstance(o, str) for o in operations):
-                    raise ValueError('"operations" lists operationIds or "METHOD /path" strings, '
-                                     'e.g. ["createCharge", "GET /v1/charges"]')
-                sticky = {"name": name, "params": params, "operations": list(operations)}
-                self.state.set_state(tenant, STICKY_KEY, sticky)
-                return _json(200, {"tenant": tenant, "scenario": sticky})
-            if method == "DELETE":
-                self.state.set_state(tenant, STICKY_KEY, None)
-                return _json(200, {"tenant": tenant, "scenario": None})
-        if route == "clock" and method == "GET":
-            return self._clock_view(tenant)
-        if route == "clock/advance" and method == "POST":
-            by = args.get("by", args.get("seconds"))
-            if by is None:
-                raise ValueError('Say how far: {"by": "2h"} (ms, s, m, h, d) or {"seconds": 7200}')
-            self.clock.advance(tenant, parse_duration(by, "by"))
-            self.worker.ensure_started()
-            self.worker.poke()
-            return self._clock_view(tenant)
-        if route == "webhooks/endpoints":
-            if method == "GET":
-                return _json(200, {"tenant": tenant, "endpoints": self.endpoints(tenant),
-                                   "callback_secret": self.callback_secret(tenant)})
-            if method == "POST":
-                endpoint = webhooks.new_endpoint(args.get("url"), args.get("events"), args.get("secret"))
-                self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, [*self.registered(tenant), endpoint])
-                return _json(201, {"tenant": tenant, **endpoint})
-        if route.startswith("webhooks/endpoints/") and method == "DELETE":
-            endpoint_id = route.rsplit("/", 1)[1]
-            kept = [e for e in self.registered(tenant) if e["id"] != endpoint_id]
-            if len(kept) == len(self.registered(tenant)):
-                return problem_response(404, f"No webhook endpoint {endpoint_id!r} registered by this "
-                                             "tenant (endpoints from the config file stay).")
-            self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, kept)
-            return _json(200, {"id": endpoint_id, "deleted": True})
-        if route == "webhooks/events" and method == "GET":
-            return _json(200, {"events": [{"type": e.name, "description": e.description}
-                                          for e in self.event_types().values()]})
-        if route == "webhooks/deliveries" and method == "GET":
-            return _json(200, {"tenant": tenant, "deliveries": [
-                d.view() for d in self.outbox.deliveries(tenant)]})
-        if route == "webhooks/trigger" and method == "POST":
-            return self._trigger(tenant, args)
-        return problem_response(404, f"No admin endpoint {method} {req.path}; see docs/scenarios.md.")
+    def sticky(self, tenant: str) -> Any:
+        """Return the tenant's sticky scenario, or None."""
+        return self.state.get_state(tenant, STICKY_KEY)
 
-    def _clock_view(self, tenant: str) -> MockResponse:
+    def set_sticky(self, tenant: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Make a scenario the tenant's sticky one (raises ValueError naming the fix)."""
+        text = args.get("scenario")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError('Give the scenario: {"scenario": "unavailable", "operations": [...]}')
+        name, params = scenarios.parse_header(text)
+        scenarios.check(name, params, self.settings().named)
+        operations = args.get("operations") or []
+        if isinstance(operations, str):
+            operations = [operations]
+        if not isinstance(operations, list) or not all(isinstance(o, str) for o in operations):
+            raise ValueError('"operations" lists operationIds or "METHOD /path" strings, '
+                             'e.g. ["createCharge", "GET /v1/charges"]')
+        sticky = {"name": name, "params": params, "operations": list(operations)}
+        self.state.set_state(tenant, STICKY_KEY, sticky)
+        return sticky
+
+    def clear_sticky(self, tenant: str) -> None:
+        """Drop the tenant's sticky scenario."""
+        self.state.set_state(tenant, STICKY_KEY, None)
+
+    def clock_view(self, tenant: str) -> dict[str, Any]:
+        """Return the tenant's virtual time and offset (GET /__sandlot/clock)."""
         now = self.clock.now(tenant)
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        return _json(200, {"tenant": tenant, "now": now, "iso": iso, "offset_seconds": self.clock.offset(tenant)})
+        return {"tenant": tenant, "now": now, "iso": iso, "offset_seconds": self.clock.offset(tenant)}
 
-    def _trigger(self, tenant: str, args: Mapping[str, Any]) -> MockResponse:
+    def advance_clock(self, tenant: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Move the tenant's clock forward by `by` (a duration) or `seconds`; wake the webhooks."""
+        by = args.get("by", args.get("seconds"))
+        if by is None:
+            raise ValueError('Say how far: {"by": "2h"} (ms, s, m, h, d) or {"seconds": 7200}')
+        self.clock.advance(tenant, parse_duration(by, "by"))
+        self.worker.ensure_started()
+        self.worker.poke()
+        return self.clock_view(tenant)
+
+    def register_endpoint(self, tenant: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a webhook endpoint for the tenant; return it (its secret included)."""
+        endpoint = webhooks.new_endpoint(args.get("url"), args.get("events"), args.get("secret"))
+        self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, [*self.registered(tenant), endpoint])
+        return endpoint
+
+    def remove_endpoint(self, tenant: str, endpoint_id: str) -> bool:
+        """Remove an endpoint the tenant registered; return whether there was one."""
+        kept = [e for e in self.registered(tenant) if e["id"] != endpoint_id]
+        if len(kept) == len(self.registered(tenant)):
+            return False
+        self.state.set_state(tenant, webhooks.ENDPOINTS_KEY, kept)
+        return True
+
+    def trigger(self, tenant: str, args: Mapping[str, Any]) -> MockResponse:
         """Trigger one event (`event`) or a batch (`events`), with optional faults and overrides."""
         names = args.get("events") or ([args["event"]] if args.get("event") else [])
         if not names or not all(isinstance(n, str) for n in names):
@@ -514,13 +429,16 @@ class Simulation:
             seqs = sorted(d.seq for d in made)
             for delivery, seq in zip(made, reversed(seqs)):
                 delivery.seq = seq  # same due time, so the sequence decides: the batch goes backwards
-        return _json(202, {"tenant": tenant, "events": sorted({d.event_id for d in made}),
-                           "deliveries": [d.view() for d in sorted(made, key=lambda d: d.seq)],
-                           "note": None if made else "no endpoint of this tenant subscribes to these "
-                                                     "events; register one with POST /__sandlot/webhooks/endpoints"})
+        return json_response(202, {"tenant": tenant, "events": sorted({d.event_id for d in made}),
+                                   "deliveries": [d.view() for d in sorted(made, key=lambda d: d.seq)],
+                                   "note": None if made else "no endpoint of this tenant subscribes to these "
+                                   "events; register one with POST /__sandlot/webhooks/endpoints"})
 
-    def forget(self, tenant: str) -> None:
-        """Drop a tenant's in-memory simulation state (deliveries, rate buckets): its reset."""
+    def reset(self, tenant: str) -> None:
+        """Forget a tenant's simulation: its state in memory (stateless; the store resets its own),
+        deliveries and rate-limit buckets."""
+        if self._memory is not None:
+            self._memory.reset(tenant)
         self.outbox.forget(tenant)
         if self.limiter is not None:
             self.limiter.forget(tenant)

@@ -1,8 +1,11 @@
-"""Tenants and their credentials: issue keys into a store, find a request's tenant, and
-spot live-looking credentials anywhere a client may have put them.
+"""Authentication: issue keys into a store, identify a request's tenant, and spot
+live-looking credentials anywhere a client may have put them.
 
-Called by the stateful handler (every request), the admin API (`/__sandlot/keys`),
-`sandlot keys` and `sandlot up`.
+The app's tenancy is one of two identifiers, chosen when the stages are composed
+(http/compose.py) and called once per request by the request context (mock/context.py):
+`StoreTenancy` (stateful: the key's tenant in the store) and `credential_tenant` (stateless: one
+tenant per credential). Requests without a credential belong to `PUBLIC_TENANT`. Also called by
+the admin API (`/__sandlot/keys`), `sandlot keys` and `sandlot up`.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import hashlib
 import re
 import secrets
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from sandlot.mock.messages import MockRequest
+from sandlot.mock.context import RequestContext
+from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.state.keys import IssuedKey, check_provided_key, hash_key, issue_key, key_from_secret
 from sandlot.state.store import KeyRecord, Store
+
+#: The tenant of requests that carry no credential.
+PUBLIC_TENANT = "public"
 
 
 def new_tenant_id() -> str:
@@ -105,3 +113,45 @@ class LiveKeyDetector:
         if self._regex is None:
             return False
         return any(self._regex.match(value) for value in presented_values(req))
+
+
+def offered_credentials(ctx: RequestContext) -> list[str]:
+    """Return the secrets a request offers: those its operation's security schemes declare
+    (basic auth split into user and password), else the Authorization header's."""
+    offered: list[str] = []
+    validated = ctx.validated() if ctx.match is not None else None
+    if validated is not None and not isinstance(validated, MockResponse):
+        for value in validated.credentials.values():
+            offered.append(value)
+            if ":" in value:  # basic auth: the key may be the user name or the password
+                offered += [part for part in value.split(":", 1) if part]
+    return offered or list(bearer_or_basic(ctx.request.headers.get("authorization")))
+
+
+class StoreTenancy:
+    """Identify a stateful request's tenant: the tenant of the key it offers (None for an
+    unknown or revoked key), or the public tenant when it offers none."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def __call__(self, ctx: RequestContext) -> str | None:
+        """Return the request's tenant id, or None for a key no tenant has."""
+        offered = offered_credentials(ctx)
+        if not offered:
+            if self.store.get_tenant(PUBLIC_TENANT) is None:
+                self.store.create_tenant(PUBLIC_TENANT, "requests without credentials", self.clock())
+            return PUBLIC_TENANT
+        return next((t for t in (authenticate(self.store, v) for v in offered) if t), None)
+
+
+def credential_tenant(ctx: RequestContext) -> str:
+    """Identify a stateless request's tenant: one per credential, or the public tenant."""
+    offered = next(iter(bearer_or_basic(ctx.request.headers.get("authorization"))), None)
+    return PUBLIC_TENANT if offered is None else tenant_of_credential(offered)
+
+
+def tenant_of_credential(secret: str) -> str:
+    """Return the stateless mock's tenant id for a credential (derived, nothing is stored)."""
+    return "cred_" + hashlib.sha256(secret.encode()).hexdigest()[:16]

@@ -1,13 +1,15 @@
-"""The stateful handler: the mock engine plus per-tenant persisted state.
+"""The state stage: the mock engine plus per-tenant persisted state.
 
-Built by http/app.py's `sandlot mock --stateful` and by `sandlot up`; handed to `create_app`
-as the request handler (`handle(MockRequest) -> MockResponse`). For each request it:
-serves `/__sandlot/*` (admin API); refuses live-looking keys; routes and validates with the
-engine; finds the tenant from the credential (unknown key -> the spec's 401); applies the
-quotas and retention; then creates, reads, updates, deletes or lists objects of the
-inferred collections and renders the result through `engine.respond`, so negotiation,
-documented headers and the response schema's shape stay the engine's job. Operations that
-are not part of a collection are answered by the engine statelessly.
+Composed into the HTTP app's stages (http/compose.py) for `sandlot mock --stateful` and the
+stateful downstreams of `sandlot up`, after the admin and simulation stages. For each request
+context (mock/context.py) it: refuses live-looking keys; takes the route and the validated
+request (each made once, by whichever stage asked first); takes the tenant the app's tenancy
+identified (unknown key -> the spec's 401); applies the quotas and retention; then creates,
+reads, updates, deletes or lists objects of the inferred collections at the tenant's virtual
+time and renders the result through `engine.respond`, so negotiation, documented headers and
+the response schema's shape stay the engine's job. Operations that are not part of a
+collection are answered by the engine statelessly. The admin router (http/admin.py) resets
+tenants, reads the request log and manages keys through `store`, `reset` and `flush_log`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import Engine, Match, strip_controls
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
-from sandlot.http.admin import PREFIX, AdminApi
 from sandlot.state.config import SandboxConfig
 from sandlot.state.ids import new_id
 from sandlot.state.inference import (
@@ -35,7 +37,7 @@ from sandlot.state.shape import (
     apply_update, build_object, conform, envelope, fill_from_template, project,
 )
 from sandlot.state.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
-from sandlot.state.auth import LiveKeyDetector, authenticate, bearer_or_basic, issue_for_tenant
+from sandlot.state.auth import LiveKeyDetector, issue_for_tenant
 from sandlot.util.pointers import deref
 from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 
@@ -48,8 +50,6 @@ LOG_FLUSH_SECONDS = 0.5
 #: Field values whose validity against their property schema is remembered (then forgotten).
 VALIDITY_CACHE = 50_000
 
-#: The tenant of requests to operations that need no credential and carry none.
-PUBLIC_TENANT = "public"
 
 
 def quota_problem(limit: str, maximum: int, detail: str) -> MockResponse:
@@ -67,24 +67,20 @@ def _truncate(raw: bytes, limit: int) -> str:
     return text + f"…[{len(raw) - limit} more bytes]" if len(raw) > limit else text
 
 
-class StatefulHandler:
+class StateStage:
     """Answer requests from per-tenant state; see the module docstring for the steps."""
 
     def __init__(self, engine: Engine, store: Store, config: SandboxConfig | None = None, *,
-                 fixtures: Fixtures | None = None, clock: Callable[[], float] = time.time,
-                 current_engine: Callable[[], Engine] | None = None) -> None:
-        """`current_engine` returns the engine serving now (http/app.py swaps it on spec reload);
-        the collections are inferred again when it changes."""
+                 fixtures: Fixtures | None = None, clock: Callable[[], float] = time.time) -> None:
+        """`engine` is the one serving now; when a request arrives with another (a spec reload),
+        the collections are inferred again. `clock` times what happens outside a request."""
         self.store = store
         self.config = config or SandboxConfig()
         self.clock = clock
         self.live = LiveKeyDetector(self.config.live_key_patterns)
-        self.admin = AdminApi(store, self.config, clock, on_reset=self._forget_tenant)
-        self._current_engine = current_engine
         self._last_purge: dict[str, float] = {}
         self._pending_log: list[tuple[str, LogEntry]] = []
         self._log_flushed_at = time.monotonic()
-        self.admin.before_read = self.flush_log
         self._bind(engine)
         if fixtures is not None:
             self.register_seed(fixtures)
@@ -207,38 +203,37 @@ class StatefulHandler:
         return issue_for_tenant(self.store, self.clock(), tenant_id=tenant_id, name=name,
                                 secret=secret)
 
-    def _forget_tenant(self, tenant_id: str) -> None:
+    def reset(self, tenant_id: str) -> int:
+        """Return a tenant to its seed (objects, tenant state); return how many objects it has."""
+        count = self.store.reset_tenant(tenant_id, self.clock())
         self._last_purge.pop(tenant_id, None)
+        return count
 
     # -- the request path ------------------------------------------------------------------
-    def handle(self, req: MockRequest) -> MockResponse:
-        """Answer one request (see the module docstring)."""
-        if req.path.startswith(PREFIX):
-            if req.path == PREFIX + "openapi.json":  # the bundled spec, as the stateless mock serves it
-                return MockResponse(200, [("content-type", "application/json")],
-                                    self.engine.bundled_json())
-            return self.admin.handle(req)
-        if self._current_engine is not None and self._current_engine() is not self.engine:
-            self._bind(self._current_engine())
+    def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
+        """Answer one request (see the module docstring); nothing is left for `call_next`."""
+        if ctx.engine is not self.engine:  # the spec was reloaded
+            self._bind(ctx.engine)
+        req = ctx.request
         if self.live.found_in(req):
             return MockResponse(401, [("content-type", "application/problem+json")],
                                 json.dumps(live_key_problem(self.live.patterns)).encode())
-        match = self.engine.match(req)
+        match = ctx.route()
         if isinstance(match, MockResponse):
             return match
-        validated = self.engine.validate(req, match)
+        validated = ctx.validated()
         if isinstance(validated, MockResponse):
             return validated
-        tenant_id = self._tenant(req, validated)
+        tenant_id = ctx.tenant
         if tenant_id is None:
             return self.engine.refuse(req, match, Refusal(
                 401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
                 [Violation("security", "", "the credential is not a key of this sandbox")]))
         started = time.perf_counter()
-        response = self._serve(req, match, validated, tenant_id)
+        response = self._serve(req, match, validated, tenant_id, ctx.now())
         duration_ms = (time.perf_counter() - started) * 1000
         self._pending_log.append((tenant_id, LogEntry(
-            self.clock(), req.method, req.path + (f"?{req.query}" if req.query else ""),
+            ctx.now(), req.method, req.path + (f"?{req.query}" if req.query else ""),
             response.status, round(duration_ms, 3), _truncate(req.body, self.config.log_body_bytes),
             _truncate(response.body, self.config.log_body_bytes))))
         # The log is written in batches: one transaction per request would halve throughput.
@@ -258,24 +253,8 @@ class StatefulHandler:
         self.flush_log()
         self.store.close()
 
-    def _tenant(self, req: MockRequest, validated: ValidatedRequest) -> str | None:
-        offered: list[str] = []
-        for value in validated.credentials.values():
-            offered.append(value)
-            if ":" in value:  # basic auth: the key may be the user name or the password
-                offered += [part for part in value.split(":", 1) if part]
-        if not offered:
-            offered = list(bearer_or_basic(req.headers.get("authorization")))
-            if not offered:
-                if self.store.get_tenant(PUBLIC_TENANT) is None:
-                    self.store.create_tenant(PUBLIC_TENANT, "requests without credentials",
-                                             self.clock())
-                return PUBLIC_TENANT
-        return next((t for t in (authenticate(self.store, v) for v in offered) if t), None)
-
     def _serve(self, req: MockRequest, match: Match, validated: ValidatedRequest,
-               tenant_id: str) -> MockResponse:
-        now = self.clock()
+               tenant_id: str, now: float) -> MockResponse:
         if self.config.requests_per_day is not None:
             day = time.strftime("%Y-%m-%d", time.gmtime(now))
             count = self.store.count_request(tenant_id, day)

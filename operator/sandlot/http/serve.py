@@ -1,9 +1,9 @@
-"""Run a uvicorn server that stops on SIGINT or SIGTERM and then returns normally.
+"""Serving with uvicorn: listen sockets with clear errors, and a server that stops gracefully.
 
-Called by `sandlot mock` (http/app.py), `sandlot mock --stateful` (http/compose.py) and
-`sandlot up` (up.py).
-uvicorn (>= 0.29) re-raises the signal that stopped it once it has shut down, so the caller's
-`finally` blocks and clean-up (flushing the request log, closing the stores) never run and the
+Called by the command line (`sandlot mock`, `sandlot mock --stateful`: cli/mock.py) and by
+`sandlot up` (up.py); the only module that knows uvicorn. uvicorn (>= 0.29) re-raises the
+signal that stopped it once it has shut down, so the caller's `finally` blocks and clean-up
+(flushing the request log, closing the stores, removing temporary files) never run and the
 process dies with 130/143. Kubernetes stops pods with SIGTERM, so that loses data. Here the
 signal only asks the server to stop: it finishes the requests in flight, `run` returns, and
 the caller cleans up and exits 0.
@@ -12,6 +12,7 @@ the caller cleans up and exits 0.
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import socket
 import threading
@@ -59,3 +60,33 @@ def serve_until_stopped(app: Any, *, sockets: Sequence[socket.socket] | None = N
     server = GracefulServer(uvicorn.Config(app, **config))
     server.run(sockets=list(sockets) if sockets is not None else None)
     return server.stopped_by
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind a TCP socket on host:port the way uvicorn would (raises OSError, e.g. the port is in use).
+
+    Binding here, before uvicorn, turns a busy port into a clear message and exit code 2
+    instead of uvicorn's bare log line and exit 3, and leaves no gap for another process.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart past TIME_WAIT
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_error(host: str, port: int, exc: OSError) -> str:
+    """Return the message for a listen socket that could not be bound, with the way out."""
+    if exc.errno == errno.EADDRINUSE:
+        try:
+            with listen_socket(host, 0) as free:
+                other = f"--port {free.getsockname()[1]}"
+        except OSError:
+            other = "another --port"
+        return f"port {port} on {host} is in use; pass {other} or stop the other server"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --host or --port"

@@ -37,6 +37,13 @@ bench: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q e2e -m 'not slow' -p no:cacheprovider
 
+## lint: ruff (style and likely bugs), mypy (types; strict on the layers' interfaces) and
+## import-linter (the layers of docs/architecture.md: nothing imports upward)
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench e2e
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
 ## crds: regenerate crds/ (and the chart's copy) from the pydantic models
 crds: $(STAMP)
 	$(BIN)/sandlot crds

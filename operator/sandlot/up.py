@@ -1,7 +1,7 @@
 """`sandlot up MANIFEST`: run a SandboxEnvironment on this machine, no cluster needed.
 
-Called by the command line (cli/sandbox.py: `sandlot up`, the README's `make run`). Reads the SandboxEnvironment and
-the ConfigMaps it refers to (other YAML documents in the same file, or YAML files in the
+Called by the command line (cli/sandbox.py: `sandlot up`, the README's `make run`). Reads
+the SandboxEnvironment and the ConfigMaps it refers to (other YAML documents in the same file, or YAML files in the
 same directory: the files a team `kubectl apply`s), starts one stub per downstream on a
 local port (stateful ones with the seed loaded), issues one sandbox key valid on every stub,
 prints the URLs, key and the env vars the app needs, and serves until Ctrl-C.
@@ -26,6 +26,7 @@ import yaml
 
 from sandlot.api.v1alpha1 import Downstream, SandboxEnvironment
 from sandlot.http.app import HttpApp
+from sandlot.http.asgi import Receive, Scope, Send
 from sandlot.http.compose import build_app
 from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures, fixtures_source, parse_fixtures
@@ -279,10 +280,10 @@ def summary(sandbox: LocalSandbox) -> str:
 class Dispatcher:
     """An ASGI app that hands each connection to the stub listening on its local port."""
 
-    def __init__(self, by_port: Mapping[int, Any]) -> None:
+    def __init__(self, by_port: Mapping[int, HttpApp]) -> None:
         self.by_port = dict(by_port)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             message = await receive()
             while message["type"] != "lifespan.shutdown":
@@ -290,8 +291,8 @@ class Dispatcher:
                 message = await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
-        server = scope.get("server") or (None, None)
-        app = self.by_port.get(server[1])
+        server = scope.get("server") or ("", 0)
+        app = self.by_port.get(int(server[1] or 0))
         if app is None:
             return
         await app(scope, receive, send)

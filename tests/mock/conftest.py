@@ -11,10 +11,10 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.ports import free_port
-from sandlot.mock.engine import Engine
 from sandlot.http.app import HttpApp
 from sandlot.http.compose import build_app
+from sandlot.mock.engine import Engine
+from tests.ports import free_port
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"

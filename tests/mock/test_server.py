@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.http.reload import EngineHolder
+from sandlot.mock.messages import MockResponse
 
 from .conftest import FIXTURES, free_port, shared_spec
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandlot.mock.engine import Engine
-from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.state.config import SandboxConfig
-from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.http.compose import compose
 from sandlot.http.pipeline import Pipeline
 from sandlot.http.reload import EngineHolder
+from sandlot.mock.engine import Engine
+from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import parse_fixtures
+from sandlot.state.sqlite_store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "payments"

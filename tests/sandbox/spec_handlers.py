@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from sandlot.http.pipeline import Pipeline
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.state.config import SandboxConfig
 from sandlot.state.sqlite_store import SQLiteStore
-from sandlot.http.pipeline import Pipeline
 
 from .conftest import stateful_pipeline
 

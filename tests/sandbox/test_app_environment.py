@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from sandlot.api.v1alpha1 import SandboxEnvironment
-from sandlot.up import start_sandbox
 from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects
+from sandlot.up import start_sandbox
 from sandlot.util.appenv import SANDBOX_FLAG, TEST_KEY_VAR
 
 from .conftest import EXAMPLE

@@ -18,7 +18,7 @@ from .spec_handlers import assert_valid, handler_with_key, shared_engine
 
 
 def facts(**kwargs):
-    base = dict(offset=0, limit=2, count=2, total=5, has_more=True, page_param="page",
+    base = dict(offset=0, limit=2, count=2, total=5, has_more=True, page_param="page",  # noqa: C408 - keyword style reads as the call
                 page_base=1, limit_param="per_page", offset_param=None)
     return page_facts("/v2/things", "per_page=2&name=x", **{**base, **kwargs})
 

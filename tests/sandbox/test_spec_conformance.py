@@ -16,6 +16,7 @@ from sandlot.state.shape import conform
 
 from .spec_handlers import assert_valid, handler_with_key, shared_engine
 
+
 @pytest.fixture(scope="module")
 def do_engine() -> Engine:
     return shared_engine("digitalocean/specification/DigitalOcean-public.v2.yaml")

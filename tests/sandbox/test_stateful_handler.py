@@ -369,8 +369,8 @@ def test_shared_petstore_without_security_filters_by_plural_params(tmp_path) -> 
     from pathlib import Path
 
     from sandlot.mock.engine import Engine
-    from sandlot.state.sqlite_store import SQLiteStore
     from sandlot.state.auth import PUBLIC_TENANT
+    from sandlot.state.sqlite_store import SQLiteStore
 
     from .conftest import stateful_pipeline
 

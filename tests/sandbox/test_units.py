@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from sandlot.mock.messages import MockRequest
+from sandlot.state.auth import LiveKeyDetector, bearer_or_basic
 from sandlot.state.config import ConfigError, load_config
+from sandlot.state.fixtures import FixtureError, check_fixtures, parse_fixtures
 from sandlot.state.ids import new_id
 from sandlot.state.inference import IdFormat, Timestamp
 from sandlot.state.keys import KEY_PREFIX, hash_key, issue_key, looks_live
 from sandlot.state.shape import format_timestamp
-from sandlot.state.auth import LiveKeyDetector, bearer_or_basic
-from sandlot.state.fixtures import FixtureError, check_fixtures, parse_fixtures
 
 
 def test_keys_have_the_prefix_256_bits_and_are_stored_hashed() -> None:

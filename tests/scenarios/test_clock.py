@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sandlot.simulation.clock import VirtualClock
-from sandlot.util.durations import DurationError, parse_duration
 from sandlot.simulation.stage import MemoryState
+from sandlot.util.durations import DurationError, parse_duration
 
 CHARGE = {"amount": 2000, "currency": "usd"}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandlot.state.config import SandboxConfig
-from sandlot.simulation.magic import magic_table_for
 from sandlot.http.compose import build_app
+from sandlot.simulation.magic import magic_table_for
 from sandlot.simulation.webhooks import sign
+from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import parse_fixtures
 from tests.scenarios.conftest import ADMIN
 from tests.scenarios.servers import Receiver, UvicornThread, wait_deliveries

@@ -27,7 +27,11 @@ from sandlot.mock.engine import RESERVED_PREFIX
 from sandlot.mock.messages import MockResponse, json_response, problem_response
 from sandlot.simulation.stage import Simulation
 from sandlot.state.auth import (
-    PUBLIC_TENANT, authenticate, bearer_or_basic, issue_for_tenant, tenant_of_credential,
+    PUBLIC_TENANT,
+    authenticate,
+    bearer_or_basic,
+    issue_for_tenant,
+    tenant_of_credential,
 )
 from sandlot.state.stage import StateStage
 from sandlot.state.store import ORIGIN_API, KeyRecord

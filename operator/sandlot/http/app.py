@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
 
+from sandlot.http.asgi import Receive, Scope, Send
 from sandlot.http.edge import Aborted, act
 from sandlot.http.pipeline import Pipeline
 from sandlot.http.reload import EngineHolder, watch_spec
@@ -27,8 +27,6 @@ log = logging.getLogger("sandlot.mock")
 
 _MAX_BODY = 32 * 1024 * 1024
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
-Scope = dict[str, Any]
-Message = dict[str, Any]
 
 
 class HttpApp:
@@ -44,14 +42,14 @@ class HttpApp:
         """Return the holder of the engine serving now."""
         return self.pipeline.holder
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         more = True
         while more:
@@ -93,7 +91,7 @@ class HttpApp:
                 return
         await _send(send, response)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -121,7 +119,7 @@ def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
     return MockResponse(204, [*cors_headers(origin), *allowed], b"")
 
 
-async def _send(send: Any, response: MockResponse) -> None:
+async def _send(send: Send, response: MockResponse) -> None:
     # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
     headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
                for k, v in response.headers]

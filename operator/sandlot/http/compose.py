@@ -61,7 +61,9 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
                 "last_reload_error": holder.last_error}
 
     admin = AdminRouter(simulation, state, token, health, clock=base_clock)
-    stages: list[Stage] = [admin, simulation] + ([state] if state is not None else [])
+    stages: list[Stage] = [admin, simulation]
+    if state is not None:
+        stages.append(state)
     identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
     return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
 

@@ -23,6 +23,7 @@ import socket
 import struct
 from typing import Any
 
+from sandlot.http.asgi import Receive, Send
 from sandlot.mock.context import EdgeAction
 
 #: How often a held request looks whether the server is shutting down (seconds).
@@ -33,7 +34,7 @@ class Aborted(Exception):
     """The connection was closed or reset on purpose; nothing more is sent."""
 
 
-def _transport(send: Any) -> Any:
+def _transport(send: Send) -> Any:
     cycle = getattr(send, "__self__", None)
     return getattr(cycle, "transport", None)
 
@@ -52,7 +53,7 @@ def _drop(transport: Any, reset: bool) -> None:
         transport.close()
 
 
-async def act(action: EdgeAction, send: Any, receive: Any) -> None:
+async def act(action: EdgeAction, send: Send, receive: Receive) -> None:
     """Wait as the action says, then return (latency) or drop the connection and raise Aborted."""
     if action.seconds > 0 and not await _hold(action.seconds, send, receive):
         # The client left, or the server is stopping: nobody waits for the rest.
@@ -69,9 +70,9 @@ async def act(action: EdgeAction, send: Any, receive: Any) -> None:
     raise Aborted
 
 
-async def _hold(seconds: float, send: Any, receive: Any) -> bool:
+async def _hold(seconds: float, send: Send, receive: Receive) -> bool:
     """Wait `seconds`; return False as soon as the client disconnects or the server stops."""
-    cycle = getattr(send, "__self__", None)
+    cycle: Any = getattr(send, "__self__", None)  # uvicorn's request cycle, when there is one
     watches_shutdown = cycle is not None and isinstance(getattr(cycle, "keep_alive", None), bool)
     keep_alive = cycle.keep_alive if watches_shutdown else None
     if watches_shutdown:
@@ -92,7 +93,7 @@ async def _hold(seconds: float, send: Any, receive: Any) -> bool:
             cycle.keep_alive = keep_alive
 
 
-async def _until_disconnect(receive: Any) -> None:
+async def _until_disconnect(receive: Receive) -> None:
     """Return when the client disconnects (any request body left unread is skipped)."""
     while (await receive())["type"] != "http.disconnect":
         pass

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.stage import Simulation
 from sandlot.state.stage import StateStage
-from sandlot.http.reload import EngineHolder
 
 Identify = Callable[[RequestContext], "str | None"]
 

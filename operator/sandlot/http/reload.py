@@ -72,8 +72,11 @@ async def watch_spec(holder: EngineHolder) -> None:
         # Watch the directories, not the files: editors that save by renaming a new file over
         # the old one would otherwise leave a watch on a deleted inode.
         folders = sorted({os.path.dirname(f) for f in files})
+        def watched(_change: object, path: str, files: set[str] = files) -> bool:
+            return os.path.realpath(path) in files
+
         async for _changes in watchfiles.awatch(
-            *folders, watch_filter=lambda _change, path: os.path.realpath(path) in files,
+            *folders, watch_filter=watched,
             recursive=False, debounce=200, step=50,
         ):
             await asyncio.to_thread(holder.reload)

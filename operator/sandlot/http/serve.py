@@ -22,6 +22,8 @@ from typing import Any
 
 import uvicorn
 
+from sandlot.http.asgi import ASGIApp
+
 #: The signals that stop the server gracefully (a second one forces it).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,7 +55,7 @@ class GracefulServer(uvicorn.Server):
         self.stopped_by = sig
 
 
-def serve_until_stopped(app: Any, *, sockets: Sequence[socket.socket] | None = None,
+def serve_until_stopped(app: ASGIApp, *, sockets: Sequence[socket.socket] | None = None,
                         **config: Any) -> int | None:
     """Serve `app` (uvicorn.Config keyword arguments in `config`) until SIGINT/SIGTERM;
     return the signal that stopped it (None if it stopped on its own)."""

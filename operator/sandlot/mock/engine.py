@@ -24,15 +24,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandlot.mock.generate import Generator
-from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
 from sandlot.mock.messages import MockRequest, MockResponse, Violation, problem_body, problem_response
 from sandlot.mock.negotiate import negotiate
 from sandlot.mock.responder import (
-    NOTSET, Chosen, ResponseChoiceError, ResponsePlan, choice_error_response, serialize,
+    NOTSET,
+    Chosen,
+    ResponseChoiceError,
+    ResponsePlan,
+    choice_error_response,
+    serialize,
 )
 from sandlot.mock.router import Router, server_base_paths
-from sandlot.openapi.schemas import SchemaIndex
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
+from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
+from sandlot.openapi.schemas import SchemaIndex
 
 log = logging.getLogger("sandlot.mock")
 
@@ -286,7 +291,8 @@ class Engine:
         body: Any = NOTSET
         if media is not None:
             schema = plan.media_schema(chosen, media)
-            if schema is not None and not next(iter(self.index.validator(schema, "response").iter_errors(problem)), None):
+            validator = self.index.validator(schema, "response") if schema is not None else None
+            if validator is not None and not next(iter(validator.iter_errors(problem)), None):
                 body = problem
         try:
             response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
@@ -341,7 +347,8 @@ class Engine:
                 path = path[len(prefix):]
                 break
         digest = hashlib.blake2b(
-            f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0{strip_controls(req.query)}\0".encode() + req.body,
+            f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0"
+            f"{strip_controls(req.query)}\0".encode() + req.body,
             digest_size=8,
         ).digest()
         return random.Random(int.from_bytes(digest, "big"))

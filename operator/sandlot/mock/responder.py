@@ -151,7 +151,7 @@ class ResponsePlan:
 
     def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
               example: str | None, dynamic: bool) -> Any:
-        examples = entry.get("examples") if isinstance(entry.get("examples"), Mapping) else {}
+        examples: Mapping[str, Any] = entry["examples"] if isinstance(entry.get("examples"), Mapping) else {}
         if example is not None:
             if example not in examples:
                 names = ", ".join(examples) or "none"

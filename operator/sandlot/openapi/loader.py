@@ -17,14 +17,14 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sandlot.util.pointers import escape_token, resolve_pointer, unescape_token
+from sandlot.util.pointers import escape_token, resolve_pointer
 
 BUNDLE_KEY = "x-sandlot-bundled"
 _URL_TIMEOUT_S = 30
@@ -242,7 +242,7 @@ class _Bundler:
         if isinstance(ref, str) and location == self.root_location and ref.startswith("#"):
             self.root_refs.setdefault(ref, pointer + "/$ref")
         elif isinstance(ref, str):
-            local_ref, target = self._target(ref, location, pointer + "/$ref")
+            local_ref, target = self._target(ref, location, pointer + "/$ref")  # type: ignore[misc]  # not root-local here
             if not local_ref:  # a non-object target (a description string ...): inline it
                 container[key] = target
                 return
@@ -368,7 +368,7 @@ def _inline_operation_refs(document: dict[str, Any]) -> None:
                     raise SpecError(f"$ref {op['$ref']!r} does not resolve", pointer="/paths") from None
 
 
-def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def iter_operations(document: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """Yield (METHOD, path template, operation, path item) for every operation in `paths`."""
     for template, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker, validators
@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from sandlot.util.pointers import deref, escape_token
+from sandlot.util.pointers import deref
 
 SPEC_URI = "urn:sandlot:spec"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*\Z")  # RFC 3986 absolute URI, loosely
@@ -102,7 +102,7 @@ def _discriminated(keyword: str, inner: Any):  # type: ignore[no-untyped-def]
     return combinator
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator_class(openapi_version: str, direction: str) -> Any:
     """Return the validator class for "3.0"/"3.1" and "request"/"response"."""
     skip = "readOnly" if direction == "request" else "writeOnly"

@@ -1,7 +1,7 @@
 """Magic values: rules that match request fields and answer with a declared response.
 
 Declared by the API owner in the spec's `x-sandlot-magic` (a list) or the sidecar config's
-`magic:`; read once by the simulation layer, matched against every valid API request (after
+`magic:`; read once by the simulation stage, matched against every valid API request (after
 routing and validation, so a magic value never hides a malformed request), and printed as a
 Markdown table by `sandlot magic SPEC` for the API's docs. Pure: no I/O besides `load_spec`
 in `magic_table_for`.
@@ -70,7 +70,7 @@ def rules_from(declarations: Any, where: str) -> list[MagicRule]:
         for field_path in when:
             if str(field_path).split(".", 1)[0] not in _LOCATIONS or "." not in str(field_path):
                 raise MagicError(f"{here}.when: {field_path!r} must start with one of "
-                                 f"{', '.join(l + '.' for l in _LOCATIONS)}")
+                                 f"{', '.join(loc + '.' for loc in _LOCATIONS)}")
         status = item.get("status")
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise MagicError(f"{here}.status: give an HTTP status between 100 and 599")

@@ -1,7 +1,7 @@
 """A token-bucket rate limiter per key, with `X-RateLimit-*` and `Retry-After` headers.
 
 Configured by the sidecar config's `rateLimit:` or the spec's `x-sandlot-rate-limit`
-(`{requests: 100, per: 1s, burst: 100}`); used by the simulation layer for every API request,
+(`{requests: 100, per: 1s, burst: 100}`); used by the simulation stage for every API request,
 keyed by the request's credential (or the tenant). The arithmetic (`take`) is a pure function
 of the bucket, the limit and the time; `RateLimiter` keeps one bucket per key in memory with an
 injected monotonic clock, so tests drive time by hand. Rate limits follow real (monotonic)

@@ -1,6 +1,6 @@
 """Scenarios: which one applies to a request, and what it answers.
 
-Called by the simulation layer (simulation/stage.py) for every API request. A scenario comes
+Called by the simulation stage (simulation/stage.py) for every API request. A scenario comes
 from, in order: the request's `Sandlot-Scenario` header, the tenant's sticky scenario (set with
 `PUT /__sandlot/scenario`), the stub's default (`--scenario`, the SandboxEnvironment's
 `downstreams[].scenario`). Names are either built in (faults.py; the same meaning on every
@@ -20,10 +20,16 @@ from typing import Any
 
 from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.util.durations import DurationError, parse_duration
 from sandlot.simulation.faults import (
-    BUILTIN, DOWNSTREAM_STATUSES, MAX_HOLD_SECONDS, PARAMS, Answer, builtin_response, problem,
+    BUILTIN,
+    DOWNSTREAM_STATUSES,
+    MAX_HOLD_SECONDS,
+    PARAMS,
+    Answer,
+    builtin_response,
+    problem,
 )
+from sandlot.util.durations import DurationError, parse_duration
 
 _DURATION_PARAMS = ("delay", "latency")
 _INT_PARAMS = ("retry_after", "status")

@@ -224,10 +224,10 @@ class Simulation:
                 settings: Settings) -> MockResponse:
         """Idempotency, magic values, the inner stages, then webhooks."""
         req = ctx.request
-        key = req.headers.get(idempotency.HEADER)
-        use_key = bool(key) and tenant is not None and req.method in idempotency.METHODS
-        if use_key:
-            decided = idempotency.lookup(key, req, self.state.get_state(tenant, idempotency.state_key(key)))
+        key = req.headers.get(idempotency.HEADER) or ""
+        idem_tenant = tenant if key and req.method in idempotency.METHODS else None
+        if idem_tenant is not None:
+            decided = idempotency.lookup(key, req, self.state.get_state(idem_tenant, idempotency.state_key(key)))
             if decided is not None:
                 return decided.response
         response = None
@@ -239,10 +239,10 @@ class Simulation:
             response = self._inner(ctx, call_next, tenant)
             if tenant is not None and 200 <= response.status < 300:
                 self._after_success(ctx, match, tenant, response, settings)
-        if use_key:
+        if idem_tenant is not None:
             recorded = idempotency.record(req, response)
             if recorded is not None:
-                self.state.set_state(tenant, idempotency.state_key(key), recorded)
+                self.state.set_state(idem_tenant, idempotency.state_key(key), recorded)
         return response
 
     def _inner(self, ctx: RequestContext, call_next: Next, tenant: str | None) -> MockResponse:
@@ -427,7 +427,7 @@ class Simulation:
                               faults=faults, delay=delay, now=now)
         if webhooks.OUT_OF_ORDER in faults:
             seqs = sorted(d.seq for d in made)
-            for delivery, seq in zip(made, reversed(seqs)):
+            for delivery, seq in zip(made, reversed(seqs), strict=True):
                 delivery.seq = seq  # same due time, so the sequence decides: the batch goes backwards
         return json_response(202, {"tenant": tenant, "events": sorted({d.event_id for d in made}),
                                    "deliveries": [d.view() for d in sorted(made, key=lambda d: d.seq)],

@@ -1,7 +1,7 @@
 """The webhook delivery worker: the side-effect edge of webhooks.
 
-Started lazily by the simulation layer on the server's event loop (the first request starts
-it). It takes due deliveries from the `Outbox` (simulation/webhooks.py) one at a time, in due
+Started lazily by the simulation stage on the server's event loop (the first event scheduled
+or clock advance starts it). It takes due deliveries from the `Outbox` (simulation/webhooks.py) one at a time, in due
 order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
 the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
 next delivery is due or until `poke()` says something changed (a new event, a clock advance).
@@ -17,7 +17,13 @@ from collections.abc import Callable
 import aiohttp
 
 from sandlot.simulation.webhooks import (
-    BAD_SIGNATURE, SIGNATURE_HEADER, Attempt, Delivery, Outbox, RetryPolicy, signature_header,
+    BAD_SIGNATURE,
+    SIGNATURE_HEADER,
+    Attempt,
+    Delivery,
+    Outbox,
+    RetryPolicy,
+    signature_header,
 )
 
 log = logging.getLogger("sandlot.webhooks")
@@ -94,7 +100,7 @@ class WebhookWorker:
                 try:
                     await asyncio.wait_for(self._wake.wait(), min(MAX_IDLE, wait if wait is not None
                                                                   else MAX_IDLE))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def _attempt(self, session: aiohttp.ClientSession, delivery: Delivery) -> None:
@@ -109,7 +115,7 @@ class WebhookWorker:
                                     headers=request_headers(delivery, number, signed_at),
                                     timeout=aiohttp.ClientTimeout(total=self.policy.timeout)) as response:
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         log.debug("webhook %s attempt %d -> %s", delivery.delivery_id, number, status or error)

@@ -1,7 +1,7 @@
 """Webhooks, pure part: where events come from, what they look like, how they are signed, and
 when each delivery (and each retry) is due.
 
-Used by the simulation layer (simulation/stage.py), which registers endpoints, triggers events
+Used by the simulation stage (simulation/stage.py), which registers endpoints, triggers events
 and schedules deliveries here, and by the delivery worker (simulation/webhook_sender.py), which
 takes due deliveries, POSTs them and reports back. Nothing here does I/O or reads a clock:
 callers pass the time (a tenant's virtual time for scheduling, the wall clock for signatures).

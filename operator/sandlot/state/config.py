@@ -16,7 +16,7 @@ import yaml
 from sandlot.state.keys import DEFAULT_LIVE_KEY_PATTERNS
 from sandlot.util.durations import DurationError, parse_duration
 
-#: Keys read by the simulation layer (docs/scenarios.md): kept as given, checked there.
+#: Keys read by the simulation stage (docs/scenarios.md): kept as given, checked there.
 SIMULATION_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
 _KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "log",
                "adminToken", *SIMULATION_KEYS}

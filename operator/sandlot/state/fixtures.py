@@ -1,6 +1,6 @@
 """Parse and check seed fixtures: a YAML or JSON mapping of collection -> list of objects.
 
-Called by the stateful handler (to register the seed every new tenant starts from) and by
+Called by the state stage (state/stage.py) (to register the seed every new tenant starts from) and by
 `sandlot up` (fixtures from a ConfigMap, a file or S3, read by sandlot.util.sources). Pure:
 text in, checked fixtures out, or a `FixtureError` naming the collection, the index and the fix.
 

@@ -1,6 +1,6 @@
 """`Idempotency-Key`: replay the first response for a repeated request, refuse a reused key.
 
-Called by the simulation layer around the inner handler for POST, PATCH and DELETE requests that
+Called by the simulation stage (simulation/stage.py) around the stages after it for POST, PATCH and DELETE requests that
 carry an `Idempotency-Key` header, as Stripe does:
 
 - same key, same method, path and body: the first response is returned again, unchanged, with

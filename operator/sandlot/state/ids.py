@@ -1,6 +1,6 @@
 """Assign ids to created objects in the format the collection's schema implies.
 
-Called by the stateful handler on every create. Random ids (not sequences) for string
+Called by the state stage (state/stage.py) on every create. Random ids (not sequences) for string
 formats, so ids never collide across tenants or restarts; integers count up per tenant.
 """
 

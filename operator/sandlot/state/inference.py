@@ -2,7 +2,7 @@
 update and delete which objects, the id field and format, timestamps, pagination and filters.
 
 A pure function over the (bundled, local-`$ref`) document: `infer_model(document, overrides)`.
-Called once at load time by the stateful handler (sandlot.state.stage); the rules are
+Called once at load time by the state stage (state/stage.py) (sandlot.state.stage); the rules are
 written down in docs/stateful.md. `x-sandlot-collection`, `x-sandlot-id-field` and
 `x-sandlot-id-format` on a path item or operation, or a sidecar config file (`overrides`),
 settle what the spec leaves ambiguous.
@@ -388,7 +388,7 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
         collection = collections[name]
         parent = _parent_of(list_template, collections, paths)
         parent_field = _parent_field(parent, collection) if parent else None
-        parent_kwargs = ({"parent_param": parent[0], "parent_collection": parent[1],
+        parent_kwargs: dict[str, Any] = ({"parent_param": parent[0], "parent_collection": parent[1],
                           "parent_field": parent_field} if parent and parent_field else {})
         if "POST" in list_info.ops:
             bindings[("POST", list_template)] = Binding("create", name, **parent_kwargs)
@@ -405,7 +405,7 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
             for method, action in (("GET", "read"), ("PUT", "update"), ("PATCH", "update"),
                                    ("POST", "update"), ("DELETE", "delete")):
                 if method in item_info.ops:
-                    bindings[(method, item_template)] = Binding(
+                    bindings[(method, str(item_template))] = Binding(
                         action, name, id_param=item_param, **parent_kwargs)
     return StateModel(collections, bindings)
 

@@ -1,7 +1,7 @@
 """Sandbox test credentials: issue keys, hash them for storage, and spot live-looking keys.
 
 Called by the admin API, `sandlot keys create` and `sandlot up` (to issue keys) and by the
-stateful handler (to hash a presented key and to refuse a production key). Pure functions:
+state stage (to hash a presented key and to refuse a production key). Pure functions:
 nothing here touches the store.
 """
 

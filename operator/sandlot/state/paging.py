@@ -1,6 +1,6 @@
 """Fill a list response's page metadata from the page actually served. Pure functions.
 
-Called by the stateful handler's list action after `shape.envelope` put the items in the
+Called by the state stage (state/stage.py)'s list action after `shape.envelope` put the items in the
 generated envelope. Generated envelopes carry random metadata (`page_size: 40`,
 `next_page_uri: https://yet.example.com/...`, `meta.total: 3`); here the fields named like
 page metadata, at the top level and inside `meta`, `links`, `links.pages`, `pagination` ...,

@@ -1,6 +1,6 @@
 """Shape stored objects into what the spec's responses promise. Pure functions.
 
-Called by the stateful handler: build a new object from the generated response template,
+Called by the state stage (state/stage.py): build a new object from the generated response template,
 the request body and the server-set fields; project an object onto the response schema;
 wrap a page of objects into the list response's envelope; format timestamps.
 """
@@ -20,7 +20,7 @@ def format_timestamp(stamp: Timestamp, now: float) -> Any:
         return int(now)
     if stamp.style == "unix_ms":
         return int(now * 1000)
-    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
     if stamp.style == "date":
         return moment.date().isoformat()
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -26,20 +26,30 @@ from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import Engine, Match, strip_controls
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
+from sandlot.state.auth import LiveKeyDetector, issue_for_tenant
 from sandlot.state.config import SandboxConfig
+from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 from sandlot.state.ids import new_id
 from sandlot.state.inference import (
-    Binding, Collection, Pagination, StateModel, infer_model, singularize,
+    Binding,
+    Collection,
+    Pagination,
+    StateModel,
+    infer_model,
+    singularize,
 )
 from sandlot.state.keys import IssuedKey, live_key_problem
 from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
 from sandlot.state.shape import (
-    apply_update, build_object, conform, envelope, fill_from_template, project,
+    apply_update,
+    build_object,
+    conform,
+    envelope,
+    fill_from_template,
+    project,
 )
-from sandlot.state.store import ORIGIN_API, ListQuery, LogEntry, Page, Store
-from sandlot.state.auth import LiveKeyDetector, issue_for_tenant
+from sandlot.state.store import ORIGIN_API, ListQuery, LogEntry, Page, Store, StoredObject
 from sandlot.util.pointers import deref
-from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 
 log = logging.getLogger("sandlot.sandbox")
 
@@ -50,6 +60,10 @@ LOG_FLUSH_SECONDS = 0.5
 #: Field values whose validity against their property schema is remembered (then forgotten).
 VALIDITY_CACHE = 50_000
 
+
+
+#: One collection action (`_create`, `_read`, `_update`, `_delete`, `_list`).
+Action = Callable[[MockRequest, Match, ValidatedRequest, str, Binding, Collection, float], MockResponse]
 
 
 def quota_problem(limit: str, maximum: int, detail: str) -> MockResponse:
@@ -119,7 +133,7 @@ class StateStage:
         check_fixtures(fixtures, {n: c.id_field for n, c in self.model.collections.items()},
                        self._relations, source)
         now = self.clock()
-        seed: dict[str, list[tuple[str, dict]]] = {}
+        seed: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for name, items in fixtures.items():
             collection = self.model.collections[name]
             validator = self.engine.index.validator(collection.item_schema, "response")
@@ -268,7 +282,7 @@ class StateStage:
         if binding is None:
             return self.engine.respond(req, match)
         collection = self.model.collections[binding.collection]
-        action = getattr(self, "_" + binding.action)
+        action: Action = getattr(self, "_" + binding.action)
         return action(req, match, validated, tenant_id, binding, collection, now)
 
     def _purge(self, tenant_id: str, now: float) -> None:
@@ -368,7 +382,8 @@ class StateStage:
             return self._missing(req, match, binding, collection)
         return self._render_item(req, match, collection, project(stored.data, collection))
 
-    def _addressed(self, match: Match, tenant_id: str, binding: Binding, collection: Collection) -> Any:
+    def _addressed(self, match: Match, tenant_id: str, binding: Binding,
+                   collection: Collection) -> StoredObject | None:
         """Return the stored object the item path names, or None when it is missing or under another parent."""
         object_id = match.path_params.get(binding.id_param or "", "")
         stored = self.store.get_object(tenant_id, collection.name, object_id)
@@ -485,9 +500,10 @@ class StateStage:
         generated (state/paging.py)."""
         if not isinstance(body, dict):
             return body
-        next_query = None
-        if next_token is not None and (pagination.cursor_param or pagination.after_param):
-            next_query = {pagination.cursor_param or pagination.after_param: next_token}
+        next_query: dict[str, Any] | None = None
+        param = pagination.cursor_param or pagination.after_param
+        if next_token is not None and param:
+            next_query = {param: next_token}
         facts = page_facts(req.path, strip_controls(req.query), offset=offset, limit=limit,
                            count=count, total=total, has_more=has_more,
                            page_param=pagination.page_param, page_base=pagination.page_base,

@@ -15,8 +15,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandlot.cli.args import LOG_LEVELS, port_number
+
+if TYPE_CHECKING:  # imported when used: `sandlot --help` must not load the app
+    from sandlot.http.app import HttpApp
+    from sandlot.state.stage import StateStage
 
 DEFAULT_DB = ".sandlot/sandbox.db"
 log = logging.getLogger("sandlot.mock")
@@ -97,6 +102,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
 
 def _check(spec: str, given: str) -> int:
+    """Run `--check` on the spec (`given` names it in messages); return the exit code."""
     from sandlot.mock.check import check_spec
     from sandlot.openapi.loader import SpecError
 
@@ -119,12 +125,10 @@ def admin_token_from(args: argparse.Namespace, configured: str | None) -> tuple[
     return (given, False) if given else ("adm_" + secrets.token_urlsafe(24), True)
 
 
-def _announce_stateful(args: argparse.Namespace, state: object, generated_token: str | None) -> bool:
+def _announce_stateful(args: argparse.Namespace, state: StateStage, generated_token: str | None) -> bool:
     """Register the provided keys, issue one when there is none, and print what the user needs."""
     from sandlot.state.auth import register_provided_keys
-    from sandlot.state.stage import StateStage
 
-    assert isinstance(state, StateStage)
     provided = [*args.key, *filter(None, os.environ.get("SANDLOT_KEYS", "").split(","))]
     try:
         register_provided_keys(state.store, [k.strip() for k in provided], time.time())
@@ -141,12 +145,11 @@ def _announce_stateful(args: argparse.Namespace, state: object, generated_token:
     return True
 
 
-def _serve(app: object, args: argparse.Namespace, started: float) -> int:
-    from sandlot.http.app import HttpApp
+def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
+    """Bind the socket (a busy port is exit 2 with the way out) and serve until stopped."""
     from sandlot.http.reload import freeze_heap
     from sandlot.http.serve import bind_error, listen_socket, serve_until_stopped
 
-    assert isinstance(app, HttpApp)
     try:
         sock = listen_socket(args.host, args.port)
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 A thin, generic client over the official `kubernetes` package: objects are plain dicts,
 addressed by apiVersion and kind, so the renderers and reconcilers never touch client
-model classes (which silently drop unknown fields). Called by the kopf handlers only; `make_api_client` is the one place a client is built.
+model classes (which silently drop unknown fields). Called by the kopf handlers only;
+`make_api_client` is the one place a client is built.
 """
 
 from __future__ import annotations

@@ -162,8 +162,8 @@ def test_two_replicas_with_peering_exactly_one_acts_and_the_other_takes_over(clu
         replicas = [OperatorProcess(kubeconfig, tmp_path / f"replica-{i}.log", "--peering", peering).start()
                     for i in range(2)]
         try:
-            wait_for(lambda: len((plane.request("GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{peering}")[1]
-                                  .get("status") or {})) == 2, what="both replicas in the peering object")
+            wait_for(lambda: len(plane.request("GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{peering}")[1]
+                                  .get("status") or {}) == 2, what="both replicas in the peering object")
             cluster.apply_sandbox(cluster.ns, "first", sandbox_spec())
             wait_for(lambda: _phase(cluster, "first") == "Ready", what="first Ready")
             acting = [r for r in replicas if r.lines_about("first")]

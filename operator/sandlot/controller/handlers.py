@@ -31,18 +31,24 @@ from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
 from sandlot.reconcile.desired import (
-    Credentials, Document, Inputs, StubSettings, credentials_copy, credentials_copy_name, desired_objects,
+    Credentials,
+    Document,
+    Inputs,
+    StubSettings,
+    credentials_copy,
+    credentials_copy_name,
+    desired_objects,
     endpoints,
 )
 from sandlot.reconcile.lifetime import expires_at, format_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.tenancy import check_tenant
 from sandlot.settings import OperatorSettings, load_settings
+from sandlot.util.keys import new_key_secret as generate_api_key
 
 PLURAL = "sandboxenvironments"
 KIND = "SandboxEnvironment"
 FINALIZER = "sandlot.dev/teardown"
-KEY_PREFIX = "sk_sbx_"
 #: Kinds the operator creates inside a sandbox namespace, checked when pruning leftovers.
 PRUNABLE = [
     ("v1", "ConfigMap"), ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "ResourceQuota"),
@@ -55,9 +61,6 @@ WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailin
 log = logging.getLogger("sandlot.operator")
 
 
-def generate_api_key() -> str:
-    """Return a fresh test key: the `sk_sbx_` prefix and 256 bits of entropy."""
-    return KEY_PREFIX + secrets.token_hex(32)
 
 
 @dataclass

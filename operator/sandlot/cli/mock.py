@@ -29,8 +29,11 @@ log = logging.getLogger("sandlot.mock")
 
 def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `mock` and every option it takes to the top-level sub-commands."""
-    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document")
-    mock.add_argument("spec", help="path or URL of the OpenAPI document (JSON or YAML), or a ConfigMap manifest")
+    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document or a GraphQL schema")
+    mock.add_argument("spec", nargs="+",
+                      help="path or URL of the OpenAPI document (JSON or YAML), or a ConfigMap manifest; or a "
+                           "GraphQL schema: .graphql files (several are merged), a directory of them, or an "
+                           "introspection result (JSON) (docs/graphql.md)")
     mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     mock.add_argument("--port", type=port_number, default=4010, help="port to bind (default 4010)")
     mock.add_argument("--seed", type=int, default=0, help="seed for generated data (default 0)")
@@ -42,6 +45,8 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     mock.add_argument("--scenario", default=None,
                       help="scenario for every request that does not ask for another, e.g. "
                            "'unavailable' or 'slow; latency=100ms' (see docs/scenarios.md)")
+    mock.add_argument("--examples", default=None,
+                      help="GraphQL: YAML mapping operation names (or queries) to the data to answer")
     mock.add_argument("--config", default=None,
                       help="sidecar YAML: scenarios, magic values, rate limit, webhooks; with --stateful "
                            "also collection overrides, quota, retention, live-key patterns")
@@ -68,6 +73,7 @@ def run_mock(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, scratch: Path) -> int:
     started = time.perf_counter()
+    from sandlot.graphql.schema import looks_like_graphql
     from sandlot.http.compose import INPUT_ERRORS, build_app, spec_source
     from sandlot.state.config import load_config
     from sandlot.state.fixtures import parse_fixtures
@@ -75,9 +81,16 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
 
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
-        spec = spec_source(args.spec, scratch)
+        specs = [spec_source(s, scratch) for s in args.spec]
+        graphql = len(specs) > 1 or looks_like_graphql(specs[0])
+        if len(specs) > 1 and not all(looks_like_graphql(s) for s in specs):
+            print("error: several SPECs are GraphQL schema files (.graphql) to merge; an OpenAPI document "
+                  "is served alone (it may $ref other files)", file=sys.stderr)
+            return 2
+        spec: str | list[str] = specs if len(specs) > 1 else specs[0]
+        args.spec = ", ".join(args.spec)
         if args.check:
-            return _check(spec, args.spec)
+            return _check_graphql(spec) if graphql else _check(specs[0], args.spec)
         config = load_config(args.config)
         generated = False
         if args.stateful:
@@ -88,7 +101,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
             fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
         app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic,
                         db=args.db if args.stateful else None, config=config, fixtures=fixtures,
-                        default_scenario=args.scenario)
+                        default_scenario=args.scenario, examples=args.examples)
     except INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +128,28 @@ def _check(spec: str, given: str) -> int:
         print(f"error: {given}: the spec cannot be checked: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(f"OK: {count} operations")
+    return 0
+
+
+def _check_graphql(spec: str | list[str]) -> int:
+    """Run `--check` on a GraphQL schema: every SDL and schema rule. Print each merged duplicate
+    as a warning and each problem with its file, line and column; exit 2 if there is one."""
+    from sandlot.graphql.schema import SchemaError, check_schema
+
+    try:
+        loaded, summary, problems = check_schema(spec)
+    except SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in loaded.warnings if loaded else []:
+        print(f"warning: {warning}", file=sys.stderr)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s); `sandlot mock` still serves what it can build ({summary})",
+              file=sys.stderr)
+        return 2
+    print(f"OK: {summary}")
     return 0
 
 
@@ -157,8 +192,13 @@ def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
         return 2
     freeze_heap()
     port = sock.getsockname()[1]
-    log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
-             len(app.holder.engine.operations), args.spec, args.host, port, time.perf_counter() - started)
+    engine = app.holder.engine
+    if getattr(engine, "graphql", None) is not None:
+        log.info("Serving the GraphQL schema %s at http://%s:%d%s (loaded in %.2f s)", args.spec, args.host, port,
+                 getattr(engine, "path", ""), time.perf_counter() - started)
+    else:
+        log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
+                 len(engine.operations), args.spec, args.host, port, time.perf_counter() - started)
     try:
         import uvloop  # noqa: F401
 

@@ -6,27 +6,40 @@ downstream, up.py) and the tests. `compose` decides the stages in order and thei
     admin (http/admin.py) -> simulation (simulation/stage.py) -> state (state/stage.py, stateful
     only) -> the mock engine (mock/engine.py)
 
-and `build_app` loads the spec, opens the store and wraps the pipeline in the ASGI edge.
+and `build_app` loads the spec, opens the store and wraps the pipeline in the ASGI edge. A GraphQL
+schema (graphql/) is served by the same stages over its HTTP surface (graphql/http.py), with
+GraphQL's last step: graphql/stage.py (stateless) or state/graphql.py (stateful), and its
+subscriptions over WebSocket (http/websocket.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sandlot.graphql.engine import SCENARIOS as GRAPHQL_SCENARIOS
+from sandlot.graphql.engine import GraphQLEngine, load_examples
+from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
+from sandlot.graphql.schema import looks_like_graphql
+from sandlot.graphql.stage import GraphQLStage
+from sandlot.graphql.subscriptions import Hub
 from sandlot.http.admin import AdminRouter
 from sandlot.http.app import HttpApp
 from sandlot.http.pipeline import Identify, Pipeline
 from sandlot.http.reload import EngineHolder
+from sandlot.http.websocket import GraphQLSockets
 from sandlot.mock.context import Stage
 from sandlot.mock.engine import Engine
+from sandlot.mock.messages import MockRequest
 from sandlot.openapi.loader import SpecError
+from sandlot.simulation.scenarios import EngineScenario
 from sandlot.simulation.stage import Simulation, SimulationError
 from sandlot.state.auth import StoreTenancy, credential_tenant
 from sandlot.state.config import ConfigError, SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures
+from sandlot.state.graphql import GraphQLStateStage, StoreRecords
 from sandlot.state.inference import InferenceError
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
@@ -51,9 +64,23 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     limits and `wall` signs webhooks (tests pass fakes)."""
     config = config or SandboxConfig()
     engine = holder.engine
-    state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock) if store is not None else None
+    graphql = isinstance(engine, GraphQLSurface)
+    hub = None
+    if graphql:
+        try:
+            hub = Hub(lambda: _graphql(holder), lambda tenant: simulation.clock.now(tenant),
+                      config.graphql.get("subscriptions"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    state: StateStage | None = None
+    if store is not None and hub is not None:
+        state = GraphQLStateStage(engine, store, config, fixtures=fixtures, clock=base_clock, publish=hub.publish)
+    elif store is not None:
+        state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock)
     simulation = Simulation(engine, state=store, config=config.simulation, default_scenario=default_scenario,
-                            base_clock=base_clock, monotonic=monotonic, wall=wall)
+                            base_clock=base_clock, monotonic=monotonic, wall=wall,
+                            engine_scenarios={n: EngineScenario(*v) for n, v in GRAPHQL_SCENARIOS.items()}
+                            if graphql else None)
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
@@ -64,19 +91,71 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     stages: list[Stage] = [admin, simulation]
     if state is not None:
         stages.append(state)
+    elif hub is not None:
+        stages.append(GraphQLStage(hub.publish))
     identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
-    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
+    pipeline = Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
+    if hub is not None:
+        simulation.clock.listeners.append(hub.clock_moved)
+        pipeline.sockets = _sockets(pipeline, hub, state, config)
+    return pipeline
 
 
-def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False,
+def _graphql(holder: EngineHolder) -> GraphQLEngine:
+    surface = holder.engine
+    assert isinstance(surface, GraphQLSurface)
+    return surface.graphql
+
+
+def _sockets(pipeline: Pipeline, hub: Hub, state: StateStage | None, config: SandboxConfig) -> GraphQLSockets:
+    """Return the WebSocket endpoint of a GraphQL stub: subscriptions, with the stub's tenancy."""
+    def identify(req: MockRequest) -> str | None:
+        return pipeline.context(req).tenant
+
+    def records_for(tenant: str) -> StoreRecords | None:
+        if state is None:
+            return None
+        return StoreRecords(state.store, tenant, hub.clock(tenant), state.model.collections, config.max_objects)
+
+    def path() -> str:
+        surface = pipeline.holder.engine
+        return surface.path if isinstance(surface, GraphQLSurface) else DEFAULT_PATH
+
+    return GraphQLSockets(hub, path, identify, records_for)
+
+
+def graphql_holder(spec: str | Sequence[str], *, seed: int = 0, config: SandboxConfig | None = None,
+                   examples: str | None = None) -> EngineHolder:
+    """Load a GraphQL schema and return the holder of its surface, reloading the same way
+    (`graphql.path`, `graphql.examples` and `graphql.magic` of the config; `examples` wins)."""
+    settings = (config or SandboxConfig()).graphql
+    path = settings.get("path") or DEFAULT_PATH
+    examples_file = examples or settings.get("examples")
+
+    def load() -> GraphQLSurface:
+        try:
+            found = load_examples(examples_file) if examples_file else None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        graphql = GraphQLEngine.from_source(spec, seed=seed, examples=found, magic=settings.get("magic"))
+        return GraphQLSurface(graphql, path=path, seed=seed)
+
+    return EngineHolder(load(), spec if isinstance(spec, str) else ", ".join(spec), seed, False, load=load)
+
+
+def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, dynamic: bool = False,
               db: str | Path | None = None, config: SandboxConfig | None = None,
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
-              monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> HttpApp:
-    """Load the spec, open the store at `db` (stateful) and return the ASGI app serving it
-    (raises one of INPUT_ERRORS; the store is closed again when composing fails)."""
-    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
-    holder = EngineHolder(engine, spec, seed, dynamic)
+              monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+              examples: str | None = None) -> HttpApp:
+    """Load the spec (an OpenAPI document or a GraphQL schema), open the store at `db`
+    (stateful) and return the ASGI app serving it (raises one of INPUT_ERRORS; the store is
+    closed again when composing fails). `examples` is a GraphQL examples file."""
+    if not isinstance(spec, str) or looks_like_graphql(spec):
+        holder = graphql_holder(spec, seed=seed, config=config, examples=examples)
+    else:
+        holder = EngineHolder(Engine.from_source(spec, seed=seed, dynamic=dynamic), spec, seed, dynamic)
     store = SQLiteStore(db) if db is not None else None
     try:
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sandlot.http.asgi import ASGIApp
 from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -30,6 +31,8 @@ class Pipeline:
     base_clock: Callable[[], float] = time.time
     simulation: Simulation | None = None
     state: StateStage | None = None
+    #: What answers WebSocket connections (a GraphQL stub's subscriptions: http/websocket.py).
+    sockets: ASGIApp | None = None
     _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from sandlot.mock.engine import Engine
 from sandlot.openapi.loader import SpecError
@@ -35,8 +36,12 @@ def freeze_heap() -> None:
 class EngineHolder:
     """The engine currently serving, swapped atomically on reload."""
 
-    def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False) -> None:
+    def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False,
+                 load: Callable[[], Engine] | None = None) -> None:
+        """`load` builds a fresh engine from the same source (default: the OpenAPI loader; a
+        GraphQL stub passes its own)."""
         self.engine = engine
+        self._load = load or (lambda: Engine.from_source(source, seed=seed, dynamic=dynamic))
         self.source = source
         self.seed = seed
         self.dynamic = dynamic
@@ -47,7 +52,7 @@ class EngineHolder:
     def reload(self) -> bool:
         """Load and compile the spec again; swap it in if it is valid. Return whether it was swapped."""
         try:
-            engine = Engine.from_source(self.source, seed=self.seed, dynamic=self.dynamic)
+            engine = self._load()
         except SpecError as exc:
             self.last_error = str(exc)
             log.error("spec reload failed, still serving the last good version: %s", exc)

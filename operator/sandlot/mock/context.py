@@ -8,7 +8,8 @@ patches or fake headers:
 - the route match and the validated request, each computed at most once (`route`, `validated`);
 - the tenant, identified at most once by the app's tenancy (`tenant`);
 - the clock: the tenant's virtual time (`now`), set by the simulation's clock;
-- the chosen scenario, for the record (`scenario`);
+- the chosen scenario, for the record (`scenario`), and the parameters of one the last step
+  carries out itself (`scenario_params`: GraphQL's field and request errors);
 - what the ASGI edge must do besides sending the response: wait, close or reset (`edge`).
 
 It lives beside the engine because every stage above uses the engine's `Match` and
@@ -20,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sandlot.mock.engine import Engine, Match, ValidatedRequest
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -53,6 +54,9 @@ class RequestContext:
     clock_offset: float = 0.0
     #: The scenario answering this request (`name; params`), when one was chosen.
     scenario: str | None = None
+    #: The chosen scenario's parameters, for a scenario the last step carries out itself
+    #: (GraphQL's `field_error`: simulation/scenarios.py `EngineScenario`).
+    scenario_params: dict[str, Any] = field(default_factory=dict)
     edge: EdgeAction | None = None
     _route: Match | MockResponse | None = field(default=None, init=False, repr=False)
     _validated: ValidatedRequest | MockResponse | None = field(default=None, init=False, repr=False)

@@ -155,15 +155,18 @@ class Generator:
         *,
         direction: str = "response",
         prefer_examples: bool = True,
+        name: str = "",
     ) -> Any:
         """Return a value valid against `schema`, deterministic for the rng's state.
 
         direction="response" leaves out writeOnly properties, "request" readOnly ones.
         prefer_examples=False ignores documented examples and defaults (Prism's dynamic mode).
+        `name` is the property (or GraphQL field) the value is for: `email`, `createdAt` and
+        `stargazerCount` get values that look like one (mock/formats.py).
         """
         if direction not in ("response", "request"):
             raise ValueError(f"direction must be 'response' or 'request', not {direction!r}")
-        return self._generate(schema, _Context(rng, direction, prefer_examples), "", 0)
+        return self._generate(schema, _Context(rng, direction, prefer_examples), name, 0)
 
     def example(self, schema: Mapping[str, Any] | bool, *, direction: str = "response") -> Any:
         """Return a copy of the schema's own documented example if it is valid, else NO_VALUE.

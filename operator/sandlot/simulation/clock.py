@@ -39,6 +39,8 @@ class VirtualClock:
     def __init__(self, state: TenantState, base: Callable[[], float] = time.time) -> None:
         self.state = state
         self.base = base
+        #: Called with the tenant id after its clock moved (GraphQL subscriptions fed by the clock).
+        self.listeners: list[Callable[[str], None]] = []
 
     def offset(self, tenant_id: str | None) -> float:
         """Return how far the tenant's clock was moved forward, in seconds."""
@@ -64,4 +66,6 @@ class VirtualClock:
                 f"it is {self.offset(tenant_id):g} s ahead, so {seconds:g} s more is too far "
                 "(reset the tenant to start over)")
         self.state.set_state(tenant_id, OFFSET_KEY, offset)
+        for listener in self.listeners:
+            listener(tenant_id)
         return self.now(tenant_id)

@@ -22,6 +22,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.faults import (
     BUILTIN,
+    DOWNSTREAM_FAILURE,
     DOWNSTREAM_STATUSES,
     MAX_HOLD_SECONDS,
     PARAMS,
@@ -47,6 +48,20 @@ class Choice:
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = "header"  # header | sticky | default
     operations: tuple[str, ...] = ()  # sticky scenarios may be limited to some operations
+
+
+@dataclass(frozen=True)
+class EngineScenario:
+    """A scenario the stub's last step carries out itself (GraphQL's `field_error` and
+    `request_error`): the simulation checks its name and parameters, records it on the request
+    context (`scenario`, `scenario_params`) and passes the request on."""
+
+    description: str
+    params: tuple[str, ...] = ()
+
+
+#: Scenarios the last step carries out, by name (empty for an OpenAPI stub).
+EngineScenarios = Mapping[str, EngineScenario]
 
 
 @dataclass(frozen=True)
@@ -145,25 +160,28 @@ def choose(header: str | None, sticky: Mapping[str, Any] | None, default: str | 
     return None
 
 
-def check_name(name: str, named: Mapping[str, NamedScenario]) -> None:
-    """Raise ScenarioError when `name` is neither built in nor declared."""
-    if name not in BUILTIN and name not in named:
-        known = ", ".join([*BUILTIN, *sorted(named)])
+def check_name(name: str, named: Mapping[str, NamedScenario], engine: EngineScenarios | None = None) -> None:
+    """Raise ScenarioError when `name` is neither built in nor declared (nor the engine's own)."""
+    if name not in BUILTIN and name not in named and name not in (engine or {}):
+        known = ", ".join([*BUILTIN, *(engine or {}), *sorted(named)])
         raise ScenarioError(f"unknown scenario {name!r}; known: {known}")
 
 
-def check(name: str, params: Mapping[str, Any], named: Mapping[str, NamedScenario]) -> None:
+def check(name: str, params: Mapping[str, Any], named: Mapping[str, NamedScenario],
+          engine: EngineScenarios | None = None) -> None:
     """Raise ScenarioError for an unknown name, a parameter the scenario does not take, or a
     value it cannot use (so a typo is refused instead of silently ignored)."""
-    check_name(name, named)
-    allowed = PARAMS.get(name, ())
+    check_name(name, named, engine)
+    allowed = engine[name].params if engine and name in engine else PARAMS.get(name, ())
     for key in params:
         if key not in allowed:
             takes = f"its parameters: {', '.join(allowed)}" if allowed else "it takes no parameters"
             raise ScenarioError(f"scenario {name!r} has no parameter {key!r}; {takes}")
-    if "status" in params and params["status"] not in DOWNSTREAM_STATUSES:
+    if "status" in params and name == DOWNSTREAM_FAILURE and params["status"] not in DOWNSTREAM_STATUSES:
         raise ScenarioError(f"{name}: status={params['status']} is not allowed; use "
                             f"{' or '.join(map(str, DOWNSTREAM_STATUSES))}")
+    if "status" in params and not 400 <= params["status"] <= 599:
+        raise ScenarioError(f"{name}: status={params['status']} is not allowed; use a 4xx or 5xx status")
     for key in ("delay", "latency"):
         if key in params:
             check_hold(params[key], f"{name}: {key}")
@@ -177,9 +195,12 @@ def check_hold(seconds: float, where: str) -> None:
 
 
 def answer(choice: Choice, named: Mapping[str, NamedScenario], engine: Engine, req: MockRequest,
-           match: Match) -> Answer | None:
+           match: Match, engine_scenarios: EngineScenarios | None = None) -> Answer | None:
     """Return the scenario's answer, or None when the request should be answered normally
-    (`slow`, or a named scenario limited to other operations)."""
+    (`slow`, a scenario the last step carries out, or a named scenario limited to other
+    operations)."""
+    if engine_scenarios and choice.name in engine_scenarios:
+        return None
     if choice.name in BUILTIN:
         return builtin_response(choice.name, choice.params, engine, req, match)
     scenario = named.get(choice.name)

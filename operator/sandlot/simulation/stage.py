@@ -67,7 +67,8 @@ class Settings:
 
 
 def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None = None,
-                  default_scenario: str | None = None) -> Settings:
+                  default_scenario: str | None = None,
+                  engine_scenarios: scenarios.EngineScenarios | None = None) -> Settings:
     """Read the spec's `x-sandlot-scenarios|magic|rate-limit|webhooks` and the config's
     `scenarios|magic|rateLimit|webhooks` (the config wins for the rate limit and retries)."""
     config = config or {}
@@ -85,7 +86,7 @@ def settings_from(document: Mapping[str, Any], config: Mapping[str, Any] | None 
         policy = webhooks.policy_from({**spec_hooks, **conf_hooks}, "webhooks")
         endpoints = webhooks.configured_endpoints(conf_hooks.get("endpoints"), "config webhooks.endpoints")
         if default_scenario:
-            scenarios.check(*scenarios.parse_header(default_scenario), named)
+            scenarios.check(*scenarios.parse_header(default_scenario), named, engine_scenarios)
     except (ValueError, TypeError) as exc:
         raise SimulationError(str(exc)) from None
     has_callbacks = any(isinstance(op, Mapping) and op.get("callbacks")
@@ -127,10 +128,13 @@ class Simulation:
     def __init__(self, engine: Engine, *, state: TenantState | None = None,
                  config: Mapping[str, Any] | None = None, default_scenario: str | None = None,
                  base_clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 engine_scenarios: scenarios.EngineScenarios | None = None) -> None:
         """`engine` is the one serving at start (its spec's x-sandlot-* settings are checked now);
-        `state` keeps per-tenant values (the stateful store; in memory without one)."""
+        `state` keeps per-tenant values (the stateful store; in memory without one);
+        `engine_scenarios` are the ones the last step carries out (GraphQL's field errors)."""
         self.config = dict(config or {})
+        self.engine_scenarios = dict(engine_scenarios or {})
         self.default_scenario = default_scenario
         self.stateful = state is not None
         # Without a store, tenant state lives in memory (and the fast path may skip it all).
@@ -152,7 +156,8 @@ class Simulation:
         self._engine = engine
         if self._settings_for is None or self._settings_for[0] != id(engine):
             try:
-                settings = settings_from(engine.spec.document, self.config, self.default_scenario)
+                settings = settings_from(engine.spec.document, self.config, self.default_scenario,
+                                         self.engine_scenarios)
             except SimulationError as exc:
                 if self._settings_for is None:
                     raise
@@ -200,9 +205,11 @@ class Simulation:
             choice = scenarios.choose(req.headers.get(SCENARIO_HEADER), sticky, settings.default_scenario,
                                       match)
             if choice is not None:
-                scenarios.check(choice.name, choice.params, settings.named)
+                scenarios.check(choice.name, choice.params, settings.named, self.engine_scenarios)
                 ctx.scenario = choice.name
-                answered = scenarios.answer(choice, settings.named, engine, req, match)
+                if choice.name in self.engine_scenarios:
+                    ctx.scenario_params = dict(choice.params)
+                answered = scenarios.answer(choice, settings.named, engine, req, match, self.engine_scenarios)
                 if answered is not None:
                     answered.response.headers.extend(rate_headers)
                     ctx.edge = answered.edge
@@ -329,7 +336,7 @@ class Simulation:
     # -- what the admin router (http/admin.py) asks of the simulation -----------------------
     def scenarios_view(self) -> dict[str, Any]:
         """Return the built-in and declared scenarios and the default (GET /__sandlot/scenarios)."""
-        return {"builtin": BUILTIN, "named": {
+        return {"builtin": {**BUILTIN, **{n: e.description for n, e in self.engine_scenarios.items()}}, "named": {
             n: {"status": s.status, "operations": list(s.operations), "description": s.description}
             for n, s in self.settings().named.items()}, "default": self.default_scenario}
 
@@ -350,7 +357,7 @@ class Simulation:
         if not isinstance(text, str) or not text.strip():
             raise ValueError('Give the scenario: {"scenario": "unavailable", "operations": [...]}')
         name, params = scenarios.parse_header(text)
-        scenarios.check(name, params, self.settings().named)
+        scenarios.check(name, params, self.settings().named, self.engine_scenarios)
         operations = args.get("operations") or []
         if isinstance(operations, str):
             operations = [operations]

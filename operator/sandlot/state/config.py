@@ -19,7 +19,7 @@ from sandlot.util.durations import DurationError, parse_duration
 #: Keys read by the simulation stage (docs/scenarios.md): kept as given, checked there.
 SIMULATION_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
 _KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "log",
-               "adminToken", *SIMULATION_KEYS}
+               "adminToken", "graphql", *SIMULATION_KEYS}
 
 
 class ConfigError(ValueError):
@@ -39,6 +39,8 @@ class SandboxConfig:
     admin_token: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     simulation: dict[str, Any] = field(default_factory=dict)
+    #: A GraphQL stub's settings (docs/graphql.md): path, examples, magic, subscriptions.
+    graphql: dict[str, Any] = field(default_factory=dict)
 
     def with_admin_token(self, token: str | None) -> SandboxConfig:
         """Return a copy with the admin token set (when `token` is given)."""
@@ -76,7 +78,21 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxC
         admin_token=data.get("adminToken"),
         overrides={k: data[k] for k in ("collections", "paths", "ignore") if k in data},
         simulation={k: data[k] for k in SIMULATION_KEYS if k in data},
+        graphql=_graphql_settings(data.get("graphql"), source),
     )
+
+
+def _graphql_settings(value: Any, source: str) -> dict[str, Any]:
+    """Check the shape of the `graphql:` section (its contents are checked by the GraphQL engine)."""
+    if value is None:
+        return {}
+    known = {"path", "examples", "magic", "subscriptions"}
+    if not isinstance(value, dict) or set(value) - known:
+        raise ConfigError(f"{source}: graphql must be a mapping with some of {', '.join(sorted(known))}")
+    path = value.get("path")
+    if path is not None and (not isinstance(path, str) or not path.startswith("/") or path.startswith("/__sandlot")):
+        raise ConfigError(f"{source}: graphql.path must be a path such as /graphql, got {path!r}")
+    return dict(value)
 
 
 def load_config(path: str | Path | None) -> SandboxConfig:

@@ -244,7 +244,7 @@ class StateStage:
                 401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
                 [Violation("security", "", "the credential is not a key of this sandbox")]))
         started = time.perf_counter()
-        response = self._serve(req, match, validated, tenant_id, ctx.now())
+        response = self.answer(ctx, match, validated, tenant_id)
         duration_ms = (time.perf_counter() - started) * 1000
         self._pending_log.append((tenant_id, LogEntry(
             ctx.now(), req.method, req.path + (f"?{req.query}" if req.query else ""),
@@ -267,8 +267,13 @@ class StateStage:
         self.flush_log()
         self.store.close()
 
-    def _serve(self, req: MockRequest, match: Match, validated: ValidatedRequest,
-               tenant_id: str, now: float) -> MockResponse:
+    def answer(self, ctx: RequestContext, match: Match, validated: ValidatedRequest, tenant_id: str) -> MockResponse:
+        """Answer a routed, valid request of a known tenant (the GraphQL state stage,
+        state/graphql.py, answers its own way)."""
+        return self._serve(ctx.request, match, validated, tenant_id, ctx.now())
+
+    def limits(self, tenant_id: str, now: float) -> MockResponse | None:
+        """Apply the daily request quota (the 429 past it) and the retention (expired objects go)."""
         if self.config.requests_per_day is not None:
             day = time.strftime("%Y-%m-%d", time.gmtime(now))
             count = self.store.count_request(tenant_id, day)
@@ -278,6 +283,13 @@ class StateStage:
                                      f"requests today (UTC); the count starts again at midnight.")
         if self.config.retention_seconds is not None:
             self._purge(tenant_id, now)
+        return None
+
+    def _serve(self, req: MockRequest, match: Match, validated: ValidatedRequest,
+               tenant_id: str, now: float) -> MockResponse:
+        limited = self.limits(tenant_id, now)
+        if limited is not None:
+            return limited
         binding = self.model.binding(match.operation.method, match.operation.path)
         if binding is None:
             return self.engine.respond(req, match)

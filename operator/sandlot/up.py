@@ -62,8 +62,11 @@ class Stub:
 
     @property
     def url(self) -> str:
-        """Return the stub's base URL: its root and the spec's first server base path."""
-        return self.root + (self.app.holder.engine.base_paths or [""])[0].rstrip("/")
+        """Return the stub's base URL: its root and the spec's first server base path (a GraphQL
+        stub's endpoint, `/graphql`)."""
+        engine = self.app.holder.engine
+        endpoint = getattr(engine, "path", None) if getattr(engine, "graphql", None) is not None else None
+        return self.root + (endpoint or (engine.base_paths or [""])[0].rstrip("/"))
 
 
 @dataclass
@@ -125,11 +128,15 @@ def parse_environment(doc: Mapping[str, Any], where: str) -> SandboxEnvironment:
 
 def materialize_spec(downstream: Downstream, docs: list[dict[str, Any]], spec_dir: Path, where: str) -> str:
     """Return a source the engine can load for a downstream: a file written from a ConfigMap
-    or S3 object, or the http(s) URL as given."""
-    if downstream.openapi.url is not None:
-        return downstream.openapi.url
-    text = read_source(downstream.openapi, docs, where)
+    or S3 object (and a GraphQL schema's URL, so its file name says it is GraphQL), or an
+    OpenAPI document's http(s) URL as given."""
+    source = downstream.source
+    if source.url is not None and downstream.graphql is None:
+        return source.url
+    text = read_source(source, docs, where)
     suffix = ".json" if text.lstrip().startswith("{") else ".yaml"
+    if downstream.graphql is not None and suffix != ".json":
+        suffix = ".graphql"
     spec_dir.mkdir(parents=True, exist_ok=True)
     target = spec_dir / f"{downstream.name}{suffix}"
     target.write_text(text, encoding="utf-8")

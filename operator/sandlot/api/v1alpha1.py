@@ -139,17 +139,44 @@ class OpenAPISource(KubeModel):
         return self
 
 
+class GraphQLSource(OpenAPISource):
+    """Where a downstream's GraphQL schema comes from (SDL, or an introspection result as JSON):
+    exactly one of the three."""
+
+
 class Downstream(KubeModel):
-    """A service the app calls, replaced by a Sandlot stub serving its OpenAPI document."""
+    """A service the app calls, replaced by a Sandlot stub serving its OpenAPI document or GraphQL schema."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_one_of("openapi", "graphql")]})
 
     name: str = Field(min_length=1, max_length=40, pattern=DNS1123_LABEL,
                       description="Short DNS-1123 name; the stub's Service is stub-<name>.")
-    openapi: OpenAPISource = Field(description="The downstream's OpenAPI 3.x document.")
+    openapi: OpenAPISource | None = Field(default=None, description="The downstream's OpenAPI 3.x document.")
+    graphql: GraphQLSource | None = Field(
+        default=None, description="The downstream's GraphQL schema (SDL or introspection JSON), instead of openapi; "
+                                  "served at /graphql.")
     envVar: str = Field(pattern=ENV_VAR_NAME, max_length=128, alias="envVar",
                         description="Env var through which the app finds the stub's base URL.")
     stateful: bool = Field(default=True, description="Remember created objects per tenant (false: pure mock).")
     scenario: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9_]+$",
                                  description="Scenario applied to every request unless one is asked for.")
+
+    @model_validator(mode="after")
+    def _one_description(self) -> Downstream:
+        _check_one_of(self, "openapi", "graphql")
+        return self
+
+    @property
+    def source(self) -> OpenAPISource:
+        """Return where the downstream's API description comes from (its openapi or graphql source)."""
+        found = self.openapi or self.graphql
+        assert found is not None  # the validator above
+        return found
+
+    @property
+    def source_field(self) -> str:
+        """Return the field naming the source: `openapi` or `graphql`."""
+        return "graphql" if self.graphql is not None else "openapi"
 
 
 class FixturesSource(KubeModel):

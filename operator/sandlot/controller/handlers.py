@@ -359,7 +359,7 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
 
     try:
         specs: dict[str, Document] = {
-            d.name: read_source(ctx.kube, sbx.cr_namespace, d.openapi, f"spec.downstreams[{i}].openapi",
+            d.name: read_source(ctx.kube, sbx.cr_namespace, d.source, f"spec.downstreams[{i}].{d.source_field}",
                                 timeout=ctx.settings.fetch_timeout_seconds)
             for i, d in enumerate(model.spec.downstreams)
         }

@@ -71,8 +71,24 @@ def endpoints(sbx: SandboxEnvironment, inputs: Inputs) -> dict[str, str]:
     domain = inputs.stub.cluster_domain
     urls = {"app": service_url(naming.APP_NAME, ns, sbx.spec.app.port, domain)}
     for d in sbx.spec.downstreams:
-        urls[d.name] = service_url(naming.stub_name(d.name), ns, inputs.stub.port, domain)
+        # A GraphQL downstream's URL is its endpoint, as `sandlot up` gives it.
+        path = GRAPHQL_PATH if d.graphql is not None else ""
+        urls[d.name] = service_url(naming.stub_name(d.name), ns, inputs.stub.port, domain) + path
     return urls
+
+
+#: Where a GraphQL stub serves its endpoint (sandlot.graphql's default path).
+GRAPHQL_PATH = "/graphql"
+#: The file a GraphQL downstream's SDL is shipped as: the stub knows GraphQL by the `.graphql` name
+#: (an introspection result keeps its `.json` name and is known by its content).
+GRAPHQL_FILENAME = "schema.graphql"
+
+
+def stub_document(downstream: Any, doc: Document) -> Document:
+    """Return the document as the downstream's stub reads it: a GraphQL schema named so."""
+    if downstream.graphql is not None and not doc.filename.endswith((".json", ".graphql")):
+        return Document(GRAPHQL_FILENAME, doc.text)
+    return doc
 
 
 def _stub_args(sbx: SandboxEnvironment, downstream: Any, spec: Document, inputs: Inputs) -> list[str]:
@@ -120,7 +136,7 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
                               **common))
 
     for d in spec.downstreams:
-        doc = inputs.specs[d.name]
+        doc = stub_document(d, inputs.specs[d.name])
         name = naming.stub_name(d.name)
         selector = {naming.LABEL_COMPONENT: "stub", naming.LABEL_DOWNSTREAM: d.name}
         objects.append(render("configmap.yaml.j2", name=naming.spec_configmap_name(d.name),

@@ -41,10 +41,11 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 ## bench: speed and memory against peers measured in the same run, then the stateful
-## mode (reset of 10,000 objects, req/s vs stateless), the operator (writes, create->Ready)
-## and `sandlot diff` on GitHub's 13 MB spec
+## mode (reset of 10,000 objects, req/s vs stateless), the operator (writes, create->Ready),
+## `sandlot diff` on GitHub's 13 MB spec, and the GraphQL mock vs @graphql-tools/mock
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.graphql
 	$(BIN)/python -m tests.sandbox.measure_throughput
 	$(BIN)/python -m tests.operator.measure_provisioning 5
 	$(BIN)/python -m tests.diff.measure_diff

@@ -209,3 +209,17 @@ def test_magic_values_from_the_schema_and_the_config() -> None:
         fine = stub.data('mutation { createOrder(customerId: "c", total: 5, currency: "EUR", '
                          'card: {number: "4242424242424242"}) { id total } }')
         assert fine["createOrder"]["total"] == 5
+
+
+def test_the_first_flow_of_the_docs_shows_what_the_stub_answers(stub: Stub) -> None:
+    """docs/graphql.md's "Mock a schema" shows the stub's real answer (seed 0)."""
+    text = (Path(__file__).parents[2] / "docs" / "graphql.md").read_text()
+    flow = text.split("### Mock a schema", 1)[1].split("### ", 1)[0]
+    query = json.loads(flow.split("-d '", 1)[1].split("'", 1)[0])["query"]
+    documented = json.loads(flow.split("```json", 1)[1].split("```", 1)[0])
+    assert stub.post(query).json() == documented
+    partial = text.split("### A partial error on demand", 1)[1].split("### ", 1)[0]
+    query = json.loads(partial.split("-d '", 1)[1].split("'", 1)[0])["query"]
+    documented = json.loads(partial.split("```json", 1)[1].split("```", 1)[0])
+    header = partial.split("-H 'Sandlot-Scenario: ", 1)[1].split("'", 1)[0]
+    assert stub.post(query, headers={"sandlot-scenario": header}).json() == documented

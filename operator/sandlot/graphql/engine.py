@@ -46,6 +46,7 @@ from graphql import (
     OperationDefinitionNode,
     Source,
     execute,
+    experimental_execute_incrementally,
     get_named_type,
     get_nullable_type,
     get_operation_ast,
@@ -142,6 +143,13 @@ class Outcome:
     operation: str | None = None  # query | mutation | subscription
     status: int | None = None  # a request_error's chosen status
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    _body: bytes | None = field(default=None, repr=False, compare=False)
+
+    def body(self) -> bytes:
+        """Return the result as compact JSON (encoded once: a cached outcome is sent many times)."""
+        if self._body is None:
+            self._body = json.dumps(self.result, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        return self._body
 
 
 class Obj:
@@ -236,6 +244,7 @@ class GraphQLEngine:
         self._result_bytes = 0
         self._possible: dict[str, list[str]] = {}
         self._magic = self._magic_rules(magic or ())
+        self._incremental = any(d.name in ("defer", "stream") for d in self.schema.directives)
 
     @classmethod
     def from_source(cls, sources: str | Sequence[str], *, seed: int = 0, examples: Mapping[str, Any] | None = None,
@@ -292,13 +301,13 @@ class GraphQLEngine:
                 return hit
         outcome = self._execute(request, run)
         if cacheable:
-            size = len(json.dumps(outcome.result, default=str))
+            size = len(outcome.body())
             if size < 256 * 1024:
                 self._results[key] = outcome
                 self._result_bytes += size
                 while len(self._results) > _RESULT_CACHE or self._result_bytes > _RESULT_CACHE_BYTES:
                     _, old = self._results.popitem(last=False)
-                    self._result_bytes -= len(json.dumps(old.result, default=str))
+                    self._result_bytes -= len(old.body())
         return outcome
 
     def _execute(self, request: GraphQLRequest, run: Run) -> Outcome:
@@ -317,13 +326,9 @@ class GraphQLEngine:
             run.example = self._example_for(request, operation)
         root = Obj(self._root_key(kind), None, run.example)
         try:
-            result = execute(self.schema, document, root_value=root, context_value=run,
-                             variable_values=dict(request.variables) if request.variables else None,
-                             operation_name=request.operation_name, field_resolver=self.resolve,
-                             type_resolver=self.resolve_type)
+            result = self._run(document, request, root, run)
         except GraphQLError as exc:
             return Outcome({"errors": [exc.formatted]}, "request", kind)
-        assert isinstance(result, ExecutionResult)  # every resolver here is synchronous
         formatted = dict(result.formatted)
         stage = "execute"
         if result.data is None and result.errors and not any(e.path for e in result.errors):
@@ -336,12 +341,31 @@ class GraphQLEngine:
         document, errors = self.document(request.query)
         if document is None or errors:
             return {"errors": [e.formatted for e in errors]}
-        result = execute(self.schema, document, root_value=event, context_value=Run(),
-                         variable_values=dict(request.variables) if request.variables else None,
+        try:
+            return dict(self._run(document, request, event, Run()).formatted)
+        except GraphQLError as exc:
+            return {"errors": [exc.formatted]}
+
+    def _run(self, document: DocumentNode, request: GraphQLRequest, root: Obj, run: Run) -> ExecutionResult:
+        """Execute a document with this engine's resolvers (synchronously: every resolver is).
+
+        A schema that declares @defer or @stream (Shopify's does) is executed by graphql-core's
+        incremental executor, which refuses nothing; a request that uses them is refused, since
+        incremental delivery is not served."""
+        variables = dict(request.variables) if request.variables else None
+        if self._incremental:
+            result: Any = experimental_execute_incrementally(
+                self.schema, document, root_value=root, context_value=run, variable_values=variables,
+                operation_name=request.operation_name, field_resolver=self.resolve, type_resolver=self.resolve_type)
+            if not isinstance(result, ExecutionResult):
+                raise GraphQLError("@defer and @stream are not served by this sandbox; ask without them",
+                                   extensions={"code": "BAD_REQUEST"})
+            return result
+        result = execute(self.schema, document, root_value=root, context_value=run, variable_values=variables,
                          operation_name=request.operation_name, field_resolver=self.resolve,
                          type_resolver=self.resolve_type)
         assert isinstance(result, ExecutionResult)
-        return dict(result.formatted)
+        return result
 
     def _example_for(self, request: GraphQLRequest, operation: OperationDefinitionNode) -> Any:
         if not self.examples:

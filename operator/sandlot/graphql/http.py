@@ -157,8 +157,7 @@ def render(outcome: Outcome, media: str) -> MockResponse:
         status = outcome.status
     elif media == GRAPHQL_RESPONSE and outcome.stage in ("parse", "validate", "request"):
         status = 400
-    body = json.dumps(outcome.result, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-    return MockResponse(status, [("content-type", f"{media}; charset=utf-8")], body)
+    return MockResponse(status, [("content-type", f"{media}; charset=utf-8")], outcome.body())
 
 
 @functools.cache

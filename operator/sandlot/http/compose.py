@@ -22,7 +22,7 @@ from pathlib import Path
 from sandlot.graphql.engine import SCENARIOS as GRAPHQL_SCENARIOS
 from sandlot.graphql.engine import GraphQLEngine, load_examples
 from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
-from sandlot.graphql.schema import looks_like_graphql
+from sandlot.graphql.schema import SchemaError, looks_like_graphql
 from sandlot.graphql.stage import GraphQLStage
 from sandlot.graphql.subscriptions import Hub
 from sandlot.http.admin import AdminRouter
@@ -135,8 +135,8 @@ def graphql_holder(spec: str | Sequence[str], *, seed: int = 0, config: SandboxC
     def load() -> GraphQLSurface:
         try:
             found = load_examples(examples_file) if examples_file else None
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        except ValueError as exc:  # a SchemaError is what the command line and the reloader report
+            raise SchemaError(str(exc).removeprefix(f"{examples_file}: "), file=str(examples_file)) from None
         graphql = GraphQLEngine.from_source(spec, seed=seed, examples=found, magic=settings.get("magic"))
         return GraphQLSurface(graphql, path=path, seed=seed)
 

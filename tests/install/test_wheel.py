@@ -126,3 +126,22 @@ def test_operator_crds_and_magic_run(venv: Path, tmp_path: Path) -> None:
     assert written and all(Path(p).read_text() == (REPO / "crds" / Path(p).name).read_text() for p in written)
     table = _run([venv / "sandlot", "magic", EXAMPLE / "payments-openapi.yaml"], env=env, cwd=tmp_path).stdout
     assert table.startswith("|")
+
+
+def test_graphql_mock_serves_queries_and_the_explorer_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.graphql"
+    schema.write_text("type Query { user(login: String!): User }\ntype User { login: String! email: String }\n")
+    port = free_port()
+    proc = _serve(venv, ["mock", str(schema), "--port", str(port), "--no-watch"],
+                  f"http://127.0.0.1:{port}/__sandlot/health", tmp_path)
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", method="POST",
+                                         data=b'{"query": "{ user(login: \\"ada\\") { login email } }"}',
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1 only
+            assert json.load(response)["data"]["user"]["login"] == "ada"
+        page = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
+        with urllib.request.urlopen(page, timeout=10) as response:  # noqa: S310 - 127.0.0.1 only
+            assert "Sandlot GraphQL explorer" in response.read().decode()
+    finally:
+        stop(proc)

@@ -150,7 +150,8 @@ def load_schema(sources: str | Sequence[str], *, check: bool = False) -> LoadedS
             raise _located(exc, f"invalid GraphQL SDL: {exc.message}") from None
     warnings: list[str] = []
     document = merge_documents(documents, warnings)
-    document = declare_known_directives(document)
+    if any(f"@{name}" in text for _, text, _ in texts for name in KNOWN_DIRECTIVES):  # skip the walk if none
+        document = declare_known_directives(document)
     return LoadedSchema(build(document, check=check), label, files, warnings)
 
 

@@ -223,3 +223,12 @@ def test_the_first_flow_of_the_docs_shows_what_the_stub_answers(stub: Stub) -> N
     documented = json.loads(partial.split("```json", 1)[1].split("```", 1)[0])
     header = partial.split("-H 'Sandlot-Scenario: ", 1)[1].split("'", 1)[0]
     assert stub.post(query, headers={"sandlot-scenario": header}).json() == documented
+
+
+def test_another_path_from_the_config() -> None:
+    with serve(config={"graphql": {"path": "/api/graphql"}}) as stub:
+        response = httpx.post(stub.url + "/api/graphql", json={"query": "{ __typename }"})
+        assert response.json() == {"data": {"__typename": "Query"}}
+        assert httpx.post(stub.endpoint, json={"query": "{ __typename }"}).status_code == 404
+        surface = httpx.get(stub.url + "/__sandlot/openapi.json").json()
+        assert list(surface["paths"]) == ["/api/graphql"]

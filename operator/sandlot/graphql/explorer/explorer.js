@@ -68,8 +68,9 @@
       const { text } = await post({ query });
       const schema = JSON.parse(text).data.__schema;
       const roots = [schema.queryType, schema.mutationType, schema.subscriptionType].filter(Boolean).map((t) => t.name);
+      const rank = (t) => (roots.indexOf(t.name) > -1 ? roots.indexOf(t.name) : roots.length);
       const types = schema.types.filter((t) => !t.name.startsWith("__"))
-        .sort((a, b) => (roots.indexOf(b.name) > -1) - (roots.indexOf(a.name) > -1) || a.name.localeCompare(b.name));
+        .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
       render(types);
       $("filter").addEventListener("input", () => render(types));
     } catch (e) {

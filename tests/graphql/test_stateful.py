@@ -134,3 +134,9 @@ def test_bad_fixtures_are_refused_naming_the_object(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match="collection 'Widget' is not one the spec defines"):
         with serve(db=tmp_path / "c.db", fixtures=bad):
             pass
+
+
+def test_aliases_read_the_field_they_alias(stub: Stub) -> None:
+    auth = _key(stub)
+    data = stub.data('{ customer(id: "cus_ada") { name: email email: name } }', headers=auth)
+    assert data == {"customer": {"name": "ada@example.com", "email": "Ada Lovelace"}}

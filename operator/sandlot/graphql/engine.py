@@ -403,7 +403,8 @@ class GraphQLEngine:
         data = obj.data
         if data is not None:
             response_key = info.path.key
-            if isinstance(response_key, str) and response_key in data:
+            # An example is written as the response, under its aliases; stored data by field name.
+            if run.example is not None and not obj.stored and isinstance(response_key, str) and response_key in data:
                 return self.adopt(data[response_key], field_def.type, key, name, hints, args, run)
             if name in data:
                 return self.adopt(data[name], field_def.type, key, name, hints, args, run)

@@ -185,6 +185,7 @@ class Values:
         self.seed = seed
         self.generator = Generator({}, openapi_version="3.1.0")
         self._hints: dict[tuple[str, str], Hints] = {}
+        self._scalar_hints: dict[str, Hints] = {}
 
     def hints(self, parent: GraphQLNamedType, name: str, field: GraphQLField) -> Hints:
         """Return the directives' hints for a field (cached)."""
@@ -197,7 +198,10 @@ class Values:
     def scalar(self, scalar: GraphQLScalarType, name: str, key: str, hints: Hints = _NO_HINTS) -> Any:
         """Return a value of a scalar type for the field `name`, drawn for `key`."""
         rng = rng_for(self.seed, key)
-        scalar_hints = hints if hints.examples or hints.fake else hints_of(scalar.ast_node)
+        scalar_hints = hints
+        if not (hints.examples or hints.fake):
+            scalar_hints = self._scalar_hints.get(scalar.name) or \
+                self._scalar_hints.setdefault(scalar.name, hints_of(scalar.ast_node))
         if scalar_hints.examples:
             return rng.choice(scalar_hints.examples)
         schema, hint = self._schema_for(scalar, name, scalar_hints.fake)

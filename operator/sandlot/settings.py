@@ -39,6 +39,10 @@ class OperatorSettings(BaseSettings):
         description="Kubeconfig path(s) outside a cluster (the standard KUBECONFIG variable).",
     )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0, description="Timeout for URL and S3 spec sources.")
+    workers: int = Field(
+        default=32, ge=1, le=256,
+        description="Sandboxes reconciled at once (threads; each mostly waits on the API server).",
+    )
 
 
 def load_settings() -> OperatorSettings:

@@ -388,8 +388,11 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     writes_before = kube.writes
     changes: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
     try:
+        fresh = False  # the namespace was just created: what belongs in it cannot exist yet
         for obj in wanted:
-            outcome = ensure(kube, obj)
+            outcome = ensure(kube, obj, probably_absent=fresh)
+            if obj["kind"] == "Namespace":
+                fresh = outcome == "created"
             if outcome != "unchanged":
                 where = obj["metadata"].get("namespace")
                 ref = f"{obj['kind']} {where + '/' if where else ''}{obj['metadata']['name']}"
@@ -550,6 +553,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+        settings.execution.max_workers = operator_settings.workers
         if getattr(memo, "sandlot", None) is None:
             memo.sandlot = Context(kube=Kube(make_api_client()), settings=operator_settings)
         _sweep_orphans(memo.sandlot.kube, log)

@@ -39,6 +39,9 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
     mock.add_argument("--dynamic", action="store_true",
                       help="generate every body from its schema, ignoring examples (Prism's -d)")
+    mock.add_argument("--lenient", action="store_true",
+                      help="accept what server frameworks coerce (\"3\" for an integer, \"true\"/\"1\" for a "
+                           "boolean, one value for an array), each noted in a Sandlot-Warning header")
     mock.add_argument("--scenario", default=None,
                       help="scenario for every request that does not ask for another, e.g. "
                            "'unavailable' or 'slow; latency=100ms' (see docs/scenarios.md)")
@@ -86,7 +89,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         fixtures = None
         if args.stateful and args.fixtures:
             fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
-        app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic,
+        app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic, lenient=args.lenient,
                         db=args.db if args.stateful else None, config=config, fixtures=fixtures,
                         default_scenario=args.scenario)
     except INPUT_ERRORS as exc:

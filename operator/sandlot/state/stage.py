@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandlot.mock.context import Next, RequestContext
-from sandlot.mock.engine import Engine, Match, strip_controls
+from sandlot.mock.engine import Engine, Match, strip_controls, with_warnings
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
 from sandlot.state.auth import LiveKeyDetector, issue_for_tenant
@@ -244,7 +244,7 @@ class StateStage:
                 401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
                 [Violation("security", "", "the credential is not a key of this sandbox")]))
         started = time.perf_counter()
-        response = self._serve(req, match, validated, tenant_id, ctx.now())
+        response = with_warnings(self._serve(req, match, validated, tenant_id, ctx.now()), validated)
         duration_ms = (time.perf_counter() - started) * 1000
         self._pending_log.append((tenant_id, LogEntry(
             ctx.now(), req.method, req.path + (f"?{req.query}" if req.query else ""),

@@ -64,7 +64,10 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     stages: list[Stage] = [admin, simulation]
     if state is not None:
         stages.append(state)
-    identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
+    identify: Identify = credential_tenant
+    if store is not None and state is not None:
+        model_of = state  # the model is inferred again on a reload: ask the stage each time
+        identify = StoreTenancy(store, base_clock, lambda: model_of.model.identity is not None)
     return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
 
 

@@ -173,8 +173,11 @@ def _write_private(path: Path, text: str) -> None:
 
 def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                   state_dir: Path | None = None, fresh: bool = False,
-                  config: SandboxConfig | None = None) -> LocalSandbox:
-    """Prepare every stub of a manifest (sockets bound, seeds loaded, key issued); serve later."""
+                  config: SandboxConfig | None = None, lenient: bool = False) -> LocalSandbox:
+    """Prepare every stub of a manifest (sockets bound, seeds loaded, key issued); serve later.
+
+    `lenient` makes every stub lenient (`sandlot up --lenient`); a downstream's own `lenient: true`
+    does it for that one."""
     doc, docs = read_manifests(manifest)
     env = parse_environment(doc, str(manifest))
     name = (env.metadata or {}).get("name") or "sandbox"
@@ -203,7 +206,8 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             sock = _bind(host, port + i if port else 0)
             db = state_dir / f"{downstream.name}.db" if downstream.stateful else None
             # Stateless stubs get no admin token, as `sandlot mock` without one.
-            app = build_app(spec, db=db, config=config, default_scenario=downstream.scenario)
+            app = build_app(spec, db=db, config=config, default_scenario=downstream.scenario,
+                            lenient=lenient or downstream.lenient)
             root = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
             stubs.append(Stub(downstream.name, downstream.envVar, sock, app, root))
             sock = None

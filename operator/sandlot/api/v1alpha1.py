@@ -150,6 +150,9 @@ class Downstream(KubeModel):
     stateful: bool = Field(default=True, description="Remember created objects per tenant (false: pure mock).")
     scenario: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9_]+$",
                                  description="Scenario applied to every request unless one is asked for.")
+    lenient: bool = Field(default=False, description=(
+        "Accept what server frameworks coerce (\"3\" for an integer, \"true\" for a boolean, one value for an "
+        "array), as a lenient production server does; each coercion is named in a Sandlot-Warning header."))
 
 
 class FixturesSource(KubeModel):

@@ -26,6 +26,9 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     up.add_argument("--fresh", action="store_true", help="delete the saved state first")
     up.add_argument("--config", default=None,
                     help="sidecar YAML applied to every stateful stub (quota, retention, overrides)")
+    up.add_argument("--lenient", action="store_true",
+                    help="every stub accepts what server frameworks coerce, as `sandlot mock --lenient` "
+                         "(a downstream's `lenient: true` does it for that one)")
     up.add_argument("--log-level", default="warning", type=str.lower, choices=LOG_LEVELS,
                     help="log level (default warning)")
     up.set_defaults(func=_cmd_up)
@@ -130,7 +133,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
                                 state_dir=Path(args.state_dir) if args.state_dir else None,
                                 fresh=args.fresh, config=load_config(args.config).with_admin_token(
-                                    os.environ.get("SANDLOT_ADMIN_TOKEN")))
+                                    os.environ.get("SANDLOT_ADMIN_TOKEN")), lenient=args.lenient)
     except (UpError, *INPUT_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,19 +64,22 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     stages: list[Stage] = [admin, simulation]
     if state is not None:
         stages.append(state)
-    identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
+    identify: Identify = credential_tenant
+    if store is not None and state is not None:
+        model_of = state  # the model is inferred again on a reload: ask the stage each time
+        identify = StoreTenancy(store, base_clock, lambda: model_of.model.identity is not None)
     return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
 
 
-def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False,
+def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False, lenient: bool = False,
               db: str | Path | None = None, config: SandboxConfig | None = None,
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
               monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> HttpApp:
     """Load the spec, open the store at `db` (stateful) and return the ASGI app serving it
     (raises one of INPUT_ERRORS; the store is closed again when composing fails)."""
-    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
-    holder = EngineHolder(engine, spec, seed, dynamic)
+    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic, lenient=lenient)
+    holder = EngineHolder(engine, spec, seed, dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
     try:
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,

@@ -16,7 +16,7 @@ import yaml
 from sandlot.util.sources import SourceError, read_s3, s3_client
 
 from .conftest import EXAMPLE, configmap_value
-from .servers import SANDLOT, free_port, port_is_free, start, stop, wait_until_up
+from .servers import SANDLOT, free_port, free_ports_in_a_row, port_is_free, start, stop, wait_until_up
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}
@@ -130,7 +130,7 @@ def test_s3_fixtures_url_spec_and_two_downstreams(tmp_path: Path, moto: str, spe
                      {"name": "billing", "envVar": "BILLING_API_URL", "openapi": {"url": spec_url},
                       "stateful": False}],
                  "seed": {"fixtures": {"s3": s3_ref}}}}))
-    port = free_port()
+    port = free_ports_in_a_row(2)  # two downstreams: port and port + 1
     proc = start(["up", str(manifest), "--port", str(port), "--state-dir", str(tmp_path / "state")],
                  f"http://127.0.0.1:{port}/__sandlot/health", env=AWS_ENV)
     try:

@@ -7,6 +7,7 @@ model classes (which silently drop unknown fields). Called by the kopf handlers 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -43,6 +44,7 @@ KINDS: dict[tuple[str, str], Kind] = {
     ("apps/v1", "Deployment"): Kind("deployments", True),
     ("batch/v1", "Job"): Kind("jobs", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): Kind("networkpolicies", True),
+    ("networking.k8s.io/v1", "ServiceCIDR"): Kind("servicecidrs", False),
     ("sandlot.dev/v1alpha1", "SandboxEnvironment"): Kind("sandboxenvironments", True),
     ("sandlot.dev/v1alpha1", "SandboxTenant"): Kind("sandboxtenants", False),
 }
@@ -73,6 +75,13 @@ def make_api_client() -> k8s.ApiClient:
         # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
         path = (load_settings().kubeconfig or "").split(":")[0] or None
         return kubernetes.config.new_client_from_config(config_file=path)
+
+
+def secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    """Return a Secret's values as text (data is base64; stringData, when echoed, is plain)."""
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return values
 
 
 def config_hash(obj: dict[str, Any]) -> str:

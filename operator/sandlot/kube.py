@@ -19,7 +19,7 @@ import kubernetes
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from sandlot.reconcile.naming import ANNOTATION_HASH
+from sandlot.reconcile.naming import ANNOTATION_HASH, ANNOTATION_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ RECREATE = {("batch/v1", "Job")}
 
 class NotFound(Exception):
     """The object (or the namespace it should live in) does not exist."""
+
+
+class Conflict(Exception):
+    """An object of the wanted name exists but was not made for this sandbox: it is never adopted."""
 
 
 class Recreating(Exception):
@@ -185,6 +189,8 @@ def ensure(kube: Kube, desired: dict) -> str:
 
     Idempotent and restart-safe: the hash annotation says whether the live object already
     holds what is wanted, so an unchanged object is never written and nothing is created twice.
+    A live object whose owner annotation differs from the desired one raises Conflict: the
+    operator changes only what it made for the same sandbox.
     """
     obj = json.loads(json.dumps(desired))
     digest = config_hash(obj)
@@ -202,9 +208,15 @@ def ensure(kube: Kube, desired: dict) -> str:
             live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             if live is None:
                 raise
+    live_annotations = live.get("metadata", {}).get("annotations") or {}
+    owner = meta["annotations"].get(ANNOTATION_OWNER)
+    if owner is not None and live_annotations.get(ANNOTATION_OWNER) != owner:
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        raise Conflict(f"{obj['kind']} {where}{meta['name']} exists and was not made for sandbox {owner}; it is "
+                       "never adopted, changed or deleted: delete or rename it, or rename the SandboxEnvironment")
     if key in CREATE_ONLY:
         return "unchanged"
-    if (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_HASH) == digest:
+    if live_annotations.get(ANNOTATION_HASH) == digest:
         return "unchanged"
     if key in RECREATE:
         kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))

@@ -28,7 +28,7 @@ from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment
 from sandlot.controller.sources import (
     SourceError, address_policy, learn_cluster_networks, platform_sources, read_source,
 )
-from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client, secret_values
+from sandlot.kube import Conflict, Kube, NotFound, Recreating, ensure, make_api_client, secret_values
 from sandlot.netguard import AddressPolicy
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
@@ -239,8 +239,20 @@ def _source_check(sbx: Sandbox, model: SandboxEnvironment, tenant: SandboxTenant
     return grant
 
 
-def _check_namespace_ownership(sbx: Sandbox) -> None:
-    """Refuse to use a namespace that exists but was not created for this sandbox."""
+def _check_ownership(sbx: Sandbox) -> None:
+    """Refuse to use a namespace, or the credentials copy's name, that exists but was not made for this sandbox.
+
+    Checked before anything is created, so a conflict leaves nothing half-made; kube.ensure
+    refuses any other object it did not make (Conflict) as a last line.
+    """
+    copy = sbx.ctx.kube.get("v1", "Secret", credentials_copy_name(sbx.name), sbx.cr_namespace)
+    copy_owner = ((copy or {}).get("metadata", {}).get("annotations") or {}).get(naming.ANNOTATION_OWNER)
+    if copy is not None and copy_owner != naming.owner_annotation(sbx.cr_namespace, sbx.name):
+        message = (f"Secret {sbx.cr_namespace}/{credentials_copy_name(sbx.name)} exists and was not made for this "
+                   "sandbox, which hands its credentials over under that name; it is never adopted or changed: "
+                   "rename the SandboxEnvironment or the Secret")
+        sbx.fail("ObjectConflict", message)
+        raise kopf.TemporaryError(message, delay=sbx.ctx.settings.retry_seconds * 4)
     live = sbx.ctx.kube.get("v1", "Namespace", sbx.namespace)
     if live is None:
         return
@@ -365,7 +377,7 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         _expire(sbx, model)
         return
     tenant = _tenant_check(sbx, model)
-    _check_namespace_ownership(sbx)
+    _check_ownership(sbx)
     grant = _source_check(sbx, model, tenant)
     first = sbx.phase in (None, "Pending", "Expired")
     if sbx.phase != "Ready":
@@ -418,6 +430,9 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         changes["deleted"] = _prune(kube, sbx.namespace, wanted)
     except Recreating as exc:
         raise kopf.TemporaryError(str(exc), delay=1) from exc
+    except Conflict as exc:
+        sbx.fail("ObjectConflict", str(exc))
+        raise kopf.TemporaryError(str(exc), delay=s.retry_seconds * 4) from exc
     except (NotFound, ApiException) as exc:
         status = getattr(exc, "status", 404)
         if status in (403, 404, 409, 500, 503, 429):

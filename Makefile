@@ -3,13 +3,15 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# The pins the image installs too, so CI tests what ships.
+CONSTRAINTS := images/sandlot/constraints.txt
 
 .PHONY: run test test-cluster cluster test-slow bench e2e crds lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --constraint $(CONSTRAINTS) -e '.[test,lint]'
 	touch $(STAMP)
 
 ## run: start the example sandbox on this machine (`sandlot up examples/payments/sandbox.yaml`)
@@ -50,6 +52,13 @@ bench: $(STAMP)
 ## e2e: against the real cluster in KUBECONFIG (skips without one)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q e2e -m 'not slow' -p no:cacheprovider
+
+## lint: ruff (style and likely bugs), mypy (types; strict on the layers' interfaces) and
+## import-linter (the layers of docs/architecture.md: nothing imports upward)
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench e2e
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## crds: regenerate crds/ (and the chart's copy) from the pydantic models
 crds: $(STAMP)

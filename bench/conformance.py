@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -88,8 +88,7 @@ async def _connection(
             if not keep:
                 writer.close()
                 writer = None
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                asyncio.TimeoutError, ValueError, IndexError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
             stats.errors += 1
             if writer is not None:
                 writer.close()

@@ -16,8 +16,15 @@ from pathlib import Path
 
 from bench import specinfo
 from bench.config import (
-    CACHE_DIR, LOOPBACK, PETSTORE_SPEC, THROUGHPUT, Budget, StartupScenario, ThroughputScenario,
-    conformance_specs, startup_scenarios,
+    CACHE_DIR,
+    LOOPBACK,
+    PETSTORE_SPEC,
+    THROUGHPUT,
+    Budget,
+    StartupScenario,
+    ThroughputScenario,
+    conformance_specs,
+    startup_scenarios,
 )
 from bench.conformance import PHASES_FULL, PHASES_LARGE, ConformanceResult, run_schemathesis
 from bench.load import DISTINCT, run_load

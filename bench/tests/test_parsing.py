@@ -37,7 +37,7 @@ def test_parse_wrk_reads_rate_percentiles_in_any_unit_and_error_counts():
 
 
 def test_parse_wrk_without_errors_counts_zero():
-    clean = "\n".join(l for l in WRK_REPORT.splitlines() if "errors" not in l and "Non-2xx" not in l)
+    clean = "\n".join(line for line in WRK_REPORT.splitlines() if "errors" not in line and "Non-2xx" not in line)
     result = parse_wrk(clean)
     assert (result.bad_responses, result.socket_errors) == (0, 0)
 

@@ -2,7 +2,8 @@
 
 A thin, generic client over the official `kubernetes` package: objects are plain dicts,
 addressed by apiVersion and kind, so the renderers and reconcilers never touch client
-model classes (which silently drop unknown fields). Called by the kopf handlers only; `make_api_client` is the one place a client is built.
+model classes (which silently drop unknown fields). Called by the kopf handlers only;
+`make_api_client` is the one place a client is built.
 """
 
 from __future__ import annotations
@@ -72,13 +73,15 @@ def make_api_client() -> k8s.ApiClient:
     from sandlot.settings import load_settings
 
     cfg = k8s.Configuration()
+    # One connection per handler thread (kopf runs up to `workers` sync handlers at once).
+    cfg.connection_pool_maxsize = load_settings().workers
     try:
         kubernetes.config.load_incluster_config(client_configuration=cfg)
-        return k8s.ApiClient(cfg)
     except kubernetes.config.ConfigException:
         # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
         path = (load_settings().kubeconfig or "").split(":")[0] or None
-        return kubernetes.config.new_client_from_config(config_file=path)
+        kubernetes.config.load_kube_config(config_file=path, client_configuration=cfg)
+    return k8s.ApiClient(cfg)
 
 
 def secret_values(secret: dict[str, Any]) -> dict[str, str]:
@@ -184,20 +187,22 @@ class Kube:
             raise
 
 
-def ensure(kube: Kube, desired: dict) -> str:
+def ensure(kube: Kube, desired: dict, *, probably_absent: bool = False) -> str:
     """Make one object match `desired`; return "created", "updated" or "unchanged".
 
     Idempotent and restart-safe: the hash annotation says whether the live object already
     holds what is wanted, so an unchanged object is never written and nothing is created twice.
     A live object whose owner annotation differs from the desired one raises Conflict: the
     operator changes only what it made for the same sandbox.
+    `probably_absent` (its namespace was created a moment ago) tries the create first and reads
+    the object only when the create answers 409, saving a GET per object on a new sandbox.
     """
     obj = json.loads(json.dumps(desired))
     digest = config_hash(obj)
     obj["metadata"].setdefault("annotations", {})[ANNOTATION_HASH] = digest
     meta = obj["metadata"]
     key = (obj["apiVersion"], obj["kind"])
-    live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    live = None if probably_absent else kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
     if live is None:
         try:
             kube.create(obj)

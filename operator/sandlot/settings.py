@@ -1,6 +1,9 @@
-"""The one place that reads the environment: operator settings as a pydantic model.
+"""The operator's settings as a pydantic model, read from SANDLOT_* environment variables.
 
-The CLI and the kopf start-up handler call `load_settings()`; nothing else reads os.environ.
+The operator (its start-up and handlers) calls `load_settings()`; no other operator module
+reads the environment. The data-plane commands read their few variables (SANDLOT_ADMIN_TOKEN,
+SANDLOT_KEYS, SANDLOT_URL, SANDLOT_KEY) in the command line (sandlot/cli/) only, and pass them
+down as arguments.
 """
 
 from __future__ import annotations
@@ -110,6 +113,10 @@ class OperatorSettings(BaseSettings):
             if not _S3_PAIR.match(pair):
                 raise ValueError(f"{pair!r} is not a bucket/prefix pair (e.g. acme-specs/payments/)")
         return value
+    workers: int = Field(
+        default=32, ge=1, le=256,
+        description="Sandboxes reconciled at once (threads; each mostly waits on the API server).",
+    )
 
 
 def load_settings() -> OperatorSettings:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-
 from cluster_tools import REPO
 
 CHART = REPO / "charts" / "sandlot"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from chart_render import CHART
 from cluster_tools import REPO
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from chart_render import RELEASE, by_kind, named
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

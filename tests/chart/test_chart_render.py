@@ -12,7 +12,6 @@ import textwrap
 import kubernetes_validate
 import pytest
 import yaml
-
 from chart_render import CHART, NAMESPACE, RELEASE, by_kind, named, one, run_helm
 
 KUBE_VERSIONS = ["1.29.0", "1.33.0"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cluster_tools import ToolUnavailable, find_tool
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import kubernetes_validate
 import yaml
-
 from chart_render import parse_manifests, run_helm
 from cluster_tools import REPO
+
 from sandlot.api.v1alpha1 import SandboxEnvironment
 
 EXAMPLES = REPO / "docs" / "examples"

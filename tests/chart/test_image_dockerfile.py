@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cluster_tools import REPO
 
 DOCKERFILE = REPO / "images" / "sandlot" / "Dockerfile"

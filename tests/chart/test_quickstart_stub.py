@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from cluster_tools import REPO
+
 from e2e.stub_calls import exercise_petstore_stub
 from tests.ports import free_port
 

@@ -15,7 +15,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from chart_render import RELEASE, named
 
 HARNESS_AGENT = "sandlot-rbac-test-harness"

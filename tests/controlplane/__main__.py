@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"control plane up at {plane.server} (logs in {plane.logs})")
         print(f"export KUBECONFIG={plane.admin_kubeconfig}")
         if args.install_chart:
-            from tests.controlplane.fixtures import RELEASE, RELEASE_NAMESPACE, helm, service_account_token
             from tests.controlplane.cluster import write_kubeconfig
+            from tests.controlplane.fixtures import RELEASE, RELEASE_NAMESPACE, helm, service_account_token
 
             helm(plane, "install", RELEASE, str(Path(__file__).resolve().parents[2] / "charts" / "sandlot"),
                  "--namespace", RELEASE_NAMESPACE, "--create-namespace", "--wait=false")

@@ -42,6 +42,17 @@ SERVICE_CIDR = "10.96.0.0/16"
 #: Fake nodes are big enough for the 1,000-sandbox benchmark (two pods per sandbox).
 NODE_CAPACITY = {"cpu": "4000", "memory": "16Ti", "pods": "5000", "ephemeral-storage": "10Ti"}
 NODE_NAME = "kwok-node-0"
+#: Audit policy: every write a ServiceAccount makes (the operator runs as one) at Metadata level,
+#: nothing else. Tests and benchmarks read it to count the operator's API writes and to prove
+#: what it did or did not touch.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"],
+         "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
 #: An image whose tag is `nope` stands for one its registry does not have: kwok keeps such a
 #: pod Pending in ImagePullBackOff, as a kubelet would, instead of running it.
 UNPULLABLE_SUFFIX = ":nope"
@@ -266,6 +277,7 @@ class ControlPlane:
         self.etcd_port, self.etcd_peer_port, self.api_port = free_port(), free_port(), free_port()
         self.kwok_port = free_port()
         self.server = f"https://127.0.0.1:{self.api_port}"
+        self.audit_log = workdir / "logs" / "audit.jsonl"
         self.pki = make_pki(workdir / "pki", {
             "admin": ("sandlot-test-admin", ["system:masters"]),
             "controller-manager": ("system:kube-controller-manager", ["system:masters"]),
@@ -295,6 +307,8 @@ class ControlPlane:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC",
                 "--allow-privileged=true", "--event-ttl=1h", "--v=1",
+                f"--audit-policy-file={self._write_yaml('audit-policy.yaml', AUDIT_POLICY)}",
+                f"--audit-log-path={self.audit_log}", "--audit-log-maxsize=0", "--audit-log-mode=blocking",
                 # The loopback address cannot back the `kubernetes` Service; nothing in the tests uses it.
                 "--endpoint-reconciler-type=none",
             ], self.logs / "kube-apiserver.log"),
@@ -321,6 +335,26 @@ class ControlPlane:
                 "--node-lease-duration-seconds=40",
             ], self.logs / "kwok.log"),
         }
+
+    def _write_yaml(self, name: str, doc: Any) -> Path:
+        path = self.workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    def audit_events(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Return the audit log's events (ServiceAccount writes), optionally only those of `user`."""
+        if not self.audit_log.exists():
+            return []
+        events = []
+        for line in self.audit_log.read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+            if user is None or event.get("user", {}).get("username") == user:
+                events.append(event)
+        return events
 
     def _kubeconfig(self, short: str) -> Path:
         cert, key = self.pki.clients[short]

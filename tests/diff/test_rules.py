@@ -10,7 +10,7 @@ import pytest
 
 from sandlot.diff.rules import RULES, SCHEMA_SCOPES
 
-from .helpers import PLACES, document, get, json_body, operation, response, changed
+from .helpers import PLACES, changed, document, get, json_body, operation, response
 from .test_graphql import GRAPHQL_CASES
 
 S = {"type": "string"}

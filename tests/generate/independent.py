@@ -20,7 +20,7 @@ from openapi_schema_validator._format import oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from sandlot.mock.loader import resolve_pointer
+from sandlot.openapi.loader import resolve_pointer
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandlot.mock.generate import Generator
-from sandlot.mock.loader import load_spec
+from sandlot.openapi.loader import load_spec
 from tests.generate.independent import (
     FIXTURES,
     SPECS,

@@ -11,9 +11,10 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.ports import free_port
+from sandlot.http.app import HttpApp
+from sandlot.http.compose import build_app
 from sandlot.mock.engine import Engine
-from sandlot.server import MockApp, create_app
+from tests.ports import free_port
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
@@ -30,7 +31,7 @@ def shared_spec(relative: str) -> Path:
 class LiveServer:
     """A uvicorn server running an app in a background thread on an ephemeral port."""
 
-    def __init__(self, app: MockApp) -> None:
+    def __init__(self, app: HttpApp) -> None:
         self.app = app
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
@@ -67,7 +68,7 @@ def serve() -> Iterator[object]:
     running: list[LiveServer] = []
 
     def start(spec: Path | str, *, watch: bool = False, seed: int = 0) -> LiveServer:
-        server = LiveServer(create_app(str(spec), seed=seed, watch=watch)).__enter__()
+        server = LiveServer(build_app(str(spec), seed=seed, watch=watch)).__enter__()
         running.append(server)
         return server
 

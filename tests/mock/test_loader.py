@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandlot.mock.loader import BUNDLE_KEY, SpecError, iter_operations, load_spec, resolve_pointer
+from sandlot.openapi.loader import BUNDLE_KEY, SpecError, iter_operations, load_spec, resolve_pointer
 
 from .conftest import FIXTURES, shared_spec
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -10,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.server import EngineHolder
+from sandlot.http.reload import EngineHolder
+from sandlot.mock.messages import MockResponse
 
 from .conftest import FIXTURES, free_port, shared_spec
 
@@ -59,22 +61,28 @@ def test_head_sends_the_get_headers_with_its_content_length(serve, client: httpx
     assert client.get(server.url + "/items/1").content == got.content  # the connection is still usable
 
 
-def test_handler_factory_wraps_the_engine(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
-    """The stateful layer's hook: a handler built from the holder, sync or async."""
-    from sandlot.server import create_app
+def test_the_app_runs_its_explicit_list_of_stages(serve, client: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    """A stage sees the request context, may pass it on, and the engine answers last, routing once."""
+    from sandlot.http.app import HttpApp
+    from sandlot.http.pipeline import Pipeline
+    from sandlot.mock.context import Next, RequestContext
+    from sandlot.mock.engine import Engine, Match
 
     from .conftest import LiveServer
 
-    def factory(holder: EngineHolder):  # type: ignore[no-untyped-def]
-        async def handle(req: MockRequest) -> MockResponse:
-            res = holder.engine.handle(req)
-            return MockResponse(res.status, [*res.headers, ("x-wrapped", "yes")], res.body)
-        return handle
+    seen: list[object] = []
 
-    app = create_app(str(FIXTURES / "shop.yaml"), watch=False, handler_factory=factory)
+    def wrap(ctx: RequestContext, call_next: Next) -> MockResponse:
+        seen.append(ctx.match)  # routes the request; the engine reuses the match
+        res = call_next(ctx)
+        return MockResponse(res.status, [*res.headers, ("x-wrapped", "yes")], res.body)
+
+    holder = EngineHolder(Engine.from_source(str(FIXTURES / "shop.yaml")), str(FIXTURES / "shop.yaml"))
+    app = HttpApp(Pipeline(holder, [wrap], identify=lambda ctx: None))
     with LiveServer(app) as server:
         res = client.get(server.url + "/items/special")
         assert res.status_code == 200 and res.headers["x-wrapped"] == "yes" and res.text == "special"
+    assert len(seen) == 1 and isinstance(seen[0], Match)
 
 
 def test_reload_serves_new_operations_and_survives_broken_edits(tmp_path: Path, serve,  # type: ignore[no-untyped-def]
@@ -118,6 +126,12 @@ def test_cli_check_reports_operations_or_the_error() -> None:
     assert "dangling.yaml" in bad.stderr and "/paths/~1a/get" in bad.stderr and "/Missing" in bad.stderr
     swagger = _sandlot(str(FIXTURES / "swagger2.yaml"))
     assert swagger.returncode == 2 and "Swagger 2.0 is not supported" in swagger.stderr
+
+
+def test_cli_check_takes_a_configmap_manifest_as_serving_does() -> None:
+    manifest = Path(__file__).resolve().parents[2] / "examples" / "payments" / "payments-openapi.yaml"
+    done = _sandlot("--check", str(manifest))
+    assert done.returncode == 0 and done.stdout.startswith("OK: "), done.stderr
 
 
 def test_cli_check_runs_the_openapi_meta_schema(tmp_path: Path) -> None:
@@ -223,11 +237,13 @@ def test_cli_port_in_use_is_a_clear_error_with_exit_2() -> None:
     assert found and int(found.group(1)) != port, res.stderr
 
 
-def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Client) -> None:
+def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Client, tmp_path: Path) -> None:
     port = free_port()
     manifest = Path(__file__).resolve().parents[2] / "examples" / "payments" / "payments-openapi.yaml"
+    # Its own temporary directory, to see that the mock leaves nothing behind in it.
     proc = subprocess.Popen([sys.executable, "-m", "sandlot.cli", "mock", str(manifest), "--port", str(port),
-                             "--no-watch"], stderr=subprocess.PIPE, text=True)
+                             "--no-watch"], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         def up() -> bool:
             try:
@@ -237,6 +253,7 @@ def test_cli_serves_a_configmap_manifest_from_its_openapi_key(client: httpx.Clie
                 return False
         _wait_for(up, "sandlot mock to serve the ConfigMap's spec")
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C: the mock stops and cleans up
         _, stderr = proc.communicate(timeout=20)
     assert "is a ConfigMap: serving its key openapi.yaml" in stderr
+    assert list(tmp_path.iterdir()) == [], "sandlot mock left files in the temporary directory"

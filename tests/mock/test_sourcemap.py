@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sandlot.mock.loader import load_spec
-from sandlot.mock.sourcemap import SourceMap
+from sandlot.openapi.loader import load_spec
+from sandlot.openapi.sourcemap import SourceMap
 
 from .conftest import FIXTURES
 

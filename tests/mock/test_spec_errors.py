@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sandlot.mock.loader import SpecError, load_spec
+from sandlot.openapi.loader import SpecError, load_spec
 
 from .test_server import _sandlot
 

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandlot.http.compose import compose
+from sandlot.http.pipeline import Pipeline
+from sandlot.http.reload import EngineHolder
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
-from sandlot.seed.fixtures import parse_fixtures
+from sandlot.state.config import SandboxConfig
+from sandlot.state.fixtures import parse_fixtures
+from sandlot.state.sqlite_store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "payments"
@@ -59,10 +61,19 @@ class FakeClock:
         return self.now
 
 
+def stateful_pipeline(engine: Engine, store: SQLiteStore, config: SandboxConfig | None = None, *,
+                      fixtures: dict | None = None, clock=None) -> Pipeline:
+    """Compose the stateful stages (admin, simulation, state) over an engine, as `sandlot mock
+    --stateful` does, for in-process calls."""
+    kwargs = {"base_clock": clock} if clock is not None else {}
+    return compose(EngineHolder(engine, "<test>"), config=config or SandboxConfig(), store=store,
+                   fixtures=fixtures, **kwargs)
+
+
 class Client:
     """Calls a handler in-process with JSON bodies and one tenant's key."""
 
-    def __init__(self, handler: StatefulHandler, key: str | None = None) -> None:
+    def __init__(self, handler: Pipeline, key: str | None = None) -> None:
         self.handler = handler
         self.key = key
 
@@ -87,11 +98,14 @@ def make_handler(engine: Engine, payments_fixtures: dict, tmp_path: Path, clock:
     """Build a handler over a fresh store file; keyword arguments go to SandboxConfig."""
     handlers = []
 
-    def make(db: Path | None = None, fixtures: dict | None = None, **config) -> StatefulHandler:
+    def make(db: Path | None = None, fixtures: dict | None = None, **config) -> Pipeline:
         store = SQLiteStore(db or tmp_path / "sandbox.db")
-        handler = StatefulHandler(engine, store, SandboxConfig(admin_token=ADMIN_TOKEN, **config),
-                                  fixtures=payments_fixtures if fixtures is None else fixtures,
-                                  clock=clock)
+        try:
+            handler = stateful_pipeline(engine, store, SandboxConfig(admin_token=ADMIN_TOKEN, **config),
+                                        fixtures=payments_fixtures if fixtures is None else fixtures, clock=clock)
+        except BaseException:
+            store.close()
+            raise
         handlers.append(handler)
         return handler
 
@@ -101,11 +115,11 @@ def make_handler(engine: Engine, payments_fixtures: dict, tmp_path: Path, clock:
 
 
 @pytest.fixture
-def handler(make_handler) -> StatefulHandler:
+def handler(make_handler) -> Pipeline:
     return make_handler()
 
 
 @pytest.fixture
-def client(handler: StatefulHandler) -> Client:
-    _, key = handler.issue_key(name="alice")
+def client(handler: Pipeline) -> Client:
+    _, key = handler.state.issue_key(name="alice")
     return Client(handler, key.secret)

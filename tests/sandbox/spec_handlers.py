@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from sandlot.http.pipeline import Pipeline
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.stateful import StatefulHandler
+from sandlot.state.config import SandboxConfig
+from sandlot.state.sqlite_store import SQLiteStore
+
+from .conftest import stateful_pipeline
 
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 
@@ -26,10 +28,10 @@ def shared_engine(relative: str) -> Engine:
     return Engine.from_source(str(path))
 
 
-def handler_with_key(engine: Engine, db: Path) -> tuple[StatefulHandler, str]:
-    """Open a handler over a new state file and return it with one tenant's key."""
-    handler = StatefulHandler(engine, SQLiteStore(db), SandboxConfig(admin_token="adm_x"))
-    _, key = handler.issue_key(name="t")
+def handler_with_key(engine: Engine, db: Path) -> tuple[Pipeline, str]:
+    """Compose the stateful stages over a new state file and return them with one tenant's key."""
+    handler = stateful_pipeline(engine, SQLiteStore(db), SandboxConfig(admin_token="adm_x"))
+    _, key = handler.state.issue_key(name="t")
     return handler, key.secret
 
 

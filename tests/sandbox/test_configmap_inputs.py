@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandlot.seed.sources import SourceError, configmap_payload
+from sandlot.util.sources import SourceError, configmap_payload
 
 from .conftest import ADMIN_TOKEN, EXAMPLE
 from .servers import start_stateful_mock, stop

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandlot.seed.fixtures import FixtureError, parse_fixtures
+from sandlot.state.fixtures import FixtureError, parse_fixtures
 
 from .conftest import ADMIN_TOKEN
 from .servers import SANDLOT, free_port

@@ -152,7 +152,7 @@ def test_quota_and_retention_over_http(payments_spec_path: Path, fixtures_file: 
 
 def test_keys_issued_elsewhere_are_accepted(payments_spec_path: Path, fixtures_file: Path,
                                             tmp_path: Path, monkeypatch) -> None:
-    from sandlot.sandbox.keys import issue_key
+    from sandlot.state.keys import issue_key
 
     provided = [issue_key().secret, issue_key().secret]
     monkeypatch.setenv("SANDLOT_KEYS", ",".join(provided))  # as the operator's Secret would

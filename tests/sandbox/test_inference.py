@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandlot.sandbox.inference import IdFormat, InferenceError, infer_model, singularize
+from sandlot.state.inference import IdFormat, InferenceError, infer_model, singularize
 
 SHARED_SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 
@@ -152,7 +152,7 @@ def test_twilio_format_suffixes_and_nested_accounts() -> None:
     path = SHARED_SPECS / "twilio" / "twilio_api_v2010.json"
     if not path.exists():
         pytest.skip(f"shared spec {path} is absent")
-    from sandlot.mock.loader import load_spec
+    from sandlot.openapi.loader import load_spec
 
     model = infer_model(load_spec(str(path)).document)
     calls = model.collections["Calls"]

@@ -1,4 +1,4 @@
-"""Page metadata from the page served (sandbox/paging.py): facts, filling nested envelopes,
+"""Page metadata from the page served (state/paging.py): facts, filling nested envelopes,
 and taking back what the schema refuses; and Twilio's list envelope end to end."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import pytest
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest
-from sandlot.sandbox.paging import fill_page_fields, page_facts, revert_refused
+from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
 
 from .spec_handlers import assert_valid, handler_with_key, shared_engine
 
 
 def facts(**kwargs):
-    base = dict(offset=0, limit=2, count=2, total=5, has_more=True, page_param="page",
+    base = dict(offset=0, limit=2, count=2, total=5, has_more=True, page_param="page",  # noqa: C408 - keyword style reads as the call
                 page_base=1, limit_param="per_page", offset_param=None)
     return page_facts("/v2/things", "per_page=2&name=x", **{**base, **kwargs})
 

@@ -12,9 +12,10 @@ import pytest
 
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
-from sandlot.sandbox.shape import conform
+from sandlot.state.shape import conform
 
 from .spec_handlers import assert_valid, handler_with_key, shared_engine
+
 
 @pytest.fixture(scope="module")
 def do_engine() -> Engine:
@@ -92,7 +93,7 @@ def test_digitalocean_page_metadata_comes_from_the_stored_objects(do_call) -> No
 
 
 def test_request_names_map_to_response_properties_ignoring_case_and_underscores() -> None:
-    from sandlot.sandbox.shape import response_names
+    from sandlot.state.shape import response_names
 
     props = {"to": {}, "status_callback": {}, "Name": {}}
     sent = {"To": "+1", "StatusCallback": "https://cb", "Name": "n", "Extra": 1}

@@ -82,8 +82,8 @@ def test_list_pagination_with_cursor_and_filters(client: Client) -> None:
 
 
 def test_tenants_are_isolated(handler) -> None:
-    _, alice_key = handler.issue_key(name="alice")
-    _, bob_key = handler.issue_key(name="bob")
+    _, alice_key = handler.state.issue_key(name="alice")
+    _, bob_key = handler.state.issue_key(name="bob")
     alice, bob = Client(handler, alice_key.secret), Client(handler, bob_key.secret)
     cus = alice("POST", "/customers", {"email": "a@example.com"}).json()
     assert bob("GET", f"/customers/{cus['id']}").status == 404
@@ -103,9 +103,9 @@ def test_live_unknown_missing_and_revoked_keys(handler) -> None:
     assert missing.status == 401
     assert missing.json() == {"error": {"type": "invalid_request_error",
                                         "message": "Invalid API key provided."}}
-    tenant, key = handler.issue_key()
+    tenant, key = handler.state.issue_key()
     assert Client(handler, key.secret)("GET", "/customers").status == 200
-    handler.store.revoke_key(key.key_id, 0)
+    handler.state.store.revoke_key(key.key_id, 0)
     assert Client(handler, key.secret)("GET", "/customers").status == 401
 
 
@@ -150,7 +150,7 @@ def test_admin_api_keys_requests_and_reset_by_key(handler) -> None:
     assert admin("DELETE", f"/__sandlot/keys/{keys[0]['key_id']}").status == 200
     assert user("GET", "/customers").status == 401
     # A sandbox key is not an admin token, and nobody may reset someone else's tenant.
-    _, other = handler.issue_key()
+    _, other = handler.state.issue_key()
     assert Client(handler, other.secret)("POST", "/__sandlot/keys").status == 403
     assert Client(handler, other.secret)("POST", "/__sandlot/reset", {"tenant": tenant}).status == 403
     assert Client(handler, None)("POST", "/__sandlot/reset").status == 401
@@ -158,19 +158,19 @@ def test_admin_api_keys_requests_and_reset_by_key(handler) -> None:
 
 def test_request_log_is_bounded_and_bodies_truncated(make_handler) -> None:
     handler = make_handler(log_size=3, log_body_bytes=10)
-    tenant, key = handler.issue_key()
+    tenant, key = handler.state.issue_key()
     user = Client(handler, key.secret)
     for i in range(5):
         user("POST", "/customers", {"email": f"long{i}@example.com"})
-    handler.flush_log()
-    log = handler.store.read_log(tenant, 100)
+    handler.state.flush_log()
+    log = handler.state.store.read_log(tenant, 100)
     assert len(log) == 3
     assert log[0].request_body.startswith('{"email": ') and "more bytes" in log[0].request_body
 
 
 def test_object_quota_answers_429_naming_the_limit(make_handler) -> None:
     handler = make_handler(max_objects=2)
-    _, key = handler.issue_key()
+    _, key = handler.state.issue_key()
     user = Client(handler, key.secret)
     assert user("POST", "/customers", {"email": "1@example.com"}).status == 201
     assert user("POST", "/customers", {"email": "2@example.com"}).status == 201
@@ -182,7 +182,7 @@ def test_object_quota_answers_429_naming_the_limit(make_handler) -> None:
 
 def test_requests_per_day_quota(make_handler, clock) -> None:
     handler = make_handler(requests_per_day=3)
-    _, key = handler.issue_key()
+    _, key = handler.state.issue_key()
     user = Client(handler, key.secret)
     assert [user("GET", "/customers").status for _ in range(4)] == [200, 200, 200, 429]
     refused = user("GET", "/customers")
@@ -193,7 +193,7 @@ def test_requests_per_day_quota(make_handler, clock) -> None:
 
 def test_retention_removes_old_created_objects_but_keeps_seeds(make_handler, clock) -> None:
     handler = make_handler(retention_seconds=3600)
-    _, key = handler.issue_key()
+    _, key = handler.state.issue_key()
     user = Client(handler, key.secret)
     old = user("POST", "/customers", {"email": "old@example.com"}).json()
     clock.now += 1800
@@ -206,10 +206,10 @@ def test_retention_removes_old_created_objects_but_keeps_seeds(make_handler, clo
 
 def test_operations_outside_collections_are_answered_statelessly(handler) -> None:
     # Validation still applies before any state is touched.
-    _, key = handler.issue_key()
+    _, key = handler.state.issue_key()
     bad = Client(handler, key.secret)("POST", "/customers", {"email": "not-an-email", "x": 1})
     assert bad.status in (400, 422)
-    assert handler.store.count_objects(handler.store.list_tenants()[-1].tenant_id, "api") == 0
+    assert handler.state.store.count_objects(handler.state.store.list_tenants()[-1].tenant_id, "api") == 0
 
 
 def test_responses_validate_against_the_spec(client: Client, engine) -> None:
@@ -231,7 +231,7 @@ def test_responses_validate_against_the_spec(client: Client, engine) -> None:
 
 
 def test_fixtures_must_fit_the_spec(make_handler) -> None:
-    from sandlot.seed.fixtures import FixtureError
+    from sandlot.state.fixtures import FixtureError
 
     with pytest.raises(FixtureError, match="collection 'invoices'"):
         make_handler(fixtures={"invoices": [{"id": "in_1"}]})
@@ -253,20 +253,19 @@ def test_a_reloaded_spec_is_inferred_again(engine, payments_fixtures, payments_s
     import yaml
 
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import StatefulHandler
+    from sandlot.state.sqlite_store import SQLiteStore
 
-    serving = [engine]  # what server.py's EngineHolder swaps on a spec change
-    handler = StatefulHandler(engine, SQLiteStore(tmp_path / "r.db"), fixtures=payments_fixtures,
-                              current_engine=lambda: serving[0])
-    _, key = handler.issue_key()
+    from .conftest import stateful_pipeline
+
+    handler = stateful_pipeline(engine, SQLiteStore(tmp_path / "r.db"), fixtures=payments_fixtures)
+    _, key = handler.state.issue_key()
     user = Client(handler, key.secret)
     assert user("POST", "/customers", {"email": "a@example.com"}).json()["id"].startswith("cus_")
     document = yaml.safe_load(payments_spec_path.read_text())
     document["paths"]["/customers"]["x-sandlot-id-format"] = "uuid"
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(document))
-    serving[0] = Engine.from_source(str(edited))
+    handler.holder.engine = Engine.from_source(str(edited))  # what the spec watcher does on a change
     created = user("POST", "/customers", {"email": "b@example.com"}).json()
     assert re.fullmatch(r"[0-9a-f-]{36}", created["id"])
     handler.close()
@@ -337,14 +336,15 @@ components:
 
 def test_wrapped_single_object_responses(tmp_path, clock) -> None:
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import StatefulHandler
+    from sandlot.state.sqlite_store import SQLiteStore
+
+    from .conftest import stateful_pipeline
 
     spec = tmp_path / "wrapped.yaml"
     spec.write_text(WRAPPED_SPEC)
-    handler = StatefulHandler(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "w.db"),
-                              fixtures={"droplets": [{"id": 7, "name": "seeded"}]}, clock=clock)
-    collection = handler.model.collections["droplets"]
+    handler = stateful_pipeline(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "w.db"),
+                                fixtures={"droplets": [{"id": 7, "name": "seeded"}]}, clock=clock)
+    collection = handler.state.model.collections["droplets"]
     assert (collection.wrapper, collection.id_field, collection.id_format.kind) == ("droplet", "id", "int")
 
     def call(method: str, path: str, body: object = None) -> MockRequest:
@@ -369,13 +369,15 @@ def test_shared_petstore_without_security_filters_by_plural_params(tmp_path) -> 
     from pathlib import Path
 
     from sandlot.mock.engine import Engine
-    from sandlot.sandbox.sqlite_store import SQLiteStore
-    from sandlot.sandbox.stateful import PUBLIC_TENANT, StatefulHandler
+    from sandlot.state.auth import PUBLIC_TENANT
+    from sandlot.state.sqlite_store import SQLiteStore
+
+    from .conftest import stateful_pipeline
 
     spec = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "oai" / "petstore-expanded.yaml"
     if not spec.exists():
         pytest.skip(f"shared spec {spec} is absent")
-    handler = StatefulHandler(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "p.db"), fixtures={})
+    handler = stateful_pipeline(Engine.from_source(str(spec)), SQLiteStore(tmp_path / "p.db"), fixtures={})
 
     def call(method: str, path: str, query: str = "", body: object = None):
         raw = json.dumps(body).encode() if body is not None else b""
@@ -386,5 +388,5 @@ def test_shared_petstore_without_security_filters_by_plural_params(tmp_path) -> 
     assert [p["name"] for p in call("GET", "/pets", "tags=dog&tags=cat").json()] == ["Rex", "Tom"]
     assert [p["name"] for p in call("GET", "/pets", "limit=1").json()] == ["Rex"]
     assert call("DELETE", "/pets/2").status == 204 and call("GET", "/pets/2").status == 404
-    assert handler.store.count_objects(PUBLIC_TENANT) == 2  # no security: the shared tenant
+    assert handler.state.store.count_objects(PUBLIC_TENANT) == 2  # no security: the shared tenant
     handler.close()

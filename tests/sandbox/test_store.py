@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandlot.sandbox.sqlite_store import SQLiteStore
-from sandlot.sandbox.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery, LogEntry
+from sandlot.state.sqlite_store import SQLiteStore
+from sandlot.state.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery, LogEntry
 
 SEED = {"customers": [(f"cus_{i}", {"id": f"cus_{i}", "n": i, "vip": i % 2 == 0})
                       for i in range(5)]}

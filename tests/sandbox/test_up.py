@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from sandlot.seed.sources import SourceError, read_s3, s3_client
+from sandlot.util.sources import SourceError, read_s3, s3_client
 from tests.netservers import moto_server
 
 from .conftest import EXAMPLE, configmap_value
@@ -34,7 +34,8 @@ def test_up_serves_the_example_and_stops_cleanly(tmp_path: Path) -> None:
         creds = env_file(tmp_path / "credentials.env")
         app_env = env_file(tmp_path / "app.env")
         assert app_env == {"PAYMENTS_MODE": "sandbox",
-                           "PAYMENTS_API_URL": f"http://127.0.0.1:{port}/v1"}
+                           "PAYMENTS_API_URL": f"http://127.0.0.1:{port}/v1",
+                           "SANDLOT_SANDBOX": "true", "SANDLOT_TEST_API_KEY": creds["SANDLOT_KEY"]}
         api = httpx.Client(base_url=app_env["PAYMENTS_API_URL"],
                            headers={"authorization": f"Bearer {creds['SANDLOT_KEY']}"})
         assert [c["id"] for c in api.get("/customers").json()["data"]] == ["cus_seed_ada", "cus_seed_grace"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandlot.local_up import UpError, start_sandbox
+from sandlot.up import UpError, start_sandbox
 
 from .conftest import EXAMPLE
 from .servers import SANDLOT, free_port, start, stop

@@ -10,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.serve import build_stateful_app
-from sandlot.sandbox.simulated_app import simulate
-from sandlot.server import create_app
+from sandlot.http.compose import build_app
+from sandlot.state.config import SandboxConfig
 from tests.scenarios.servers import UvicornThread
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -43,14 +41,15 @@ class Running:
 
 @pytest.fixture
 def serve_stateless() -> Iterator[Any]:
-    """Start a stateless simulated mock of a spec; keyword arguments go to `simulate`."""
+    """Start a stateless simulated mock of a spec; keyword arguments go to `build_app`."""
     started: list[UvicornThread] = []
 
     def start(spec: Path = SHOP, **kwargs: Any) -> Running:
-        app, simulation = simulate(create_app(str(spec), watch=False), **kwargs)
+        kwargs["config"] = SandboxConfig(simulation=dict(kwargs.pop("config", None) or {}))
+        app = build_app(str(spec), **kwargs)
         server = UvicornThread(app).__enter__()
         started.append(server)
-        return Running(server, simulation)
+        return Running(server, app.pipeline.simulation)
 
     yield start
     for server in started:
@@ -63,14 +62,14 @@ def serve_stateful(tmp_path: Path) -> Iterator[Any]:
     started: list[tuple[UvicornThread, Any]] = []
 
     def start(spec: Path = SHOP, retention_seconds: float | None = None, **kwargs: Any) -> Running:
-        built = build_stateful_app(str(spec), tmp_path / f"state{len(started)}.db",
-                                   SandboxConfig(admin_token=ADMIN, retention_seconds=retention_seconds))
-        app, simulation = simulate(built.app, stateful_handler=built.handler, **kwargs)
+        config = SandboxConfig(admin_token=ADMIN, retention_seconds=retention_seconds,
+                               simulation=dict(kwargs.pop("config", None) or {}))
+        app = build_app(str(spec), db=tmp_path / f"state{len(started)}.db", config=config, **kwargs)
         server = UvicornThread(app).__enter__()
-        started.append((server, built.handler))
-        return Running(server, simulation, built.handler)
+        started.append((server, app.pipeline))
+        return Running(server, app.pipeline.simulation, app.pipeline.state)
 
     yield start
-    for server, handler in started:
+    for server, pipeline in started:
         server.__exit__()
-        handler.close()
+        pipeline.close()

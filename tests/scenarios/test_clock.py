@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox.clock import DurationError, VirtualClock, parse_duration
-from sandlot.sandbox.simulation import MemoryState
+from sandlot.simulation.clock import VirtualClock
+from sandlot.simulation.stage import MemoryState
+from sandlot.util.durations import DurationError, parse_duration
 
 CHARGE = {"amount": 2000, "currency": "usd"}
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandlot.sandbox.config import SandboxConfig
-from sandlot.sandbox.magic import magic_table_for
-from sandlot.sandbox.serve import build_stateful_app
-from sandlot.sandbox.webhooks import sign
-from sandlot.seed.fixtures import parse_fixtures
+from sandlot.http.compose import build_app
+from sandlot.simulation.magic import magic_table_for
+from sandlot.simulation.webhooks import sign
+from sandlot.state.config import SandboxConfig
+from sandlot.state.fixtures import parse_fixtures
 from tests.scenarios.conftest import ADMIN
 from tests.scenarios.servers import Receiver, UvicornThread, wait_deliveries
 
@@ -83,12 +83,13 @@ def test_example_payments_flow(tmp_path: Path) -> None:
     spec = tmp_path / "payments.yaml"
     spec.write_text(configmap_value(EXAMPLE / "payments-openapi.yaml", "openapi.yaml"))
     fixtures = parse_fixtures(configmap_value(EXAMPLE / "payments-fixtures.yaml", "fixtures.yaml"))
-    built = build_stateful_app(str(spec), tmp_path / "p.db", SandboxConfig(admin_token=ADMIN), fixtures)
-    _, key = built.handler.issue_key(name="example")
+    built = build_app(str(spec), db=tmp_path / "p.db", config=SandboxConfig(admin_token=ADMIN), fixtures=fixtures)
+    assert built.pipeline.state is not None
+    _, key = built.pipeline.state.issue_key(name="example")
     import httpx
 
     try:
-        with UvicornThread(built.app) as server, Receiver() as receiver, httpx.Client(
+        with UvicornThread(built) as server, Receiver() as receiver, httpx.Client(
                 base_url=server.url, headers={"authorization": f"Bearer {key.secret}"}, timeout=10) as client:
             endpoint = client.post("/__sandlot/webhooks/endpoints", json={"url": receiver.url}).json()
             receiver.secrets.append(endpoint["secret"])
@@ -104,7 +105,7 @@ def test_example_payments_flow(tmp_path: Path) -> None:
             got = receiver.wait_for(2)
             wait_deliveries(client, {}, lambda ds: all(d["state"] == "delivered" for d in ds))
             table = client.get("/__sandlot/magic").json()["markdown"]
-        engine = built.handler.engine
+        engine = built.holder.engine
         schemas = {name: item["post"]["requestBody"]["content"]["application/json"]["schema"]
                    for name, item in engine.spec.document["webhooks"].items()}
         for delivery in got:  # every payload is valid against the spec's webhook schema
@@ -112,7 +113,7 @@ def test_example_payments_flow(tmp_path: Path) -> None:
             errors = list(engine.index.validator(schemas[event["type"]], "response").iter_errors(event))
             assert errors == [], errors
     finally:
-        built.handler.close()
+        built.pipeline.close()
     assert table == magic_table_for(str(EXAMPLE / "payments-openapi.yaml"))
     assert declined.status_code == 402 and declined.json()["error"]["code"] == "card_declined"
     assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "customer_blocked"

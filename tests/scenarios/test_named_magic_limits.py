@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox import magic
-from sandlot.sandbox.ratelimit import Bucket, Limit, RateLimiter, limit_from, take
-from sandlot.sandbox.simulation import SimulationError, settings_from
+from sandlot.simulation import magic
+from sandlot.simulation.ratelimit import Bucket, Limit, RateLimiter, limit_from, take
+from sandlot.simulation.stage import SimulationError, settings_from
 
 CHARGE = {"amount": 2000, "currency": "usd"}
 DECLINED = {"error": {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}}

@@ -44,15 +44,13 @@ def test_plain_spec_answers_like_the_engine(serve_stateless, tmp_path: Path) -> 
 
 
 def test_a_reload_with_a_broken_extension_keeps_the_last_good_settings(tmp_path: Path) -> None:
-    from sandlot.sandbox.simulated_app import simulate
-    from sandlot.server import create_app
+    from sandlot.http.compose import build_app
 
     spec = tmp_path / "plain.yaml"
     spec.write_text(PLAIN + "x-sandlot-scenarios: {gone: {status: 410}}\n")
-    app = create_app(str(spec), watch=False)
-    _, simulation = simulate(app)
+    app = build_app(str(spec))
     request = MockRequest("GET", "/items/7", headers={"sandlot-scenario": "gone"})
-    assert simulation.handle(request).status == 410
+    assert app.pipeline.handle(request).status == 410
     spec.write_text(PLAIN + "x-sandlot-scenarios: {gone: {body: {}}}\n")  # no status: invalid
     assert app.holder.reload()  # the OpenAPI part is valid, so the engine is swapped
-    assert simulation.handle(request).status == 410
+    assert app.pipeline.handle(request).status == 410

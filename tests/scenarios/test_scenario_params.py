@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox import scenarios
-from sandlot.sandbox.faults import BUILTIN, MAX_HOLD_SECONDS
-from sandlot.sandbox.simulation import SimulationError, settings_from
+from sandlot.simulation import scenarios
+from sandlot.simulation.faults import BUILTIN, MAX_HOLD_SECONDS
+from sandlot.simulation.stage import SimulationError, settings_from
 
 
 def _refusal(client, **headers: str) -> str:

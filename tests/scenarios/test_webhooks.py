@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.sandbox import webhooks
+from sandlot.simulation import webhooks
 from tests.scenarios.servers import Receiver, wait_deliveries
 
 FAST_RETRIES = {"webhooks": {"retry": {"attempts": 3, "backoff": "50ms"}, "timeout": "2s"}}
@@ -217,7 +217,7 @@ def test_config_endpoints_serve_every_tenant_and_survive_reset(serve_stateless) 
 
 
 def test_config_endpoints_need_a_secret() -> None:
-    from sandlot.sandbox.simulation import SimulationError, settings_from
+    from sandlot.simulation.stage import SimulationError, settings_from
 
     with pytest.raises(SimulationError, match=r"endpoints\[0\]: give url and secret"):
         settings_from({}, {"webhooks": {"endpoints": [{"url": "http://127.0.0.1:1/x"}]}})

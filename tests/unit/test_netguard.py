@@ -1,4 +1,4 @@
-"""The one guarded fetch (sandlot.netguard): addresses, URL rules, redirects, DNS rebinding, TLS, limits.
+"""The one guarded fetch (sandlot.util.netguard): addresses, URL rules, redirects, DNS rebinding, TLS, limits.
 
 Every network test uses loopback servers (tests/netservers.py) that record each request, so a
 refusal is proven by the refused server's empty `hits`, not by an error message alone.
@@ -13,9 +13,18 @@ import ssl
 
 import pytest
 
-from sandlot.netguard import (
-    AddressPolicy, FetchPolicy, NamedNetwork, Refused, TooLarge, Unreachable, check_url, fetch, non_public,
-    under_prefix, url_problem,
+from sandlot.util.netguard import (
+    AddressPolicy,
+    FetchPolicy,
+    NamedNetwork,
+    Refused,
+    TooLarge,
+    Unreachable,
+    check_url,
+    fetch,
+    non_public,
+    under_prefix,
+    url_problem,
 )
 from tests.netservers import LoopbackServer, body, redirect, slow, tls_pair
 

@@ -43,24 +43,29 @@ def test_rendered_objects_validate_strictly_against_kubernetes(version):
         kubernetes_validate.validate(obj, version, strict=True)
 
 
-def test_network_policies_deny_everything_but_dns_namespace_and_listed_egress():
-    policies = {o["metadata"]["name"]: o["spec"] for o in _render() if o["kind"] == "NetworkPolicy"}
-    assert policies["deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert policies["allow-same-namespace"]["egress"] == [{"to": [{"podSelector": {}}]}]
-    dns = policies["allow-dns"]["egress"][0]
+def test_one_network_policy_denies_everything_but_the_namespace_dns_and_listed_egress():
+    [policy] = [o for o in _render() if o["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["name"] == "sandbox-isolation"
+    spec = policy["spec"]
+    # Selecting every pod for both directions makes anything no rule allows denied.
+    assert spec["podSelector"] == {} and spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+    same_namespace, dns, listed = spec["egress"]
+    assert same_namespace == {"to": [{"podSelector": {}}]}
     assert {p["port"] for p in dns["ports"]} == {53}
-    assert policies["allow-listed-egress"]["egress"] == [
-        {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]}]
+    assert dns["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+    assert listed == {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
 
 
-def test_without_listed_egress_there_is_no_egress_policy_beyond_dns():
+def test_without_listed_egress_only_the_namespace_and_dns_are_reachable():
     body = yaml.safe_load((GOLDEN / "sandbox.yaml").read_text())
     body["spec"]["network"] = {}
     sbx = SandboxEnvironment.model_validate(body)
     objs = desired_objects(sbx, Inputs("team-payments", "pr-42", StubSettings("img"),
                                        specs={"stripe": Document("a.yaml", ""), "mailer": Document("b.json", "")}))
-    names = sorted(o["metadata"]["name"] for o in objs if o["kind"] == "NetworkPolicy")
-    assert names == ["allow-dns", "allow-same-namespace", "deny-all"]
+    [policy] = [o for o in objs if o["kind"] == "NetworkPolicy"]
+    assert len(policy["spec"]["egress"]) == 2
+    assert not any("ipBlock" in peer for rule in policy["spec"]["egress"] for peer in rule["to"])
     assert not any(o["kind"] == "Secret" for o in objs)  # existing credentials are never re-rendered
 
 

@@ -13,12 +13,19 @@ import pytest
 
 from sandlot.api.v1alpha1 import SandboxEnvironment, SandboxTenantSpec
 from sandlot.controller.sources import OPEN_WITH, address_policy, platform_sources
-from sandlot.netguard import NamedNetwork
 from sandlot.reconcile.tenancy import (
-    PlatformSources, Refusal, S3Plan, check_sources, check_tenant, image_allowed, normalize_image, plan_s3,
+    PlatformSources,
+    Refusal,
+    S3Plan,
+    check_sources,
+    check_tenant,
+    image_allowed,
+    normalize_image,
+    plan_s3,
     source_grant,
 )
 from sandlot.settings import OperatorSettings
+from sandlot.util.netguard import NamedNetwork
 
 
 def sandbox(**spec) -> SandboxEnvironment:

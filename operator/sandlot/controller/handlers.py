@@ -9,6 +9,7 @@ pass, with conditions that say what to do next.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import threading
@@ -26,40 +27,49 @@ from pydantic import ValidationError
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
 from sandlot.controller.sources import (
-    SourceError, address_policy, learn_cluster_networks, platform_sources, read_source,
+    SourceError,
+    address_policy,
+    learn_cluster_networks,
+    platform_sources,
+    read_source,
 )
 from sandlot.kube import Conflict, Kube, NotFound, Recreating, ensure, make_api_client, secret_values
-from sandlot.netguard import AddressPolicy
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
 from sandlot.reconcile.desired import (
-    Credentials, Document, Inputs, StubSettings, credentials_copy, credentials_copy_name, desired_objects,
+    Credentials,
+    Document,
+    Inputs,
+    StubSettings,
+    credentials_copy,
+    credentials_copy_name,
+    desired_objects,
     endpoints,
 )
 from sandlot.reconcile.lifetime import expires_at, format_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.tenancy import PlatformSources, SourceGrant, check_sources, check_tenant, source_grant
 from sandlot.settings import OperatorSettings, load_settings
+from sandlot.util.keys import new_key_secret as generate_api_key
+from sandlot.util.netguard import AddressPolicy
 
 PLURAL = "sandboxenvironments"
 KIND = "SandboxEnvironment"
 FINALIZER = "sandlot.dev/teardown"
-KEY_PREFIX = "sk_sbx_"
 #: Kinds the operator creates inside a sandbox namespace, checked when pruning leftovers.
 PRUNABLE = [
     ("v1", "ConfigMap"), ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "ResourceQuota"),
     ("v1", "LimitRange"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
 ]
+#: How long a deletion waits in its handler for the namespace to go before retrying slowly.
+TEARDOWN_WAIT_SECONDS = 120.0
 #: Readiness reasons the periodic check may clear again once the cause is gone.
 WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
 
 log = logging.getLogger("sandlot.operator")
 
 
-def generate_api_key() -> str:
-    """Return a fresh test key: the `sk_sbx_` prefix and 256 bits of entropy."""
-    return KEY_PREFIX + secrets.token_hex(32)
 
 
 @dataclass
@@ -413,8 +423,11 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     writes_before = kube.writes
     changes: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
     try:
+        fresh = False  # the namespace was just created: what belongs in it cannot exist yet
         for obj in wanted:
-            outcome = ensure(kube, obj)
+            outcome = ensure(kube, obj, probably_absent=fresh)
+            if obj["kind"] == "Namespace":
+                fresh = outcome == "created"
             if outcome != "unchanged":
                 where = obj["metadata"].get("namespace")
                 ref = f"{obj['kind']} {where + '/' if where else ''}{obj['metadata']['name']}"
@@ -442,8 +455,13 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     finally:
         metrics.API_WRITES.inc(kube.writes - writes_before)
     if any(changes.values()):
-        reason = "Provisioning" if first else "Updated"
-        kopf.info(body, reason=reason, message=f"namespace {sbx.namespace}: {_summary(changes)}")
+        summary = f"namespace {sbx.namespace}: {_summary(changes)}"
+        if first:
+            # The first pass is logged, not posted: the Ready Event (and the Ready condition
+            # meanwhile) tells the person; an Event per sandbox creation is one API write saved.
+            logger.info(f"provisioned {summary}")
+        else:
+            kopf.info(body, reason="Updated", message=summary)
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
     _report_workloads(sbx)
@@ -503,15 +521,24 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
             sbx.flush()
 
 
-def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
-    """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
+async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
+    """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone.
+
+    Waits in the handler (asynchronously, no thread held) for the namespace controller to
+    finish, checking every second, instead of failing and being retried: each kopf retry
+    writes its progress onto the CR, which was about twenty writes per deletion. After
+    TEARDOWN_WAIT_SECONDS it falls back to retrying every ten seconds.
+    """
     sbx = Sandbox(ctx, body)
     if sbx.phase != "Terminating":
         kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
         sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
-        sbx.flush()
-    if not _teardown_namespace(sbx):
-        raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=1)
+        await asyncio.to_thread(sbx.flush)
+    deadline = time.monotonic() + TEARDOWN_WAIT_SECONDS
+    while not await asyncio.to_thread(_teardown_namespace, sbx):
+        if time.monotonic() >= deadline:
+            raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=10)
+        await asyncio.sleep(1)
     metrics.TEARDOWN_SECONDS.observe(runtime.total_seconds())
     metrics.record_phase(sbx.key, None, sbx.tenant)
     logger.info(f"namespace {sbx.namespace} is gone")
@@ -564,6 +591,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+        settings.execution.max_workers = operator_settings.workers
         if getattr(memo, "sandlot", None) is None:
             kube = Kube(make_api_client())
             memo.sandlot = Context(kube=kube, settings=operator_settings,
@@ -590,8 +618,8 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
                 _recheck(ctx, memo, body, logger)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
         """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
-        _teardown(_context(memo), body, runtime, logger)
+        await _teardown(_context(memo), body, runtime, logger)
 
     return registry

@@ -3,7 +3,7 @@
 Side effects at the edge, each bounded by the tenant's grant (reconcile/tenancy.py):
 - ConfigMaps, and the Secret an S3 source names for its credentials, are read from the
   SandboxEnvironment's own namespace only (the spec holds names, never namespaces);
-- http(s) URLs go through the one guarded fetch (sandlot.netguard), with the address policy
+- http(s) URLs go through the one guarded fetch (sandlot.util.netguard), with the address policy
   built here at start-up from the settings and the cluster networks the API reveals;
 - S3 objects are read with the credentials the grant names: the tenant's Secret, a role the
   platform maps to the tenant, or the operator's own only for a tenant the platform opted in.
@@ -20,11 +20,11 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from sandlot import netguard
 from sandlot.kube import Kube, secret_values
 from sandlot.reconcile.desired import Document
 from sandlot.reconcile.tenancy import SOURCE_NOT_ALLOWED, PlatformSources, Refusal, S3Plan, SourceGrant, plan_s3
 from sandlot.settings import OperatorSettings
+from sandlot.util import netguard
 
 log = logging.getLogger("sandlot.operator")
 
@@ -98,7 +98,7 @@ def s3_client(ref: Any, credentials: dict[str, str], timeout: float) -> Any:
 
 def _s3_credentials(kube: Kube, namespace: str, plan: S3Plan, ref: Any, field: str, tenant: str,
                     timeout: float) -> dict[str, str]:
-    """Return boto3 credential arguments for a plan: from the tenant's Secret, an assumed role, or none (the operator's)."""
+    """Return boto3 credential arguments: the tenant's Secret, an assumed role, or none (the operator's own)."""
     if plan.credentials == "secret":
         assert plan.secret is not None
         secret = kube.get("v1", "Secret", plan.secret, namespace)  # the CR's own namespace, always
@@ -158,7 +158,8 @@ def _from_s3(kube: Kube, namespace: str, ref: Any, field: str, grant: SourceGran
 
 
 def read_source(kube: Kube, namespace: str, source: Any, field: str, *, grant: SourceGrant,
-                addresses: netguard.AddressPolicy, timeout: float = 20.0, s3_client_factory: Any = s3_client) -> Document:
+                addresses: netguard.AddressPolicy, timeout: float = 20.0,
+                s3_client_factory: Any = s3_client) -> Document:
     """Return the document a source (configMap, url or s3) names, read within the tenant's grant.
 
     `namespace` is the SandboxEnvironment's own: the only one ConfigMaps and Secrets are read from.
@@ -206,7 +207,7 @@ def learn_cluster_networks(kube: Kube) -> list[netguard.NamedNetwork]:
 
 
 def address_policy(settings: OperatorSettings, learned: list[netguard.NamedNetwork]) -> netguard.AddressPolicy:
-    """Return the address policy of every url source: learned and configured cluster networks refused, opened ranges allowed."""
+    """Return the address policy of url sources: cluster networks refused, opened ranges allowed."""
     blocked = list(learned)
     blocked += [netguard.NamedNetwork(ipaddress.ip_network(c, strict=False),
                                       "a cluster network (SANDLOT_CLUSTER_CIDRS)") for c in settings.cluster_cidrs]

@@ -19,6 +19,7 @@ import yaml
 
 from sandlot.diff.changes import Change, Location, counts, rank
 
+
 @dataclass
 class Report:
     """The outcome of one diff: what was compared and every change found."""
@@ -126,7 +127,7 @@ def render_junit(report: Report, fail_on: str | None) -> str:
     """Render JUnit XML: one test case per change, failed when at least as severe as --fail-on (error)."""
     threshold = rank(fail_on or "error")
     failing = sum(rank(c.level) <= threshold for c in report.changes)
-    cases = report.changes or [None]
+    cases: list[Change | None] = list(report.changes) or [None]
     suites = ET.Element("testsuites", name="sandlot diff", tests=str(len(cases)), failures=str(failing))
     suite = ET.SubElement(suites, "testsuite", name=f"{report.old} -> {report.new}", tests=str(len(cases)),
                           failures=str(failing), errors="0", skipped="0")

@@ -66,7 +66,7 @@ def diff_graphql(old_text: str, new_text: str, old_file: str, new_file: str) -> 
     from graphql import find_breaking_changes, find_dangerous_changes
 
     old, new = _schema(old_text, old_file), _schema(new_text, new_file)
-    found = [*find_breaking_changes(old, new), *find_dangerous_changes(old, new)]
+    found: list[Any] = [*find_breaking_changes(old, new), *find_dangerous_changes(old, new)]
     changes = []
     for item in found:
         where = coordinate(item.description)

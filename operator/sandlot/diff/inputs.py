@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandlot.mock.loader import Spec, SpecError, load_spec
-from sandlot.mock.sourcemap import SourceMap
-from sandlot.seed.sources import SourceError, configmap_payload
+from sandlot.openapi.loader import Spec, SpecError, load_spec
+from sandlot.openapi.sourcemap import SourceMap
+from sandlot.util.sources import SourceError, configmap_payload
 
 GRAPHQL_SUFFIXES = (".graphql", ".gql", ".graphqls")
 
@@ -69,7 +69,7 @@ def load_input(source: str) -> Input:
 
 def _fetch(url: str) -> str:
     """Return the text at an http(s) URL (GraphQL schemas; OpenAPI URLs go through the loader)."""
-    from sandlot.mock.loader import _read
+    from sandlot.openapi.loader import _read
 
     try:
         return _read(url).decode("utf-8")

@@ -18,12 +18,19 @@ from typing import Any
 
 from sandlot.diff.changes import Change, make
 from sandlot.diff.schemas import REQUEST, RESPONSE, SchemaChange, SchemaDiff, Schemas
-from sandlot.mock.loader import escape_token, iter_operations
+from sandlot.openapi.loader import iter_operations
+from sandlot.util.pointers import escape_token
 
 Alternative = dict[str, tuple[str, frozenset[str]]]  # a security requirement: scheme identity -> (name, scopes)
 _TEMPLATE_PARAM = re.compile(r"\{([^}]*)\}")
 # Header parameters OpenAPI says to ignore: the HTTP layer owns them.
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+
+
+def _mapping(node: dict[str, Any], key: str) -> dict[Any, Any]:
+    """Return node[key] when it is a mapping, else an empty one (a malformed spec compares as empty)."""
+    value = node.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -225,8 +232,7 @@ class OpenAPIDiff:
 
     def _content(self, old: dict[str, Any], op: str, new: dict[str, Any], np: str, side: str, status: str) -> None:
         """Compare the media types of a request body or a response, and the schema of each."""
-        old_content = old.get("content") if isinstance(old.get("content"), dict) else {}
-        new_content = new.get("content") if isinstance(new.get("content"), dict) else {}
+        old_content, new_content = _mapping(old, "content"), _mapping(new, "content")
         new_keys = {_media_key(k): k for k in new_content}
         old_keys = {_media_key(k) for k in old_content}
         several = len(new_content) > 1
@@ -253,8 +259,7 @@ class OpenAPIDiff:
     # Responses ----------------------------------------------------------------------------------
 
     def _responses(self, old: _Operation, new: _Operation) -> None:
-        old_all = old.node.get("responses") if isinstance(old.node.get("responses"), dict) else {}
-        new_all = new.node.get("responses") if isinstance(new.node.get("responses"), dict) else {}
+        old_all, new_all = _mapping(old.node, "responses"), _mapping(new.node, "responses")
         old_by, new_by = {str(k).upper(): k for k in old_all}, {str(k).upper(): k for k in new_all}
         op, np = f"{old.pointer}/responses", f"{new.pointer}/responses"
         for status, raw_key in old_by.items():
@@ -276,8 +281,7 @@ class OpenAPIDiff:
                           new=f"{np}/{escape_token(str(raw_key))}")
 
     def _headers(self, old: dict[str, Any], op: str, new: dict[str, Any], np: str, status: str) -> None:
-        old_headers = old.get("headers") if isinstance(old.get("headers"), dict) else {}
-        new_headers = new.get("headers") if isinstance(new.get("headers"), dict) else {}
+        old_headers, new_headers = _mapping(old, "headers"), _mapping(new, "headers")
         new_by = {str(k).lower(): k for k in new_headers}
         for name, raw in old_headers.items():
             if str(name).lower() == "content-type":

@@ -14,7 +14,7 @@ from pathlib import Path
 from sandlot.diff.changes import Change, Location, exit_code, rank
 from sandlot.diff.formats import Report, render
 from sandlot.diff.inputs import DiffInputError, Input, load_input
-from sandlot.mock.sourcemap import SourceMap
+from sandlot.openapi.sourcemap import SourceMap
 
 
 def display_path(location: str) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandlot.diff.rules import BOUNDS, INFO, RULES, bound_rule
-from sandlot.mock.loader import escape_token, resolve_pointer
+from sandlot.util.pointers import escape_token, resolve_pointer
 
 REQUEST, RESPONSE = "request", "response"
 
@@ -435,7 +435,7 @@ class SchemaDiff:
                     below = self.compare(self.old.view(old_members), self.new.view(new_members), side)
                     out.extend(replace(c, path=(key, *c.path)) for c in below)
         if old.groups and new.groups:
-            for (old_kind, old_branches), (new_kind, new_branches) in zip(old.groups, new.groups):
+            for (old_kind, old_branches), (new_kind, new_branches) in zip(old.groups, new.groups, strict=False):
                 self._alternatives(old_kind, [(old, b) for b in old_branches], new_kind,
                                    [(new, b) for b in new_branches], side, out)
         elif lifted and new.groups:
@@ -492,7 +492,8 @@ class SchemaDiff:
             old_pointer = old_view.members[0][1] if old_view else old.pointer
             new_pointer = new_view.members[0][1] if new_view else new.pointer
 
-            def add(rule: str) -> None:
+            def add(rule: str, name: str = name, old_pointer: str = old_pointer,
+                    new_pointer: str = new_pointer) -> None:
                 out.append(SchemaChange(rule, (name,), old_pointer, new_pointer, scoped=False))
 
             if old_seen and new_seen:

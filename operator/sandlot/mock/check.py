@@ -1,6 +1,6 @@
 """`sandlot mock --check`: the thorough validation of a spec, without serving it.
 
-Called by server.run_mock. Serving start-up stays fast because it only checks what
+Called by `sandlot mock --check` (cli/mock.py). Serving start-up stays fast because it only checks what
 it needs; this runs the OpenAPI 3.0/3.1 meta-schema validation
 (openapi-spec-validator) over the bundled document and compiles every operation's
 request and response plans, and reports the first problem as a SpecError naming
@@ -10,7 +10,7 @@ the file, the JSON pointer and the problem.
 from __future__ import annotations
 
 from sandlot.mock.engine import Engine
-from sandlot.mock.loader import SpecError, escape_token, load_spec
+from sandlot.openapi.loader import SpecError, escape_token, load_spec
 
 
 def check_spec(source: str) -> int:

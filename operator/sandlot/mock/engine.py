@@ -1,8 +1,9 @@
 """The mock engine: one compiled spec that turns a `MockRequest` into a `MockResponse`.
 
-Built once per spec (`Engine.from_source`) by server.py and by the stateful layer,
-which uses the steps separately: `match` (route), `validate` (typed request or the
-refusal), `respond` (render a status, optionally with a caller-supplied body).
+Built once per spec (`Engine.from_source`) by the HTTP app's composition (http/compose.py).
+The stages above it (simulation, state) use the steps separately, through the request context
+(mock/context.py): `match` (route), `validate` (typed request or the refusal), `respond`
+(render a status, optionally with a caller-supplied body).
 `handle` runs the whole pipeline and caches its answers: the pipeline is a pure,
 deterministic function of the request, so repeating a request costs a dict lookup.
 
@@ -23,15 +24,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandlot.mock.generate import Generator
-from sandlot.mock.loader import Spec, SpecError, escape_token, iter_operations, load_spec
 from sandlot.mock.messages import MockRequest, MockResponse, Violation, problem_body, problem_response
 from sandlot.mock.negotiate import negotiate
 from sandlot.mock.responder import (
-    NOTSET, Chosen, ResponseChoiceError, ResponsePlan, choice_error_response, serialize,
+    NOTSET,
+    Chosen,
+    ResponseChoiceError,
+    ResponsePlan,
+    choice_error_response,
+    serialize,
 )
 from sandlot.mock.router import Router, server_base_paths
-from sandlot.mock.schemas import SchemaIndex
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
+from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
+from sandlot.openapi.schemas import SchemaIndex
 
 log = logging.getLogger("sandlot.mock")
 
@@ -285,7 +291,8 @@ class Engine:
         body: Any = NOTSET
         if media is not None:
             schema = plan.media_schema(chosen, media)
-            if schema is not None and not next(iter(self.index.validator(schema, "response").iter_errors(problem)), None):
+            validator = self.index.validator(schema, "response") if schema is not None else None
+            if validator is not None and not next(iter(validator.iter_errors(problem)), None):
                 body = problem
         try:
             response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
@@ -340,15 +347,20 @@ class Engine:
                 path = path[len(prefix):]
                 break
         digest = hashlib.blake2b(
-            f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0{strip_controls(req.query)}\0".encode() + req.body,
+            f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0"
+            f"{strip_controls(req.query)}\0".encode() + req.body,
             digest_size=8,
         ).digest()
         return random.Random(int.from_bytes(digest, "big"))
 
     # -- the whole pipeline ---------------------------------------------------------------------
 
-    def handle(self, req: MockRequest) -> MockResponse:
-        """Answer one request: route, validate, choose and render (cached per identical request)."""
+    def handle(self, req: MockRequest, *, routed: Match | MockResponse | None = None,
+               validated: ValidatedRequest | MockResponse | None = None) -> MockResponse:
+        """Answer one request: route, validate, choose and render (cached per identical request).
+
+        `routed` and `validated` are what an earlier stage already found (mock/context.py), so a
+        request is routed and validated once."""
         key = None
         if len(req.body) <= _CACHE_MAX_BODY:
             key = (req.method, req.path, req.query, req.body, tuple(req.headers.items()))
@@ -356,7 +368,7 @@ class Engine:
             if cached is not None:
                 self._cache.move_to_end(key)  # least recently used goes first
                 return cached
-        response = self._handle(req)
+        response = self._handle(req, routed, validated)
         if key is not None and len(response.body) <= _CACHE_MAX_ENTRY_BYTES:
             self._cache[key] = response
             self._cache_bytes += len(response.body) + len(req.body)
@@ -365,14 +377,16 @@ class Engine:
                 self._cache_bytes -= len(old.body) + len(old_key[3])
         return response
 
-    def _handle(self, req: MockRequest) -> MockResponse:
+    def _handle(self, req: MockRequest, routed: Match | MockResponse | None,
+                validated: ValidatedRequest | MockResponse | None) -> MockResponse:
         if req.path.startswith(RESERVED_PREFIX):
             return problem_response(404, f"{RESERVED_PREFIX} is reserved for Sandlot's own endpoints")
-        match = self.match(req)
+        match = routed if routed is not None else self.match(req)
         if isinstance(match, MockResponse):
             return match
         try:
-            validated = self.validate(req, match)
+            if validated is None:
+                validated = self.validate(req, match)
             if isinstance(validated, MockResponse):
                 return validated
             query = urllib.parse.parse_qs(req.query) if "__" in req.query else {}

@@ -23,14 +23,14 @@ import re
 import string
 import threading
 import uuid
+from collections.abc import Callable
 from random import Random
-from typing import Callable
 
 POOL_SIZE = 200
 _POOL_SEED = 20261126
 # Synthesized dates fall in a fixed window, so values never depend on the wall clock.
-_EPOCH_START = int(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc).timestamp())
-_EPOCH_SPAN = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp()) - _EPOCH_START
+_EPOCH_START = int(dt.datetime(2020, 1, 1, tzinfo=dt.UTC).timestamp())
+_EPOCH_SPAN = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()) - _EPOCH_START
 # RFC 2606 reserves these, so mock emails and URLs can never reach a real mailbox or site.
 _DOMAINS = ("example.com", "example.org", "example.net")
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -104,7 +104,7 @@ def _ascii_slug(text: str) -> str:
 
 def date_time(rng: Random) -> str:
     """Return an RFC 3339 UTC timestamp between 2020 and 2026."""
-    moment = dt.datetime.fromtimestamp(_EPOCH_START + rng.randrange(_EPOCH_SPAN), dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(_EPOCH_START + rng.randrange(_EPOCH_SPAN), dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -120,7 +120,7 @@ def time_of_day(rng: Random) -> str:
 
 def rfc2822(rng: Random) -> str:
     """Return an RFC 2822 date (Twilio's `date-time-rfc-2822`)."""
-    moment = dt.datetime.fromtimestamp(_EPOCH_START + rng.randrange(_EPOCH_SPAN), dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(_EPOCH_START + rng.randrange(_EPOCH_SPAN), dt.UTC)
     return moment.strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 

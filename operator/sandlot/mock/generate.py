@@ -23,8 +23,8 @@ from fractions import Fraction
 from typing import Any
 
 from sandlot.mock import formats
-from sandlot.mock.loader import resolve_pointer
 from sandlot.mock.regex_gen import PatternError, generate_matching
+from sandlot.openapi.loader import resolve_pointer
 
 # Below this nesting depth optional properties are filled and arrays get a few items; deeper
 # (or inside a schema that refers to itself) only what the schema requires is generated.
@@ -181,7 +181,7 @@ class Generator:
         if node is None:
             if not ref.startswith("#"):
                 raise ValueError(
-                    f"$ref {ref!r} is not local: bundle the document first (sandlot.mock.loader)"
+                    f"$ref {ref!r} is not local: bundle the document first (sandlot.openapi.loader)"
                 )
             try:
                 node = resolve_pointer(self._root, ref[1:])
@@ -261,7 +261,7 @@ class Generator:
     def _schema_index(self) -> Any:
         """Return the engine's SchemaIndex for this document (built on first use)."""
         if self._index is None:
-            from sandlot.mock.schemas import SchemaIndex  # the engine's validators: same semantics
+            from sandlot.openapi.schemas import SchemaIndex  # the engine's validators: same semantics
 
             self._index = SchemaIndex(self._root, "3.0" if self._v30 else "3.1")
         return self._index
@@ -367,13 +367,14 @@ class Generator:
         """Return a value for a node with oneOf/anyOf: one branch each, merged with the node's own keywords."""
         rng = ctx.rng
         orders = [list(range(len(alts))) for _, alts in plan.compositions]
-        for order, (_, alts) in zip(orders, plan.compositions):
+        for order, (_, alts) in zip(orders, plan.compositions, strict=True):
             rng.shuffle(order)
             if lean:  # scalar branches first: an id rather than the whole expanded object
                 order.sort(key=lambda i: bool({"object", "array"} & set(self._plan(alts[i]).types)))
         value: Any = None
         for attempt in range(max(len(o) for o in orders)):
-            branches = tuple(alts[order[attempt % len(order)]] for (_, alts), order in zip(plan.compositions, orders))
+            branches = tuple(alts[order[attempt % len(order)]]
+                             for (_, alts), order in zip(plan.compositions, orders, strict=True))
             combined = self._combine(plan, branches)
             pushed = [b["$ref"] for b in branches if isinstance(b, Mapping) and isinstance(b.get("$ref"), str)]
             ctx.stack.extend(pushed)
@@ -579,7 +580,7 @@ class Generator:
             wanted = max(wanted, rng.randint(1, 3))
         wanted = min(wanted, cap)
         names = schema.get("propertyNames")
-        for pattern, sub in patterns.items():
+        for pattern in patterns:
             if len(out) >= wanted:
                 break
             try:
@@ -940,8 +941,9 @@ def _integer(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng
         k_low, k_high = math.ceil(low / step), math.floor(high / step)
         if k_low > k_high and (ilow is not None or ihigh is not None):
             # the realistic window holds no multiple: fall back to the schema's own bounds
-            low = ilow if ilow is not None else (ihigh - step * 1000)
-            high = ihigh if ihigh is not None else (ilow + step * 1000)
+            # One of the two is set (checked above), so each fallback has its other bound.
+            low = ilow if ilow is not None else (ihigh - step * 1000)  # type: ignore[operator]
+            high = ihigh if ihigh is not None else (ilow + step * 1000)  # type: ignore[operator]
             k_low, k_high = math.ceil(low / step), math.floor(high / step)
         if k_low > k_high:
             return int(k_low * step)

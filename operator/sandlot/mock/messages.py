@@ -1,7 +1,7 @@
 """The request and response values that flow through the mock pipeline.
 
-`server.py` turns an ASGI scope into a `MockRequest`, the engine turns it into a
-`MockResponse`; the stateful layer (sandbox/) builds and rewrites the same values.
+`http/app.py` turns an ASGI scope into a `MockRequest`, the engine turns it into a
+`MockResponse`; the simulation and state stages build and rewrite the same values.
 Nothing here knows about an HTTP framework.
 """
 
@@ -78,10 +78,17 @@ PROBLEM_TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    403: "Forbidden",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
 }
+
+
+def json_response(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> MockResponse:
+    """Build an `application/json` response (non-ASCII kept as is)."""
+    return MockResponse(status, [("content-type", "application/json"), *headers],
+                        json.dumps(body, ensure_ascii=False).encode())
 
 
 def problem_body(status: int, detail: str, errors: Iterable[Violation] = ()) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandlot.mock.schemas import SchemaIndex
+from sandlot.openapi.schemas import SchemaIndex
 
 _INT = re.compile(r"-?\d+\Z")
 _DEEP = re.compile(r"\[([^\[\]]*)\]")
@@ -110,9 +110,10 @@ def deserialize_query(spec: ParamSpec, query: Mapping[str, list[str]], claimed: 
     if kind == "object" and spec.explode and spec.style == "form":
         obj = {k: v[0] for k, v in query.items() if k not in claimed}
         return obj if obj else MISSING
-    values = query.get(name)
-    if values is None:
+    found = query.get(name)
+    if found is None:
         return MISSING
+    values = found
     if kind == "array":
         if spec.explode:
             return list(values)

@@ -50,7 +50,7 @@ _DEFAULT_EXTRA = 8
 _ECMA_FIXES = (
     (re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P<\1>"),
     (re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P=\1)"),
-    (re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}"), lambda m: "\\U%08x" % int(m.group(1), 16)),
+    (re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}"), lambda m: f"\\U{int(m.group(1), 16):08x}"),
     (re.compile(r"\\p\{(?:L|Letter|Alphabetic)\}"), r"[^\\W\\d_]"),
     (re.compile(r"\\p\{(?:N|Nd|Number)\}"), r"\\d"),
     (re.compile(r"\\[pP]\{[^}]*\}"), r"\\w"),
@@ -107,7 +107,7 @@ def _chars_of_in(items: Any) -> str:
 
 def _convert(parsed: Any) -> Any:
     """Convert a `re._parser` subpattern into this module's tuple tree."""
-    nodes = []
+    nodes: list[tuple[Any, ...]] = []
     for op, value in parsed:
         if op is _c.LITERAL:
             nodes.append(("lit", chr(value)))

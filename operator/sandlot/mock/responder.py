@@ -21,7 +21,7 @@ from typing import Any
 
 from sandlot.mock.messages import MockResponse, problem_response
 from sandlot.mock.negotiate import is_json, media_type, negotiate
-from sandlot.mock.schemas import SchemaIndex
+from sandlot.openapi.schemas import SchemaIndex
 
 log = logging.getLogger("sandlot.mock")
 
@@ -151,7 +151,7 @@ class ResponsePlan:
 
     def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
               example: str | None, dynamic: bool) -> Any:
-        examples = entry.get("examples") if isinstance(entry.get("examples"), Mapping) else {}
+        examples: Mapping[str, Any] = entry["examples"] if isinstance(entry.get("examples"), Mapping) else {}
         if example is not None:
             if example not in examples:
                 names = ", ".join(examples) or "none"

@@ -122,7 +122,7 @@ class Router(Generic[T]):
         # ones); a method it lacks is a 405 even when a less specific template has it.
         for end, values in _walk(self._root, segments, 0, []):
             value = end.methods.get(method)
-            params = dict(zip(self._names[end.template], values)) if value is not None else {}
+            params = dict(zip(self._names[end.template], values, strict=False)) if value is not None else {}
             return RouteMatch(end.template, value, params, tuple(end.methods))
         return None
 
@@ -146,7 +146,7 @@ def _walk(node: _Node[T], segments: list[str], i: int, values: list[str]):  # ty
 
 
 def _split(path: str) -> list[str]:
-    return [s for s in path.split("/")[1:]] if path != "/" else []
+    return list(path.split("/")[1:]) if path != "/" else []
 
 
 def _normalise(path: str) -> str:

@@ -20,13 +20,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandlot.mock.loader import escape_token
 from sandlot.mock.messages import MockRequest, Violation
 from sandlot.mock.negotiate import is_json, match_declared, media_param, media_type
 from sandlot.mock.params import (
-    MISSING, ParamSpec, coerce, decode_content, deserialize_query, deserialize_text, param_kind,
+    MISSING,
+    ParamSpec,
+    coerce,
+    decode_content,
+    deserialize_query,
+    deserialize_text,
+    param_kind,
 )
-from sandlot.mock.schemas import SchemaIndex, violations
+from sandlot.openapi.loader import escape_token
+from sandlot.openapi.schemas import SchemaIndex
 
 # Keywords that do not constrain a value; a schema of only these and `type` is checked by type.
 _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "deprecated"}
@@ -202,8 +208,10 @@ class RequestPlan:
             declared = match_declared(self.body_media, content_type) if content_type else next(iter(self.body_media))
             if declared is None:
                 accepted = ", ".join(self.body_media)
-                return Refusal(415, f"Content-Type {media_type(content_type)!r} is not accepted here; send one of: {accepted}",
-                               [Violation("header", "/content-type", f"unsupported media type; expected one of: {accepted}")])
+                return Refusal(415, f"Content-Type {media_type(content_type)!r} is not accepted here; "
+                                    f"send one of: {accepted}",
+                               [Violation("header", "/content-type",
+                                          f"unsupported media type; expected one of: {accepted}")])
         elif self.body_media and content_type:  # an empty body: only an empty form still means something
             declared = match_declared(self.body_media, content_type)
         errors = self._check_params(req, path_params, query, cookies, out)
@@ -270,11 +278,11 @@ class RequestPlan:
             if spec.location == "path":
                 raw = path_params.get(spec.name, MISSING)
                 value = MISSING if raw is MISSING else (
-                    raw if spec.kind == "json" else deserialize_text(spec, raw))
+                    raw if spec.kind == "json" else deserialize_text(spec, str(raw)))
             elif spec.location == "header":
                 raw = req.headers.get(spec.name.lower(), MISSING)
                 value = MISSING if raw is MISSING else (
-                    raw if spec.kind == "json" else deserialize_text(spec, raw))
+                    raw if spec.kind == "json" else deserialize_text(spec, str(raw)))
             else:
                 source = query if spec.location == "query" else {k: [v] for k, v in cookies.items()}
                 claimed = self.claimed_query if spec.location == "query" else set()
@@ -286,9 +294,10 @@ class RequestPlan:
                 continue
             if spec.kind == "json":
                 try:
-                    value = decode_content(value)
+                    value = decode_content(str(value))
                 except ValueError:
-                    errors.append(Violation(spec.location, "/" + escape_token(spec.name), f"{spec.name!r} must be JSON"))
+                    errors.append(Violation(spec.location, "/" + escape_token(spec.name),
+                                            f"{spec.name!r} must be JSON"))
                     continue
             elif value == "" and spec.allow_empty:
                 targets[spec.location][spec.name] = value
@@ -395,6 +404,23 @@ def _parse_multipart(raw: bytes, content_type: str | None) -> dict[str, list[str
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
-        fields.setdefault(str(name), []).append(payload.decode("utf-8", "replace"))
+        payload = part.get_payload(decode=True)
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        fields.setdefault(str(name), []).append(text)
     return fields
+
+
+#: The longest schema-violation message kept in a problem (jsonschema's can be huge).
+_MAX_MESSAGE = 300
+
+
+def violations(validator: Any, instance: Any, location: str, prefix: str = "") -> list[Violation]:
+    """Return every schema violation of `instance` as a Violation with a JSON pointer."""
+    found = []
+    for error in validator.iter_errors(instance):
+        pointer = prefix + "".join("/" + escape_token(str(p)) for p in error.absolute_path)
+        message = error.message
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        found.append(Violation(location, pointer, message))
+    return found

@@ -14,6 +14,7 @@ from typing import Any
 from sandlot.api.v1alpha1 import API_VERSION, SandboxEnvironment
 from sandlot.reconcile import naming
 from sandlot.render.templating import render
+from sandlot.util.appenv import app_environment
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,10 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
         render("namespace.yaml.j2", **common),
         render("resourcequota.yaml.j2", quota=spec.quota.to_wire(), **common),
         render("limitrange.yaml.j2", quota=spec.quota.to_wire(), **common),
-        render("networkpolicy-deny-all.yaml.j2", **common),
-        render("networkpolicy-same-namespace.yaml.j2", **common),
-        render("networkpolicy-dns.yaml.j2", dns_namespace=inputs.stub.dns_namespace,
-               dns_label_key=dns_key, dns_label_value=dns_value, **common),
+        render("networkpolicy.yaml.j2", name=naming.NETWORK_POLICY, dns_namespace=inputs.stub.dns_namespace,
+               dns_label_key=dns_key, dns_label_value=dns_value,
+               egress=[r.to_wire() for r in spec.network.egress], **common),
     ]
-    if spec.network.egress:
-        objects.append(render("networkpolicy-egress.yaml.j2",
-                              egress=[r.to_wire() for r in spec.network.egress], **common))
     objects.append(render("serviceaccount.yaml.j2", service_account=naming.SERVICE_ACCOUNT, **common))
     if inputs.credentials is not None:
         objects.append(render("secret-credentials.yaml.j2", name=naming.CREDENTIALS_SECRET,
@@ -140,13 +137,9 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
         objects.append(render("service.yaml.j2", name=name, component="stub", port=inputs.stub.port,
                               selector=selector, extra_labels={naming.LABEL_DOWNSTREAM: d.name}, **common))
 
-    app_env = [e.to_wire() for e in spec.app.env]
-    app_env += [{"name": d.envVar, "value": urls[d.name]} for d in spec.downstreams]
-    app_env += [
-        {"name": "SANDLOT_SANDBOX", "value": "true"},
-        {"name": "SANDLOT_TEST_API_KEY", "valueFrom": {
-            "secretKeyRef": {"name": naming.CREDENTIALS_SECRET, "key": "apiKey"}}},
-    ]
+    app_env = app_environment(
+        [e.to_wire() for e in spec.app.env], [(d.envVar, urls[d.name]) for d in spec.downstreams],
+        api_key_from={"secretKeyRef": {"name": naming.CREDENTIALS_SECRET, "key": "apiKey"}})
     objects.append(render("deployment-app.yaml.j2", name=naming.APP_NAME, app=spec.app.to_wire(),
                           env=app_env, service_account=naming.SERVICE_ACCOUNT, **common))
     objects.append(render("service.yaml.j2", name=naming.APP_NAME, component="app", port=spec.app.port,

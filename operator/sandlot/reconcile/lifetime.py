@@ -6,19 +6,11 @@ in the API, so it survives operator restarts and raising spec.ttl extends it.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-_TTL = re.compile(r"^([1-9][0-9]{0,4})(m|h|d)$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+from sandlot.util.durations import parse_ttl
 
-
-def parse_ttl(ttl: str) -> timedelta:
-    """Return the duration of a ttl such as `90m`, `72h` or `7d`; raise ValueError otherwise."""
-    match = _TTL.match(ttl)
-    if not match:
-        raise ValueError(f"ttl {ttl!r} is not a whole number of minutes, hours or days (e.g. 90m, 72h, 7d)")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+__all__ = ["expires_at", "format_time", "is_expired", "parse_time", "parse_ttl"]
 
 
 def parse_time(stamp: str) -> datetime:

@@ -22,6 +22,7 @@ ANNOTATION_OWNER = "sandlot.dev/owner"
 CREDENTIALS_SECRET = "sandlot-credentials"
 FIXTURES_CONFIGMAP = "sandlot-fixtures"
 SERVICE_ACCOUNT = "sandbox"
+NETWORK_POLICY = "sandbox-isolation"
 APP_NAME = "app"
 
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")

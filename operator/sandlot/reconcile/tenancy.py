@@ -3,7 +3,7 @@
 Pure: the handler passes the tenant (or None when no SandboxTenant of that name exists: then
 only the built-in defaults apply), the tenants that claim the sandbox's namespace, how many
 other sandboxes the tenant has, and the platform's settings for sources. Nothing here touches
-the network or the API; the guarded fetch (sandlot.netguard) enforces the same URL rules again
+the network or the API; the guarded fetch (sandlot.util.netguard) enforces the same URL rules again
 on every redirect.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandlot.api.v1alpha1 import S3ObjectRef, SandboxEnvironment, SandboxTenantSpec
-from sandlot.netguard import FetchPolicy, Refused, check_url
 from sandlot.reconcile.lifetime import parse_ttl
+from sandlot.util.netguard import FetchPolicy, Refused, check_url
 
 SOURCE_NOT_ALLOWED = "SourceNotAllowed"
 

@@ -1,0 +1,174 @@
+"""`sandlot mock`: its options, and running it (`--check`, stateless or `--stateful`).
+
+Called by the command line's parser (cli/__init__.py): `add_mock_command` adds the options,
+`run_mock` prints, serves and returns the exit code. Composing the app is http/compose.py's
+job and serving http/serve.py's; inputs that cannot work are one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sandlot.cli.args import LOG_LEVELS, port_number
+
+if TYPE_CHECKING:  # imported when used: `sandlot --help` must not load the app
+    from sandlot.http.app import HttpApp
+    from sandlot.state.stage import StateStage
+
+DEFAULT_DB = ".sandlot/sandbox.db"
+log = logging.getLogger("sandlot.mock")
+
+
+def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `mock` and every option it takes to the top-level sub-commands."""
+    mock = sub.add_parser("mock", help="serve a mock of an OpenAPI 3.x document")
+    mock.add_argument("spec", help="path or URL of the OpenAPI document (JSON or YAML), or a ConfigMap manifest")
+    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    mock.add_argument("--port", type=port_number, default=4010, help="port to bind (default 4010)")
+    mock.add_argument("--seed", type=int, default=0, help="seed for generated data (default 0)")
+    mock.add_argument("--check", action="store_true", help="validate the spec and exit")
+    mock.add_argument("--no-watch", action="store_true", help="do not reload when the spec changes")
+    mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
+    mock.add_argument("--dynamic", action="store_true",
+                      help="generate every body from its schema, ignoring examples (Prism's -d)")
+    mock.add_argument("--scenario", default=None,
+                      help="scenario for every request that does not ask for another, e.g. "
+                           "'unavailable' or 'slow; latency=100ms' (see docs/scenarios.md)")
+    mock.add_argument("--config", default=None,
+                      help="sidecar YAML: scenarios, magic values, rate limit, webhooks; with --stateful "
+                           "also collection overrides, quota, retention, live-key patterns")
+    group = mock.add_argument_group("stateful sandbox (see docs/stateful.md)")
+    group.add_argument("--stateful", action="store_true",
+                       help="remember created objects per tenant (collections inferred from the spec)")
+    group.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file for the state (default {DEFAULT_DB})")
+    group.add_argument("--fixtures", default=None, help="YAML/JSON seed loaded into every new tenant")
+    group.add_argument("--admin-token", default=None,
+                       help="token for /__sandlot/ (default: $SANDLOT_ADMIN_TOKEN, else generated)")
+    group.add_argument("--key", action="append", default=[],
+                       help="a sandbox key issued elsewhere to accept (repeatable; also "
+                            "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
+    mock.set_defaults(func=run_mock)
+
+
+def run_mock(args: argparse.Namespace) -> int:
+    """Run `sandlot mock`: check the spec, or serve it until interrupted. Return the exit code."""
+    logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
+    # A ConfigMap manifest's spec is written here, and removed with it when the mock stops.
+    with tempfile.TemporaryDirectory(prefix="sandlot-mock-") as scratch:
+        return _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    started = time.perf_counter()
+    from sandlot.http.compose import INPUT_ERRORS, build_app, spec_source
+    from sandlot.state.config import load_config
+    from sandlot.state.fixtures import parse_fixtures
+    from sandlot.util.sources import read_file_or_configmap
+
+    try:
+        # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
+        spec = spec_source(args.spec, scratch)
+        if args.check:
+            return _check(spec, args.spec)
+        config = load_config(args.config)
+        generated = False
+        if args.stateful:
+            admin_token, generated = admin_token_from(args, config.admin_token)
+            config = config.with_admin_token(admin_token)
+        fixtures = None
+        if args.stateful and args.fixtures:
+            fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
+        app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic,
+                        db=args.db if args.stateful else None, config=config, fixtures=fixtures,
+                        default_scenario=args.scenario)
+    except INPUT_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state = app.pipeline.state
+    try:
+        if state is not None and not _announce_stateful(args, state, config.admin_token if generated else None):
+            return 2
+        return _serve(app, args, started)
+    finally:
+        app.pipeline.close()  # writes the buffered request log: SIGTERM must not lose it
+
+
+def _check(spec: str, given: str) -> int:
+    """Run `--check` on the spec (`given` names it in messages); return the exit code."""
+    from sandlot.mock.check import check_spec
+    from sandlot.openapi.loader import SpecError
+
+    try:
+        count = check_spec(spec)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - --check reports, it never shows a traceback
+        print(f"error: {given}: the spec cannot be checked: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(f"OK: {count} operations")
+    return 0
+
+
+def admin_token_from(args: argparse.Namespace, configured: str | None) -> tuple[str, bool]:
+    """Return (admin token, whether it was generated now): --admin-token, then
+    $SANDLOT_ADMIN_TOKEN, then the config file, else a new random token."""
+    given = args.admin_token or os.environ.get("SANDLOT_ADMIN_TOKEN") or configured
+    return (given, False) if given else ("adm_" + secrets.token_urlsafe(24), True)
+
+
+def _announce_stateful(args: argparse.Namespace, state: StateStage, generated_token: str | None) -> bool:
+    """Register the provided keys, issue one when there is none, and print what the user needs."""
+    from sandlot.state.auth import register_provided_keys
+
+    provided = [*args.key, *filter(None, os.environ.get("SANDLOT_KEYS", "").split(","))]
+    try:
+        register_provided_keys(state.store, [k.strip() for k in provided], time.time())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    log.info("Stateful: collections %s; state in %s", ", ".join(sorted(state.model.collections)) or "none",
+             args.db)
+    if not state.store.list_keys():
+        tenant_id, key = state.issue_key(name="default")
+        print(f"Sandbox key for tenant {tenant_id} (shown once): {key.secret}", flush=True)
+    if generated_token:
+        print(f"Admin token (shown once): {generated_token}", flush=True)
+    return True
+
+
+def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
+    """Bind the socket (a busy port is exit 2 with the way out) and serve until stopped."""
+    from sandlot.http.reload import freeze_heap
+    from sandlot.http.serve import bind_error, listen_socket, serve_until_stopped
+
+    try:
+        sock = listen_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"error: {bind_error(args.host, args.port, exc)}", file=sys.stderr)
+        return 2
+    freeze_heap()
+    port = sock.getsockname()[1]
+    log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
+             len(app.holder.engine.operations), args.spec, args.host, port, time.perf_counter() - started)
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    try:
+        # SIGTERM (how Kubernetes stops a stub) and Ctrl-C both return here, so clean-up runs.
+        serve_until_stopped(app, sockets=[sock], host=args.host, port=port, access_log=False, http="httptools",
+                            loop=loop, log_level=str(args.log_level).lower(), lifespan="on")
+    finally:
+        sock.close()
+    return 0

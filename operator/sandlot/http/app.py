@@ -1,0 +1,129 @@
+"""The ASGI edge: one raw ASGI app that turns each HTTP request into a request context, runs
+it through the pipeline's stages and sends the answer.
+
+Built by http/compose.py (`build_app`) for `sandlot mock`, `sandlot mock --stateful`, each
+stub of `sandlot up` and the tests; served by http/serve.py. The app is a bare ASGI callable
+rather than Starlette: the stages already route, parse and negotiate, so a framework would only
+add per-request work (request objects, middleware stack, its own router). Besides reading the
+body and sending the response, the edge answers CORS (any origin may call a mock, as Prism
+allows), turns an unexpected exception into a 500 problem, and carries out what a stage asked
+of it on the context (`ctx.edge`: wait, close or reset the connection, http/edge.py). On its
+lifespan it runs the spec watcher (http/reload.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from sandlot.http.asgi import Receive, Scope, Send
+from sandlot.http.edge import Aborted, act
+from sandlot.http.pipeline import Pipeline
+from sandlot.http.reload import EngineHolder, watch_spec
+from sandlot.mock.messages import MockRequest, MockResponse
+
+log = logging.getLogger("sandlot.mock")
+
+_MAX_BODY = 32 * 1024 * 1024
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+class HttpApp:
+    """A raw ASGI application answering every request through a pipeline of stages."""
+
+    def __init__(self, pipeline: Pipeline, *, watch: bool = False) -> None:
+        self.pipeline = pipeline
+        self.watch = watch
+        self._watch_task: asyncio.Task[None] | None = None
+
+    @property
+    def holder(self) -> EngineHolder:
+        """Return the holder of the engine serving now."""
+        return self.pipeline.holder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > _MAX_BODY:
+                await _send(send, MockResponse(413, [("content-type", "text/plain")], b"request body too large"))
+                return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
+        req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
+        origin = headers.get("origin")
+        if origin is not None and req.method == "OPTIONS" and "access-control-request-method" in headers:
+            await _send(send, cors_preflight(origin, headers))
+            return
+        ctx = self.pipeline.context(req)
+        try:
+            response = self.pipeline.run(ctx)
+        except Exception:  # noqa: BLE001 - one bad request must not take the server down
+            log.exception("unhandled error answering %s %s", req.method, req.path)
+            response = MockResponse(500, [("content-type", "application/problem+json")],
+                                    b'{"type":"about:blank","title":"Internal Server Error","status":500,'
+                                    b'"detail":"the mock failed to answer; see the server log"}')
+        if origin is not None:
+            response = MockResponse(response.status, [*response.headers, *cors_headers(origin)], response.body)
+        if ctx.edge is not None:
+            try:
+                await act(ctx.edge, send, receive)
+            except Aborted:
+                # Let the server see the connection is gone, so it does not answer a 500 itself.
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                return
+        await _send(send, response)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.watch:
+                    self._watch_task = asyncio.create_task(watch_spec(self.holder))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._watch_task is not None:
+                    self._watch_task.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def cors_headers(origin: str) -> list[tuple[str, str]]:
+    """Return the CORS headers that let a browser app on any origin read a mock response."""
+    return [("access-control-allow-origin", origin), ("access-control-allow-credentials", "true"),
+            ("access-control-expose-headers", "*"), ("vary", "origin")]
+
+
+def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
+    """Answer a CORS preflight: any origin, method and header may call the mock (as Prism does)."""
+    allowed = [("access-control-allow-methods", headers.get("access-control-request-method", "*")),
+               ("access-control-allow-headers", headers.get("access-control-request-headers", "*")),
+               ("access-control-max-age", "600")]
+    return MockResponse(204, [*cors_headers(origin), *allowed], b"")
+
+
+async def _send(send: Send, response: MockResponse) -> None:
+    # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
+    headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
+               for k, v in response.headers]
+    if response.header("content-length") is None:  # a HEAD answer carries the length GET would send
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

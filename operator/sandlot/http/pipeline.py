@@ -1,0 +1,53 @@
+"""The pipeline: the HTTP app's explicit, typed list of stages over the engine serving now.
+
+Built by http/compose.py (`compose`), run by the ASGI app (http/app.py) for every request and
+called directly by tests. A request becomes one `RequestContext` (mock/context.py) that goes
+through the stages in order, each able to answer or pass it on; the mock engine answers last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sandlot.http.reload import EngineHolder
+from sandlot.mock.context import RequestContext, Stage, chain
+from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.simulation.stage import Simulation
+from sandlot.state.stage import StateStage
+
+Identify = Callable[[RequestContext], "str | None"]
+
+
+@dataclass(eq=False)
+class Pipeline:
+    """Stages in order (admin -> simulation -> state), the engine last; see the module docstring."""
+
+    holder: EngineHolder
+    stages: Sequence[Stage]
+    identify: Identify
+    base_clock: Callable[[], float] = time.time
+    simulation: Simulation | None = None
+    state: StateStage | None = None
+    _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._answer = chain(list(self.stages))
+
+    def context(self, req: MockRequest) -> RequestContext:
+        """Return a new context for `req`, on the engine serving now (a reload swaps it later)."""
+        return RequestContext(req, self.holder.engine, self.identify, self.base_clock)
+
+    def run(self, ctx: RequestContext) -> MockResponse:
+        """Answer a context through the stages (the edge reads `ctx.edge` afterwards)."""
+        return self._answer(ctx)
+
+    def handle(self, req: MockRequest) -> MockResponse:
+        """Answer one request (in-process, without the ASGI edge)."""
+        return self.run(self.context(req))
+
+    def close(self) -> None:
+        """Flush the state stage's request log and close its store (no-op when stateless)."""
+        if self.state is not None:
+            self.state.close()

@@ -1,0 +1,1 @@
+"""OpenAPI documents: loading and bundling, JSON Schema validators."""

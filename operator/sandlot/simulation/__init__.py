@@ -1,0 +1,1 @@
+"""The simulation: scenarios, faults, magic values, rate limits, the clock, webhooks."""

@@ -1,0 +1,123 @@
+"""The webhook delivery worker: the side-effect edge of webhooks.
+
+Started lazily by the simulation stage on the server's event loop (the first event scheduled
+or clock advance starts it). It takes due deliveries from the `Outbox` (simulation/webhooks.py) one at a time, in due
+order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
+the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
+next delivery is due or until `poke()` says something changed (a new event, a clock advance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from sandlot.simulation.webhooks import (
+    BAD_SIGNATURE,
+    SIGNATURE_HEADER,
+    Attempt,
+    Delivery,
+    Outbox,
+    RetryPolicy,
+    signature_header,
+)
+
+log = logging.getLogger("sandlot.webhooks")
+
+#: The longest the worker sleeps before looking again (scheduled times are virtual and a clock
+#: advance pokes it, so this only bounds how stale a sleep can get).
+MAX_IDLE = 1.0
+
+
+def request_headers(delivery: Delivery, attempt: int, signed_at: int) -> dict[str, str]:
+    """Return the headers of one delivery attempt, signature included (wrong on purpose for the
+    bad_signature fault: signed with another secret)."""
+    secret = delivery.secret if BAD_SIGNATURE not in delivery.faults else delivery.secret + "-wrong"
+    return {
+        "content-type": "application/json",
+        "user-agent": "Sandlot-Webhooks/1",
+        SIGNATURE_HEADER: signature_header(secret, signed_at, delivery.body),
+        "Sandlot-Event-Id": delivery.event_id,
+        "Sandlot-Event-Type": delivery.event_type,
+        "Sandlot-Delivery-Id": delivery.delivery_id,
+        "Sandlot-Delivery-Attempt": str(attempt),
+    }
+
+
+class WebhookWorker:
+    """Deliver due webhooks until cancelled."""
+
+    def __init__(self, outbox: Outbox, now_of: Callable[[str], float], policy: RetryPolicy,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.outbox = outbox
+        self.now_of = now_of
+        self.policy = policy
+        self.wall = wall
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_started(self) -> None:
+        """Start the worker on the running event loop unless it already runs there."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
+            return
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self.run())
+
+    def poke(self) -> None:
+        """Wake the worker: something was scheduled or a clock moved."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the worker and wait for it."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
+                pass
+
+    async def run(self) -> None:
+        """Deliver forever: due deliveries in order, then sleep until the next or a poke."""
+        assert self._wake is not None
+        async with aiohttp.ClientSession() as session:
+            while True:
+                self._wake.clear()
+                due = self.outbox.due(self.now_of)
+                for delivery in due:
+                    await self._attempt(session, delivery)
+                if due:
+                    continue
+                wait = self.outbox.seconds_to_next(self.now_of)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), min(MAX_IDLE, wait if wait is not None
+                                                                  else MAX_IDLE))
+                except TimeoutError:
+                    pass
+
+    async def _attempt(self, session: aiohttp.ClientSession, delivery: Delivery) -> None:
+        number = len(delivery.attempts) + 1
+        signed_at = int(self.wall())
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            # The policy's timeout is read per attempt: a spec reload may change it.
+            async with session.post(delivery.url, data=delivery.body, allow_redirects=False,
+                                    headers=request_headers(delivery, number, signed_at),
+                                    timeout=aiohttp.ClientTimeout(total=self.policy.timeout)) as response:
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        log.debug("webhook %s attempt %d -> %s", delivery.delivery_id, number, status or error)
+        self.outbox.settle(delivery, Attempt(number, self.now_of(delivery.tenant_id), signed_at,
+                                             status, error, duration_ms), self.policy)

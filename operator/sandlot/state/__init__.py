@@ -1,0 +1,1 @@
+"""Sandbox state: the inferred model, the store, tenants and keys, idempotency."""

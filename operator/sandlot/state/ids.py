@@ -1,0 +1,36 @@
+"""Assign ids to created objects in the format the collection's schema implies.
+
+Called by the state stage (state/stage.py) on every create. Random ids (not sequences) for string
+formats, so ids never collide across tenants or restarts; integers count up per tenant.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+from collections.abc import Callable
+
+import rstr
+
+from sandlot.state.inference import IdFormat
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_token(length: int) -> str:
+    """Return `length` random base62 characters."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id(fmt: IdFormat, next_int: Callable[[], int]) -> str | int:
+    """Return a fresh id: uuid4, the next integer, prefix + base62, a pattern match, or base62."""
+    if fmt.kind == "uuid":
+        return str(uuid.uuid4())
+    if fmt.kind == "int":
+        return next_int()
+    if fmt.kind == "prefixed":
+        return fmt.prefix + random_token(max(8, min(fmt.length, 32)))
+    if fmt.kind == "pattern":
+        return rstr.xeger(fmt.prefix)
+    return random_token(max(8, min(fmt.length, 32)))

@@ -1,0 +1,574 @@
+"""Infer REST collections from an OpenAPI document: which operations create, list, read,
+update and delete which objects, the id field and format, timestamps, pagination and filters.
+
+A pure function over the (bundled, local-`$ref`) document: `infer_model(document, overrides)`.
+Called once at load time by the state stage (state/stage.py) (sandlot.state.stage); the rules are
+written down in docs/stateful.md. `x-sandlot-collection`, `x-sandlot-id-field` and
+`x-sandlot-id-format` on a path item or operation, or a sidecar config file (`overrides`),
+settle what the spec leaves ambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandlot.openapi.loader import iter_operations
+from sandlot.util.pointers import deref
+
+CREATED_NAMES = frozenset({
+    "created", "created_at", "createdat", "creation_time", "creationtime", "date_created",
+    "datecreated", "inserted_at", "create_time", "createtime", "creation_date", "creationdate",
+})
+UPDATED_NAMES = frozenset({
+    "updated", "updated_at", "updatedat", "modified", "modified_at", "modifiedat",
+    "date_updated", "dateupdated", "last_modified", "lastmodified", "update_time", "updatetime",
+    "date_modified", "datemodified",
+})
+ITEMS_FIELDS = ("data", "items", "results", "records", "entries", "objects", "values")
+HAS_MORE_FIELDS = ("has_more", "hasMore", "more", "has_next", "hasNext")
+NEXT_FIELDS = ("next_cursor", "nextCursor", "next_page_token", "nextPageToken", "next_token",
+               "nextToken", "cursor", "next")
+TOTAL_FIELDS = ("total", "total_count", "totalCount", "count", "total_results", "totalResults")
+LIMIT_PARAMS = ("limit", "page_size", "pageSize", "PageSize", "per_page", "perPage", "size",
+                "max_results", "maxResults", "count")
+OFFSET_PARAMS = ("offset", "skip", "start")
+PAGE_PARAMS = ("page", "Page", "page_number", "pageNumber")
+AFTER_PARAMS = ("starting_after", "after", "startingAfter")
+BEFORE_PARAMS = ("ending_before", "before", "endingBefore")
+CURSOR_PARAMS = ("cursor", "page_token", "pageToken", "next_token", "nextToken", "PageToken")
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*_)[A-Za-z0-9]")
+_PATTERN_PREFIX = re.compile(r"^\^?([A-Za-z][A-Za-z0-9]*_)")
+_FORMAT_SUFFIX = re.compile(r"\.(json|xml|csv)$")
+_JSON_MEDIA = re.compile(r"^application/([\w.+-]+\+)?json", re.IGNORECASE)
+
+
+class InferenceError(ValueError):
+    """An override that cannot apply (unknown path, bad id format): says what to fix."""
+
+
+@dataclass(frozen=True)
+class IdFormat:
+    """How the server assigns ids: uuid, int, prefixed (prefix + random), pattern or string.
+
+    For `pattern`, `prefix` holds the regular expression new ids are generated from.
+    """
+
+    kind: str
+    prefix: str = ""
+    length: int = 24
+
+    @staticmethod
+    def parse(text: str) -> IdFormat:
+        """Parse an `x-sandlot-id-format` value: `uuid`, `int`, `string`, or `prefix:cus_`."""
+        if text in ("uuid", "int", "string"):
+            return IdFormat(text)
+        if text.startswith("prefix:") and len(text) > len("prefix:"):
+            return IdFormat("prefixed", text[len("prefix:"):])
+        raise InferenceError(
+            f"id format {text!r} is not one of uuid, int, string, prefix:<prefix> (e.g. prefix:cus_)")
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """A property the server sets: when (created/updated) and how (iso, date, unix, unix_ms)."""
+
+    name: str
+    event: str
+    style: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A kind of stored object, e.g. `customers`."""
+
+    name: str
+    id_field: str
+    id_format: IdFormat
+    item_schema: dict[str, Any]
+    properties: dict[str, Any]
+    timestamps: tuple[Timestamp, ...] = ()
+    required: frozenset[str] = frozenset()
+    #: The property that wraps one object in item responses (`{"droplet": {...}}`), if any.
+    wrapper: str | None = None
+
+    def server_filled(self, name: str) -> bool:
+        """Tell whether the server supplies a property the client left out: it is required
+        (a response without it would be invalid) or readOnly (only the server sets it)."""
+        schema = self.properties.get(name)
+        return name in self.required or (isinstance(schema, dict) and bool(schema.get("readOnly")))
+
+    @property
+    def singular(self) -> str:
+        """Return the collection name made singular (customers -> customer)."""
+        return singularize(self.name)
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """How a list operation pages: response shape (array or envelope) and query parameters."""
+
+    shape: str = "array"  # array | envelope
+    items_field: str | None = None
+    has_more_field: str | None = None
+    next_field: str | None = None
+    total_field: str | None = None
+    limit_param: str | None = None
+    offset_param: str | None = None
+    page_param: str | None = None
+    after_param: str | None = None
+    before_param: str | None = None
+    cursor_param: str | None = None
+    default_limit: int = 10
+    max_limit: int = 100
+    #: The number of the first page: 1, or 0 where the page parameter starts at 0 (Twilio).
+    page_base: int = 1
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What one operation does to state: action on a collection, with its parameters."""
+
+    action: str  # create | list | read | update | delete
+    collection: str
+    id_param: str | None = None
+    parent_param: str | None = None
+    parent_collection: str | None = None
+    parent_field: str | None = None
+    pagination: Pagination | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)  # query param -> property
+
+
+@dataclass(frozen=True)
+class StateModel:
+    """Everything inferred: collections by name and bindings by (METHOD, path template)."""
+
+    collections: dict[str, Collection]
+    bindings: dict[tuple[str, str], Binding]
+
+    def binding(self, method: str, template: str) -> Binding | None:
+        """Return the binding of an operation, or None when it is served statelessly."""
+        return self.bindings.get((method.upper(), template))
+
+
+def singularize(name: str) -> str:
+    """Return a plural English noun made singular by the common rules (refunds -> refund)."""
+    lower = name.lower()
+    if lower.endswith("ies") and len(name) > 3:
+        return name[:-3] + "y"
+    if lower.endswith(("sses", "xes", "ches", "shes")):
+        return name[:-2]
+    if lower.endswith("s") and not lower.endswith(("ss", "us", "is")):
+        return name[:-1]
+    return name
+
+
+def object_properties(document: Mapping[str, Any], schema: Any) -> dict[str, Any]:
+    """Return the properties of an object schema, merging `allOf` members (resolved)."""
+    schema = deref(document, schema)
+    if not isinstance(schema, dict):
+        return {}
+    props: dict[str, Any] = {}
+    for member in schema.get("allOf") or ():
+        props.update(object_properties(document, member))
+    for name, sub in (schema.get("properties") or {}).items():
+        props[name] = deref(document, sub)
+    if not props:
+        # oneOf/anyOf of objects: the first member's properties give the stored fields.
+        for member in (schema.get("oneOf") or schema.get("anyOf") or ())[:1]:
+            props.update(object_properties(document, member))
+    return props
+
+
+def object_required(document: Mapping[str, Any], schema: Any) -> set[str]:
+    """Return the required property names of an object schema, merging `allOf` members."""
+    schema = deref(document, schema)
+    if not isinstance(schema, dict):
+        return set()
+    required = set(schema.get("required") or ())
+    for member in schema.get("allOf") or ():
+        required |= object_required(document, member)
+    return required
+
+
+def _is_array(schema: Any) -> bool:
+    types = schema.get("type") if isinstance(schema, dict) else None
+    return types == "array" or (isinstance(types, list) and "array" in types)
+
+
+def _json_content(document: Mapping[str, Any], holder: Any) -> dict[str, Any] | None:
+    holder = deref(document, holder)
+    content = holder.get("content") if isinstance(holder, dict) else None
+    if not isinstance(content, dict):
+        return None
+    for media, body in content.items():
+        if _JSON_MEDIA.match(media) or media == "*/*":
+            return body if isinstance(body, dict) else None
+    return None
+
+
+def success_response(document: Mapping[str, Any], op: Mapping[str, Any]) -> tuple[str, dict] | None:
+    """Return (status, media object) of the lowest documented 2xx with a JSON body, if any."""
+    responses = op.get("responses") or {}
+    for status in sorted(str(s) for s in responses):
+        if status.startswith("2") or status.upper() == "2XX":
+            media = _json_content(document, responses.get(status) or responses.get(int(status)
+                                  if status.isdigit() else status))
+            if media is not None:
+                return status, media
+    return None
+
+
+def _media_example(document: Mapping[str, Any], media: Mapping[str, Any]) -> Any:
+    if "example" in media:
+        return media["example"]
+    for example in (media.get("examples") or {}).values():
+        example = deref(document, example)
+        if isinstance(example, dict) and "value" in example:
+            return example["value"]
+    return None
+
+
+def _params(document: Mapping[str, Any], op: Mapping[str, Any], item: Mapping[str, Any],
+            where: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for param in [*(item.get("parameters") or ()), *(op.get("parameters") or ())]:
+        param = deref(document, param)
+        if isinstance(param, dict) and param.get("in") == where and "name" in param:
+            found[param["name"]] = param
+    return found
+
+
+def _first(names: tuple[str, ...], available: Any) -> str | None:
+    return next((n for n in names if n in available), None)
+
+
+def _id_format(document: Mapping[str, Any], id_schema: Mapping[str, Any],
+               examples: list[Any]) -> IdFormat:
+    """Derive the id format from the id property's schema, then from example values."""
+    types = id_schema.get("type")
+    if id_schema.get("format") == "uuid":
+        return IdFormat("uuid")
+    if types in ("integer", "number") or (isinstance(types, list) and "integer" in types):
+        return IdFormat("int")
+    pattern = id_schema.get("pattern")
+    if isinstance(pattern, str) and (m := _PATTERN_PREFIX.match(pattern)):
+        return IdFormat("prefixed", m.group(1))
+    if isinstance(pattern, str):
+        return IdFormat("pattern", pattern)
+    samples = [id_schema.get("example"), *(id_schema.get("examples") or []), *examples]
+    for sample in samples:
+        if isinstance(sample, str) and (m := _PREFIX.match(sample)):
+            return IdFormat("prefixed", m.group(1), max(8, len(sample) - len(m.group(1))))
+    for sample in samples:
+        if isinstance(sample, str) and re.fullmatch(r"[0-9a-fA-F-]{36}", sample):
+            return IdFormat("uuid")
+    return IdFormat("string")
+
+
+def _timestamps(properties: Mapping[str, Any]) -> tuple[Timestamp, ...]:
+    stamps = []
+    for name, schema in properties.items():
+        key = name.lower()
+        event = "created" if key in CREATED_NAMES else "updated" if key in UPDATED_NAMES else None
+        if event is None or not isinstance(schema, dict):
+            continue
+        types = schema.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "integer" in types or "number" in types:
+            style = "unix_ms" if key.endswith(("_ms", "ms")) else "unix"
+        elif schema.get("format") == "date":
+            style = "date"
+        else:
+            style = "iso"
+        stamps.append(Timestamp(name, event, style))
+    return tuple(stamps)
+
+
+@dataclass
+class _PathInfo:
+    template: str
+    item: dict[str, Any]
+    ops: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _segments(template: str) -> list[str]:
+    return [s for s in template.split("/") if s]
+
+
+def _strip_ext(segment: str) -> str:
+    """Drop a format suffix (`Calls.json` -> `Calls`, `{Sid}.json` -> `{Sid}`), as Twilio uses."""
+    return _FORMAT_SUFFIX.sub("", segment)
+
+
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def _extension(name: str, *holders: Mapping[str, Any] | None) -> Any:
+    for holder in holders:
+        if isinstance(holder, Mapping) and name in holder:
+            return holder[name]
+    return None
+
+
+def _group_paths(document: Mapping[str, Any]) -> dict[str, _PathInfo]:
+    paths: dict[str, _PathInfo] = {}
+    for method, template, op, item in iter_operations(dict(document)):
+        info = paths.setdefault(template, _PathInfo(template, item))
+        info.ops[method] = op
+    return paths
+
+
+def _collection_candidates(paths: Mapping[str, _PathInfo], overrides: Mapping[str, Any]
+                           ) -> Iterator[tuple[str, str | None, str, str | None, bool]]:
+    """Yield (collection path, item path, name, item param, strong) for each candidate list.
+
+    Strong candidates define a collection; weak ones only bind to a collection of that name.
+    """
+    path_overrides = overrides.get("paths") or {}
+    for template, info in paths.items():
+        segs = [_strip_ext(seg) for seg in _segments(template)]
+        if not segs or _is_param(segs[-1]):
+            continue
+        item_template = None
+        item_param = None
+        for other in paths:
+            osegs = [_strip_ext(seg) for seg in _segments(other)]
+            if len(osegs) == len(segs) + 1 and osegs[:-1] == segs and _is_param(osegs[-1]):
+                item_template, item_param = other, osegs[-1][1:-1]
+                break
+        first_op = next(iter(info.ops.values()))
+        name = (_extension("x-sandlot-collection", path_overrides.get(template), info.item,
+                           info.ops.get("get"), info.ops.get("post"), first_op)
+                or segs[-1])
+        explicit = _extension("x-sandlot-collection", path_overrides.get(template), info.item)
+        # Without an item path, only a path that both lists and creates starts a collection;
+        # a list-only path (/charges/{id}/refunds) joins a collection found elsewhere, and
+        # POST-only paths (/tokens, /charges/{id}/capture) are actions served statelessly.
+        strong = bool(item_template or explicit or {"GET", "POST"} <= info.ops.keys())
+        yield template, item_template, str(name), item_param, strong
+
+
+def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+                ) -> StateModel:
+    """Infer the collections and operation bindings of an OpenAPI document.
+
+    `overrides` is the sidecar config: {"collections": {name: {"idField", "idFormat"}},
+    "paths": {template: {"x-sandlot-collection": name, ...}}, "ignore": [template, ...]}.
+    """
+    overrides = overrides or {}
+    paths = _group_paths(document)
+    for template in overrides.get("paths") or {}:
+        if template not in paths:
+            raise InferenceError(
+                f"sidecar config names path {template!r}, which the spec does not have; "
+                f"use a template exactly as written under `paths:` in the spec")
+    ignored = set(overrides.get("ignore") or ())
+    collections: dict[str, Collection] = {}
+    bindings: dict[tuple[str, str], Binding] = {}
+    pending: list[tuple[str, str | None, str, str | None, bool]] = [
+        c for c in _collection_candidates(paths, overrides) if c[0] not in ignored
+    ]
+    # Top-level collections first, so a nested path reuses the collection its name refers to.
+    pending.sort(key=lambda c: (not c[4], len(_segments(c[0]))))
+    for list_template, item_template, name, item_param, strong in pending:
+        if not strong and name not in collections:
+            continue
+        list_info = paths[list_template]
+        item_info = paths.get(item_template) if item_template else None
+        if name not in collections:
+            collection = _infer_collection(document, name, list_info, item_info, item_param,
+                                           overrides)
+            if collection is None:
+                continue
+            collections[name] = collection
+        collection = collections[name]
+        parent = _parent_of(list_template, collections, paths)
+        parent_field = _parent_field(parent, collection) if parent else None
+        parent_kwargs: dict[str, Any] = ({"parent_param": parent[0], "parent_collection": parent[1],
+                          "parent_field": parent_field} if parent and parent_field else {})
+        if "POST" in list_info.ops:
+            bindings[("POST", list_template)] = Binding("create", name, **parent_kwargs)
+        if "GET" in list_info.ops:
+            op = list_info.ops["GET"]
+            query = _params(document, op, list_info.item, "query")
+            pagination = _pagination(document, op, query)
+            paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
+            filters = {p: prop for p in query if p not in paging
+                       and (prop := _filtered_property(p, collection.properties))}
+            bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
+                                                       filters=filters, **parent_kwargs)
+        if item_info is not None and item_template not in ignored:
+            for method, action in (("GET", "read"), ("PUT", "update"), ("PATCH", "update"),
+                                   ("POST", "update"), ("DELETE", "delete")):
+                if method in item_info.ops:
+                    bindings[(method, str(item_template))] = Binding(
+                        action, name, id_param=item_param, **parent_kwargs)
+    return StateModel(collections, bindings)
+
+
+def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathInfo,
+                      item_info: _PathInfo | None, item_param: str | None,
+                      overrides: Mapping[str, Any]) -> Collection | None:
+    item_schema: Any = None
+    examples: list[Any] = []
+    sources = []
+    if item_info is not None:
+        sources.append(item_info.ops.get("GET"))
+    sources.append(list_info.ops.get("POST"))
+    for op in sources:
+        if op and (found := success_response(document, op)):
+            schema = deref(document, found[1].get("schema"))
+            if isinstance(schema, dict) and not _is_array(schema):
+                item_schema = schema
+                examples.append(_media_example(document, found[1]))
+                break
+    if item_schema is None and "GET" in list_info.ops:
+        found = success_response(document, list_info.ops["GET"])
+        if found:
+            list_schema = deref(document, found[1].get("schema"))
+            item_schema = _list_item_schema(document, list_schema)
+    if not isinstance(item_schema, dict):
+        return None
+    props = object_properties(document, item_schema)
+    wrapper = _wrapper_property(document, name, props, object_required(document, item_schema))
+    if wrapper is not None:
+        item_schema = props[wrapper]
+        props = object_properties(document, item_schema)
+        examples = [e.get(wrapper) for e in examples if isinstance(e, dict)]
+    settings = (overrides.get("collections") or {}).get(name) or {}
+    holders = [settings, item_info.item if item_info else None,
+               *(item_info.ops.values() if item_info else ()), list_info.item,
+               *list_info.ops.values(), item_schema]
+    id_field = _extension("x-sandlot-id-field", *holders) or settings.get("idField")
+    if id_field is None:
+        candidates = ["id"]
+        if item_param:
+            candidates += [item_param, re.sub(r"(?<!^)(?=[A-Z])", "_", item_param).lower()]
+        id_field = next((c for c in candidates if c in props), item_param or "id")
+    fmt = _extension("x-sandlot-id-format", *holders) or settings.get("idFormat")
+    if fmt is not None:
+        id_format = IdFormat.parse(str(fmt))
+    else:
+        id_schema = props.get(id_field) or {}
+        if not id_schema and item_info is not None and item_param:
+            param = _params(document, next(iter(item_info.ops.values())), item_info.item,
+                            "path").get(item_param, {})
+            id_schema = deref(document, param.get("schema")) or {}
+            examples.append(param.get("example"))
+        example_ids = [e.get(id_field) for e in examples if isinstance(e, dict)]
+        id_format = _id_format(document, id_schema if isinstance(id_schema, dict) else {},
+                               example_ids)
+    return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
+                      frozenset(object_required(document, item_schema)), wrapper)
+
+
+def _wrapper_property(document: Mapping[str, Any], name: str, props: Mapping[str, Any],
+                      required: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """Return the property wrapping a single object in item responses, if the response has
+    no `id` of its own: the object property named like the collection's singular
+    (`{"droplet": {...}}` for `droplets`), else the only property, else the only required
+    property, when that is an object with properties of its own (`{"ssh_key": {...}}` for
+    `keys`)."""
+    if "id" in props:
+        return None
+
+    def holds_object(prop: str) -> bool:
+        schema = props.get(prop)
+        return isinstance(schema, dict) and bool(object_properties(document, schema))
+
+    single = singularize(name).lower().replace("-", "_")
+    named = [p for p in props if p.lower().replace("-", "_") == single and holds_object(p)]
+    if named:
+        return named[0]
+    for candidates in (list(props), [p for p in props if p in required]):
+        if len(candidates) == 1 and holds_object(candidates[0]):
+            return candidates[0]
+    return None
+
+
+def _list_item_schema(document: Mapping[str, Any], list_schema: Any) -> Any:
+    if not isinstance(list_schema, dict):
+        return None
+    if _is_array(list_schema):
+        return deref(document, list_schema.get("items"))
+    props = object_properties(document, list_schema)
+    field_name = _first(ITEMS_FIELDS, props) or next(
+        (n for n, s in props.items() if _is_array(s)), None)
+    if field_name:
+        return deref(document, props[field_name].get("items"))
+    return None
+
+
+def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
+                query: Mapping[str, Any]) -> Pagination:
+    kwargs: dict[str, Any] = {
+        "limit_param": _first(LIMIT_PARAMS, query),
+        "offset_param": _first(OFFSET_PARAMS, query),
+        "page_param": _first(PAGE_PARAMS, query),
+        "after_param": _first(AFTER_PARAMS, query),
+        "before_param": _first(BEFORE_PARAMS, query),
+        "cursor_param": _first(CURSOR_PARAMS, query),
+    }
+    if kwargs["limit_param"]:
+        schema = deref(document, query[kwargs["limit_param"]].get("schema")) or {}
+        if isinstance(schema.get("default"), int):
+            kwargs["default_limit"] = schema["default"]
+        if isinstance(schema.get("maximum"), (int, float)):
+            kwargs["max_limit"] = int(schema["maximum"])
+    if kwargs["page_param"]:
+        schema = deref(document, query[kwargs["page_param"]].get("schema")) or {}
+        if schema.get("minimum") == 0 or schema.get("default") == 0:
+            kwargs["page_base"] = 0
+    found = success_response(document, op)
+    schema = deref(document, found[1].get("schema")) if found else None
+    if isinstance(schema, dict) and not _is_array(schema):
+        props = object_properties(document, schema)
+        items_field = _first(ITEMS_FIELDS, props) or next(
+            (n for n, s in props.items() if _is_array(s)), None)
+        if items_field:
+            kwargs.update(shape="envelope", items_field=items_field,
+                          has_more_field=_first(HAS_MORE_FIELDS, props),
+                          next_field=_first(NEXT_FIELDS, props),
+                          total_field=_first(TOTAL_FIELDS, props))
+    return Pagination(**kwargs)
+
+
+def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
+    """Return the property a list query parameter filters on: same name, or its singular
+    (`?tags=a&tags=b` filters `tag` by any of the values)."""
+    if param in properties:
+        return param
+    single = singularize(param)
+    if single in properties:
+        return single
+    # Twilio filters `?To=...` on the property `to`: match ignoring case and underscores.
+    loose = [p for p in properties if p.lower().replace("_", "") == param.lower().replace("_", "")]
+    return loose[0] if len(loose) == 1 else None
+
+
+def _parent_of(list_template: str, collections: Mapping[str, Collection],
+               paths: Mapping[str, _PathInfo]) -> tuple[str, str] | None:
+    """Return (path param, parent collection) for a nested list like /customers/{id}/charges."""
+    segs = [_strip_ext(seg) for seg in _segments(list_template)]
+    if len(segs) < 3 or not _is_param(segs[-2]):
+        return None
+    parent_name = segs[-3]
+    parent = next((c for c in collections.values() if c.name == parent_name), None)
+    if parent is None:
+        return None
+    return segs[-2][1:-1], parent.name
+
+
+def _parent_field(parent: tuple[str, str], collection: Collection) -> str | None:
+    """Return the child's property that holds the parent's id (customer, customer_id ...)."""
+    param, parent_name = parent
+    single = singularize(parent_name)
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", param).lower()
+    for candidate in (param, snake, single, f"{single}_id", f"{single}Id"):
+        if candidate in collection.properties:
+            return candidate
+    return None

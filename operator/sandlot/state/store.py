@@ -1,0 +1,127 @@
+"""The `Store` protocol: everything the stateful sandbox persists, behind one small interface.
+
+The state stage, the admin API and the CLI (`sandlot keys`, `sandlot reset`) talk to a
+`Store` only; `SQLiteStore` (sandlot.state.sqlite_store) is the default implementation.
+Another backend (Postgres, Redis ...) implements this protocol and nothing else changes.
+
+Every object-level method takes the tenant id first: tenants are isolated in every query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+#: Where an object came from: seeded objects are the tenant's baseline (restored by reset,
+#: exempt from retention and from the object quota); api objects were created by requests.
+ORIGIN_SEED = "seed"
+ORIGIN_API = "api"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant: the unit of isolation. Each test credential belongs to exactly one."""
+
+    tenant_id: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A stored credential: only its hash, a printable hint, and whom it belongs to."""
+
+    key_id: str
+    key_hash: str
+    tenant_id: str
+    hint: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a collection as stored: the JSON body plus bookkeeping."""
+
+    collection: str
+    object_id: str
+    data: dict[str, Any]
+    origin: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A page request over one collection: equality filters (a list value matches any of its
+    items), then position, then size."""
+
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    offset: int = 0
+    after_id: str | None = None
+    before_id: str | None = None
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of objects in creation order, with whether more follow and the total match count."""
+
+    items: list[StoredObject]
+    has_more: bool
+    total: int
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One request as the tenant's request log shows it (bodies already truncated)."""
+
+    at: float
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    request_body: str
+    response_body: str
+
+
+class Store(Protocol):
+    """What the stateful sandbox needs from persistence."""
+
+    # tenants and keys
+    def create_tenant(self, tenant_id: str, name: str, now: float) -> Tenant: ...
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def list_tenants(self) -> list[Tenant]: ...
+    def add_key(self, record: KeyRecord) -> None: ...
+    def find_key(self, key_hash: str) -> KeyRecord | None: ...
+    def list_keys(self, tenant_id: str | None = None) -> list[KeyRecord]: ...
+    def revoke_key(self, key_id: str, now: float) -> bool: ...
+
+    # seed: one current seed per store; every tenant starts from it and reset returns to it
+    def set_seed(self, objects: Mapping[str, Sequence[tuple[str, dict[str, Any]]]], now: float) -> None: ...
+    def seed_counts(self) -> dict[str, int]: ...
+    def reset_tenant(self, tenant_id: str, now: float) -> int: ...
+
+    # objects
+    def insert_object(self, tenant_id: str, collection: str, object_id: str, data: dict[str, Any],
+                      now: float, origin: str = ORIGIN_API) -> StoredObject: ...
+    def get_object(self, tenant_id: str, collection: str, object_id: str) -> StoredObject | None: ...
+    def replace_object(self, tenant_id: str, collection: str, object_id: str, data: dict[str, Any],
+                       now: float) -> StoredObject | None: ...
+    def delete_object(self, tenant_id: str, collection: str, object_id: str) -> bool: ...
+    def list_objects(self, tenant_id: str, collection: str, query: ListQuery) -> Page: ...
+    def max_int_id(self, tenant_id: str, collection: str) -> int: ...
+    def count_objects(self, tenant_id: str, origin: str | None = None) -> int: ...
+    def purge_older_than(self, tenant_id: str, cutoff: float) -> int: ...
+
+    # per-tenant state (scenario, clock, counters): reset together with the objects
+    def get_state(self, tenant_id: str, key: str) -> Any: ...
+    def set_state(self, tenant_id: str, key: str, value: Any) -> None: ...
+
+    # usage and request log
+    def count_request(self, tenant_id: str, day: str) -> int: ...
+    def append_logs(self, entries: Sequence[tuple[str, LogEntry]], keep: int) -> None: ...
+    def read_log(self, tenant_id: str, limit: int) -> list[LogEntry]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Small shared utilities: the lowest layer, imported by both halves and importing neither."""

@@ -103,6 +103,9 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), status=True),
     _builtin("batch", "v1", "jobs", "Job", status=True),
     _builtin("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",)),
+    # Served as the real apiserver serves it (1.33+), but holding no object: the real one's
+    # `kubernetes` ServiceCIDR comes from --service-cluster-ip-range, which the emulator has not.
+    _builtin("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", namespaced=False, status=True),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
              namespaced=False, short=("crd", "crds"), status=True),

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from .catalog import SERVER_VERSION, Catalog, ResourceType, api_group, api_group_list, api_resource_list
-from .errors import ApiError
+from .errors import ApiError, details
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .store import Store, WatchEvent
 
@@ -287,11 +287,10 @@ class ApiHandler:
         if "propagationPolicy" in query:
             options["propagationPolicy"] = query["propagationPolicy"]
         result = self.store.delete(rtype, namespace, name, options)
-        if result["metadata"].get("deletionTimestamp") or rtype.custom:
-            return _json(_as_version(result, rtype, version))  # pending finalizers, or a custom resource
+        if result["metadata"].get("deletionTimestamp"):
+            return _json(_as_version(result, rtype, version))  # pending finalizers: the object as it is now
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                      "details": {"name": name, "group": rtype.group, "kind": rtype.plural,
-                                  "uid": result["metadata"]["uid"]}})
+                      "details": details(name, rtype.group, rtype.plural, uid=result["metadata"]["uid"])})
 
     async def _watch(self, request: web.Request, rtype: ResourceType, version: str, namespace: str | None,
                      matches) -> web.StreamResponse:

@@ -92,6 +92,14 @@ def _as_version(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[
     return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
 
 
+def _list_item(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
+    """Return an object as a list shows it: kube-apiserver leaves kind and apiVersion out of the items
+    of built-in lists (the list says them); custom resources keep theirs."""
+    if rtype.custom:
+        return _as_version(obj, rtype, version)
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+
 def paginate(items: list[dict[str, Any]], list_rv: str, limit: str | None, token: str | None,
              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Return one page of a sorted list and the list metadata (continue token, remaining count).
@@ -266,7 +274,7 @@ class ApiHandler:
                             raise
             page, list_meta = paginate(items, list_rv, query.get("limit"), query.get("continue"))
             return _json({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version(version),
-                          "metadata": list_meta, "items": [_as_version(obj, rtype, version) for obj in page]})
+                          "metadata": list_meta, "items": [_list_item(obj, rtype, version) for obj in page]})
         if verb == "create":
             created = self.store.create(rtype, namespace, await self._body(request), version)
             return _json(_as_version(created, rtype, version), 201)

@@ -7,7 +7,8 @@ What is observed is what the operator (operator/sandlot/kube.py, controller/hand
 kopf depend on: server-filled metadata, generation, the status subresource, conflicts, patch
 types, selectors, list and watch, finalizers, namespace termination, garbage collection, CRD
 pruning, defaulting and validation, error Status bodies, Events and immutable fields.
-Differences that stay are pinned by the last tests here and listed in docs/emulator.md.
+Differences that stay are pinned by test_the_differences_that_stay_are_the_documented_ones and listed
+in docs/emulator.md, with the decision to keep the emulator as the fast tier.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from sandlot.mock.conformance import RULES, Finding, check_request, check_respon
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest
 
-PETS = Path(__file__).parent / "fixtures" / "pets.yaml"
+from .conftest import PETS
+
 AUTH = {"authorization": "Bearer sk_test_123"}
 JSON = [("content-type", "application/json")]
 

@@ -277,3 +277,14 @@ def _problem_detail(response: MockResponse) -> str | None:
     except (ValueError, AttributeError):
         return None
     return detail if isinstance(detail, str) else None
+
+
+def markdown_table() -> str:
+    """Return the drift rule table of docs/drift.md: id, level and meaning of every rule, in report order."""
+    lines = ["| id | level | meaning |", "|---|---|---|"]
+    lines += [f"| `{rule.id}` | {rule.level} | {rule.description} |" for rule in RULES.values()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -1,5 +1,5 @@
 """docs/drift.md says what the drift proxy does: its rule table and its live-key table are the
-code's, and the pages that list `sandlot mock`'s options point at it."""
+code's, and the pages that list `sandlot mock`'s and `sandlot up`'s options point at it."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def test_the_live_key_table_is_the_one_list() -> None:
 
 def test_the_pages_point_at_the_flows() -> None:
     assert "drift.md#a-proxy-run-that-finds-drift" in (REPO / "docs" / "mock.md").read_text()
-    for anchor in ("#a-proxy-run-that-finds-drift", "#live-credentials", "#recording-real-responses-for-offline-use"):
+    assert "drift.md#sandlot-up-following-its-providers-spec" in (REPO / "docs" / "stateful.md").read_text()
+    for anchor in ("#a-proxy-run-that-finds-drift", "#live-credentials", "#recording-real-responses-for-offline-use",
+                   "#sandlot-up-following-its-providers-spec"):
         heading = anchor[1:].replace("-", " ")
         assert any(line.lstrip("#").strip().lower().replace("`", "").replace("'", "") == heading
                    for line in DRIFT.read_text().splitlines() if line.startswith("#")), anchor

@@ -32,9 +32,9 @@ def add_proxy_options(mock: argparse.ArgumentParser) -> None:
                             "and record where requests and responses break the spec")
     group.add_argument("--upstream-header", metavar="'NAME: VALUE'", action="append", default=[],
                        help="a header added to every forwarded request, e.g. the staging API's test key (repeatable)")
-    group.add_argument("--upstream-timeout", default="30s",
+    group.add_argument("--upstream-timeout", metavar="DURATION", default="30s",
                        help="how long to wait for the upstream's answer (default 30s; then 504)")
-    group.add_argument("--drift-db", default=DEFAULT_DRIFT_DB,
+    group.add_argument("--drift-db", metavar="FILE", default=DEFAULT_DRIFT_DB,
                        help=f"SQLite file the findings are added to (default {DEFAULT_DRIFT_DB})")
     group.add_argument("--record", metavar="DIR", default=None,
                        help="keep the real responses (redacted) in DIR, and DIR/openapi.json with them as examples")
@@ -71,7 +71,7 @@ def add_drift_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
         "report", help="list every finding: operation, rule, count, first and last seen, a sample",
         description="Exit codes: 0 (no finding at --fail-on's level or above), 1 (there is one), "
                     "2 (no drift record at --db).")
-    report.add_argument("--db", default=DEFAULT_DRIFT_DB,
+    report.add_argument("--db", metavar="FILE", default=DEFAULT_DRIFT_DB,
                         help=f"the drift record a proxy wrote (its --drift-db; default {DEFAULT_DRIFT_DB})")
     report.add_argument("--format", default="text", choices=DRIFT_FORMATS, help="output format")
     report.add_argument("--fail-on", choices=DRIFT_LEVELS, default=None,

@@ -271,6 +271,7 @@ class Engine:
         """Validate a routed request; return the typed request or the refusal response."""
         outcome = self.check_request(req, match)
         if isinstance(outcome, Refusal):
+            plan = self.plan(match.operation)
             if outcome.status == 422 and plan.response.exactly(400) and not plan.response.exactly(422):
                 # A body that breaks its schema is the spec's 400 where it documents no 422.
                 outcome = Refusal(400, outcome.detail, outcome.errors, outcome.headers)

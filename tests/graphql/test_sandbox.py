@@ -74,3 +74,17 @@ def test_sandlot_up_serves_a_graphql_downstream_with_its_fixtures(tmp_path: Path
         code, out, err = stop(proc)
     assert code == 0, err
     assert "stateful: Customer, Order (3 seeded objects)" in out
+
+
+def test_a_graphql_source_is_held_to_the_tenants_grant_like_an_openapi_one() -> None:
+    from sandlot.api.v1alpha1 import SandboxTenantSpec
+    from sandlot.reconcile.tenancy import PlatformSources, check_sources, source_grant
+
+    env = SandboxEnvironment.model_validate({"spec": {
+        "app": {"image": "ghcr.io/acme/app:1"}, "tenant": "shop",
+        "downstreams": [{"name": "shop", "graphql": {"url": "https://evil.test/schema.graphql"}, "envVar": "SHOP"}]}})
+    grant = source_grant("shop", SandboxTenantSpec.model_validate(
+        {"allowedSources": {"urls": ["https://specs.acme.example/"]}}), PlatformSources())
+    refusal = check_sources(env, grant, "team")
+    assert refusal is not None and refusal.message.startswith(
+        "spec.downstreams[0].graphql.url: https://evil.test/schema.graphql: the URL is under none of the allowed")

@@ -6,10 +6,11 @@ downstream, up.py) and the tests. `compose` decides the stages in order and thei
     admin (http/admin.py) -> simulation (simulation/stage.py) -> state (state/stage.py, stateful
     only) -> the mock engine (mock/engine.py)
 
-and `build_app` loads the spec, opens the store and wraps the pipeline in the ASGI edge. A GraphQL
-schema (graphql/) is served by the same stages over its HTTP surface (graphql/http.py), with
-GraphQL's last step: graphql/stage.py (stateless) or state/graphql.py (stateful), and its
-subscriptions over WebSocket (http/websocket.py).
+or, for `sandlot mock --proxy UPSTREAM`, admin -> the drift proxy (drift/stage.py), which answers
+with the real API's responses. `build_app` loads the spec, opens the stores and wraps the
+pipeline in the ASGI edge. A GraphQL schema (graphql/) is served by the same stages over its
+HTTP surface (graphql/http.py), with GraphQL's last step: graphql/stage.py (stateless) or
+state/graphql.py (stateful), and its subscriptions over WebSocket (http/websocket.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sandlot.drift.guard import LiveUpstreamError
+from sandlot.drift.stage import ProxySettings, ProxyStage
+from sandlot.drift.store import DriftStoreError
+from sandlot.drift.upstream import UpstreamError
 from sandlot.graphql.engine import SCENARIOS as GRAPHQL_SCENARIOS
 from sandlot.graphql.engine import GraphQLEngine, load_examples
 from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
@@ -49,14 +54,17 @@ from sandlot.util.sources import SourceError, configmap_payload, read_file
 log = logging.getLogger("sandlot.http")
 
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
-INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError)
+INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError,
+                UpstreamError, LiveUpstreamError, DriftStoreError)
 
 
 def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store: Store | None = None,
             fixtures: Fixtures | None = None, default_scenario: str | None = None,
             admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
-            monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> Pipeline:
-    """Return the pipeline of a stub: stateful over `store`, else stateless (raises one of INPUT_ERRORS).
+            monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+            proxy: ProxyStage | None = None) -> Pipeline:
+    """Return the pipeline of a stub: stateful over `store`, else stateless, or a drift `proxy` in
+    front of a real API (raises one of INPUT_ERRORS).
 
     `default_scenario` answers requests that ask for none (`--scenario`); the admin token is
     `admin_token`, else (stateful) the config's; a stateless stub without one lets any caller
@@ -84,17 +92,23 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
-        return {"operations": len(holder.engine.operations), "reloads": holder.reloads,
-                "last_reload_error": holder.last_error}
+        facts: dict[str, object] = {"operations": len(holder.engine.operations), "reloads": holder.reloads,
+                                    "last_reload_error": holder.last_error}
+        if proxy is not None:
+            facts["proxy"] = proxy.upstream.url
+        return facts
 
-    admin = AdminRouter(simulation, state, token, health, clock=base_clock)
-    stages: list[Stage] = [admin, simulation]
+    admin = AdminRouter(simulation, state, token, health, clock=base_clock, drift=proxy)
+    stages: list[Stage] = [admin, proxy] if proxy is not None else [admin, simulation]
     if state is not None:
         stages.append(state)
     elif hub is not None:
         stages.append(GraphQLStage(hub.publish))
-    identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
-    pipeline = Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
+    identify: Identify = credential_tenant
+    if store is not None and state is not None:
+        model_of = state  # the model is inferred again on a reload: ask the stage each time
+        identify = StoreTenancy(store, base_clock, lambda: model_of.model.identity is not None)
+    pipeline = Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, proxy=proxy)
     if hub is not None:
         simulation.clock.listeners.append(hub.clock_moved)
         pipeline.sockets = _sockets(pipeline, hub, state, config)
@@ -144,26 +158,34 @@ def graphql_holder(spec: str | Sequence[str], *, seed: int = 0, config: SandboxC
 
 
 def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, dynamic: bool = False,
+              lenient: bool = False,
               db: str | Path | None = None, config: SandboxConfig | None = None,
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
               monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-              examples: str | None = None) -> HttpApp:
-    """Load the spec (an OpenAPI document or a GraphQL schema), open the store at `db`
-    (stateful) and return the ASGI app serving it (raises one of INPUT_ERRORS; the store is
-    closed again when composing fails). `examples` is a GraphQL examples file."""
+              proxy: ProxySettings | None = None, examples: str | None = None) -> HttpApp:
+    """Load the spec (an OpenAPI document or a GraphQL schema), open the store at `db` (stateful)
+    or the drift proxy (`proxy`) and return the ASGI app serving it (raises one of INPUT_ERRORS;
+    the stores are closed again when composing fails). `examples` is a GraphQL examples file."""
     if not isinstance(spec, str) or looks_like_graphql(spec):
+        if proxy is not None:
+            raise ConfigError("--proxy forwards to a REST API described by OpenAPI; it does not take a GraphQL schema")
         holder = graphql_holder(spec, seed=seed, config=config, examples=examples)
     else:
-        holder = EngineHolder(Engine.from_source(spec, seed=seed, dynamic=dynamic), spec, seed, dynamic)
+        holder = EngineHolder(Engine.from_source(spec, seed=seed, dynamic=dynamic, lenient=lenient), spec, seed,
+                              dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
+    forwarding = None
     try:
+        forwarding = ProxyStage(proxy, holder.source, clock=base_clock) if proxy is not None else None
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,
                            default_scenario=default_scenario, admin_token=admin_token,
-                           base_clock=base_clock, monotonic=monotonic, wall=wall)
+                           base_clock=base_clock, monotonic=monotonic, wall=wall, proxy=forwarding)
     except BaseException:
         if store is not None:
             store.close()
+        if forwarding is not None:
+            forwarding.store.close()
         raise
     return HttpApp(pipeline, watch=watch)
 

@@ -37,14 +37,15 @@ class EngineHolder:
     """The engine currently serving, swapped atomically on reload."""
 
     def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False,
-                 load: Callable[[], Engine] | None = None) -> None:
+                 lenient: bool = False, load: Callable[[], Engine] | None = None) -> None:
         """`load` builds a fresh engine from the same source (default: the OpenAPI loader; a
         GraphQL stub passes its own)."""
         self.engine = engine
-        self._load = load or (lambda: Engine.from_source(source, seed=seed, dynamic=dynamic))
+        self._load = load or (lambda: Engine.from_source(source, seed=seed, dynamic=dynamic, lenient=lenient))
         self.source = source
         self.seed = seed
         self.dynamic = dynamic
+        self.lenient = lenient
         self.loaded_at = time.time()
         self.reloads = 0
         self.last_error: str | None = None

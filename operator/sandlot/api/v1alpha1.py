@@ -8,7 +8,7 @@ Field constraints here become OpenAPI validation in the CRD, so bad input is ref
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -42,7 +42,7 @@ Port = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535.")]
 Quantity = Annotated[str, Field(pattern=QUANTITY, description="Kubernetes quantity, e.g. 500m, 2, 4Gi.")]
 
 
-def _one_of(*fields: str) -> dict:
+def _one_of(*fields: str) -> dict[str, Any]:
     """Return a CEL rule that accepts an object with exactly one of `fields` set."""
     terms = " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields)
     return {"rule": f"{terms} == 1", "message": f"set exactly one of {', '.join(fields)}"}
@@ -63,7 +63,7 @@ class KubeModel(BaseModel):
         extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=False
     )
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         """Return the object as Kubernetes stores it: camelCase, unset optionals left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
@@ -390,9 +390,9 @@ class SandboxTenantStatus(KubeModel):
 class SandboxEnvironment(KubeModel):
     """A namespaced request for one isolated sandbox."""
 
-    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default="sandlot.dev/v1alpha1", alias="apiVersion")
     kind: Literal["SandboxEnvironment"] = "SandboxEnvironment"
-    metadata: dict = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: SandboxEnvironmentSpec
     status: SandboxEnvironmentStatus | None = None
 
@@ -400,8 +400,8 @@ class SandboxEnvironment(KubeModel):
 class SandboxTenant(KubeModel):
     """A cluster-scoped tenant, owned by the platform team."""
 
-    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default="sandlot.dev/v1alpha1", alias="apiVersion")
     kind: Literal["SandboxTenant"] = "SandboxTenant"
-    metadata: dict = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: SandboxTenantSpec = Field(default_factory=SandboxTenantSpec)
     status: SandboxTenantStatus | None = None

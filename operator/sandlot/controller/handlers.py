@@ -104,7 +104,8 @@ class Context:
 
 def _context(memo: Any) -> Context:
     """Return the handler context kept in kopf's memo (created at start-up)."""
-    return memo.sandlot
+    ctx: Context = memo.sandlot
+    return ctx
 
 
 def format_validation(exc: ValidationError) -> str:
@@ -364,7 +365,7 @@ def _summary(changes: dict[str, list[str]]) -> str:
 # ----- reconcile -------------------------------------------------------------------------------
 
 
-def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
+def _reconcile(ctx: Context, body: Any, logger: kopf.Logger) -> None:
     """Converge one sandbox (idempotent; the handlers and the periodic check both call it).
 
     Status is written once at the end of a pass (or once when the pass stops on a problem).
@@ -376,7 +377,7 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
         sbx.flush()
 
 
-def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
+def _converge(ctx: Context, sbx: Sandbox, logger: kopf.Logger) -> None:
     """Run one reconcile pass of `sbx`, staging its status."""
     body = sbx.body
     model = _parse(sbx)
@@ -475,7 +476,7 @@ def _suffix(filename: str) -> str:
     return ".yaml"
 
 
-def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None:
+def _recheck(ctx: Context, memo: Any, body: Any, logger: kopf.Logger) -> None:
     """Enforce the ttl, converge unhandled or drifted specs, and move readiness forward.
 
     Recovery never depends on kopf's own bookkeeping: a sandbox whose current generation was
@@ -521,7 +522,7 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
             sbx.flush()
 
 
-async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
+async def _teardown(ctx: Context, body: Any, runtime: Any, logger: kopf.Logger) -> None:
     """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone.
 
     Waits in the handler (asynchronously, no thread held) for the namespace controller to
@@ -544,7 +545,7 @@ async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logge
     logger.info(f"namespace {sbx.namespace} is gone")
 
 
-def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
+def _sweep_orphans(kube: Kube, logger: kopf.Logger) -> None:
     """Delete sandbox namespaces whose SandboxEnvironment no longer exists (e.g. a finalizer removed by hand)."""
     try:
         namespaces = kube.list("v1", "Namespace", label_selector=f"{naming.MANAGED_BY}={naming.MANAGER}")
@@ -602,7 +603,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
-    def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         """Make the sandbox namespace hold exactly what the spec asks for."""
         ctx = _context(memo)
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}"):
@@ -610,7 +611,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.recheck_seconds, initial_delay=settings.recheck_seconds,
                 registry=registry)
-    def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    def recheck(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         """Periodically enforce the ttl and converge what the change handlers left (see _recheck)."""
         ctx = _context(memo)
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
@@ -618,7 +619,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
                 _recheck(ctx, memo, body, logger)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: kopf.Logger, **_: Any) -> None:
         """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
         await _teardown(_context(memo), body, runtime, logger)
 

@@ -25,7 +25,8 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from sandlot import metrics
-from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
+from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment
+from sandlot.controller.admission import Admission, LedgerBusy, Tenant, TenantInvalid
 from sandlot.controller.sources import SourceError, read_source
 from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client
 from sandlot.reconcile import naming
@@ -34,13 +35,15 @@ from sandlot.reconcile.desired import (
     Credentials, Document, Inputs, StubSettings, credentials_copy, credentials_copy_name, desired_objects,
     endpoints,
 )
-from sandlot.reconcile.lifetime import expires_at, format_time
+from sandlot.reconcile.admission import REFUSED_REASONS, Admitted, Queued, queued_message
+from sandlot.reconcile.lifetime import Expiry, expiry, format_time, parse_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.tenancy import check_tenant
 from sandlot.settings import OperatorSettings, load_settings
 
 PLURAL = "sandboxenvironments"
 KIND = "SandboxEnvironment"
+TENANT_PLURAL = "sandboxtenants"
 FINALIZER = "sandlot.dev/teardown"
 KEY_PREFIX = "sk_sbx_"
 #: Kinds the operator creates inside a sandbox namespace, checked when pruning leftovers.
@@ -70,8 +73,13 @@ class Context:
 
     kube: Kube
     settings: OperatorSettings
+    admission: Admission = None  # type: ignore[assignment]  # set in __post_init__
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.admission is None:
+            self.admission = Admission(self.kube, format_validation)
 
     @contextmanager
     def exclusive(self, key: str, *, wait: bool = True) -> Iterator[bool]:
@@ -188,31 +196,83 @@ def _parse(sbx: Sandbox) -> SandboxEnvironment:
         raise kopf.PermanentError(message) from exc
 
 
-def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> None:
-    """Stop (or retry later) when the SandboxTenant's grant does not allow this sandbox."""
-    kube = sbx.ctx.kube
-    tenant_obj = kube.get(API_VERSION, "SandboxTenant", model.spec.tenant)
-    if tenant_obj is None:
-        return
+class Waiting(Exception):
+    """The sandbox waits in its tenant's queue: nothing more to do in this pass."""
+
+
+def _read_tenant(sbx: Sandbox, model: SandboxEnvironment) -> Tenant | None:
+    """Return the sandbox's SandboxTenant as stored now (None: none of that name), or report it invalid."""
     try:
-        tenant = SandboxTenantSpec.model_validate(tenant_obj.get("spec") or {})
-    except ValidationError as exc:
-        sbx.fail("TenantInvalid", f"SandboxTenant {model.spec.tenant!r} is invalid: {format_validation(exc)}")
+        return sbx.ctx.admission.read(model.spec.tenant)
+    except TenantInvalid as exc:
+        sbx.fail("TenantInvalid", str(exc))
         raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
-    others = sum(
-        1 for o in kube.list(API_VERSION, KIND)
-        if (o.get("spec") or {}).get("tenant", "default") == model.spec.tenant
-        and not o["metadata"].get("deletionTimestamp")
-        and (o["metadata"]["namespace"], o["metadata"]["name"]) != (sbx.cr_namespace, sbx.name)
-        and (o.get("status") or {}).get("phase") not in ("Expired", "Failed")
-    )
-    refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others)
+
+
+def _tenant_check(sbx: Sandbox, model: SandboxEnvironment, tenant: Tenant | None) -> None:
+    """Stop when the SandboxTenant's grant does not allow this sandbox's spec (namespace, ttl, image)."""
+    refusal = check_tenant(model, tenant.spec if tenant else None, cr_namespace=sbx.cr_namespace)
     if refusal is None:
         return
     sbx.fail(refusal.reason, refusal.message, final=not refusal.retry)
     if refusal.retry:
         raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
     raise kopf.PermanentError(refusal.message)
+
+
+def _admit(sbx: Sandbox, model: SandboxEnvironment, tenant: Tenant | None) -> None:
+    """Hold a seat in the tenant's ledger, or stage the sandbox's place in the queue and stop (Waiting).
+
+    The ledger in the tenant's status is the truth: a seat there means go on. A sandbox the
+    ledger does not know yet, or the first in line, runs a full admission pass (which commits
+    with optimistic concurrency); the others only read their place. Without a SandboxTenant no
+    limit applies and the sandbox counts as admitted at its creation.
+    """
+    ctx = sbx.ctx
+    name = model.spec.tenant
+    verdict: Any = None
+    if tenant is not None:
+        seat = tenant.ledger.seat(sbx.key, sbx.uid)
+        place = tenant.ledger.place(sbx.key, sbx.uid)
+        if seat is not None:
+            verdict = Admitted(seat.admitted_at)
+        elif place is not None and place > 1:
+            verdict = Queued(place, len(tenant.ledger.queue), tenant.status.get("waitingFor") or "")
+        else:
+            try:
+                outcome = ctx.admission.run(name)
+            except TenantInvalid as exc:
+                sbx.fail("TenantInvalid", str(exc))
+                raise kopf.TemporaryError("tenant invalid", delay=ctx.settings.retry_seconds) from exc
+            except LedgerBusy as exc:
+                raise kopf.TemporaryError(str(exc), delay=1) from exc
+            tenant = outcome[0] if outcome else None
+            verdict = outcome[1].verdicts.get(sbx.key) if outcome else None
+    if tenant is None:
+        verdict = Admitted(sbx.status.get("admittedAt") or sbx.creation)
+    if isinstance(verdict, Admitted):
+        if sbx.phase == "Queued":
+            waited = (_now() - parse_time(sbx.status.get("wakeRequestedAt") or sbx.creation)).total_seconds()
+            metrics.QUEUE_WAIT_SECONDS.observe(max(waited, 0.0))
+            kopf.info(sbx.body, reason="Admitted",
+                      message=f"admitted by tenant {name!r} after waiting in its queue; provisioning")
+        elif tenant is not None and not sbx.status.get("admittedAt"):
+            kopf.info(sbx.body, reason="Admitted", message=f"admitted by tenant {name!r}")
+        sbx.write(admittedAt=sbx.status.get("admittedAt") or verdict.admitted_at, queuePosition=None)
+        return
+    if isinstance(verdict, Queued):
+        message = queued_message(name, verdict)
+        if sbx.phase != "Queued":
+            kopf.info(sbx.body, reason="Queued", message=message)
+        sbx.write(phase="Queued", queuePosition=verdict.position, ready=(False, "Queued", message))
+        raise Waiting(message)
+    if verdict is None:
+        ready = get_condition(sbx.status.get("conditions"), "Ready") or {}
+        if ready.get("reason") in REFUSED_REASONS:  # refused before, and the spec has not changed since
+            raise kopf.PermanentError(ready.get("message", ""))
+        raise kopf.TemporaryError(f"tenant {name!r} has no verdict on this sandbox yet", delay=1)
+    sbx.fail(verdict.reason, verdict.message, final=True)
+    raise kopf.PermanentError(verdict.message)
 
 
 def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
@@ -294,12 +354,19 @@ def _teardown_namespace(sbx: Sandbox) -> bool:
     return False
 
 
-def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
-    """Handle a sandbox whose ttl ran out: delete the CR, or tear down and keep it Expired."""
+def _expiry(sbx: Sandbox, model: SandboxEnvironment, tenant: Any) -> Expiry:
+    """Return when the sandbox expires, from its admission, its ttl and the tenant's limits."""
+    return expiry(created=sbx.creation, admitted_at=sbx.status.get("admittedAt"), ttl=model.spec.ttl,
+                  tenant=tenant, tenant_name=model.spec.tenant)
+
+
+def _expire(sbx: Sandbox, model: SandboxEnvironment, ends: Expiry) -> None:
+    """Handle a sandbox whose ttl (or its tenant's maxLifetime) ran out: delete the CR, or tear down and keep it Expired."""
     kube = sbx.ctx.kube
-    when = sbx.status.get("expiresAt") or format_time(expires_at(sbx.creation, model.spec.ttl))
+    when = format_time(ends.at) if ends.at else sbx.status.get("expiresAt")
+    raise_it = "spec.ttl" if ends.limit == "ttl" else "the tenant's maxLifetime"
     if model.spec.onExpiry == "Delete":
-        kopf.info(sbx.body, reason="Expired", message=f"ttl {model.spec.ttl} ran out at {when}; deleting")
+        kopf.info(sbx.body, reason="Expired", message=f"{ends.describe} ran out at {when}; deleting")
         metrics.EXPIRATIONS.labels(action="deleted").inc()
         kube.delete(API_VERSION, KIND, sbx.name, sbx.cr_namespace)
         return
@@ -307,13 +374,14 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
         return
     if sbx.phase != "Terminating":
         kopf.info(sbx.body, reason="Expired",
-                  message=f"ttl {model.spec.ttl} ran out at {when}; tearing down, keeping the CR (onExpiry: Retain)")
+                  message=f"{ends.describe} ran out at {when}; tearing down, keeping the CR (onExpiry: Retain)")
         sbx.write(phase="Terminating", ready=(False, "Expired", f"expired at {when}; tearing down"))
     if _teardown_namespace(sbx):
         metrics.EXPIRATIONS.labels(action="retained").inc()
         sbx.write(phase="Expired", ready=(False, "Expired",
-                  f"expired at {when}; raise spec.ttl to bring the sandbox back, or delete it"),
-                  endpoints={}, observed=True)
+                  f"expired at {when} ({ends.describe}); raise {raise_it} to bring the sandbox back, or delete it"),
+                  endpoints={}, queuePosition=None, observed=True)
+        sbx.ctx.admission.release(model.spec.tenant)
     sbx.flush()
 
 
@@ -333,6 +401,8 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
     sbx = Sandbox(ctx, body)
     try:
         _converge(ctx, sbx, logger)
+    except Waiting as waiting:
+        logger.info(f"queued: {waiting}")
     finally:
         sbx.flush()
 
@@ -342,14 +412,19 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     body = sbx.body
     model = _parse(sbx)
     sbx.tenant = model.spec.tenant
-    expiry = expires_at(sbx.creation, model.spec.ttl)
-    sbx.write(expiresAt=format_time(expiry))
-    if _now() >= expiry:
-        _expire(sbx, model)
+    tenant = _read_tenant(sbx, model)
+    ends = _expiry(sbx, model, tenant.spec if tenant else None)
+    if ends.at is not None and _now() >= ends.at:
+        _expire(sbx, model, ends)
         return
-    _tenant_check(sbx, model)
+    _tenant_check(sbx, model, tenant)
+    try:
+        _admit(sbx, model, tenant)
+    finally:
+        ends = _expiry(sbx, model, tenant.spec if tenant else None)
+        sbx.write(expiresAt=format_time(ends.at) if ends.at else None)
     _check_namespace_ownership(sbx)
-    first = sbx.phase in (None, "Pending", "Expired")
+    first = sbx.phase in (None, "Pending", "Queued", "Expired")
     if sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
@@ -446,12 +521,13 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
                 pass
         return
     sbx.tenant = model.spec.tenant
-    if _now() >= expires_at(sbx.creation, model.spec.ttl):
-        _expire(sbx, model)
+    ends = _expiry(sbx, model, ctx.admission.spec(model.spec.tenant, max_age=ctx.settings.resync_seconds))
+    if ends.at is not None and _now() >= ends.at:
+        _expire(sbx, model, ends)
         return
     if sbx.phase != "Expired":
         now = time.monotonic()
-        unhandled = sbx.status.get("observedGeneration") != sbx.generation
+        unhandled = sbx.status.get("observedGeneration") != sbx.generation or sbx.phase == "Queued"
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
@@ -474,8 +550,10 @@ def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> 
     sbx = Sandbox(ctx, body)
     if sbx.phase != "Terminating":
         kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
-        sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
+        sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"),
+                  queuePosition=None)
         sbx.flush()
+        ctx.admission.release(sbx.tenant)  # its seat (or place) goes to the next in line now
     if not _teardown_namespace(sbx):
         raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=1)
     metrics.TEARDOWN_SECONDS.observe(runtime.total_seconds())
@@ -551,6 +629,20 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
             if free:  # a busy sandbox is being reconciled right now; look again next time
                 _recheck(ctx, memo, body, logger)
+
+    @kopf.on.event(GROUP, VERSION, TENANT_PLURAL, registry=registry)
+    def tenant_changed(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **_: Any) -> None:
+        """Keep the cache of tenant specs (used for expiry and idle checks) in step with the API."""
+        deleted = event.get("type") == "DELETED"
+        _context(memo).admission.observe(body["metadata"]["name"], None if deleted else dict(body))
+
+    @kopf.timer(GROUP, VERSION, TENANT_PLURAL, interval=settings.recheck_seconds, registry=registry)
+    def tenant_pass(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        """Run the tenant's admission pass: free the seats of sandboxes gone or asleep, seat the next, publish figures."""
+        try:
+            _context(memo).admission.run(body["metadata"]["name"])
+        except (TenantInvalid, LedgerBusy) as exc:
+            logger.warning(str(exc))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:

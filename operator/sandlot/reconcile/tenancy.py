@@ -1,7 +1,8 @@
 """Check a sandbox against its SandboxTenant's grant.
 
 Pure: the handler passes the tenant (or None when no SandboxTenant of that name exists: then
-only the built-in defaults apply) and how many other sandboxes the tenant has.
+only the built-in defaults apply). How many sandboxes may run at once, and in which order the
+others wait, is admission's part (reconcile/admission.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandlot.api.v1alpha1 import SandboxEnvironment, SandboxTenantSpec
-from sandlot.reconcile.lifetime import parse_ttl
+from sandlot.reconcile.lifetime import effective_ttl, parse_ttl
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,7 @@ class Refusal:
     retry: bool = False
 
 
-def check_tenant(sbx: SandboxEnvironment, tenant: SandboxTenantSpec | None, *, cr_namespace: str,
-                 others: int) -> Refusal | None:
+def check_tenant(sbx: SandboxEnvironment, tenant: SandboxTenantSpec | None, *, cr_namespace: str) -> Refusal | None:
     """Return a Refusal when the tenant's grant does not allow `sbx`, else None."""
     if tenant is None:
         return None
@@ -32,16 +32,13 @@ def check_tenant(sbx: SandboxEnvironment, tenant: SandboxTenantSpec | None, *, c
                        f"spec.tenant: namespace {cr_namespace!r} does not belong to tenant {name!r} "
                        f"(allowed: {', '.join(tenant.namespaces)}); use the right tenant or ask the platform "
                        "team to add the namespace")
-    if parse_ttl(sbx.spec.ttl) > parse_ttl(tenant.maxTtl):
+    ttl = effective_ttl(sbx.spec.ttl, tenant)
+    if parse_ttl(ttl) > parse_ttl(tenant.maxTtl):
         return Refusal("TTLTooLong",
-                       f"spec.ttl: {sbx.spec.ttl} is longer than tenant {name!r} allows ({tenant.maxTtl}); "
+                       f"spec.ttl: {ttl} is longer than tenant {name!r} allows ({tenant.maxTtl}); "
                        "lower spec.ttl")
     if tenant.allowedRegistries and not any(sbx.spec.app.image.startswith(p) for p in tenant.allowedRegistries):
         return Refusal("ImageNotAllowed",
                        f"spec.app.image: {sbx.spec.app.image!r} is not from a registry tenant {name!r} allows "
                        f"({', '.join(tenant.allowedRegistries)}); push the image there")
-    if others >= tenant.maxSandboxes:
-        return Refusal("QuotaExceeded",
-                       f"tenant {name!r} already has {others} sandboxes (maxSandboxes {tenant.maxSandboxes}); "
-                       "delete one or ask the platform team to raise the limit", retry=True)
     return None

@@ -81,6 +81,38 @@ class EngineHolder:
         return True
 
 
+#: Paths that are probes, not use: they do not count as activity.
+ACTIVITY_PATH = RESERVED_PREFIX + "activity"
+_PROBES = {ACTIVITY_PATH, RESERVED_PREFIX + "health"}
+
+
+class Activity:
+    """When the mock last answered a request: what the operator reads to put an idle sandbox to sleep.
+
+    Every request counts except the probes (`/__sandlot/health`, `/__sandlot/activity`); the
+    admin API counts, since a test suite resetting state is using the sandbox. Kept in memory:
+    a restarted stub reports its start as its last activity, so a restart never looks idle.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.started_at = clock()
+        self.last_request_at: float | None = None
+        self.requests = 0
+
+    def touch(self) -> None:
+        """Record one request now."""
+        self.last_request_at = self.clock()
+        self.requests += 1
+
+    def report(self) -> dict[str, Any]:
+        """Return what GET /__sandlot/activity answers (RFC 3339 UTC times; lastRequestAt null when none yet)."""
+        def stamp(at: float | None) -> str | None:
+            return None if at is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        return {"startedAt": stamp(self.started_at), "lastRequestAt": stamp(self.last_request_at),
+                "requests": self.requests}
+
+
 class MockApp:
     """A raw ASGI application answering every request through `handler` (the engine by default)."""
 
@@ -88,6 +120,7 @@ class MockApp:
                  handler_factory: Callable[[EngineHolder], Handler] | None = None) -> None:
         self.holder = holder
         self.watch = watch
+        self.activity = Activity()
         self.handler: Handler = handler_factory(holder) if handler_factory else self._engine_handler
         self._is_async = inspect.iscoroutinefunction(self.handler)
         self._watch_task: asyncio.Task[None] | None = None
@@ -132,6 +165,12 @@ class MockApp:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
         req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
+        if path == ACTIVITY_PATH and req.method in ("GET", "HEAD"):
+            await _send(send, MockResponse(200, [("content-type", "application/json")],
+                                           json.dumps(self.activity.report()).encode()))
+            return
+        if path not in _PROBES:
+            self.activity.touch()
         origin = headers.get("origin")
         if origin is not None and req.method == "OPTIONS" and "access-control-request-method" in headers:
             await _send(send, cors_preflight(origin, headers))

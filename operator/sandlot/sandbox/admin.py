@@ -1,4 +1,4 @@
-"""The admin API under `/__sandlot/`: reset a tenant, read its request log, manage keys.
+"""The admin API under `/__sandlot/`: reset a tenant, read its request log, manage keys, snapshot the store.
 
 Called by the stateful handler for every request whose path starts with `/__sandlot/`.
 Guarded by the admin token (`Authorization: Bearer <token>` or `X-Sandlot-Admin-Token`);
@@ -52,8 +52,10 @@ class AdminApi:
         self.config = config
         self.clock = clock
         self.on_reset = on_reset or (lambda tenant_id: None)
-        #: Called before reading the request log (the handler flushes its buffer here).
+        #: Called before reading the request log or taking a snapshot (the handler flushes its buffer here).
         self.before_read: Callable[[], None] = lambda: None
+        #: Called after a snapshot was restored (the handler drops what it derived from the old state).
+        self.after_restore: Callable[[], None] = lambda: None
 
     def _caller(self, req: MockRequest) -> tuple[str, str | None] | None:
         """Return ("admin", None), ("tenant", tenant_id), or None for an unknown caller."""
@@ -79,10 +81,12 @@ class AdminApi:
             return problem_response(401, "The admin API needs the admin token (Authorization: "
                                          "Bearer <token> or X-Sandlot-Admin-Token), or the "
                                          "tenant's own sandbox key for reset and requests.")
+        role, own_tenant = caller
+        if route == "snapshot":
+            return self._snapshot(req) if role == "admin" else forbidden(f"{req.path} needs the admin token.")
         args = request_args(req)
         if isinstance(args, MockResponse):
             return args
-        role, own_tenant = caller
         if route in ("reset", "requests"):
             tenant_id = self._target_tenant(args, own_tenant)
             if isinstance(tenant_id, MockResponse):
@@ -144,6 +148,26 @@ class AdminApi:
         self.before_read()
         entries = self.store.read_log(tenant_id, limit)
         return json_response(200, {"tenant": tenant_id, "requests": [asdict(e) for e in entries]})
+
+    def _snapshot(self, req: MockRequest) -> MockResponse:
+        """GET: the whole store as gzip'd SQLite; PUT: replace the whole store with such a body.
+
+        The operator takes one before a sandbox sleeps and puts it back when it wakes, so the
+        stub's objects, tenants and keys survive its pod being scaled to zero.
+        """
+        if req.method == "GET":
+            self.before_read()
+            data = self.store.snapshot()
+            return MockResponse(200, [("content-type", "application/gzip")], data)
+        if req.method == "PUT":
+            try:
+                self.store.restore(req.body)
+            except ValueError as exc:
+                return problem_response(400, f"{exc}.")
+            self.after_restore()
+            return json_response(200, {"restored": True, "bytes": len(req.body),
+                                       "tenants": len(self.store.list_tenants())})
+        return problem_response(405, f"{req.method} is not allowed on {req.path}", headers=[("allow", "GET, PUT")])
 
     def _create_key(self, args: dict[str, Any]) -> MockResponse:
         tenant_id = args.get("tenant")

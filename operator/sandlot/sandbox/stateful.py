@@ -84,6 +84,7 @@ class StatefulHandler:
         self._pending_log: list[tuple[str, LogEntry]] = []
         self._log_flushed_at = time.monotonic()
         self.admin.before_read = self.flush_log
+        self.admin.after_restore = self._forget_all
         self._bind(engine)
         if fixtures is not None:
             self.register_seed(fixtures)
@@ -208,6 +209,11 @@ class StatefulHandler:
 
     def _forget_tenant(self, tenant_id: str) -> None:
         self._last_purge.pop(tenant_id, None)
+
+    def _forget_all(self) -> None:
+        """Drop what was derived from the state a restored snapshot replaced (log entries buffered for it too)."""
+        self._last_purge.clear()
+        self._pending_log = []
 
     # -- the request path ------------------------------------------------------------------
     def handle(self, req: MockRequest) -> MockResponse:

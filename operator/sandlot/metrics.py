@@ -42,6 +42,8 @@ QUEUE_WAIT_SECONDS = Histogram(
     "sandlot_queue_wait_seconds", "Time a sandbox waited in its tenant's queue before it was admitted.",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
 )
+SLEEPS = Counter("sandlot_sleeps_total", "Sandboxes put to sleep after idleAfter with no request to their stubs.")
+WAKES = Counter("sandlot_wakes_total", "Sleeping sandboxes woken (annotation or wake endpoint) and admitted again.")
 ADMISSION_CONFLICTS = Counter("sandlot_admission_conflicts_total",
                               "Tenant ledger writes refused with 409 (another pass was first), then decided again.")
 

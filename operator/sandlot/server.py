@@ -81,16 +81,17 @@ class EngineHolder:
         return True
 
 
-#: Paths that are probes, not use: they do not count as activity.
+#: Paths the operator and the kubelet call, which are not use: they do not count as activity.
 ACTIVITY_PATH = RESERVED_PREFIX + "activity"
-_PROBES = {ACTIVITY_PATH, RESERVED_PREFIX + "health"}
+_PROBES = {ACTIVITY_PATH, RESERVED_PREFIX + "health", RESERVED_PREFIX + "snapshot"}
 
 
 class Activity:
     """When the mock last answered a request: what the operator reads to put an idle sandbox to sleep.
 
-    Every request counts except the probes (`/__sandlot/health`, `/__sandlot/activity`); the
-    admin API counts, since a test suite resetting state is using the sandbox. Kept in memory:
+    Every request counts except the operator's and the kubelet's (`/__sandlot/health`,
+    `/__sandlot/activity`, `/__sandlot/snapshot`); the rest of the admin API counts, since a test
+    suite resetting state is using the sandbox. Kept in memory:
     a restarted stub reports its start as its last activity, so a restart never looks idle.
     """
 

@@ -33,7 +33,9 @@ GROUP, VERSION, PLURAL = "sandlot.dev", "v1alpha1", "sandboxenvironments"
 class OperatorRunner:
     """One in-process operator: start it, stop it, start another."""
 
-    def __init__(self) -> None:
+    def __init__(self, stubs: Any = None) -> None:
+        #: How the operator reaches the stubs (controller/stubs.py); None: over HTTP at their in-cluster URLs.
+        self.stubs = stubs
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -44,7 +46,7 @@ class OperatorRunner:
         from sandlot.controller.handlers import build_registry
 
         self._stop, self._ready = threading.Event(), threading.Event()
-        registry = build_registry()
+        registry = build_registry(stubs=self.stubs)
 
         def run() -> None:
             try:

@@ -45,8 +45,10 @@ def test_a_snapshot_put_into_a_fresh_stub_brings_back_objects_and_keys(payments_
         made = httpx.post(root + "/v1/customers", headers=auth, json={"email": "kept@example.com"})
         assert made.status_code == 201
         assert httpx.get(root + "/__sandlot/snapshot", headers=auth).status_code == 403  # admin only
+        before = httpx.get(root + "/__sandlot/activity").json()["requests"]
         snap = httpx.get(root + "/__sandlot/snapshot", headers=ADMIN)
         assert snap.status_code == 200 and snap.headers["content-type"] == "application/gzip"
+        assert httpx.get(root + "/__sandlot/activity").json()["requests"] == before  # the operator's call is not use
     finally:
         stop(proc)
     fresh, root = start_stateful_mock(payments_spec_path, tmp_path / "after.db", None, ADMIN_TOKEN)

@@ -26,8 +26,10 @@ from pydantic import ValidationError
 
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment
+from sandlot.controller import sleep
 from sandlot.controller.admission import Admission, LedgerBusy, Tenant, TenantInvalid
 from sandlot.controller.sources import SourceError, read_source
+from sandlot.controller.stubs import HttpStubClient, StubClient, StubError
 from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
@@ -35,7 +37,9 @@ from sandlot.reconcile.desired import (
     Credentials, Document, Inputs, StubSettings, credentials_copy, credentials_copy_name, desired_objects,
     endpoints,
 )
-from sandlot.reconcile.admission import REFUSED_REASONS, Admitted, Queued, queued_message
+from sandlot.api.v1alpha1 import parse_duration
+from sandlot.reconcile.admission import REFUSED_REASONS, WAKE_ANNOTATION, Admitted, Queued, queued_message
+from sandlot.reconcile.idle import idle_verdict
 from sandlot.reconcile.lifetime import Expiry, expiry, format_time, parse_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.tenancy import check_tenant
@@ -53,7 +57,8 @@ PRUNABLE = [
     ("networking.k8s.io/v1", "NetworkPolicy"),
 ]
 #: Readiness reasons the periodic check may clear again once the cause is gone.
-WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
+WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed", "Waking",
+                    "Restoring"}
 
 log = logging.getLogger("sandlot.operator")
 
@@ -74,12 +79,25 @@ class Context:
     kube: Kube
     settings: OperatorSettings
     admission: Admission = None  # type: ignore[assignment]  # set in __post_init__
+    #: How the operator reaches a sandbox's stubs (activity, state around a sleep); HTTP unless a test plugs one in.
+    stubs: StubClient = None  # type: ignore[assignment]
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _probed: dict[str, float] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.admission is None:
             self.admission = Admission(self.kube, format_validation)
+        if self.stubs is None:
+            self.stubs = HttpStubClient(timeout=self.settings.stub_timeout_seconds)
+
+    def due(self, key: str, every: float) -> bool:
+        """Return True at most once per `every` seconds for `key` (rate-limits the stubs' activity probes)."""
+        now = time.monotonic()
+        if now - self._probed.get(key, -every) < every:
+            return False
+        self._probed[key] = now
+        return True
 
     @contextmanager
     def exclusive(self, key: str, *, wait: bool = True) -> Iterator[bool]:
@@ -322,8 +340,20 @@ def _workload_verdict(kube: Kube, namespace: str) -> Any:
 
 
 def _report_workloads(sbx: Sandbox) -> None:
-    """Stage the phase and Ready condition the workloads show (and Events on a change)."""
+    """Stage the phase and Ready condition the workloads show (and Events on a change).
+
+    A sandbox woken from sleep is Ready only once its stubs have their kept state back.
+    """
     verdict = _workload_verdict(sbx.ctx.kube, sbx.namespace)
+    pending = sbx.status.get("restorePending") or []
+    if verdict.ready and pending:
+        problems = sleep.restore_state(sbx.ctx.kube, sbx.ctx.stubs, namespace=sbx.namespace,
+                                       urls=sbx.status.get("endpoints") or {}, downstreams=pending)
+        sbx.write(restorePending=[p for p in pending if p in problems] or None)
+        if problems:
+            sbx.write(phase="Provisioning", ready=(False, "Restoring", "putting back the state the stubs had before "
+                      "the sandbox slept: " + "; ".join(f"{k}: {v}" for k, v in problems.items())))
+            return
     was_ready = sbx.phase == "Ready"
     phase = "Ready" if verdict.ready else ("Failed" if verdict.failed else "Provisioning")
     previous = get_condition(sbx.status.get("conditions"), "Ready") or {}
@@ -418,14 +448,23 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         _expire(sbx, model, ends)
         return
     _tenant_check(sbx, model, tenant)
+    sleeping, wake = bool(sbx.status.get("sleepingSince")), sleep.wake_requested(body)
+    asleep = sleeping and not wake
     try:
-        _admit(sbx, model, tenant)
+        if sleeping and wake and not sbx.status.get("wakeRequestedAt"):
+            sbx.write(wakeRequestedAt=format_time(_now()))  # its place in the queue, if it has to wait
+        if not asleep:
+            _admit(sbx, model, tenant)
     finally:
         ends = _expiry(sbx, model, tenant.spec if tenant else None)
         sbx.write(expiresAt=format_time(ends.at) if ends.at else None)
+    if wake:
+        _wake(sbx, sleeping)
     _check_namespace_ownership(sbx)
     first = sbx.phase in (None, "Pending", "Queued", "Expired")
-    if sbx.phase != "Ready":
+    if asleep:
+        sbx.write(phase="Sleeping")
+    elif sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
 
@@ -450,8 +489,9 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     s = ctx.settings
     inputs = Inputs(cr_namespace=sbx.cr_namespace, cr_name=sbx.name,
                     stub=StubSettings(image=s.stub_image, port=s.stub_port, cluster_domain=s.cluster_domain,
-                                      dns_namespace=s.dns_namespace, dns_pod_label=s.dns_pod_label),
-                    specs=specs, fixtures=fixtures, credentials=creds)
+                                      dns_namespace=s.dns_namespace, dns_pod_label=s.dns_pod_label,
+                                      operator_namespace=s.operator_namespace, operator_pod_labels=s.pod_labels()),
+                    specs=specs, fixtures=fixtures, credentials=creds, awake=not asleep)
     wanted = desired_objects(model, inputs)
     urls = endpoints(model, inputs)
     writes_before = kube.writes
@@ -487,7 +527,67 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         kopf.info(body, reason=reason, message=f"namespace {sbx.namespace}: {_summary(changes)}")
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
-    _report_workloads(sbx)
+    if not asleep:
+        _report_workloads(sbx)
+
+
+def _wake(sbx: Sandbox, sleeping: bool) -> None:
+    """Bring an admitted sandbox out of sleep (its objects scale up in this pass) and drop the wake request."""
+    if sleeping:
+        waited = sbx.status.get("sleepingSince")
+        kopf.info(sbx.body, reason="Waking", message=f"waking (asleep since {waited}); the stubs get their state back "
+                                                     "before the sandbox is Ready")
+        metrics.WAKES.inc()
+        sbx.write(phase="Provisioning", sleepingSince=None, wakeRequestedAt=None,
+                  ready=(False, "Waking", "scaling the app and the stubs back up"))
+        sbx.flush()  # awake in the API first: a kill now leaves an awake sandbox holding its seat
+    sleep.clear_wake_request(sbx.ctx.kube, sbx.cr_namespace, sbx.name)
+
+
+def _maybe_sleep(ctx: Context, sbx: Sandbox, model: SandboxEnvironment, logger: logging.Logger) -> None:
+    """Put a Ready sandbox to sleep when its tenant sets idleAfter and no request reached its stubs for that long.
+
+    Order matters for a kill at any moment: the stubs' state is kept first (a sandbox killed
+    before it is marked asleep simply stays awake), then the status says Sleeping (from then on
+    it holds no seat), then the app and the stubs are scaled to zero, then the seat goes to the
+    next in line.
+    """
+    tenant = ctx.admission.spec(model.spec.tenant, max_age=ctx.settings.resync_seconds)
+    if tenant is None or not tenant.idleAfter or not ctx.due(sbx.key, ctx.settings.activity_seconds):
+        return
+    urls = sbx.status.get("endpoints") or {}
+    names = [d.name for d in model.spec.downstreams]
+    awake_since = parse_time(sbx.status.get("admittedAt") or sbx.creation)
+    idle_after = parse_duration(tenant.idleAfter)
+
+    def verdict() -> Any:
+        return idle_verdict(sleep.readings(ctx.stubs, urls, names), awake_since=awake_since,
+                            idle_after=idle_after, now=_now())
+
+    first = verdict()
+    if not first.sleep:
+        return
+    stateful = [d.name for d in model.spec.downstreams if d.stateful]
+    try:
+        sleep.keep_state(ctx.kube, ctx.stubs, cr_namespace=sbx.cr_namespace, cr_name=sbx.name, tenant=sbx.tenant,
+                         urls=urls, downstreams=stateful)
+    except (StubError, sleep.StateTooLarge, ApiException) as exc:
+        logger.warning(f"not sleeping: {exc}")
+        kopf.warn(sbx.body, reason="SleepFailed", message=f"not put to sleep: {exc}")
+        return
+    if not verdict().sleep:  # a request arrived while the state was being kept
+        return
+    now = format_time(_now())
+    how = f"`kubectl annotate sbx {sbx.name} -n {sbx.cr_namespace} {WAKE_ANNOTATION}=now`"
+    if ctx.settings.wake_url:
+        how += f" or POST {ctx.settings.wake_url.rstrip('/')}/wake/{sbx.cr_namespace}/{sbx.name} with its apiKey"
+    message = f"asleep since {now}: {first.why}; wake it with {how}"
+    kopf.info(sbx.body, reason="Sleeping", message=message)
+    metrics.SLEEPS.inc()
+    sbx.write(phase="Sleeping", sleepingSince=now, restorePending=stateful or None, ready=(False, "Sleeping", message))
+    sbx.flush()
+    _reconcile(ctx, {**sbx.body, "status": dict(sbx.status)}, logger)  # scale the app and the stubs to zero
+    ctx.admission.release(model.spec.tenant)
 
 
 def _suffix(filename: str) -> str:
@@ -527,7 +627,8 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
         return
     if sbx.phase != "Expired":
         now = time.monotonic()
-        unhandled = sbx.status.get("observedGeneration") != sbx.generation or sbx.phase == "Queued"
+        unhandled = (sbx.status.get("observedGeneration") != sbx.generation or sbx.phase == "Queued"
+                     or sleep.wake_requested(body))
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
@@ -543,6 +644,8 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
         if ctx.kube.get("v1", "Namespace", sbx.namespace) is not None:
             _report_workloads(sbx)
             sbx.flush()
+    if sbx.phase == "Ready":
+        _maybe_sleep(ctx, sbx, model, logger)
 
 
 def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
@@ -582,8 +685,11 @@ def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
 # ----- registration ----------------------------------------------------------------------------
 
 
-def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorRegistry:
-    """Return a kopf registry with the SandboxEnvironment handlers, timed by `settings` (read now if None)."""
+def build_registry(settings: OperatorSettings | None = None, stubs: StubClient | None = None) -> kopf.OperatorRegistry:
+    """Return a kopf registry with the SandboxEnvironment handlers, timed by `settings` (read now if None).
+
+    `stubs` is how the operator reaches the sandboxes' stubs (default: HTTP at their in-cluster URLs).
+    """
     operator_settings = settings = settings or load_settings()
     registry = kopf.OperatorRegistry()
 
@@ -609,7 +715,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         if getattr(memo, "sandlot", None) is None:
-            memo.sandlot = Context(kube=Kube(make_api_client()), settings=operator_settings)
+            memo.sandlot = Context(kube=Kube(make_api_client()), settings=operator_settings, stubs=stubs)
         _sweep_orphans(memo.sandlot.kube, log)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)

@@ -202,6 +202,31 @@ class Cluster:
         return marked
 
 
+class Repeating:
+    """Call `step()` every `every` seconds from a thread while the `with` block lasts (samplers, traffic)."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.step()
+            self._stop.wait(self.every)
+
+
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1,
              what: str = "condition", details: Callable[[], Any] | None = None) -> Any:
     """Poll `predicate` until it returns a truthy value; fail with `what` (and `details()`) after `timeout` seconds."""

@@ -10,7 +10,6 @@ is simulated is only where the process runs.
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -22,7 +21,7 @@ from sandlot.controller.wake import WakeServer
 from sandlot.kube import Kube
 from sandlot.reconcile.naming import sandbox_namespace
 from tests.operator.conftest import sandbox_spec
-from tests.operator.harness import OperatorRunner, wait_for
+from tests.operator.harness import OperatorRunner, Repeating, wait_for
 from tests.operator.local_stubs import LocalStubs
 from tests.operator.test_tenants import _kubectl, make_tenant, phase, status, tenant_status
 from tests.ports import free_port
@@ -112,28 +111,17 @@ def api_key(cluster, name: str) -> str:
     return base64.b64decode(secret["data"]["apiKey"]).decode()
 
 
-class Traffic:
+class Traffic(Repeating):
     """Send a request to a stub every `every` seconds from a thread, as a test suite would."""
 
     def __init__(self, url: str, key: str, every: float = 0.3) -> None:
-        self.url, self.key, self.every = url, key, every
+        super().__init__(every)
+        self.url, self.key = url, key
         self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            httpx.get(self.url + "/pets", headers={"authorization": f"Bearer {self.key}"}, timeout=5)
-            self.sent += 1
-            self._stop.wait(self.every)
+    def step(self) -> None:
+        httpx.get(self.url + "/pets", headers={"authorization": f"Bearer {self.key}"}, timeout=5)
+        self.sent += 1
 
 
 def _asleep(cluster, stubs: LocalStubs, name: str) -> None:

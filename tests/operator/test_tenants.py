@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import random
 import subprocess
-import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from sandlot.api.v1alpha1 import SandboxTenant
 from sandlot.reconcile.lifetime import format_time, parse_time
 from sandlot.reconcile.naming import sandbox_namespace
 from tests.operator.conftest import sandbox_spec
-from tests.operator.harness import Cluster, OperatorProcess, wait_for
+from tests.operator.harness import Cluster, OperatorProcess, Repeating, wait_for
 
 API = "sandlot.dev/v1alpha1"
 REAL_ONLY = pytest.mark.parametrize("cluster", [pytest.param("kube-apiserver", marks=pytest.mark.cluster)],
@@ -65,44 +66,37 @@ def ready_all(cluster: Cluster, names: list[str]) -> bool:
     return all(phase(cluster, n) == "Ready" for n in names)
 
 
-class ActiveWatch:
+class ActiveWatch(Repeating):
     """Sample the API in a thread: the most sandboxes ever seen active, by the ledger and by their phases."""
 
     def __init__(self, cluster: Cluster, tenant: str) -> None:
+        super().__init__(every=0.05)
         self.cluster, self.tenant = cluster, tenant
         self.most_seated = 0
         self.most_running = 0
         self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> ActiveWatch:
-        self._thread.start()
-        return self
+    def step(self) -> None:
+        try:
+            seats = len(tenant_status(self.cluster, self.tenant).get("admitted") or [])
+            running = sum(1 for s in self.cluster.kube.list(API, "SandboxEnvironment", self.cluster.ns)
+                          if not s["metadata"].get("deletionTimestamp")
+                          and (s.get("status") or {}).get("phase") in ACTIVE_PHASES)
+        except Exception:  # noqa: BLE001 - a sample lost to an API hiccup is not a finding
+            return
+        self.most_seated = max(self.most_seated, seats)
+        self.most_running = max(self.most_running, running)
+        self.samples += 1
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                seats = len(tenant_status(self.cluster, self.tenant).get("admitted") or [])
-                running = sum(1 for s in self.cluster.kube.list(API, "SandboxEnvironment", self.cluster.ns)
-                              if not s["metadata"].get("deletionTimestamp")
-                              and (s.get("status") or {}).get("phase") in ACTIVE_PHASES)
-            except Exception:  # noqa: BLE001 - a sample lost to an API hiccup is not a finding
-                continue
-            self.most_seated = max(self.most_seated, seats)
-            self.most_running = max(self.most_running, running)
-            self.samples += 1
-            time.sleep(0.05)
+def _kubectl_path() -> Path:
+    from tests.chart.cluster_tools import find_tool
+
+    return find_tool("kubectl")
 
 
 def _kubectl(cluster: Cluster, *args: str, stdin: str | None = None) -> str:
-    from tests.chart.cluster_tools import find_tool
-
-    done = subprocess.run([str(find_tool("kubectl")), "--kubeconfig", str(cluster.plane.admin_kubeconfig), *args],
+    done = subprocess.run([str(_kubectl_path()), "--kubeconfig", str(cluster.plane.admin_kubeconfig), *args],
                           input=stdin, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -316,3 +310,34 @@ def test_a_conflicting_ledger_write_is_refused_by_the_api_server(cluster):
             "metadata": {"resourceVersion": first["metadata"]["resourceVersion"]}, "status": {"active": 2}}, status=True)
     assert stale.value.status == 409
     assert tenant_status(cluster, "cas")["active"] == 1
+
+
+GUIDE_TENANT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tenants" / "payments-tenant.yaml"
+
+
+def test_the_guide_shows_the_example_tenant_as_it_is_in_docs_examples():
+    guide = (GUIDE_TENANT.parents[2] / "tenants.md").read_text()
+    block = guide.split("# docs/examples/tenants/payments-tenant.yaml\n", 1)[1].split("```", 1)[0]
+    example = "".join(line + "\n" for line in GUIDE_TENANT.read_text().splitlines() if not line.startswith("#"))
+    assert block == example
+    SandboxTenant.model_validate(yaml.safe_load(example))
+
+
+@REAL_ONLY
+def test_the_api_server_accepts_the_example_tenant_and_refuses_bad_levels(cluster):
+    out = _kubectl(cluster, "apply", "--dry-run=server", "-f", str(GUIDE_TENANT))
+    assert "sandboxtenant.sandlot.dev/payments created (server dry run)" in out
+    # The API server checks the CEL rules only once the schema is satisfied: two objects, two sets of messages.
+    for spec, expected in (
+        ({"overflow": "Later", "idleAfter": "5 minutes"},
+         ['spec.overflow: Unsupported value: "Later"', "spec.idleAfter: Invalid value: \"5 minutes\""]),
+        ({"priorities": [{"name": "a", "value": 1}, {"name": "a", "value": 2}], "defaultPriority": "b"},
+         ["priority level names must be unique", "defaultPriority must name one of spec.priorities"]),
+    ):
+        bad = {"apiVersion": API, "kind": "SandboxTenant", "metadata": {"name": "bad"}, "spec": spec}
+        done = subprocess.run([str(_kubectl_path()), "--kubeconfig", str(cluster.plane.admin_kubeconfig), "apply",
+                               "-f", "-"], input=yaml.safe_dump(bad), capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode != 0
+        for message in expected:
+            assert message in done.stderr, done.stderr

@@ -83,6 +83,8 @@ class Context:
     stubs: StubClient = None  # type: ignore[assignment]
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _probed: dict[str, float] = field(default_factory=dict)
+    #: The last SleepFailed problem per sandbox, so a lasting problem posts one Event.
+    warned: dict[str, str] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -266,8 +268,9 @@ def _admit(sbx: Sandbox, model: SandboxEnvironment, tenant: Tenant | None) -> No
                 raise kopf.TemporaryError(str(exc), delay=1) from exc
             tenant = outcome[0] if outcome else None
             verdict = outcome[1].verdicts.get(sbx.key) if outcome else None
-    if tenant is None:
-        verdict = Admitted(sbx.status.get("admittedAt") or sbx.creation)
+    if tenant is None:  # no limits: admitted at creation (or now, if it waited under a tenant since deleted)
+        verdict = Admitted(sbx.status.get("admittedAt")
+                           or (format_time(_now()) if sbx.phase == "Queued" else sbx.creation))
     if isinstance(verdict, Admitted):
         if sbx.phase == "Queued":
             waited = (_now() - parse_time(sbx.status.get("wakeRequestedAt") or sbx.creation)).total_seconds()
@@ -463,7 +466,10 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     _check_namespace_ownership(sbx)
     first = sbx.phase in (None, "Pending", "Queued", "Expired")
     if asleep:
-        sbx.write(phase="Sleeping")
+        if (get_condition(sbx.status.get("conditions"), "Ready") or {}).get("reason") != "Sleeping":
+            # e.g. a wake request withdrawn while it waited in the queue
+            sbx.write(ready=(False, "Sleeping", _sleeping_message(ctx, sbx, sbx.status["sleepingSince"], "")))
+        sbx.write(phase="Sleeping", queuePosition=None, wakeRequestedAt=None)
     elif sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
@@ -544,6 +550,14 @@ def _wake(sbx: Sandbox, sleeping: bool) -> None:
     sleep.clear_wake_request(sbx.ctx.kube, sbx.cr_namespace, sbx.name)
 
 
+def _sleeping_message(ctx: Context, sbx: Sandbox, since: str, why: str) -> str:
+    """Return the Ready condition's message for a sleeping sandbox: since when, why, and how to wake it."""
+    how = f"`kubectl annotate sbx {sbx.name} -n {sbx.cr_namespace} {WAKE_ANNOTATION}=now`"
+    if ctx.settings.wake_url:
+        how += f" or POST {ctx.settings.wake_url.rstrip('/')}/wake/{sbx.cr_namespace}/{sbx.name} with its apiKey"
+    return f"asleep since {since}{': ' + why if why else ''}; wake it with {how}"
+
+
 def _maybe_sleep(ctx: Context, sbx: Sandbox, model: SandboxEnvironment, logger: logging.Logger) -> None:
     """Put a Ready sandbox to sleep when its tenant sets idleAfter and no request reached its stubs for that long.
 
@@ -573,15 +587,15 @@ def _maybe_sleep(ctx: Context, sbx: Sandbox, model: SandboxEnvironment, logger: 
                          urls=urls, downstreams=stateful)
     except (StubError, sleep.StateTooLarge, ApiException) as exc:
         logger.warning(f"not sleeping: {exc}")
-        kopf.warn(sbx.body, reason="SleepFailed", message=f"not put to sleep: {exc}")
+        if ctx.warned.get(sbx.key) != str(exc):  # one Event per distinct problem, not one per probe
+            ctx.warned[sbx.key] = str(exc)
+            kopf.warn(sbx.body, reason="SleepFailed", message=f"not put to sleep: {exc}")
         return
+    ctx.warned.pop(sbx.key, None)
     if not verdict().sleep:  # a request arrived while the state was being kept
         return
     now = format_time(_now())
-    how = f"`kubectl annotate sbx {sbx.name} -n {sbx.cr_namespace} {WAKE_ANNOTATION}=now`"
-    if ctx.settings.wake_url:
-        how += f" or POST {ctx.settings.wake_url.rstrip('/')}/wake/{sbx.cr_namespace}/{sbx.name} with its apiKey"
-    message = f"asleep since {now}: {first.why}; wake it with {how}"
+    message = _sleeping_message(ctx, sbx, now, first.why)
     kopf.info(sbx.body, reason="Sleeping", message=message)
     metrics.SLEEPS.inc()
     sbx.write(phase="Sleeping", sleepingSince=now, restorePending=stateful or None, ready=(False, "Sleeping", message))

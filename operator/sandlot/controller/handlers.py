@@ -350,8 +350,12 @@ def _report_workloads(sbx: Sandbox) -> None:
     verdict = _workload_verdict(sbx.ctx.kube, sbx.namespace)
     pending = sbx.status.get("restorePending") or []
     if verdict.ready and pending:
-        problems = sleep.restore_state(sbx.ctx.kube, sbx.ctx.stubs, namespace=sbx.namespace,
-                                       urls=sbx.status.get("endpoints") or {}, downstreams=pending)
+        problems, lost = sleep.restore_state(sbx.ctx.kube, sbx.ctx.stubs, namespace=sbx.namespace,
+                                             urls=sbx.status.get("endpoints") or {}, downstreams=pending)
+        if lost:
+            kopf.warn(sbx.body, reason="StateLost", message=f"the state kept for stub(s) {', '.join(lost)} while the "
+                      f"sandbox slept is gone (Secret {sleep.state_secret_name(lost[0])} deleted?); they start from "
+                      "their seed")
         sbx.write(restorePending=[p for p in pending if p in problems] or None)
         if problems:
             sbx.write(phase="Provisioning", ready=(False, "Restoring", "putting back the state the stubs had before "
@@ -413,7 +417,8 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment, ends: Expiry) -> None:
         metrics.EXPIRATIONS.labels(action="retained").inc()
         sbx.write(phase="Expired", ready=(False, "Expired",
                   f"expired at {when} ({ends.describe}); raise {raise_it} to bring the sandbox back, or delete it"),
-                  endpoints={}, queuePosition=None, observed=True)
+                  endpoints={}, queuePosition=None, sleepingSince=None, wakeRequestedAt=None, restorePending=None,
+                  observed=True)
         sbx.ctx.admission.release(model.spec.tenant)
     sbx.flush()
 

@@ -72,23 +72,29 @@ def keep_state(kube: Kube, stubs: StubClient, *, cr_namespace: str, cr_name: str
 
 
 def restore_state(kube: Kube, stubs: StubClient, *, namespace: str, urls: dict[str, str],
-                  downstreams: list[str]) -> dict[str, str]:
-    """Put each kept store back into its (fresh) stub; return {downstream: problem} for those not done."""
+                  downstreams: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Put each kept store back into its (fresh) stub.
+
+    Return ({downstream: problem} for those to retry, [downstreams whose kept store is gone]):
+    a store whose Secret was deleted cannot come back, and waiting would not help.
+    """
     problems: dict[str, str] = {}
+    lost: list[str] = []
     try:
         token = admin_token(kube, namespace) if downstreams else ""
     except StubError as exc:
-        return {name: str(exc) for name in downstreams}
+        return {name: str(exc) for name in downstreams}, lost
     for name in downstreams:
         secret = kube.get("v1", "Secret", state_secret_name(name), namespace)
-        if secret is None:
-            problems[name] = f"Secret {state_secret_name(name)} with its state is missing"
+        data = ((secret or {}).get("data") or {}).get(STATE_KEY)
+        if data is None:
+            lost.append(name)
             continue
         try:
-            stubs.restore(urls.get(name, ""), token, base64.b64decode((secret.get("data") or {})[STATE_KEY]))
-        except (StubError, KeyError) as exc:
+            stubs.restore(urls.get(name, ""), token, base64.b64decode(data))
+        except StubError as exc:
             problems[name] = str(exc)
-    return problems
+    return problems, lost
 
 
 def wake_requested(body: Any) -> bool:

@@ -27,6 +27,8 @@ from tests.operator.test_tenants import _kubectl, make_tenant, phase, status, te
 from tests.ports import free_port
 
 pytestmark = pytest.mark.cluster
+# Real only: scaling to zero is shown by the ReplicaSet controller and kwok removing the pods, and
+# the wake goes through kubectl; the emulator runs no controllers.
 REAL_ONLY = pytest.mark.parametrize("cluster", [pytest.param("kube-apiserver", marks=pytest.mark.cluster)],
                                     indirect=True)
 

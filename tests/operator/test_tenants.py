@@ -25,6 +25,8 @@ from tests.operator.conftest import sandbox_spec
 from tests.operator.harness import Cluster, OperatorProcess, Repeating, wait_for
 
 API = "sandlot.dev/v1alpha1"
+# Real only: kubectl (apply of 30 documents, printer columns, server-side dry run) and SIGKILLed
+# `sandlot operator` processes need the real API server; the other scenarios run on both.
 REAL_ONLY = pytest.mark.parametrize("cluster", [pytest.param("kube-apiserver", marks=pytest.mark.cluster)],
                                     indirect=True)
 ACTIVE_PHASES = ("Provisioning", "Ready")

@@ -3,10 +3,11 @@
 Called by the command line (`sandlot mock [--stateful]`, cli/mock.py), `sandlot up` (one app per
 downstream, up.py) and the tests. `compose` decides the stages in order and their tenancy:
 
-    admin (http/admin.py) -> simulation (simulation/stage.py) -> state (state/stage.py, stateful
-    only) -> the mock engine (mock/engine.py)
+    admin (http/admin.py) -> journal (state/journal_stage.py, unless switched off) -> simulation
+    (simulation/stage.py) -> state (state/stage.py, stateful only) -> the mock engine (mock/engine.py)
 
-and `build_app` loads the spec, opens the store and wraps the pipeline in the ASGI edge.
+and `build_app` loads the spec, opens the store and the journal and wraps the pipeline in the
+ASGI edge.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from sandlot.state.auth import StoreTenancy, credential_tenant
 from sandlot.state.config import ConfigError, SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures
 from sandlot.state.inference import InferenceError
+from sandlot.state.journal import JournalStore
+from sandlot.state.journal_stage import JournalStage
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
 from sandlot.state.store import Store
@@ -37,13 +40,18 @@ log = logging.getLogger("sandlot.http")
 
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
 INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError)
+#: Where `build_app` keeps the journal by default: in the state file (stateful), else in memory.
+BESIDE_STATE = "beside-state"
+IN_MEMORY = ":memory:"
 
 
 def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store: Store | None = None,
             fixtures: Fixtures | None = None, default_scenario: str | None = None,
             admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
-            monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> Pipeline:
-    """Return the pipeline of a stub: stateful over `store`, else stateless (raises one of INPUT_ERRORS).
+            monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+            journal: JournalStore | None = None) -> Pipeline:
+    """Return the pipeline of a stub: stateful over `store`, else stateless (raises one of INPUT_ERRORS);
+    requests are recorded in `journal` when there is one.
 
     `default_scenario` answers requests that ask for none (`--scenario`); the admin token is
     `admin_token`, else (stateful) the config's; a stateless stub without one lets any caller
@@ -60,31 +68,43 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
         return {"operations": len(holder.engine.operations), "reloads": holder.reloads,
                 "last_reload_error": holder.last_error}
 
-    admin = AdminRouter(simulation, state, token, health, clock=base_clock)
-    stages: list[Stage] = [admin, simulation]
+    recorder = JournalStage(journal, clock=base_clock) if journal is not None else None
+    admin = AdminRouter(simulation, state, token, health, clock=base_clock, journal=recorder)
+    stages: list[Stage] = [admin]
+    if recorder is not None:
+        stages.append(recorder)
+    stages.append(simulation)
     if state is not None:
         stages.append(state)
     identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
-    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state)
+    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, journal=recorder)
 
 
 def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False,
               db: str | Path | None = None, config: SandboxConfig | None = None,
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
-              monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> HttpApp:
-    """Load the spec, open the store at `db` (stateful) and return the ASGI app serving it
-    (raises one of INPUT_ERRORS; the store is closed again when composing fails)."""
+              monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+              journal: str | Path | None = BESIDE_STATE) -> HttpApp:
+    """Load the spec, open the store at `db` (stateful) and the journal, and return the ASGI app
+    serving it (raises one of INPUT_ERRORS; what was opened is closed again when composing fails).
+
+    `journal` is a SQLite file, `:memory:`, None (no journal), or BESIDE_STATE: the state file
+    when stateful, else memory."""
     engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
     holder = EngineHolder(engine, spec, seed, dynamic)
     store = SQLiteStore(db) if db is not None else None
+    where = (db if db is not None else IN_MEMORY) if journal == BESIDE_STATE else journal
+    journal_store = JournalStore(where, (config or SandboxConfig()).journal) if where is not None else None
     try:
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,
                            default_scenario=default_scenario, admin_token=admin_token,
-                           base_clock=base_clock, monotonic=monotonic, wall=wall)
+                           base_clock=base_clock, monotonic=monotonic, wall=wall, journal=journal_store)
     except BaseException:
         if store is not None:
             store.close()
+        if journal_store is not None:
+            journal_store.close()
         raise
     return HttpApp(pipeline, watch=watch)
 

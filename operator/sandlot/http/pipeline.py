@@ -15,6 +15,7 @@ from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.stage import Simulation
+from sandlot.state.journal_stage import JournalStage
 from sandlot.state.stage import StateStage
 
 Identify = Callable[[RequestContext], "str | None"]
@@ -22,7 +23,7 @@ Identify = Callable[[RequestContext], "str | None"]
 
 @dataclass(eq=False)
 class Pipeline:
-    """Stages in order (admin -> simulation -> state), the engine last; see the module docstring."""
+    """Stages in order (admin -> journal -> simulation -> state), the engine last; see the module docstring."""
 
     holder: EngineHolder
     stages: Sequence[Stage]
@@ -30,6 +31,7 @@ class Pipeline:
     base_clock: Callable[[], float] = time.time
     simulation: Simulation | None = None
     state: StateStage | None = None
+    journal: JournalStage | None = None
     _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +50,8 @@ class Pipeline:
         return self.run(self.context(req))
 
     def close(self) -> None:
-        """Flush the state stage's request log and close its store (no-op when stateless)."""
+        """Write the journal's buffered requests and close it, then close the state's store."""
+        if self.journal is not None:
+            self.journal.close()
         if self.state is not None:
             self.state.close()

@@ -28,19 +28,19 @@ from sandlot.util.durations import DurationError, parse_duration
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, at REAL NOT NULL, method TEXT NOT NULL,
-    path TEXT NOT NULL, query TEXT NOT NULL, operation TEXT, status INTEGER NOT NULL,
-    duration_ms REAL NOT NULL, scenario TEXT, errors INTEGER NOT NULL,
-    request_headers TEXT NOT NULL, request_body TEXT NOT NULL, request_size INTEGER NOT NULL,
-    response_headers TEXT NOT NULL, response_body TEXT NOT NULL, response_size INTEGER NOT NULL,
-    extra TEXT);
+    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    query TEXT NOT NULL, operation TEXT, route TEXT, status INTEGER NOT NULL, scenario TEXT,
+    errors INTEGER NOT NULL, request_headers TEXT NOT NULL, request_body TEXT NOT NULL,
+    request_size INTEGER NOT NULL, response_headers TEXT NOT NULL, response_body TEXT NOT NULL,
+    response_size INTEGER NOT NULL, extra TEXT, at REAL NOT NULL, duration_ms REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_by_tenant ON journal (tenant, id);
 DROP TABLE IF EXISTS request_log;
 """
-#: The journal's columns in table order (a row the stage writes is a tuple in this order, no id).
-COLUMNS = ("tenant", "at", "method", "path", "query", "operation", "status", "duration_ms", "scenario",
-           "errors", "request_headers", "request_body", "request_size", "response_headers", "response_body",
-           "response_size", "extra")
+#: The journal's columns in table order (a row the stage writes is a tuple in this order, no id):
+#: what describes the exchange first, then when it happened and how long it took.
+COLUMNS = ("tenant", "method", "path", "query", "operation", "route", "status", "scenario", "errors",
+           "request_headers", "request_body", "request_size", "response_headers", "response_body",
+           "response_size", "extra", "at", "duration_ms")
 _INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 #: Defaults: entries kept per tenant, their longest age, body bytes kept.
@@ -203,8 +203,8 @@ def _parsed(text: str, headers: Mapping[str, str], truncated: bool) -> Any:
 
 def entry_view(row: Sequence[Any]) -> dict[str, Any]:
     """Return one stored row (id first, then COLUMNS) as the API shows it."""
-    (entry_id, tenant, at, method, path, query, operation, status, duration_ms, scenario, errors,
-     request_headers, request_body, request_size, response_headers, response_body, response_size, extra) = row
+    (entry_id, tenant, method, path, query, operation, route, status, scenario, errors, request_headers,
+     request_body, request_size, response_headers, response_body, response_size, extra, at, duration_ms) = row
     extra = json.loads(extra) if extra else {}
     req_headers = json.loads(request_headers)
     resp_headers = json.loads(response_headers)
@@ -220,7 +220,7 @@ def entry_view(row: Sequence[Any]) -> dict[str, Any]:
                      "truncated": resp_cut, "binary": bool(extra.get("response_binary")),
                      "json": _parsed(response_body, resp_headers, resp_cut)},
         "explanation": extra.get("explanation"),
-        "route": extra.get("route"),
+        "route": route,
         "edge": extra.get("edge"),
         "replay_of": extra.get("replay_of"),
     }

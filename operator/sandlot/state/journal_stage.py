@@ -5,9 +5,12 @@ Composed by http/compose.py right after the admin router (so `/__sandlot/` calls
 recorded) and before the simulation, so it sees the final answer, the scenario chosen, the
 tenant and the time every stage took. The request path only takes a timestamp and appends
 (context, response) to a buffer; the costly part (tenant, operation, redaction, capped bodies,
-the explanation of a 4xx, the SQLite write) runs once per batch: when 64 requests are waiting,
-a quarter of a second after the first of them (on the server's event loop), or when someone
-reads the journal. So the stateless mock keeps nearly all its speed (docs/performance.md).
+the explanation of a 4xx) runs once per batch: when 64 requests are waiting, a quarter of a
+second after the first of them (on the server's event loop), or when someone reads the journal;
+a repeated exchange (the stateless mock's cached answers) is described once. A journal in a
+file is written with each batch; one in memory (the stateless mock's default) keeps each
+tenant's newest rows in a bounded queue and writes them into SQLite only when someone reads,
+so a mock nobody inspects pays for no SQL at all (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +37,9 @@ BATCH = 64
 FLUSH_SECONDS = 0.25
 #: The tenant recorded for a credential no tenant has (stateful: unknown or revoked key).
 UNKNOWN_TENANT = "unknown"
-#: Cached redacted header sets (requests from one client repeat theirs).
+#: Cached redacted header sets (requests from one client repeat theirs), and described exchanges.
 _HEADER_CACHE = 512
+_EXCHANGES = 2048
 _TEXTUAL = ("json", "text", "xml", "form", "yaml", "javascript", "graphql", "csv", "html")
 
 Pending = tuple[RequestContext, MockResponse, float, float]
@@ -51,6 +56,10 @@ class JournalStage:
         self._headers: dict[tuple[Any, ...], str] = {}
         self._operations: dict[tuple[int, str, str], tuple[str | None, str | None]] = {}
         self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
+        self._textual: dict[str | None, bool] = {}
+        self._exchanges: dict[tuple[Any, ...], tuple[MockResponse, Row]] = {}
+        # In memory, rows wait here (each tenant's newest `size`) until someone reads.
+        self._held: dict[str, deque[Row]] | None = {} if store.path == ":memory:" else None
 
     def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer through the next stages and record the exchange."""
@@ -58,29 +67,62 @@ class JournalStage:
         response = call_next(ctx)
         self._pending.append((ctx, response, self.clock(), time.perf_counter() - started))
         if len(self._pending) >= BATCH:
-            self.flush()
+            self.flush(reading=False)
         elif self._timer is None:
             try:
-                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush, False)
             except RuntimeError:  # called in-process, outside a server: readers flush
                 pass
         return response
 
-    def flush(self) -> int | None:
-        """Write the buffered requests; return the id of the last one written (None: nothing was)."""
+    def flush(self, reading: bool = True) -> int | None:
+        """Describe the buffered requests and write them (in memory: hold them, unless `reading`);
+        return the id of the last entry written now (None: nothing was)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, []
-        if not pending:
-            return None
-        rows = []
-        for item in pending:
-            try:
-                rows.append(self._row(*item))
-            except Exception:  # noqa: BLE001 - a request the journal cannot describe is still answered
-                log.exception("cannot journal %s %s", item[0].request.method, item[0].request.path)
+        rows = self._rows(pending) if pending else []
+        held = self._held
+        if held is not None:
+            size = self.store.settings.size
+            for row in rows:
+                tenant_rows = held.get(row[0])
+                if tenant_rows is None:
+                    tenant_rows = held[row[0]] = deque(maxlen=size)
+                tenant_rows.append(row)
+            if not reading or not held:
+                return None
+            # Arrival order across tenants: each row ends with (at, duration_ms).
+            rows = sorted((row for tenant_rows in held.values() for row in tenant_rows), key=lambda r: r[-2])
+            held.clear()
         return self.store.append(rows, self.clock())
+
+    def _rows(self, pending: list[Pending]) -> list[Row]:
+        """Describe buffered requests as journal rows (COLUMNS order)."""
+        rows = []
+        exchanges = self._exchanges
+        for ctx, response, at, seconds in pending:
+            req = ctx.request
+            # The stateless mock answers a repeated request with the very same (cached) response:
+            # then the whole description is the same, and only the time differs.
+            key = (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
+                   ctx.scenario) if ctx.replay_of is None and ctx.edge is None else None
+            known = exchanges.get(key) if key is not None else None
+            if known is not None and known[0] is response:
+                rows.append(known[1] + (at, round(seconds * 1000, 3)))
+                continue
+            try:
+                described = self._describe(ctx, response)
+            except Exception:  # noqa: BLE001 - a request the journal cannot describe is still answered
+                log.exception("cannot journal %s %s", req.method, req.path)
+                continue
+            if key is not None:
+                if len(exchanges) >= _EXCHANGES:
+                    exchanges.clear()
+                exchanges[key] = (response, described)
+            rows.append(described + (at, round(seconds * 1000, 3)))
+        return rows
 
     def close(self) -> None:
         """Write what is buffered and close the store."""
@@ -123,7 +165,12 @@ class JournalStage:
         """Return the body as text, capped and redacted; note in `extra` when it is binary or cut."""
         if not raw:
             return ""
-        if content_type and not any(t in content_type for t in _TEXTUAL):
+        textual = self._textual.get(content_type)
+        if textual is None:
+            if len(self._textual) >= _HEADER_CACHE:
+                self._textual.clear()
+            textual = self._textual[content_type] = not content_type or any(t in content_type for t in _TEXTUAL)
+        if not textual:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -135,13 +182,12 @@ class JournalStage:
             raw = raw[:cap]
         return redact_body(raw.decode("utf-8", "replace"))
 
-    def _row(self, ctx: RequestContext, response: MockResponse, at: float, seconds: float) -> Row:
+    def _describe(self, ctx: RequestContext, response: MockResponse) -> Row:
+        """Return what the journal keeps of one exchange (COLUMNS without `at` and `duration_ms`)."""
         req = ctx.request
         extra_names = self._names(ctx.engine)
         operation, route = self._operation(ctx)
         extra: dict[str, Any] = {}
-        if route:
-            extra["route"] = route
         errors = 0
         if 400 <= response.status < 500:
             explanation = explain(ctx.engine, req, response, ctx.routed)
@@ -154,8 +200,8 @@ class JournalStage:
             extra["replay_of"] = ctx.replay_of
         request_body = self._body(req.body, req.headers.get("content-type"), "request", extra)
         response_body = self._body(response.body, response.header("content-type"), "response", extra)
-        return (ctx.tenant or UNKNOWN_TENANT, at, req.method, req.path, redact_query(req.query, extra_names),
-                operation, response.status, round(seconds * 1000, 3), ctx.scenario, errors,
+        return (ctx.tenant or UNKNOWN_TENANT, req.method, req.path, redact_query(req.query, extra_names),
+                operation, route, response.status, ctx.scenario, errors,
                 self._redacted_headers(req.headers.items(), extra_names), request_body, len(req.body),
                 self._redacted_headers(response.headers, extra_names), response_body, len(response.body),
                 json.dumps(extra, ensure_ascii=False) if extra else None)

@@ -54,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(_subparsers=sub)
 
     from sandlot.cli.mock import add_mock_command
+    from sandlot.cli.requests import add_requests_command
     from sandlot.cli.sandbox import add_sandbox_commands
     from sandlot.cli.simulation import add_scenario_commands
 
     add_mock_command(sub)
     add_sandbox_commands(sub)
     add_scenario_commands(sub)
+    add_requests_command(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
     op.add_argument(

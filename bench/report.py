@@ -106,9 +106,12 @@ def render(results: RunResults, markdown: bool) -> str:
         parts.append(table(LOAD_HEADERS, throughput_rows(results.stateful, labels), markdown))
     else:
         parts.append("skipped: " + next((n for n in results.notes if n.startswith("stateful")), "not run"))
+    if results.journal:
+        parts.append(heading("Request journal on vs off, stateless mock (issue 13)"))
+        parts.append(table(LOAD_HEADERS, throughput_rows(results.journal, {}), markdown))
     verdicts = all_verdicts(results)
     if verdicts:
-        parts += [heading("Targets (issue 3), ratios within this run"),
+        parts += [heading("Targets (issues 3 and 13), ratios within this run"),
                   table(["target", "measured", "verdict"],
                         [[v.target, v.measured, v.verdict] for v in verdicts], markdown)]
     if results.conformance:

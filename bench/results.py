@@ -53,6 +53,7 @@ class RunResults:
     load_settings: str = ""
     throughput: list[ThroughputRow] = field(default_factory=list)
     stateful: list[ThroughputRow] = field(default_factory=list)
+    journal: list[ThroughputRow] = field(default_factory=list)
     startup: list[StartupRow] = field(default_factory=list)
     conformance: list[ConformanceResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

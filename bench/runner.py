@@ -17,6 +17,8 @@ from pathlib import Path
 from bench import specinfo
 from bench.config import (
     CACHE_DIR,
+    JOURNAL_ROUNDS,
+    JOURNAL_SCENARIOS,
     LOOPBACK,
     PETSTORE_SPEC,
     THROUGHPUT,
@@ -146,6 +148,26 @@ class Runner:
         note = f"stateful: GET /pets after creating {STATEFUL_PETS} pets with POST (petstore, no credentials)"
         return [ThroughputRow("GET /pets", "stateful", figures)], note
 
+    def journal(self) -> tuple[list[ThroughputRow], str]:
+        """Measure the stateless mock with its request journal on (the default) and off
+        (`--no-journal`), alternately, JOURNAL_ROUNDS times each; keep each side's best run."""
+        if not sandlot_supports("--no-journal"):
+            return [], "journal rows skipped: `sandlot mock --no-journal` does not exist yet"
+        rows = []
+        for name, path in JOURNAL_SCENARIOS:
+            self.log(f"journal on vs off: {name}")
+            runs: dict[str, list[LoadFigures]] = {"journal on": [], "journal off": []}
+            for _ in range(1 if self.budget.quick else JOURNAL_ROUNDS):
+                for label, extra in (("journal on", ()), ("journal off", ("--no-journal",))):
+                    runs[label].append(self.load_test(
+                        SANDLOT, lambda port, extra=extra: sandlot_argv(PETSTORE_SPEC, port, extra),
+                        PETSTORE_SPEC, path, {}))
+            rows.append(ThroughputRow(name, "journal", {label: _best(figs) for label, figs in runs.items()}))
+        rounds = 1 if self.budget.quick else JOURNAL_ROUNDS
+        note = (f"journal: the stateless mock with its request journal (in memory, the default) and with "
+                f"--no-journal, alternately, {rounds} run(s) each; each side's best run is shown")
+        return rows, note
+
     # -- start-up -----------------------------------------------------------------------------
 
     def startup_once(self, name: str, command: Command, spec: Path) -> StartupFigures:
@@ -217,11 +239,20 @@ class Runner:
         if "stateful" in sections:
             results.stateful, note = self.stateful()
             results.notes.append(note)
+        if "journal" in sections:
+            results.journal, note = self.journal()
+            results.notes.append(note)
         if "startup" in sections:
             results.startup = [self.startup(s) for s in startup_scenarios(b.quick) if s.spec.exists()]
         if "conformance" in sections:
             results.conformance = [self.conformance(spec) for spec in conformance_specs(b.quick)]
         return results
+
+
+def _best(figures: list[LoadFigures]) -> LoadFigures:
+    """Return the run with the most req/s (a run that failed only when all did)."""
+    measured = [f for f in figures if f.load is not None]
+    return max(measured, key=lambda f: f.load.rps) if measured else figures[0]
 
 
 def _create_pets(port: int, collection_path: str, count: int) -> str:

@@ -18,6 +18,7 @@ DYNAMIC_RPS_RATIO = 20.0
 GITHUB_STARTUP_RATIO = 0.25
 STRIPE_STARTUP_S = 5.0
 RSS_RATIO = 0.5
+JOURNAL_RPS_RATIO = 0.9  # issue 13: journaling costs the stateless mock at most 10 % of its req/s
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,21 @@ def startup_verdicts(results: RunResults) -> list[Verdict]:
     return verdicts
 
 
+def journal_verdicts(results: RunResults) -> list[Verdict]:
+    """Judge the journal's cost: req/s with the journal on at least JOURNAL_RPS_RATIO of off."""
+    verdicts = []
+    for row in results.journal:
+        on, off = row.figures.get("journal on", LoadFigures()), row.figures.get("journal off", LoadFigures())
+        target = f"{row.name}: journal on >= {JOURNAL_RPS_RATIO:g}x journal off req/s"
+        if on.load is None or off.load is None:
+            verdicts.append(Verdict(target, (on.problem or off.problem or "not measured"), "n/a"))
+            continue
+        ratio = on.load.rps / off.load.rps
+        verdicts.append(Verdict(target, f"{ratio:.2f}x ({on.load.rps:,.0f} vs {off.load.rps:,.0f} req/s)",
+                                _ok(ratio >= JOURNAL_RPS_RATIO)))
+    return verdicts
+
+
 def all_verdicts(results: RunResults) -> list[Verdict]:
     """Judge every target the run has figures for."""
-    return throughput_verdicts(results) + startup_verdicts(results)
+    return throughput_verdicts(results) + startup_verdicts(results) + journal_verdicts(results)

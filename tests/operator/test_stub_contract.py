@@ -19,7 +19,7 @@ import yaml
 
 from tests.ports import free_port
 from sandlot.api.v1alpha1 import SandboxEnvironment
-from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects
+from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects, endpoints
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
@@ -35,6 +35,10 @@ def _request(url: str, key: str | None) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")
+
+
+def endpoints_of(sbx: SandboxEnvironment) -> dict[str, str]:
+    return endpoints(sbx, Inputs(cr_namespace="team", cr_name="checkout", stub=StubSettings("img")))
 
 
 def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
@@ -85,6 +89,18 @@ def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
         assert "cus_seed_ada" in ids  # fixtures loaded into the key's tenant
         assert _request(f"{base}/v1/customers", None)[0] == 401
         assert _request(f"{base}/v1/customers", "sk_sbx_" + "cd" * 32)[0] == 401
+        # The journal and the inspector page (status.endpoints lists `payments.inspector`), kept
+        # in the stub's state volume: the key sees its tenant's requests, the admin token all.
+        status, journal = _request(f"{base}/__sandlot/requests", key)
+        assert status == 200 and [(e["status"], e["operation"]) for e in journal["requests"]] == \
+            [(200, "listCustomers"), (200, "listCustomers")]
+        assert key not in json.dumps(journal)
+        status, everyone = _request(f"{base}/__sandlot/requests?status=401", "admin-secret")
+        assert status == 200 and len(everyone["requests"]) == 2
+        inspector = next(u for name, u in endpoints_of(sbx).items() if name == "payments.inspector")
+        assert inspector.endswith(":4010/__sandlot/ui")
+        with urllib.request.urlopen(f"{base}/__sandlot/ui", timeout=5) as page:
+            assert page.status == 200 and b"Sandlot inspector" in page.read()
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -123,7 +123,7 @@ class Stage(Protocol):
 
 def answer_with_engine(ctx: RequestContext) -> MockResponse:
     """Answer through the mock engine: the last stage, reusing any route and validation made."""
-    return ctx.engine.handle(ctx.request, routed=ctx.routed, validated=ctx.validated_so_far)
+    return ctx.engine.handle(ctx.request, routed=ctx.routed, validated=ctx.validated_so_far, route=ctx.route)
 
 
 def chain(stages: list[Stage], last: Next = answer_with_engine) -> Next:

@@ -53,8 +53,7 @@ class JournalStage:
         self.clock = clock
         self._pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._headers: dict[tuple[Any, ...], str] = {}
-        self._operations: dict[tuple[int, str, str], tuple[str | None, str | None]] = {}
+        self._headers: dict[tuple[Any, ...], tuple[str, str | None]] = {}
         self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
         self._textual: dict[str | None, bool] = {}
         self._exchanges: dict[tuple[Any, ...], tuple[MockResponse, Row]] = {}
@@ -104,10 +103,11 @@ class JournalStage:
         exchanges = self._exchanges
         for ctx, response, at, seconds in pending:
             req = ctx.request
-            # The stateless mock answers a repeated request with the very same (cached) response:
-            # then the whole description is the same, and only the time differs.
+            # The stateless mock answers a repeated request with the very same response from its
+            # cache, without routing it (so `routed` is unset): then the whole description is the
+            # same as last time, and only the time differs.
             key = (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
-                   ctx.scenario) if ctx.replay_of is None and ctx.edge is None else None
+                   ctx.scenario) if ctx.routed is None and ctx.replay_of is None and ctx.edge is None else None
             known = exchanges.get(key) if key is not None else None
             if known is not None and known[0] is response:
                 rows.append(known[1] + (at, round(seconds * 1000, 3)))
@@ -135,31 +135,23 @@ class JournalStage:
             self._secret_names = (id(engine), secret_names(engine.spec.document))
         return self._secret_names[1]
 
-    def _redacted_headers(self, headers: Any, extra: frozenset[str]) -> str:
+    def _redacted_headers(self, headers: Any, extra: frozenset[str]) -> tuple[str, str | None]:
+        """Return (the headers redacted, as JSON; their content type), cached per header set."""
         key = tuple(headers)
         found = self._headers.get(key)
         if found is None:
             if len(self._headers) >= _HEADER_CACHE:
                 self._headers.clear()
-            found = self._headers[key] = json.dumps(redact_headers(key, extra), ensure_ascii=False)
+            redacted = redact_headers(key, extra)
+            content_type = next((v for k, v in key if k.lower() == "content-type"), None)
+            found = self._headers[key] = (json.dumps(redacted, ensure_ascii=False), content_type)
         return found
 
-    def _operation(self, ctx: RequestContext) -> tuple[str | None, str | None]:
-        """Return the request's (operation name, route) without routing twice."""
-        routed = ctx.routed
-        if routed is None:
-            req = ctx.request
-            key = (id(ctx.engine), req.method, req.path)
-            known = self._operations.get(key)
-            if known is not None:
-                return known
-            if len(self._operations) >= 4096:
-                self._operations.clear()
-            routed = ctx.route()
-            found = _names_of(routed)
-            self._operations[key] = found
-            return found
-        return _names_of(routed)
+    @staticmethod
+    def _operation(ctx: RequestContext) -> tuple[str | None, str | None]:
+        """Return the request's (operation name, route): routed already, unless the engine answered
+        from its cache (then the exchange is described once and remembered, see `_rows`)."""
+        return _names_of(ctx.route())
 
     def _body(self, raw: bytes, content_type: str | None, side: str, extra: dict[str, Any]) -> str:
         """Return the body as text, capped and redacted; note in `extra` when it is binary or cut."""
@@ -198,12 +190,13 @@ class JournalStage:
             extra["edge"] = {"kind": ctx.edge.kind, "seconds": ctx.edge.seconds}
         if ctx.replay_of is not None:
             extra["replay_of"] = ctx.replay_of
-        request_body = self._body(req.body, req.headers.get("content-type"), "request", extra)
-        response_body = self._body(response.body, response.header("content-type"), "response", extra)
+        request_headers, request_type = self._redacted_headers(req.headers.items(), extra_names)
+        response_headers, response_type = self._redacted_headers(response.headers, extra_names)
+        request_body = self._body(req.body, request_type, "request", extra)
+        response_body = self._body(response.body, response_type, "response", extra)
         return (ctx.tenant or UNKNOWN_TENANT, req.method, req.path, redact_query(req.query, extra_names),
                 operation, route, response.status, ctx.scenario, errors,
-                self._redacted_headers(req.headers.items(), extra_names), request_body, len(req.body),
-                self._redacted_headers(response.headers, extra_names), response_body, len(response.body),
+                request_headers, request_body, len(req.body), response_headers, response_body, len(response.body),
                 json.dumps(extra, ensure_ascii=False) if extra else None)
 
 

@@ -48,9 +48,20 @@ def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
     return name.lower() in extra or bool(_SECRET_NAME.search(name))
 
 
+def _may_hold_key(value: str) -> bool:
+    # Plain substring tests (no generator, no regex): every body and header value passes here.
+    return "_" in value and ("sk_" in value or "pk_" in value or "rk_" in value or "whsec_" in value
+                             or "adm_" in value)
+
+
+def _may_name_secret(lower: str) -> bool:
+    return ("pass" in lower or "secret" in lower or "token" in lower or "key" in lower or "auth" in lower
+            or "credential" in lower or "session" in lower or "cookie" in lower)
+
+
 def redact_value(value: str) -> str:
     """Return `value` with every key-looking secret cut to its prefix (`sk_sbx_[redacted]`)."""
-    if "_" not in value:
+    if not _may_hold_key(value):
         return value
     return _SECRET_VALUE.sub(lambda m: m.group(1) + REDACTED, value)
 
@@ -94,7 +105,8 @@ def redact_body(text: str) -> str:
     """Return a body (JSON or form text, possibly cut short) with secret fields' values redacted."""
     if not text:
         return text
-    text = _JSON_FIELD.sub(lambda m: m.group(1) + '"' + REDACTED + '"', text)
-    if "=" in text:
-        text = _FORM_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
+    if _may_name_secret(text.lower()):
+        text = _JSON_FIELD.sub(lambda m: m.group(1) + '"' + REDACTED + '"', text)
+        if "=" in text:
+            text = _FORM_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     return redact_value(text)

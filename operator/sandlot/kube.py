@@ -8,6 +8,7 @@ model classes (which silently drop unknown fields). Called by the kopf handlers 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ import kubernetes
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from sandlot.reconcile.naming import ANNOTATION_HASH
+from sandlot.reconcile.naming import ANNOTATION_HASH, ANNOTATION_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ KINDS: dict[tuple[str, str], Kind] = {
     ("apps/v1", "Deployment"): Kind("deployments", True),
     ("batch/v1", "Job"): Kind("jobs", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): Kind("networkpolicies", True),
+    ("networking.k8s.io/v1", "ServiceCIDR"): Kind("servicecidrs", False),
     ("sandlot.dev/v1alpha1", "SandboxEnvironment"): Kind("sandboxenvironments", True),
     ("sandlot.dev/v1alpha1", "SandboxTenant"): Kind("sandboxtenants", False),
 }
@@ -58,6 +60,10 @@ class NotFound(Exception):
     """The object (or the namespace it should live in) does not exist."""
 
 
+class Conflict(Exception):
+    """An object of the wanted name exists but was not made for this sandbox: it is never adopted."""
+
+
 class Recreating(Exception):
     """An immutable object was deleted to be created again; retry once it is gone."""
 
@@ -67,13 +73,22 @@ def make_api_client() -> k8s.ApiClient:
     from sandlot.settings import load_settings
 
     cfg = k8s.Configuration()
+    # One connection per handler thread (kopf runs up to `workers` sync handlers at once).
+    cfg.connection_pool_maxsize = load_settings().workers
     try:
         kubernetes.config.load_incluster_config(client_configuration=cfg)
-        return k8s.ApiClient(cfg)
     except kubernetes.config.ConfigException:
         # Read KUBECONFIG now, not at import: the client library fixes its default path on import.
         path = (load_settings().kubeconfig or "").split(":")[0] or None
-        return kubernetes.config.new_client_from_config(config_file=path)
+        kubernetes.config.load_kube_config(config_file=path, client_configuration=cfg)
+    return k8s.ApiClient(cfg)
+
+
+def secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    """Return a Secret's values as text (data is base64; stringData, when echoed, is plain)."""
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return values
 
 
 def config_hash(obj: dict[str, Any]) -> str:
@@ -172,18 +187,22 @@ class Kube:
             raise
 
 
-def ensure(kube: Kube, desired: dict) -> str:
+def ensure(kube: Kube, desired: dict, *, probably_absent: bool = False) -> str:
     """Make one object match `desired`; return "created", "updated" or "unchanged".
 
     Idempotent and restart-safe: the hash annotation says whether the live object already
     holds what is wanted, so an unchanged object is never written and nothing is created twice.
+    A live object whose owner annotation differs from the desired one raises Conflict: the
+    operator changes only what it made for the same sandbox.
+    `probably_absent` (its namespace was created a moment ago) tries the create first and reads
+    the object only when the create answers 409, saving a GET per object on a new sandbox.
     """
     obj = json.loads(json.dumps(desired))
     digest = config_hash(obj)
     obj["metadata"].setdefault("annotations", {})[ANNOTATION_HASH] = digest
     meta = obj["metadata"]
     key = (obj["apiVersion"], obj["kind"])
-    live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    live = None if probably_absent else kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
     if live is None:
         try:
             kube.create(obj)
@@ -194,9 +213,15 @@ def ensure(kube: Kube, desired: dict) -> str:
             live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             if live is None:
                 raise
+    live_annotations = live.get("metadata", {}).get("annotations") or {}
+    owner = meta["annotations"].get(ANNOTATION_OWNER)
+    if owner is not None and live_annotations.get(ANNOTATION_OWNER) != owner:
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        raise Conflict(f"{obj['kind']} {where}{meta['name']} exists and was not made for sandbox {owner}; it is "
+                       "never adopted, changed or deleted: delete or rename it, or rename the SandboxEnvironment")
     if key in CREATE_ONLY:
         return "unchanged"
-    if (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_HASH) == digest:
+    if live_annotations.get(ANNOTATION_HASH) == digest:
         return "unchanged"
     if key in RECREATE:
         kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))

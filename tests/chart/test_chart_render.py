@@ -190,6 +190,24 @@ def test_extra_args_and_env_reach_the_container(render):
     assert _env(container)["A"] == {"name": "A", "value": "1"}
 
 
+def test_source_values_become_the_operators_source_settings(render):
+    from sandlot.settings import OperatorSettings
+
+    sources = {"allowedCIDRs": ["10.20.0.5/32", "fd00:1::/64"], "clusterCIDRs": ["2001:db8:42::/56"],
+               "allowedURLs": ["https://specs.acme.example/"], "allowedS3": ["acme-specs/public/", "shared"],
+               "allowedS3Endpoints": ["http://minio.storage:9000"], "requireAllowlist": True}
+    env = {name: item["value"] for name, item in _env(_container(render({"sources": sources}))).items()
+           if name.startswith(("SANDLOT_SOURCES_", "SANDLOT_CLUSTER_CIDRS"))}
+    settings = OperatorSettings(**{name.removeprefix("SANDLOT_").lower(): value for name, value in env.items()})
+    assert (settings.sources_allowed_cidrs, settings.cluster_cidrs, settings.sources_allowed_urls,
+            settings.sources_allowed_s3, settings.sources_allowed_s3_endpoints, settings.sources_require_allowlist) == (
+        sources["allowedCIDRs"], sources["clusterCIDRs"], sources["allowedURLs"], sources["allowedS3"],
+        sources["allowedS3Endpoints"], True)
+    defaults = {name: item.get("value") for name, item in _env(_container(render())).items()}
+    assert defaults["SANDLOT_SOURCES_ALLOWED_CIDRS"] == "" and defaults["SANDLOT_SOURCES_REQUIRE_ALLOWLIST"] == "false"
+    assert OperatorSettings(sources_allowed_cidrs="").sources_allowed_cidrs == []
+
+
 def test_values_yaml_has_a_comment_on_every_value():
     lines = (CHART / "values.yaml").read_text().splitlines()
     uncommented = []

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sandlot.mock import formats
-from sandlot.mock.regex_gen import PatternError, generate_matching, translate_ecma
+from sandlot.mock.regex_gen import PatternError, generate_matching, generation_form
+from sandlot.openapi import patterns
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,8 +31,10 @@ def test_generated_strings_match(pattern):
 
 
 def test_ecma_spellings_are_translated():
-    assert translate_ecma(r"(?<year>\d{4})-\k<year>") == r"(?P<year>\d{4})-(?P=year)"
-    assert translate_ecma(r"\p{L}+") == r"[^\W\d_]+"
+    assert patterns.translate(r"(?<year>\d{4})-\k<year>") == r"(?<year>\d{4})-(?P=year)"
+    assert patterns.translate(r"\u{1F600}[^]\cJ") == r"\U0001f600[\s\S]\x0a"
+    assert generation_form(r"(?<year>\d{4})-\k<year>") == r"(?P<year>\d{4})-(?P=year)"
+    assert generation_form(r"^\p{L}+[\p{Lu}\s'-]*$") == r"^[A-Za-z]+[A-Z\s'-]*$"
     text = generate_matching(r"^(?<y>\d{2})/\k<y>$", random.Random(2))
     assert re.fullmatch(r"(\d{2})/\1", text)
     assert re.fullmatch(r"[A-Za-z]+", generate_matching(r"^\p{L}+$", random.Random(2)))
@@ -48,6 +51,30 @@ def test_length_bounds_are_met_or_none():
 def test_unparseable_pattern_raises_a_named_error():
     with pytest.raises(PatternError, match=r"\(unclosed"):
         generate_matching("(unclosed", random.Random(1))
+
+
+@pytest.mark.parametrize("pattern", [r"^[\p{L}]+(?:[ '-][\p{L}]+)*$", r"^\p{Lu}\p{Ll}{2,8}$", r"^[\p{L}\p{N}_]{3,12}$",
+                                     r"^\P{N}{4}$", r"^\u{1F600}?[a-z]{2}$"])
+def test_unicode_property_escapes_are_generated_and_checked_as_ecma(pattern):
+    # OpenAPI patterns are ECMA-262: `\p{L}` is valid there and in the `regex` package, not in `re`.
+    rng = random.Random(5)
+    for _ in range(20):
+        text = generate_matching(pattern, rng)
+        assert text is not None and patterns.search(pattern, text), (pattern, text)
+    assert patterns.search(r"^[\p{L}]+$", "Zoë") and not patterns.search(r"^[\p{L}]+$", "Zoë1")
+
+
+def test_patterns_that_do_not_compile_are_found_with_their_pointer():
+    document = {"components": {"schemas": {
+        "Name": {"type": "string", "pattern": "^[\\p{L}]+$"},
+        "Bad": {"type": "object", "properties": {"pattern": {"type": "string", "pattern": "[a-"}},
+                "patternProperties": {"(x": {"type": "string"}}},
+        "Data": {"type": "object", "example": {"pattern": "(not a schema"}}}}}
+    found = sorted(patterns.find_pattern_problems(document))
+    assert [pointer for pointer, _ in found] == [
+        "/components/schemas/Bad/patternProperties/(x", "/components/schemas/Bad/properties/pattern/pattern"]
+    assert "'[a-' is not an ECMA-262 regular expression" in found[1][1]
+    assert patterns.search("[a-", "anything")  # it constrains nothing while serving (reported at load)
 
 
 def test_generation_does_not_depend_on_hash_seed():

@@ -67,8 +67,8 @@ def serve() -> Iterator[object]:
     """Start live servers for specs: `serve(spec_path, watch=False)` -> LiveServer (stopped after the test)."""
     running: list[LiveServer] = []
 
-    def start(spec: Path | str, *, watch: bool = False, seed: int = 0) -> LiveServer:
-        server = LiveServer(build_app(str(spec), seed=seed, watch=watch)).__enter__()
+    def start(spec: Path | str, *, watch: bool = False, seed: int = 0, lenient: bool = False) -> LiveServer:
+        server = LiveServer(build_app(str(spec), seed=seed, watch=watch, lenient=lenient)).__enter__()
         running.append(server)
         return server
 

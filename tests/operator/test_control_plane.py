@@ -200,3 +200,52 @@ def test_the_operator_recovers_from_an_apiserver_restart_without_restarting(clus
         assert operator.alive and operator.proc.pid == pid
     finally:
         operator.stop()
+
+
+@REAL_ONLY
+def test_the_docs_quickstart_goes_through_its_whole_life_with_kubectl(cluster, operator):
+    """docs/examples/quickstart-sandbox.yaml, applied, updated and deleted with the real kubectl."""
+    from tests.chart.cluster_tools import find_tool
+
+    quickstart = Path(__file__).resolve().parents[2] / "docs" / "examples" / "quickstart-sandbox.yaml"
+    kubectl = [str(find_tool("kubectl")), "--kubeconfig", str(cluster.plane.admin_kubeconfig), "-n", cluster.ns]
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([*kubectl, *args], input=stdin, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    run("apply", "-f", str(quickstart))
+    ns = sandbox_namespace(cluster.ns, "quickstart")
+    wait_for(lambda: _phase(cluster, "quickstart") == "Ready", what="quickstart Ready",
+             details=lambda: (cluster.sandbox(cluster.ns, "quickstart") or {}).get("status"))
+    assert cluster.managed(ns) == sorted([
+        ("ConfigMap", "openapi-petstore"), ("Deployment", "app"), ("Deployment", "stub-petstore"),
+        ("LimitRange", "sandbox-limits"), ("NetworkPolicy", "sandbox-isolation"),
+        ("ResourceQuota", "sandbox-quota"), ("Secret", "sandlot-credentials"), ("Service", "app"),
+        ("Service", "stub-petstore"), ("ServiceAccount", "sandbox")])
+    ready = cluster.ready_condition(cluster.ns, "quickstart")
+    assert (ready["status"], ready["reason"]) == ("True", "Ready")
+    pods = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in cluster.objects("Pod", ns)}
+    assert pods["app"]["spec"]["containers"][0]["image"] == "ghcr.io/stefanprodan/podinfo:6.7.0"
+    assert all(p["status"]["phase"] == "Running" for p in pods.values())
+    quota = cluster.kube.get("v1", "ResourceQuota", "sandbox-quota", ns)
+    wait_for(lambda: (cluster.kube.get("v1", "ResourceQuota", "sandbox-quota", ns).get("status") or {})
+             .get("used", {}).get("pods") == "2", what="the quota controller counting the two pods")
+    assert quota["spec"]["hard"]["pods"] == "20"
+
+    # A new image rolls out: a new ReplicaSet's pod runs the new image and the old pod goes.
+    run("apply", "-f", "-", stdin=quickstart.read_text().replace("podinfo:6.7.0", "podinfo:6.7.1"))
+    wait_for(lambda: [p["spec"]["containers"][0]["image"] for p in cluster.objects("Pod", ns)
+                      if p["metadata"]["labels"]["app.kubernetes.io/component"] == "app"
+                      and not p["metadata"].get("deletionTimestamp")] == ["ghcr.io/stefanprodan/podinfo:6.7.1"],
+             what="the app rolled out to 6.7.1")
+    wait_for(lambda: _phase(cluster, "quickstart") == "Ready"
+             and cluster.sandbox(cluster.ns, "quickstart")["status"]["observedGeneration"] == 2,
+             what="Ready at generation 2")
+
+    run("delete", "-f", str(quickstart), "--wait=false")
+    wait_for(lambda: cluster.sandbox(cluster.ns, "quickstart") is None, what="the sandbox gone")
+    assert cluster.kube.get("v1", "Namespace", ns) is None
+    wait_for(lambda: cluster.managed(cluster.ns) == [], what="nothing managed left")

@@ -33,6 +33,10 @@ QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 CIDR = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9a-fA-F:]+:[0-9a-fA-F:]*/[0-9]{1,3})$"
 #: An http(s) URL.
 HTTP_URL = r"^https?://[^\s]+$"
+#: An S3 bucket name.
+BUCKET = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
+#: An AWS IAM role ARN.
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 
 Port = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535.")]
 Quantity = Annotated[str, Field(pattern=QUANTITY, description="Kubernetes quantity, e.g. 500m, 2, 4Gi.")]
@@ -112,15 +116,29 @@ class ConfigMapKeyRef(KubeModel):
     key: str = Field(min_length=1, max_length=253, pattern=CONFIGMAP_KEY, description="Key in the ConfigMap's data.")
 
 
+class SecretRef(KubeModel):
+    """A Secret in the SandboxEnvironment's own namespace: a name only, so no other namespace can be named."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN, description="Secret name.")
+
+
 class S3ObjectRef(KubeModel):
     """An object in an S3-compatible bucket."""
 
-    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", description="Bucket name.")
+    bucket: str = Field(min_length=3, max_length=63, pattern=BUCKET, description="Bucket name.")
     key: str = Field(min_length=1, max_length=1024, description="Object key.")
     region: str | None = Field(default=None, max_length=64, description="Bucket region.")
     endpointUrl: str | None = Field(
         default=None, pattern=HTTP_URL, max_length=2048, alias="endpointUrl",
-        description="Endpoint of an S3-compatible store other than AWS.",
+        description="Endpoint of an S3-compatible store other than AWS; must be one the SandboxTenant "
+                    "(spec.allowedSources.s3Endpoints) or the platform allows.",
+    )
+    secretRef: SecretRef | None = Field(
+        default=None, alias="secretRef",
+        description="Secret in the SandboxEnvironment's own namespace with AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN if temporary) to read the object with. "
+                    "Without it: the role the platform maps to the tenant, or the operator's own "
+                    "credentials if the platform opted the tenant in (SandboxTenant spec.s3Credentials).",
     )
 
 
@@ -150,6 +168,9 @@ class Downstream(KubeModel):
     stateful: bool = Field(default=True, description="Remember created objects per tenant (false: pure mock).")
     scenario: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9_]+$",
                                  description="Scenario applied to every request unless one is asked for.")
+    lenient: bool = Field(default=False, description=(
+        "Accept what server frameworks coerce (\"3\" for an integer, \"true\" for a boolean, one value for an "
+        "array), as a lenient production server does; each coercion is named in a Sandlot-Warning header."))
 
 
 class FixturesSource(KubeModel):
@@ -285,6 +306,52 @@ class SandboxEnvironmentStatus(KubeModel):
     conditions: list[Condition] | None = None
 
 
+class S3Prefix(KubeModel):
+    """Objects of one bucket under a key prefix."""
+
+    bucket: str = Field(min_length=3, max_length=63, pattern=BUCKET, description="Bucket name.")
+    prefix: str = Field(default="", max_length=1024, description="Key prefix; empty means the whole bucket.")
+
+
+class AllowedSources(KubeModel):
+    """Where a tenant's sandboxes may read OpenAPI documents and fixtures from (besides ConfigMaps)."""
+
+    urls: list[Annotated[str, Field(pattern=HTTP_URL, max_length=2048)]] = Field(
+        default_factory=list, max_length=50,
+        description="URL prefixes (scheme, host, port and path prefix), e.g. https://specs.acme.example/payments/.",
+    )
+    s3: list[S3Prefix] = Field(default_factory=list, max_length=50, description="S3 bucket/prefix pairs.")
+    s3Endpoints: list[Annotated[str, Field(pattern=HTTP_URL, max_length=2048)]] = Field(
+        default_factory=list, alias="s3Endpoints", max_length=20,
+        description="S3-compatible endpoints (exact URLs) an s3 source's endpointUrl may name.",
+    )
+
+
+class TenantS3Credentials(KubeModel):
+    """Which credentials read a tenant's S3 sources that name no secretRef of their own."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
+        "rule": "!(has(self.roleArn) && has(self.useOperatorCredentials) && self.useOperatorCredentials)",
+        "message": "set roleArn or useOperatorCredentials, not both",
+    }]})
+
+    roleArn: str | None = Field(
+        default=None, pattern=ROLE_ARN, max_length=2048, alias="roleArn",
+        description="IAM role the operator assumes (STS AssumeRole) to read this tenant's S3 sources.",
+    )
+    useOperatorCredentials: bool = Field(
+        default=False, alias="useOperatorCredentials",
+        description="Read this tenant's S3 sources with the operator's own credentials; only objects under "
+                    "allowedSources.s3 (or the platform's list) are read this way.",
+    )
+
+    @model_validator(mode="after")
+    def _not_both(self) -> TenantS3Credentials:
+        if self.roleArn and self.useOperatorCredentials:
+            raise ValueError("set roleArn or useOperatorCredentials, not both")
+        return self
+
+
 class SandboxTenantSpec(KubeModel):
     """What the platform team grants a tenant."""
 
@@ -298,7 +365,17 @@ class SandboxTenantSpec(KubeModel):
                                        description="Quota for sandboxes that set none.")
     allowedRegistries: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
         default_factory=list, alias="allowedRegistries", max_length=50,
-        description="Image prefixes allowed for apps (e.g. ghcr.io/acme/); empty means any.",
+        description="Image prefixes allowed for every image a sandbox runs (app and seed Job), matched on "
+                    "the full name (docker.io/library/nginx for nginx), e.g. ghcr.io/acme/; empty means any.",
+    )
+    allowedSources: AllowedSources | None = Field(
+        default=None, alias="allowedSources",
+        description="Where url and s3 sources may point; unset means any public URL, and S3 only with the "
+                    "sandbox's own credentials. Set, nothing outside it (and the platform's lists) is read.",
+    )
+    s3Credentials: TenantS3Credentials | None = Field(
+        default=None, alias="s3Credentials",
+        description="Credentials for S3 sources that name no secretRef: a mapped role, or the operator's own.",
     )
 
 

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.set_defaults(_subparsers=sub)
 
+    from sandlot.cli.drift import add_drift_commands
     from sandlot.cli.mock import add_mock_command
     from sandlot.cli.requests import add_requests_command
     from sandlot.cli.sandbox import add_sandbox_commands
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sandbox_commands(sub)
     add_scenario_commands(sub)
     add_requests_command(sub)
+    add_drift_commands(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
     op.add_argument(

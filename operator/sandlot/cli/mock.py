@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sandlot.cli.args import LOG_LEVELS, port_number
+from sandlot.cli.drift import add_proxy_options, proxy_settings
 
 if TYPE_CHECKING:  # imported when used: `sandlot --help` must not load the app
     from sandlot.http.app import HttpApp
+    from sandlot.state.config import SandboxConfig
     from sandlot.state.stage import StateStage
 
 DEFAULT_DB = ".sandlot/sandbox.db"
@@ -39,6 +41,9 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     mock.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (default info)")
     mock.add_argument("--dynamic", action="store_true",
                       help="generate every body from its schema, ignoring examples (Prism's -d)")
+    mock.add_argument("--lenient", action="store_true",
+                      help="accept what server frameworks coerce (\"3\" for an integer, \"true\"/\"1\" for a "
+                           "boolean, one value for an array), each noted in a Sandlot-Warning header")
     mock.add_argument("--scenario", default=None,
                       help="scenario for every request that does not ask for another, e.g. "
                            "'unavailable' or 'slow; latency=100ms' (see docs/scenarios.md)")
@@ -53,6 +58,9 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     group = mock.add_argument_group("stateful sandbox (see docs/stateful.md)")
     group.add_argument("--stateful", action="store_true",
                        help="remember created objects per tenant (collections inferred from the spec)")
+    group.add_argument("--explain", action="store_true",
+                       help="print what was inferred for every operation (collection, key, envelope, identity, "
+                            "action, filters) and exit")
     group.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file for the state (default {DEFAULT_DB})")
     group.add_argument("--fixtures", default=None, help="YAML/JSON seed loaded into every new tenant")
     group.add_argument("--admin-token", default=None,
@@ -60,6 +68,7 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     group.add_argument("--key", action="append", default=[],
                        help="a sandbox key issued elsewhere to accept (repeatable; also "
                             "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
+    add_proxy_options(mock)
     mock.set_defaults(func=run_mock)
 
 
@@ -81,8 +90,12 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
         spec = spec_source(args.spec, scratch)
+        if args.proxy:
+            return _run_proxy(args, spec, started)
         if args.check:
             return _check(spec, args.spec)
+        if args.explain:
+            return _explain(spec, load_config(args.config))
         config = load_config(args.config)
         generated = False
         if args.stateful:
@@ -91,7 +104,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         fixtures = None
         if args.stateful and args.fixtures:
             fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
-        app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic,
+        app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic, lenient=args.lenient,
                         db=args.db if args.stateful else None, config=config, fixtures=fixtures,
                         default_scenario=args.scenario,
                         journal=None if args.no_journal else args.journal or BESIDE_STATE)
@@ -104,7 +117,27 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
             return 2
         return _serve(app, args, started)
     finally:
-        app.pipeline.close()  # writes the buffered request log: SIGTERM must not lose it
+        app.pipeline.close()  # writes the buffered request journal: SIGTERM must not lose it
+
+
+def _run_proxy(args: argparse.Namespace, spec: str, started: float) -> int:
+    """Serve the drift proxy in front of --proxy's real API (docs/drift.md); return the exit code."""
+    from sandlot.http.compose import BESIDE_STATE, INPUT_ERRORS, build_app
+
+    try:
+        settings = proxy_settings(args)
+        app = build_app(spec, seed=args.seed, watch=not args.no_watch, proxy=settings,
+                        admin_token=args.admin_token or os.environ.get("SANDLOT_ADMIN_TOKEN"),
+                        journal=None if args.no_journal else args.journal or BESIDE_STATE)
+    except (ValueError, *INPUT_ERRORS) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("Proxying to %s: drift is added to %s%s", settings.upstream.url, settings.drift_db,
+             f", responses recorded in {settings.record_dir}" if settings.record_dir else "")
+    try:
+        return _serve(app, args, started)
+    finally:
+        app.pipeline.close()  # writes the recorded examples and closes the drift record
 
 
 def _check(spec: str, given: str) -> int:
@@ -121,6 +154,17 @@ def _check(spec: str, given: str) -> int:
         print(f"error: {given}: the spec cannot be checked: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(f"OK: {count} operations")
+    return 0
+
+
+def _explain(spec: str, config: SandboxConfig) -> int:
+    """Print what the stateful mode infers from the spec (`--stateful --explain`); return 0."""
+    from sandlot.mock.engine import Engine
+    from sandlot.state.explain import explain
+    from sandlot.state.inference import infer_model
+
+    model = infer_model(Engine.from_source(spec).spec.document, config.overrides)
+    print("\n".join(explain(model)))
     return 0
 
 

@@ -24,8 +24,14 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     up.add_argument("--state-dir", default=None,
                     help="where state lives (default .sandlot/<sandbox name>/)")
     up.add_argument("--fresh", action="store_true", help="delete the saved state first")
+    up.add_argument("--no-watch", action="store_true",
+                    help="do not follow spec changes (by default an edited spec is served at once and its "
+                         "changes are printed, breaking ones first: docs/drift.md)")
     up.add_argument("--config", default=None,
                     help="sidecar YAML applied to every stateful stub (quota, retention, overrides)")
+    up.add_argument("--lenient", action="store_true",
+                    help="every stub accepts what server frameworks coerce, as `sandlot mock --lenient` "
+                         "(a downstream's `lenient: true` does it for that one)")
     up.add_argument("--log-level", default="warning", type=str.lower, choices=LOG_LEVELS,
                     help="log level (default warning)")
     up.set_defaults(func=_cmd_up)
@@ -123,21 +129,26 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     from sandlot.http.compose import INPUT_ERRORS
     from sandlot.state.config import load_config
-    from sandlot.up import UpError, serve, start_sandbox, summary
+    from sandlot.up import SpecFollower, UpError, serve, start_sandbox, summary
 
     logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
         sandbox = start_sandbox(Path(args.manifest), host=args.host, port=args.port,
                                 state_dir=Path(args.state_dir) if args.state_dir else None,
                                 fresh=args.fresh, config=load_config(args.config).with_admin_token(
-                                    os.environ.get("SANDLOT_ADMIN_TOKEN")))
+                                    os.environ.get("SANDLOT_ADMIN_TOKEN")), lenient=args.lenient)
     except (UpError, *INPUT_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(sandbox), flush=True)
+    if not args.no_watch:
+        print(f"\nFollowing the specs in {args.manifest} and the YAML files beside it: an edited spec is served at "
+              "once, its changes printed (--no-watch: do not).", flush=True)
+    follower = None if args.no_watch else SpecFollower(
+        sandbox, lambda text: print(text, flush=True), color=sys.stdout.isatty())
     try:
-        serve(sandbox, args.log_level)
+        serve(sandbox, args.log_level, follower)
     finally:
-        sandbox.close()  # flushes every request log and closes the stores
+        sandbox.close()  # writes every request journal and closes the stores
     print("Sandbox stopped.", flush=True)
     return 0

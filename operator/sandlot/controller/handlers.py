@@ -9,7 +9,7 @@ pass, with conditions that say what to do next.
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import logging
 import secrets
 import threading
@@ -26,8 +26,14 @@ from pydantic import ValidationError
 
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
-from sandlot.controller.sources import SourceError, read_source
-from sandlot.kube import Kube, NotFound, Recreating, ensure, make_api_client
+from sandlot.controller.sources import (
+    SourceError,
+    address_policy,
+    learn_cluster_networks,
+    platform_sources,
+    read_source,
+)
+from sandlot.kube import Conflict, Kube, NotFound, Recreating, ensure, make_api_client, secret_values
 from sandlot.reconcile import naming
 from sandlot.reconcile.conditions import get_condition, set_condition
 from sandlot.reconcile.desired import (
@@ -42,9 +48,10 @@ from sandlot.reconcile.desired import (
 )
 from sandlot.reconcile.lifetime import expires_at, format_time
 from sandlot.reconcile.readiness import assess
-from sandlot.reconcile.tenancy import check_tenant
+from sandlot.reconcile.tenancy import PlatformSources, SourceGrant, check_sources, check_tenant, source_grant
 from sandlot.settings import OperatorSettings, load_settings
 from sandlot.util.keys import new_key_secret as generate_api_key
+from sandlot.util.netguard import AddressPolicy
 
 PLURAL = "sandboxenvironments"
 KIND = "SandboxEnvironment"
@@ -55,6 +62,8 @@ PRUNABLE = [
     ("v1", "LimitRange"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
 ]
+#: How long a deletion waits in its handler for the namespace to go before retrying slowly.
+TEARDOWN_WAIT_SECONDS = 120.0
 #: Readiness reasons the periodic check may clear again once the cause is gone.
 WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
 
@@ -73,6 +82,10 @@ class Context:
 
     kube: Kube
     settings: OperatorSettings
+    #: Which addresses url sources may reach (built at start-up: settings plus learned cluster networks).
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)
+    #: What the platform's settings open for every tenant's sources.
+    platform: PlatformSources = field(default_factory=PlatformSources)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -191,42 +204,65 @@ def _parse(sbx: Sandbox) -> SandboxEnvironment:
         raise kopf.PermanentError(message) from exc
 
 
-def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> None:
-    """Stop (or retry later) when the SandboxTenant's grant does not allow this sandbox."""
+def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> SandboxTenantSpec | None:
+    """Return the sandbox's SandboxTenant grant (None: no such tenant); stop, or retry later, when it refuses."""
     kube = sbx.ctx.kube
-    tenant_obj = kube.get(API_VERSION, "SandboxTenant", model.spec.tenant)
-    if tenant_obj is None:
-        return
-    try:
-        tenant = SandboxTenantSpec.model_validate(tenant_obj.get("spec") or {})
-    except ValidationError as exc:
-        sbx.fail("TenantInvalid", f"SandboxTenant {model.spec.tenant!r} is invalid: {format_validation(exc)}")
-        raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
-    others = sum(
-        1 for o in kube.list(API_VERSION, KIND)
-        if (o.get("spec") or {}).get("tenant", "default") == model.spec.tenant
-        and not o["metadata"].get("deletionTimestamp")
-        and (o["metadata"]["namespace"], o["metadata"]["name"]) != (sbx.cr_namespace, sbx.name)
-        and (o.get("status") or {}).get("phase") not in ("Expired", "Failed")
-    )
-    refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others)
+    tenants = kube.list(API_VERSION, "SandboxTenant")
+    claimed_by = sorted(t["metadata"]["name"] for t in tenants
+                        if sbx.cr_namespace in ((t.get("spec") or {}).get("namespaces") or []))
+    tenant_obj = next((t for t in tenants if t["metadata"]["name"] == model.spec.tenant), None)
+    tenant = None
+    if tenant_obj is not None:
+        try:
+            tenant = SandboxTenantSpec.model_validate(tenant_obj.get("spec") or {})
+        except ValidationError as exc:
+            sbx.fail("TenantInvalid", f"SandboxTenant {model.spec.tenant!r} is invalid: {format_validation(exc)}")
+            raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
+    others = 0
+    if tenant is not None:
+        others = sum(
+            1 for o in kube.list(API_VERSION, KIND)
+            if (o.get("spec") or {}).get("tenant", "default") == model.spec.tenant
+            and not o["metadata"].get("deletionTimestamp")
+            and (o["metadata"]["namespace"], o["metadata"]["name"]) != (sbx.cr_namespace, sbx.name)
+            and (o.get("status") or {}).get("phase") not in ("Expired", "Failed")
+        )
+    refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others, claimed_by=claimed_by)
     if refusal is None:
-        return
+        return tenant
     sbx.fail(refusal.reason, refusal.message, final=not refusal.retry)
     if refusal.retry:
         raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
     raise kopf.PermanentError(refusal.message)
 
 
-def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
-    """Return a Secret's values as text (data is base64; stringData, when echoed, is plain)."""
-    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-    values.update(secret.get("stringData") or {})
-    return values
+def _source_check(sbx: Sandbox, model: SandboxEnvironment, tenant: SandboxTenantSpec | None) -> SourceGrant:
+    """Return the tenant's source grant; stop (retrying later) before anything is fetched when it refuses a source.
+
+    Retried rather than final: the platform team may widen the grant without a spec change.
+    """
+    grant = source_grant(model.spec.tenant, tenant, sbx.ctx.platform)
+    refusal = check_sources(model, grant, sbx.cr_namespace)
+    if refusal is not None:
+        sbx.fail(refusal.reason, refusal.message)
+        raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
+    return grant
 
 
-def _check_namespace_ownership(sbx: Sandbox) -> None:
-    """Refuse to use a namespace that exists but was not created for this sandbox."""
+def _check_ownership(sbx: Sandbox) -> None:
+    """Refuse to use a namespace, or the credentials copy's name, that exists but was not made for this sandbox.
+
+    Checked before anything is created, so a conflict leaves nothing half-made; kube.ensure
+    refuses any other object it did not make (Conflict) as a last line.
+    """
+    copy = sbx.ctx.kube.get("v1", "Secret", credentials_copy_name(sbx.name), sbx.cr_namespace)
+    copy_owner = ((copy or {}).get("metadata", {}).get("annotations") or {}).get(naming.ANNOTATION_OWNER)
+    if copy is not None and copy_owner != naming.owner_annotation(sbx.cr_namespace, sbx.name):
+        message = (f"Secret {sbx.cr_namespace}/{credentials_copy_name(sbx.name)} exists and was not made for this "
+                   "sandbox, which hands its credentials over under that name; it is never adopted or changed: "
+                   "rename the SandboxEnvironment or the Secret")
+        sbx.fail("ObjectConflict", message)
+        raise kopf.TemporaryError(message, delay=sbx.ctx.settings.retry_seconds * 4)
     live = sbx.ctx.kube.get("v1", "Namespace", sbx.namespace)
     if live is None:
         return
@@ -350,23 +386,25 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     if _now() >= expiry:
         _expire(sbx, model)
         return
-    _tenant_check(sbx, model)
-    _check_namespace_ownership(sbx)
+    tenant = _tenant_check(sbx, model)
+    _check_ownership(sbx)
+    grant = _source_check(sbx, model, tenant)
     first = sbx.phase in (None, "Pending", "Expired")
     if sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
 
+    def read(source: Any, field_: str) -> Document:
+        return read_source(ctx.kube, sbx.cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
+                           timeout=ctx.settings.fetch_timeout_seconds)
+
     try:
         specs: dict[str, Document] = {
-            d.name: read_source(ctx.kube, sbx.cr_namespace, d.openapi, f"spec.downstreams[{i}].openapi",
-                                timeout=ctx.settings.fetch_timeout_seconds)
-            for i, d in enumerate(model.spec.downstreams)
+            d.name: read(d.openapi, f"spec.downstreams[{i}].openapi") for i, d in enumerate(model.spec.downstreams)
         }
         fixtures = None
         if model.spec.seed is not None and model.spec.seed.fixtures is not None:
-            fixtures = read_source(ctx.kube, sbx.cr_namespace, model.spec.seed.fixtures, "spec.seed.fixtures",
-                                   timeout=ctx.settings.fetch_timeout_seconds)
+            fixtures = read(model.spec.seed.fixtures, "spec.seed.fixtures")
             fixtures = Document("fixtures" + _suffix(fixtures.filename), fixtures.text)
     except SourceError as exc:
         sbx.fail(exc.reason, exc.message)
@@ -385,8 +423,11 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     writes_before = kube.writes
     changes: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
     try:
+        fresh = False  # the namespace was just created: what belongs in it cannot exist yet
         for obj in wanted:
-            outcome = ensure(kube, obj)
+            outcome = ensure(kube, obj, probably_absent=fresh)
+            if obj["kind"] == "Namespace":
+                fresh = outcome == "created"
             if outcome != "unchanged":
                 where = obj["metadata"].get("namespace")
                 ref = f"{obj['kind']} {where + '/' if where else ''}{obj['metadata']['name']}"
@@ -396,12 +437,15 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         stored = existing or kube.get("v1", "Secret", naming.CREDENTIALS_SECRET, sbx.namespace)
         if stored is None:
             raise NotFound(f"Secret {sbx.namespace}/{naming.CREDENTIALS_SECRET} vanished after its creation")
-        values = {k: v for k, v in _secret_values(stored).items() if k in ("apiKey", "adminToken")}
+        values = {k: v for k, v in secret_values(stored).items() if k in ("apiKey", "adminToken")}
         ensure(kube, credentials_copy(cr_namespace=sbx.cr_namespace, cr_name=sbx.name, cr_uid=sbx.uid,
                                       tenant=sbx.tenant, values=values, urls=urls))
         changes["deleted"] = _prune(kube, sbx.namespace, wanted)
     except Recreating as exc:
         raise kopf.TemporaryError(str(exc), delay=1) from exc
+    except Conflict as exc:
+        sbx.fail("ObjectConflict", str(exc))
+        raise kopf.TemporaryError(str(exc), delay=s.retry_seconds * 4) from exc
     except (NotFound, ApiException) as exc:
         status = getattr(exc, "status", 404)
         if status in (403, 404, 409, 500, 503, 429):
@@ -411,8 +455,13 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     finally:
         metrics.API_WRITES.inc(kube.writes - writes_before)
     if any(changes.values()):
-        reason = "Provisioning" if first else "Updated"
-        kopf.info(body, reason=reason, message=f"namespace {sbx.namespace}: {_summary(changes)}")
+        summary = f"namespace {sbx.namespace}: {_summary(changes)}"
+        if first:
+            # The first pass is logged, not posted: the Ready Event (and the Ready condition
+            # meanwhile) tells the person; an Event per sandbox creation is one API write saved.
+            logger.info(f"provisioned {summary}")
+        else:
+            kopf.info(body, reason="Updated", message=summary)
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
     _report_workloads(sbx)
@@ -472,15 +521,24 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
             sbx.flush()
 
 
-def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
-    """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
+async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
+    """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone.
+
+    Waits in the handler (asynchronously, no thread held) for the namespace controller to
+    finish, checking every second, instead of failing and being retried: each kopf retry
+    writes its progress onto the CR, which was about twenty writes per deletion. After
+    TEARDOWN_WAIT_SECONDS it falls back to retrying every ten seconds.
+    """
     sbx = Sandbox(ctx, body)
     if sbx.phase != "Terminating":
         kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
         sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
-        sbx.flush()
-    if not _teardown_namespace(sbx):
-        raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=1)
+        await asyncio.to_thread(sbx.flush)
+    deadline = time.monotonic() + TEARDOWN_WAIT_SECONDS
+    while not await asyncio.to_thread(_teardown_namespace, sbx):
+        if time.monotonic() >= deadline:
+            raise kopf.TemporaryError(f"waiting for namespace {sbx.namespace} to be deleted", delay=10)
+        await asyncio.sleep(1)
     metrics.TEARDOWN_SECONDS.observe(runtime.total_seconds())
     metrics.record_phase(sbx.key, None, sbx.tenant)
     logger.info(f"namespace {sbx.namespace} is gone")
@@ -533,8 +591,12 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         settings.posting.level = logging.INFO
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+        settings.execution.max_workers = operator_settings.workers
         if getattr(memo, "sandlot", None) is None:
-            memo.sandlot = Context(kube=Kube(make_api_client()), settings=operator_settings)
+            kube = Kube(make_api_client())
+            memo.sandlot = Context(kube=kube, settings=operator_settings,
+                                   addresses=address_policy(operator_settings, learn_cluster_networks(kube)),
+                                   platform=platform_sources(operator_settings))
         _sweep_orphans(memo.sandlot.kube, log)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
@@ -556,8 +618,8 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
                 _recheck(ctx, memo, body, logger)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
         """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
-        _teardown(_context(memo), body, runtime, logger)
+        await _teardown(_context(memo), body, runtime, logger)
 
     return registry

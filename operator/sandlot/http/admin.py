@@ -1,17 +1,18 @@
 """The one admin router for `/__sandlot/`: every Sandlot endpoint, behind one caller check.
 
 The first of the HTTP app's stages (http/compose.py): requests under `/__sandlot/` are
-answered here, all others pass on to the journal and the simulation. Open to anyone: `health`,
-`openapi.json`, `scenarios`, `magic` and the inspector page's static files (`ui`, from the
-package's http/ui/ folder; the page itself asks for a token or key). Everything else acts on one
-tenant and needs the admin token (`Authorization: Bearer <token>` or `X-Sandlot-Admin-Token`,
-naming the tenant with `tenant` or `key`) or the tenant's own credential (self-service, so a
-test suite can reset before each run without holding the admin token): `reset`, `requests...`
-(the journal: the admin token without a tenant sees every tenant's), `scenario`, `clock`,
-`clock/advance`, `webhooks/...`, `whoami`. `keys` and `tenants` (stateful) need the admin
-token. A stub without an admin token (the stateless mock without one) treats every caller as
-admin. The work is done by the journal, simulation and state stages; this module only routes,
-checks and answers. See docs/stateful.md, docs/scenarios.md and docs/inspector.md.
+answered here, all others pass on to the journal and the simulation (or the drift proxy). Open
+to anyone: `health`, `openapi.json`, `scenarios`, `magic` and the inspector page's static files
+(`ui`, from the package's http/ui/ folder; the page itself asks for a token or key). Everything
+else acts on one tenant and needs the admin token (`Authorization: Bearer <token>` or
+`X-Sandlot-Admin-Token`, naming the tenant with `tenant` or `key`) or the tenant's own credential
+(self-service, so a test suite can reset before each run without holding the admin token):
+`reset`, `requests...` (the journal: the admin token without a tenant sees every tenant's),
+`scenario`, `clock`, `clock/advance`, `webhooks/...`, `whoami`. `keys` and `tenants` (stateful)
+and `drift` (the drift proxy) need the admin token. A stub without an admin token (the stateless
+mock without one) treats every caller as admin. The work is done by the journal, simulation,
+state and proxy stages; this module only routes, checks and answers. See docs/stateful.md,
+docs/scenarios.md and docs/inspector.md.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from sandlot.drift.report import FORMATS as DRIFT_FORMATS
+from sandlot.drift.report import MEDIA_TYPES as DRIFT_MEDIA_TYPES
+from sandlot.drift.report import render as render_drift
+from sandlot.drift.stage import ProxyStage
 from sandlot.mock.context import EdgeAction, Next, RequestContext
 from sandlot.mock.engine import RESERVED_PREFIX
 from sandlot.mock.messages import MockRequest, MockResponse, json_response, problem_response
@@ -81,8 +86,12 @@ class AdminRouter:
     """The admin stage: route `/__sandlot/*`, check the caller once, answer through the stages."""
 
     def __init__(self, simulation: Simulation, state: StateStage | None, admin_token: str | None,
-                 health: Health, clock: Callable[[], float] = time.time, journal: JournalStage | None = None) -> None:
-        """`health` adds the app's own facts (operations, reloads) to `GET /__sandlot/health`."""
+                 health: Health, clock: Callable[[], float] = time.time, drift: ProxyStage | None = None,
+                 journal: JournalStage | None = None) -> None:
+        """`health` adds the app's own facts (operations, reloads) to `GET /__sandlot/health`;
+        `drift` is the drift proxy whose record `GET /__sandlot/drift` shows; `journal` records
+        the requests `requests...` reads."""
+        self.drift = drift
         self.simulation = simulation
         self.state = state
         self.admin_token = admin_token
@@ -104,6 +113,8 @@ class AdminRouter:
         if isinstance(args, MockResponse):
             return args
         caller = self._caller(ctx)
+        if route == "drift" and self.drift is not None:
+            return self._drift(ctx, method, args, caller)
         if route in ("keys", "tenants") or route.startswith("keys/"):
             return self._keys(ctx, route, method, args, caller)
         if route == "whoami" and method == "GET":
@@ -366,6 +377,21 @@ class AdminRouter:
                  "created_objects": store.count_objects(t.tenant_id, ORIGIN_API)}
                 for t in store.list_tenants()]})
         return self._not_found(ctx)
+
+    def _drift(self, ctx: RequestContext, method: str, args: Args, caller: Caller) -> MockResponse:
+        """Serve `GET /__sandlot/drift[?format=json|text|markdown]`: the drift proxy's record (admin only)."""
+        assert self.drift is not None
+        if not caller.admin:
+            status = 401 if caller.tenant in (None, PUBLIC_TENANT) else 403
+            return problem_response(status, f"{ctx.request.path} needs the admin token.")
+        if method != "GET":
+            return problem_response(405, f"{method} is not allowed on {ctx.request.path}; use GET",
+                                    headers=[("allow", "GET")])
+        fmt = str(args.get("format", "json"))
+        if fmt not in DRIFT_FORMATS:
+            return problem_response(400, f"format must be one of {', '.join(DRIFT_FORMATS)}, not {fmt!r}.")
+        return MockResponse(200, [("content-type", DRIFT_MEDIA_TYPES[fmt])],
+                            render_drift(self.drift.report(), fmt).encode())
 
     @staticmethod
     def _not_found(ctx: RequestContext) -> MockResponse:

@@ -6,8 +6,9 @@ downstream, up.py) and the tests. `compose` decides the stages in order and thei
     admin (http/admin.py) -> journal (state/journal_stage.py, unless switched off) -> simulation
     (simulation/stage.py) -> state (state/stage.py, stateful only) -> the mock engine (mock/engine.py)
 
-and `build_app` loads the spec, opens the store and the journal and wraps the pipeline in the
-ASGI edge.
+or, for `sandlot mock --proxy UPSTREAM`, admin -> journal -> the drift proxy (drift/stage.py),
+which answers with the real API's responses. `build_app` loads the spec, opens the stores and
+the journal and wraps the pipeline in the ASGI edge.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sandlot.drift.guard import LiveUpstreamError
+from sandlot.drift.stage import ProxySettings, ProxyStage
+from sandlot.drift.store import DriftStoreError
+from sandlot.drift.upstream import UpstreamError
 from sandlot.http.admin import AdminRouter
 from sandlot.http.app import HttpApp
 from sandlot.http.pipeline import Identify, Pipeline
@@ -39,7 +44,8 @@ from sandlot.util.sources import SourceError, configmap_payload, read_file
 log = logging.getLogger("sandlot.http")
 
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
-INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError)
+INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError,
+                UpstreamError, LiveUpstreamError, DriftStoreError)
 #: Where `build_app` keeps the journal by default: in the state file (stateful), else in memory.
 BESIDE_STATE = "beside-state"
 IN_MEMORY = ":memory:"
@@ -49,9 +55,10 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
             fixtures: Fixtures | None = None, default_scenario: str | None = None,
             admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
             monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-            journal: JournalStore | None = None) -> Pipeline:
-    """Return the pipeline of a stub: stateful over `store`, else stateless (raises one of INPUT_ERRORS);
-    requests are recorded in `journal` when there is one.
+            proxy: ProxyStage | None = None, journal: JournalStore | None = None) -> Pipeline:
+    """Return the pipeline of a stub: stateful over `store`, else stateless, or a drift `proxy` in
+    front of a real API (raises one of INPUT_ERRORS); requests are recorded in `journal` when
+    there is one.
 
     `default_scenario` answers requests that ask for none (`--scenario`); the admin token is
     `admin_token`, else (stateful) the config's; a stateless stub without one lets any caller
@@ -65,44 +72,57 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
-        return {"operations": len(holder.engine.operations), "reloads": holder.reloads,
-                "last_reload_error": holder.last_error}
+        facts: dict[str, object] = {"operations": len(holder.engine.operations), "reloads": holder.reloads,
+                                    "last_reload_error": holder.last_error}
+        if proxy is not None:
+            facts["proxy"] = proxy.upstream.url
+        return facts
 
     recorder = JournalStage(journal, clock=base_clock) if journal is not None else None
-    admin = AdminRouter(simulation, state, token, health, clock=base_clock, journal=recorder)
+    admin = AdminRouter(simulation, state, token, health, clock=base_clock, drift=proxy, journal=recorder)
     stages: list[Stage] = [admin]
     if recorder is not None:
         stages.append(recorder)
-    stages.append(simulation)
+    stages += [proxy] if proxy is not None else [simulation]
     if state is not None:
         stages.append(state)
-    identify: Identify = StoreTenancy(store, base_clock) if store is not None else credential_tenant
-    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, journal=recorder)
+    identify: Identify = credential_tenant
+    if store is not None and state is not None:
+        model_of = state  # the model is inferred again on a reload: ask the stage each time
+        identify = StoreTenancy(store, base_clock, lambda: model_of.model.identity is not None)
+    return Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, proxy=proxy,
+                    journal=recorder)
 
 
-def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False,
+def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = False, lenient: bool = False,
               db: str | Path | None = None, config: SandboxConfig | None = None,
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
               monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-              journal: str | Path | None = BESIDE_STATE) -> HttpApp:
-    """Load the spec, open the store at `db` (stateful) and the journal, and return the ASGI app
-    serving it (raises one of INPUT_ERRORS; what was opened is closed again when composing fails).
+              proxy: ProxySettings | None = None, journal: str | Path | None = BESIDE_STATE) -> HttpApp:
+    """Load the spec, open the store at `db` (stateful) or the drift proxy (`proxy`), and the
+    journal, and return the ASGI app serving it (raises one of INPUT_ERRORS; the stores are closed
+    again when composing fails).
 
     `journal` is a SQLite file, `:memory:`, None (no journal), or BESIDE_STATE: the state file
     when stateful, else memory."""
-    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic)
-    holder = EngineHolder(engine, spec, seed, dynamic)
+    engine = Engine.from_source(spec, seed=seed, dynamic=dynamic, lenient=lenient)
+    holder = EngineHolder(engine, spec, seed, dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
+    forwarding = None
     where = (db if db is not None else IN_MEMORY) if journal == BESIDE_STATE else journal
     journal_store = JournalStore(where, (config or SandboxConfig()).journal) if where is not None else None
     try:
+        forwarding = ProxyStage(proxy, spec, clock=base_clock) if proxy is not None else None
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,
                            default_scenario=default_scenario, admin_token=admin_token,
-                           base_clock=base_clock, monotonic=monotonic, wall=wall, journal=journal_store)
+                           base_clock=base_clock, monotonic=monotonic, wall=wall, proxy=forwarding,
+                           journal=journal_store)
     except BaseException:
         if store is not None:
             store.close()
+        if forwarding is not None:
+            forwarding.store.close()
         if journal_store is not None:
             journal_store.close()
         raise

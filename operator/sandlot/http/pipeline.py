@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sandlot.drift.stage import ProxyStage
 from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -32,10 +33,17 @@ class Pipeline:
     simulation: Simulation | None = None
     state: StateStage | None = None
     journal: JournalStage | None = None
+    #: The drift proxy, when the stub forwards to a real API (its stages block on the network).
+    proxy: ProxyStage | None = None
     _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._answer = chain(list(self.stages))
+
+    @property
+    def blocking(self) -> bool:
+        """Tell whether a request may wait on the network (the app then answers it on a worker thread)."""
+        return self.proxy is not None
 
     def context(self, req: MockRequest) -> RequestContext:
         """Return a new context for `req`, on the engine serving now (a reload swaps it later)."""
@@ -50,8 +58,13 @@ class Pipeline:
         return self.run(self.context(req))
 
     def close(self) -> None:
-        """Write the journal's buffered requests and close it, then close the state's store."""
-        if self.journal is not None:
-            self.journal.close()
-        if self.state is not None:
-            self.state.close()
+        """Write the journal's buffered requests and close it; write the proxy's recordings and
+        close its drift record; close the state's store."""
+        try:
+            if self.journal is not None:
+                self.journal.close()
+            if self.proxy is not None:
+                self.proxy.close(self.holder.engine)
+        finally:
+            if self.state is not None:
+                self.state.close()

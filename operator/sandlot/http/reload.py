@@ -35,11 +35,13 @@ def freeze_heap() -> None:
 class EngineHolder:
     """The engine currently serving, swapped atomically on reload."""
 
-    def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False) -> None:
+    def __init__(self, engine: Engine, source: str, seed: int = 0, dynamic: bool = False,
+                 lenient: bool = False) -> None:
         self.engine = engine
         self.source = source
         self.seed = seed
         self.dynamic = dynamic
+        self.lenient = lenient
         self.loaded_at = time.time()
         self.reloads = 0
         self.last_error: str | None = None
@@ -47,7 +49,7 @@ class EngineHolder:
     def reload(self) -> bool:
         """Load and compile the spec again; swap it in if it is valid. Return whether it was swapped."""
         try:
-            engine = Engine.from_source(self.source, seed=self.seed, dynamic=self.dynamic)
+            engine = Engine.from_source(self.source, seed=self.seed, dynamic=self.dynamic, lenient=self.lenient)
         except SpecError as exc:
             self.last_error = str(exc)
             log.error("spec reload failed, still serving the last good version: %s", exc)

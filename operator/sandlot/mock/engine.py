@@ -37,6 +37,7 @@ from sandlot.mock.responder import (
 from sandlot.mock.router import Router, server_base_paths
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
 from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
+from sandlot.openapi.patterns import pattern_errors
 from sandlot.openapi.schemas import SchemaIndex
 
 log = logging.getLogger("sandlot.mock")
@@ -151,12 +152,17 @@ def strip_controls(query: str) -> str:
 class Engine:
     """A spec compiled for serving: routes now, per-operation plans on first use."""
 
-    def __init__(self, spec: Spec, *, seed: int = 0, dynamic: bool = False) -> None:
+    def __init__(self, spec: Spec, *, seed: int = 0, dynamic: bool = False, lenient: bool = False) -> None:
         self.spec = spec
         self.seed = seed
         self.dynamic = dynamic  # the default for requests that do not say (Prism's -d)
+        self.lenient = lenient  # accept what server frameworks coerce (`--lenient`), with a warning each
         document = spec.document
         self.index = SchemaIndex(document, spec.version)
+        # Every pattern compiled once, now; one that cannot be is named here and constrains nothing.
+        self.pattern_errors = pattern_errors(spec)
+        for error in self.pattern_errors:
+            log.warning("%s (the pattern is ignored while serving; `sandlot mock --check` fails on it)", error)
         self.generator = Generator(document, openapi_version=spec.version)
         servers: list[tuple[str, Mapping[str, Any]]] = []
         self.operations: list[Operation] = []
@@ -180,9 +186,9 @@ class Engine:
         self._bundled_json: bytes | None = None
 
     @classmethod
-    def from_source(cls, source: str, *, seed: int = 0, dynamic: bool = False) -> Engine:
+    def from_source(cls, source: str, *, seed: int = 0, dynamic: bool = False, lenient: bool = False) -> Engine:
         """Load, bundle and compile a spec from a path or URL (raises SpecError)."""
-        return cls(load_spec(source), seed=seed, dynamic=dynamic)
+        return cls(load_spec(source), seed=seed, dynamic=dynamic, lenient=lenient)
 
     @property
     def files(self) -> list[str]:
@@ -235,7 +241,8 @@ class Engine:
         plan = self._plans.get(key)
         if plan is None:
             try:
-                plan = _Plan(RequestPlan(self.index, operation.node, operation.path_item, self.spec.document),
+                plan = _Plan(RequestPlan(self.index, operation.node, operation.path_item, self.spec.document,
+                                         lenient=self.lenient),
                              ResponsePlan(self.index, self.generator, operation.node))
             except (AttributeError, TypeError, ValueError) as exc:
                 raise SpecError(f"cannot compile the operation: {exc}", file=self.spec.source,
@@ -262,13 +269,21 @@ class Engine:
 
     def validate(self, req: MockRequest, match: Match) -> ValidatedRequest | MockResponse:
         """Validate a routed request; return the typed request or the refusal response."""
-        plan = self.plan(match.operation)
-        clean = req if "__" not in req.query else MockRequest(
-            req.method, req.path, strip_controls(req.query), req.headers, req.body)
-        outcome = plan.request.check(clean, match.path_params)
+        outcome = self.check_request(req, match)
         if isinstance(outcome, Refusal):
+            plan = self.plan(match.operation)
+            if outcome.status == 422 and plan.response.exactly(400) and not plan.response.exactly(422):
+                # A body that breaks its schema is the spec's 400 where it documents no 422.
+                outcome = Refusal(400, outcome.detail, outcome.errors, outcome.headers)
             return self.refuse(req, match, outcome)
         return outcome
+
+    def check_request(self, req: MockRequest, match: Match) -> ValidatedRequest | Refusal:
+        """Validate a routed request; return the typed request or the Refusal with every violation
+        (`validate` renders it; the drift proxy records it, mock/conformance.py)."""
+        clean = req if "__" not in req.query else MockRequest(
+            req.method, req.path, strip_controls(req.query), req.headers, req.body)
+        return self.plan(match.operation).request.check(clean, match.path_params)
 
     def refuse(self, req: MockRequest, match: Match, refusal: Refusal) -> MockResponse:
         """Render a refusal: the documented response for its status when there is one, else a problem.
@@ -401,10 +416,21 @@ class Engine:
                 codes = self.plan(match.operation).response.codes()
                 return problem_response(400, f"{err}; the documented responses are: {codes}", [err.violation])
             dynamic = self.dynamic if controls.dynamic is None else controls.dynamic
-            return self.respond(req, match, status=controls.code, example=controls.example, dynamic=dynamic)
+            return with_warnings(self.respond(req, match, status=controls.code, example=controls.example,
+                                              dynamic=dynamic), validated)
         except SpecError as exc:
             log.error("%s", exc)
             return problem_response(500, f"the spec cannot answer this request: {exc}")
+
+
+WARNING_HEADER = "sandlot-warning"
+
+
+def with_warnings(response: MockResponse, validated: ValidatedRequest) -> MockResponse:
+    """Return the response with one `Sandlot-Warning` header per coercion `--lenient` made."""
+    if validated.coercions:
+        response.headers.extend((WARNING_HEADER, f"lenient: {note}") for note in validated.coercions)
+    return response
 
 
 def errors_header(problem: dict[str, Any]) -> str:
@@ -427,4 +453,4 @@ def serialize_body(value: Any, content_type: str) -> bytes:
 
 
 __all__ = ["Chosen", "ControlError", "Controls", "Engine", "Match", "NOTSET", "Operation", "RESERVED_PREFIX",
-           "ValidatedRequest", "parse_controls", "serialize_body"]
+           "ValidatedRequest", "parse_controls", "serialize_body", "with_warnings"]

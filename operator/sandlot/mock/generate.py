@@ -24,6 +24,7 @@ from typing import Any
 
 from sandlot.mock import formats
 from sandlot.mock.regex_gen import PatternError, generate_matching
+from sandlot.openapi import patterns
 from sandlot.openapi.loader import resolve_pointer
 
 # Below this nesting depth optional properties are filled and arrays get a few items; deeper
@@ -702,11 +703,8 @@ def _copy(value: Any) -> Any:
 
 
 def _search(pattern: str, text: str) -> bool:
-    """Tell whether `pattern` matches somewhere in `text` (unparseable patterns match nothing)."""
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
+    """Tell whether `pattern` (ECMA-262) matches somewhere in `text` (openapi/patterns.py)."""
+    return patterns.search(pattern, text)
 
 
 def _fits(text: str, min_len: int, max_len: int | None) -> bool:

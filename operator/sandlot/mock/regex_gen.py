@@ -1,12 +1,12 @@
 """Generate strings that match a JSON Schema `pattern`, deterministically from a seeded rng.
 
 Called by `sandlot.mock.generate` for string schemas that carry a `pattern`. OpenAPI patterns
-are ECMA-262 regular expressions; `translate_ecma` rewrites the few ECMA-only spellings
-(named groups, `\\u{...}`, `\\p{...}`, `[^]`) into Python `re` syntax. Each pattern is parsed
-once (with the standard library's own parser, as `rstr.xeger` does) into a small tree whose
+are ECMA-262 regular expressions, compiled by openapi/patterns.py (the `regex` package); for
+generation, `generation_form` also writes Unicode property escapes (`\\p{L}`) as ASCII classes.
+Each pattern is parsed once (with the standard library's own parser, as `rstr.xeger` does) into a small tree whose
 character classes are pre-expanded into sorted alphabets, so generation is a cheap walk and
 never depends on set ordering (which varies between processes). Every candidate is checked
-with `re.search` before it is returned; lookarounds are not generated, only checked.
+with the real (ECMA) pattern before it is returned; lookarounds are not generated, only checked.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import random
 import re
 import string
 from typing import Any
+
+from sandlot.openapi.patterns import PatternError, compile_ecma, translate
 
 try:  # Python 3.11+
     import re._constants as _c  # type: ignore[import-not-found]
@@ -47,42 +49,69 @@ _CATEGORY_PREFERRED = {
 # by default; longer attempts widen it when a minLength asks for more.
 _DEFAULT_EXTRA = 8
 
-_ECMA_FIXES = (
-    (re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P<\1>"),
-    (re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P=\1)"),
-    (re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}"), lambda m: f"\\U{int(m.group(1), 16):08x}"),
-    (re.compile(r"\\p\{(?:L|Letter|Alphabetic)\}"), r"[^\\W\\d_]"),
-    (re.compile(r"\\p\{(?:N|Nd|Number)\}"), r"\\d"),
-    (re.compile(r"\\[pP]\{[^}]*\}"), r"\\w"),
-    (re.compile(r"\[\^\]"), r"[\\s\\S]"),
-    (re.compile(r"\\c[A-Za-z]"), ""),
-)
+#: ASCII stand-ins for Unicode property escapes, to build the generation tree only (the check
+#: that every generated value matches uses the real pattern): (inside a class, outside one).
+_PROPERTY_STANDINS = {
+    "L": ("A-Za-z", "[A-Za-z]"), "Letter": ("A-Za-z", "[A-Za-z]"), "Alphabetic": ("A-Za-z", "[A-Za-z]"),
+    "Lu": ("A-Z", "[A-Z]"), "Uppercase_Letter": ("A-Z", "[A-Z]"), "Uppercase": ("A-Z", "[A-Z]"),
+    "Ll": ("a-z", "[a-z]"), "Lowercase_Letter": ("a-z", "[a-z]"), "Lowercase": ("a-z", "[a-z]"),
+    "N": ("0-9", "[0-9]"), "Nd": ("0-9", "[0-9]"), "Number": ("0-9", "[0-9]"),
+    "Decimal_Number": ("0-9", "[0-9]"), "digit": ("0-9", "[0-9]"),
+    "P": (".,!?", "[.,!?]"), "Punctuation": (".,!?", "[.,!?]"),
+    "Zs": (" ", " "), "Space_Separator": (" ", " "), "White_Space": (" ", " "),
+    "M": ("", ""), "Mark": ("", ""), "Mn": ("", ""),
+}
+_PROPERTY = re.compile(r"\\([pP])\{([^}]*)\}")
 
 
-class PatternError(ValueError):
-    """Raised when a pattern cannot be parsed even after ECMA-to-Python translation."""
+def generation_form(pattern: str) -> str:
+    """Return `pattern` in Python `re` syntax for building the generation tree: ECMA-only
+    spellings rewritten (openapi/patterns.py), named groups in Python's form, and Unicode
+    property escapes replaced by ASCII stand-ins (inside or outside a character class)."""
+    pattern = translate(pattern)
+    pattern = re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            found = _PROPERTY.match(pattern, i)
+            if found:
+                name = found.group(2).split("=")[-1]
+                inside, outside = _PROPERTY_STANDINS.get(name, ("A-Za-z0-9", "\\w"))
+                if found.group(1) == "P":  # the complement: what is not a letter, digit ...
+                    inside, outside = ("-_ ", "[-_ ]") if inside.strip(" ") else ("A-Za-z", "[A-Za-z]")
+                out.append(inside if in_class else outside)
+                i = found.end()
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class and out and out[-1] not in ("[", "[^"):
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
-def translate_ecma(pattern: str) -> str:
-    """Rewrite ECMA-262-only regex spellings into their Python `re` equivalents."""
-    for regex, replacement in _ECMA_FIXES:
-        if regex.search(pattern):
-            pattern = regex.sub(replacement, pattern)
-    return pattern
+def _tree(pattern: str) -> Any:
+    """Parse a pattern (in generation form) into the generation tree."""
+    return _convert(_sre_parse.parse(generation_form(pattern)))
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_pattern(pattern: str) -> tuple[re.Pattern[str], Any]:
-    """Return the compiled regex and the generation tree for `pattern` (cached per pattern)."""
-    for candidate in (pattern, translate_ecma(pattern)):
-        try:
-            return re.compile(candidate), _convert(_sre_parse.parse(candidate))
-        except (re.error, ValueError, OverflowError):
-            continue
-    raise PatternError(
-        f"pattern {pattern!r} is not a regular expression Python can parse; "
-        "rewrite it in the common ECMA/Python subset"
-    )
+def compile_pattern(pattern: str) -> tuple[Any, Any]:
+    """Return the compiled ECMA-262 pattern (openapi/patterns.py) and the generation tree for
+    it (cached per pattern); raise PatternError when either cannot be made."""
+    regex = compile_ecma(pattern)
+    try:
+        return regex, _tree(pattern)
+    except (re.error, ValueError, OverflowError, RecursionError) as exc:
+        raise PatternError(f"pattern {pattern!r} uses syntax the generator cannot expand ({exc}); "
+                           "values for it are not generated from the pattern") from None
 
 
 def _chars_of_in(items: Any) -> str:
@@ -210,7 +239,7 @@ def generate_matching(
     return None
 
 
-def _pad(regex: re.Pattern[str], text: str, min_length: int, rng: random.Random) -> str | None:
+def _pad(regex: Any, text: str, min_length: int, rng: random.Random) -> str | None:
     """Return `text` lengthened to `min_length` on whichever side keeps the match, or None."""
     filler = "".join(rng.choice(string.ascii_lowercase) for _ in range(min_length - len(text)))
     for candidate in (text + filler, filler + text):

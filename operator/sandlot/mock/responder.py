@@ -75,6 +75,11 @@ class ResponsePlan:
                 return Chosen(status, key.lower() if key == "DEFAULT" else key, self.responses[key])
         return None
 
+    def exactly(self, status: int) -> bool:
+        """Tell whether `status` itself is documented (not through a range or `default`); YAML
+        keys written as integers (`400:`) read as the strings JSON has."""
+        return str(status) in self.responses
+
     def codes(self) -> str:
         """Return the documented response keys as a list for messages ("200, 404, default" or "none")."""
         return ", ".join(k.lower() if k == "DEFAULT" else k for k in self.responses) or "none"

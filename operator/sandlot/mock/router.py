@@ -27,6 +27,9 @@ class _Node(Generic[T]):
     param: tuple[str, _Node[T]] | None = None
     methods: dict[str, T] = field(default_factory=dict)
     template: str = ""
+    #: Each method's own template: `GET /a/{subject_digest}` and `DELETE /a/{attestation_id}` end
+    #: at one node, and a request's parameters are named as the matched operation names them.
+    templates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +96,10 @@ class Router(Generic[T]):
                     node = child
         node.methods[method.upper()] = value
         node.template = node.template or template
+        node.templates[method.upper()] = template
         if "{" not in template:
             self._literal_paths[_normalise(template)] = node
-        self._names.setdefault(node.template, _param_names(node.template))
+        self._names.setdefault(template, _param_names(template))
 
     def match(self, method: str, raw_path: str) -> RouteMatch[T] | None:
         """Return the route for METHOD and a raw (still percent-encoded) path, or None (404)."""
@@ -122,7 +126,8 @@ class Router(Generic[T]):
         # ones); a method it lacks is a 405 even when a less specific template has it.
         for end, values in _walk(self._root, segments, 0, []):
             value = end.methods.get(method)
-            params = dict(zip(self._names[end.template], values, strict=False)) if value is not None else {}
+            names = self._names[end.templates[method]] if value is not None else []
+            params = dict(zip(names, values, strict=False))
             return RouteMatch(end.template, value, params, tuple(end.methods))
         return None
 

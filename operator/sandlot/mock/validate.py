@@ -15,6 +15,8 @@ import base64
 import email.parser
 import email.policy
 import json
+import math
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +57,9 @@ class ValidatedRequest:
     body: Any = None
     media_type: str | None = None  # the declared request media type the body matched
     credentials: dict[str, str] = field(default_factory=dict)  # security scheme name -> value sent
+    #: What `--lenient` accepted by coercing it (`body /age: "3" taken as the integer 3`), for
+    #: the `Sandlot-Warning` response headers.
+    coercions: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -123,8 +128,9 @@ class RequestPlan:
     """Everything needed to validate requests to one operation, compiled from the spec once."""
 
     def __init__(self, index: SchemaIndex, operation: Mapping[str, Any], path_item: Mapping[str, Any],
-                 document: Mapping[str, Any]) -> None:
+                 document: Mapping[str, Any], *, lenient: bool = False) -> None:
         self.index = index
+        self.lenient = lenient
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
         self._param_validators: dict[str, Any] = {}
         self._plain_types: dict[str, tuple[type, ...] | None] = {}
@@ -305,6 +311,8 @@ class RequestPlan:
             plain = self._plain_type(spec)
             if spec.kind != "json" and not (plain == (str,) and type(value) is str):  # coerce keeps those as is
                 value = coerce(self.index, spec.schema, value)
+                if self.lenient:
+                    value = self._lenient_param(spec, value, out)
             if plain is not None and type(value) in plain:
                 found = []  # what the validator would say, without running it
             else:
@@ -339,7 +347,22 @@ class RequestPlan:
         validator = self._body_validators.get(declared)
         if validator is None:
             validator = self._body_validators[declared] = self.index.validator(schema, "request")
-        return violations(validator, body, "body")
+        found = violations(validator, body, "body")
+        if found and self.lenient:
+            out.body, notes = lenient_body(validator, body)
+            if notes:
+                out.coercions += notes
+                found = violations(validator, out.body, "body")
+        return found
+
+    def _lenient_param(self, spec: ParamSpec, value: Any, out: ValidatedRequest) -> Any:
+        """Take `1`/`0`/`True`/`yes` ... as a boolean where the parameter is one (`--lenient`)."""
+        if isinstance(value, str) and self.index.types(spec.schema) & {"boolean"}:
+            taken = _LENIENT_BOOLEANS.get(value.lower())
+            if taken is not None:
+                out.coercions.append(f"{spec.location} parameter {spec.name}: {value!r} taken as {str(taken).lower()}")
+                return taken
+        return value
 
     def _parse_body(self, raw: bytes, concrete: str, content_type: str | None, schema: Any) -> Any:
         if is_json(concrete) or concrete == "":
@@ -389,6 +412,67 @@ class RequestPlan:
 
 
 _UNPARSED = object()
+_LENIENT_BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
+                     "on": True, "off": False}
+#: How many rounds of coercion a lenient body gets (a wrapped array's items need a second one).
+_LENIENT_ROUNDS = 4
+
+
+def lenient_body(validator: Any, body: Any) -> tuple[Any, list[str]]:
+    """Return `body` with what common server frameworks coerce taken as the schema's type
+    (`"3"` as an integer, `"true"`/`"1"` as a boolean, one value as a one-item array), and a
+    note for each coercion; what no framework would coerce stays for validation to refuse."""
+    notes: list[str] = []
+    for _ in range(_LENIENT_ROUNDS):
+        changed = False
+        for error in list(validator.iter_errors(body)):
+            if error.validator != "type":
+                continue
+            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            taken = _coerced(error.instance, wanted)
+            if taken is _UNPARSED:
+                continue
+            path = list(error.absolute_path)
+            body = _replaced(body, path, taken)
+            where = "".join("/" + escape_token(str(p)) for p in path) or "/"
+            notes.append(f"body {where}: {json.dumps(error.instance)} taken as {json.dumps(taken)}")
+            changed = True
+        if not changed:
+            break
+    return body, sorted(notes)
+
+
+def _coerced(value: Any, wanted: list[str]) -> Any:
+    """Return `value` as the first wanted type a framework would coerce it to, else _UNPARSED."""
+    if isinstance(value, str):
+        text = value.strip()
+        if "integer" in wanted and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if "number" in wanted:
+            try:
+                number = float(text)
+            except ValueError:
+                pass
+            else:
+                if math.isfinite(number):
+                    return int(number) if re.fullmatch(r"-?\d+", text) else number
+        if "boolean" in wanted and text.lower() in _LENIENT_BOOLEANS:
+            return _LENIENT_BOOLEANS[text.lower()]
+    if "array" in wanted and not isinstance(value, list):
+        return [value]
+    return _UNPARSED
+
+
+def _replaced(node: Any, path: list[Any], value: Any) -> Any:
+    """Return `node` with the value at `path` replaced (copies along the path)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        return {**node, head: _replaced(node[head], rest, value)}
+    if isinstance(node, list):
+        return [_replaced(v, rest, value) if i == head else v for i, v in enumerate(node)]
+    return node
 
 
 def _parse_multipart(raw: bytes, content_type: str | None) -> dict[str, list[str]]:

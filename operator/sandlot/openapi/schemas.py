@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
+from sandlot.openapi import patterns
 from sandlot.util.pointers import deref
 
 SPEC_URI = "urn:sandlot:spec"
@@ -61,6 +62,47 @@ def _directional_required(skip_flag: str):  # type: ignore[no-untyped-def]
             yield ValidationError(f"{name!r} is a required property")
 
     return required
+
+
+def _ecma_pattern(validator: Any, pattern: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    """`pattern` read as ECMA-262 (openapi/patterns.py): `\\p{L}` is valid there, not in `re`."""
+    if validator.is_type(instance, "string") and not patterns.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _ecma_pattern_properties(validator: Any, pattern_properties: Any, instance: Any,
+                             schema: Mapping[str, Any]) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            if patterns.search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _ecma_additional_properties(validator: Any, additional: Any, instance: Any,
+                                schema: Mapping[str, Any]) -> Iterator[Any]:
+    """`additionalProperties` whose patternProperties are ECMA-262 (jsonschema's uses `re`)."""
+    if "patternProperties" not in schema:
+        yield from draft_keywords.additionalProperties(validator, additional, instance, schema)
+        return
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties") or {}
+    extras = [k for k in instance if k not in known
+              and not any(patterns.search(p, k) for p in schema["patternProperties"])]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        names = ", ".join(repr(e) for e in sorted(extras))
+        yield ValidationError(f"{names} {'does' if len(extras) == 1 else 'do'} not match any of the regexes: "
+                              + ", ".join(repr(p) for p in sorted(schema["patternProperties"])))
+
+
+#: The keywords that read regular expressions, as ECMA-262.
+_ECMA_KEYWORDS = {"pattern": _ecma_pattern, "patternProperties": _ecma_pattern_properties,
+                  "additionalProperties": _ecma_additional_properties}
 
 
 def _nullable_combinator(keyword: str):  # type: ignore[no-untyped-def]
@@ -109,14 +151,14 @@ def validator_class(openapi_version: str, direction: str) -> Any:
     if openapi_version == "3.0":
         return validators.extend(
             Draft4Validator,
-            {"type": _nullable_type, "enum": _nullable_enum, "required": _directional_required(skip),
+            {**_ECMA_KEYWORDS, "type": _nullable_type, "enum": _nullable_enum, "required": _directional_required(skip),
              "allOf": _nullable_combinator("allOf"),
              "oneOf": _discriminated("oneOf", _nullable_combinator("oneOf")),
              "anyOf": _discriminated("anyOf", _nullable_combinator("anyOf"))},
         )
     return validators.extend(
         Draft202012Validator,
-        {"required": _directional_required(skip),
+        {**_ECMA_KEYWORDS, "required": _directional_required(skip),
          "oneOf": _discriminated("oneOf", draft_keywords.oneOf),
          "anyOf": _discriminated("anyOf", draft_keywords.anyOf)},
     )
@@ -142,6 +184,8 @@ def _format_checker() -> FormatChecker:
         return check
 
     checker.checks("uri")(lambda value: not isinstance(value, str) or bool(_URI.match(value)))
+    # `format: regex` values are ECMA-262 regular expressions, as `pattern`s are.
+    checker.checks("regex")(lambda value: not isinstance(value, str) or patterns.compiled(value) is not None)
     checker.checks("int32")(_in_range(32))
     checker.checks("int64")(_in_range(64))
     return checker

@@ -90,6 +90,8 @@ def _stub_args(sbx: SandboxEnvironment, downstream: Any, spec: Document, inputs:
             args += ["--fixtures", f"/fixtures/{inputs.fixtures.filename}"]
     if downstream.scenario:
         args += ["--scenario", downstream.scenario]
+    if downstream.lenient:
+        args.append("--lenient")
     return args
 
 

@@ -21,11 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sandlot.mock.context import RequestContext
 from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.state.identity import presented_token, token_tenant
 from sandlot.state.keys import IssuedKey, check_provided_key, hash_key, issue_key, key_from_secret
 from sandlot.state.store import KeyRecord, Store
 
-#: The tenant of requests that carry no credential.
+#: The tenant of requests that carry no credential (and of every request to an API that issues
+#: its own tokens, when no sandbox key says otherwise: one default tenant, keyless).
 PUBLIC_TENANT = "public"
+#: Where a sandbox key travels when the API's own credential occupies Authorization.
+SANDLOT_KEY_HEADER = "sandlot-key"
 
 
 def new_tenant_id() -> str:
@@ -129,21 +133,39 @@ def offered_credentials(ctx: RequestContext) -> list[str]:
 
 
 class StoreTenancy:
-    """Identify a stateful request's tenant: the tenant of the key it offers (None for an
-    unknown or revoked key), or the public tenant when it offers none."""
+    """Identify a stateful request's tenant: the tenant of the sandbox key in `Sandlot-Key`, else
+    of the key it offers as the API's credential (None for an unknown or revoked key), else the
+    public tenant when it offers none. When the API issues its own tokens (`issues_tokens()`),
+    a token names its tenant, and a request with no sandbox key goes to the public tenant: the
+    server runs keyless, and the state stage checks the token inside that tenant."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float],
+                 issues_tokens: Callable[[], bool] = lambda: False) -> None:
         self.store = store
         self.clock = clock
+        self.issues_tokens = issues_tokens
+
+    def _public(self) -> str:
+        if self.store.get_tenant(PUBLIC_TENANT) is None:
+            self.store.create_tenant(PUBLIC_TENANT, "requests without credentials", self.clock())
+        return PUBLIC_TENANT
 
     def __call__(self, ctx: RequestContext) -> str | None:
         """Return the request's tenant id, or None for a key no tenant has."""
+        named = ctx.request.headers.get(SANDLOT_KEY_HEADER)
+        if named is not None:
+            return authenticate(self.store, named.strip())
         offered = offered_credentials(ctx)
         if not offered:
-            if self.store.get_tenant(PUBLIC_TENANT) is None:
-                self.store.create_tenant(PUBLIC_TENANT, "requests without credentials", self.clock())
-            return PUBLIC_TENANT
-        return next((t for t in (authenticate(self.store, v) for v in offered) if t), None)
+            return self._public()
+        found = next((t for t in (authenticate(self.store, v) for v in offered) if t), None)
+        if found is not None or not self.issues_tokens():
+            return found
+        for value in offered:
+            tenant = token_tenant(presented_token(value))
+            if tenant is not None and self.store.get_tenant(tenant) is not None:
+                return tenant
+        return self._public()
 
 
 def credential_tenant(ctx: RequestContext) -> str:

@@ -6,13 +6,13 @@ formats, so ids never collide across tenants or restarts; integers count up per 
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
 import uuid
 from collections.abc import Callable
 
-import rstr
-
+from sandlot.mock.regex_gen import generate_matching
 from sandlot.state.inference import IdFormat
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -32,5 +32,8 @@ def new_id(fmt: IdFormat, next_int: Callable[[], int]) -> str | int:
     if fmt.kind == "prefixed":
         return fmt.prefix + random_token(max(8, min(fmt.length, 32)))
     if fmt.kind == "pattern":
-        return rstr.xeger(fmt.prefix)
+        # ECMA-262, as every pattern of a spec (openapi/patterns.py); random, not seeded: ids are fresh.
+        found = generate_matching(fmt.prefix, random.Random(secrets.randbits(64)))
+        if found is not None:
+            return found
     return random_token(max(8, min(fmt.length, 32)))

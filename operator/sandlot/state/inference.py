@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandlot.openapi.loader import iter_operations
@@ -39,6 +39,18 @@ PAGE_PARAMS = ("page", "Page", "page_number", "pageNumber")
 AFTER_PARAMS = ("starting_after", "after", "startingAfter")
 BEFORE_PARAMS = ("ending_before", "before", "endingBefore")
 CURSOR_PARAMS = ("cursor", "page_token", "pageToken", "next_token", "nextToken", "PageToken")
+#: Where a nested object created under its parent keeps the parent's id when no property does.
+HIDDEN_PARENT = "__sandlot_parent"
+#: Path parameters that name a property rather than an id: the object is addressed by it.
+SLUG_NAMES = frozenset({"slug", "handle", "permalink"})
+#: Where a slug comes from when the client sends none (the first the item schema has).
+SLUG_SOURCES = ("title", "name", "display_name", "displayName", "label", "subject")
+#: Properties that hold who created an object (the caller's user, in its public shape).
+OWNER_NAMES = ("owner", "author", "creator", "user", "createdBy", "created_by", "reporter", "postedBy",
+               "posted_by", "sender", "account")
+#: Action sub-paths that toggle per-user state on their parent (`POST|PUT` on, `DELETE` off).
+TOGGLE_VERBS = frozenset({"star", "favorite", "favourite", "like", "watch", "follow", "pin", "subscribe",
+                          "bookmark", "upvote", "vote", "save", "mute", "archive", "lock", "heart", "clap"})
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*_)[A-Za-z0-9]")
 _PATTERN_PREFIX = re.compile(r"^\^?([A-Za-z][A-Za-z0-9]*_)")
 _FORMAT_SUFFIX = re.compile(r"\.(json|xml|csv)$")
@@ -81,6 +93,17 @@ class Timestamp:
 
 
 @dataclass(frozen=True)
+class Toggle:
+    """Per-user state an action sub-path turns on and off (`/projects/{slug}/star`): the
+    boolean the parent shows for the caller (`starred`) and the counter of every user's
+    (`starsCount`); either may be absent from the schema."""
+
+    action: str
+    flag: str | None
+    counter: str | None
+
+
+@dataclass(frozen=True)
 class Collection:
     """A kind of stored object, e.g. `customers`."""
 
@@ -93,6 +116,23 @@ class Collection:
     required: frozenset[str] = frozenset()
     #: The property that wraps one object in item responses (`{"droplet": {...}}`), if any.
     wrapper: str | None = None
+    #: The property that wraps the object in request bodies (`{"project": {...}}`), if any.
+    request_wrapper: str | None = None
+    #: The id field is a natural key the client sends or the server derives (a slug from the
+    #: name, a per-parent sequence number), not an id the server makes up: objects are stored
+    #: under an internal id and found by it.
+    natural: bool = False
+    #: For a slug: the property it is derived from (`name`, `title`).
+    slug_source: str | None = None
+    #: The property that holds the creator (the caller's user in its public shape), if any.
+    owner_field: str | None = None
+    #: Per-user state toggled by action sub-paths, by action name.
+    toggles: tuple[Toggle, ...] = ()
+    #: Counters of nested collections: property -> (child collection, the child's parent field).
+    child_counters: tuple[tuple[str, str, str], ...] = ()
+    #: What the client may send when creating one: what it leaves out is empty (`[]`, null or
+    #: the schema's default), not made up.
+    writable: frozenset[str] = frozenset()
 
     def server_filled(self, name: str) -> bool:
         """Tell whether the server supplies a property the client left out: it is required
@@ -139,6 +179,12 @@ class Binding:
     parent_field: str | None = None
     pagination: Pagination | None = None
     filters: Mapping[str, str] = field(default_factory=dict)  # query param -> property
+    #: Lists: newest first (the operation says so), else creation order.
+    newest_first: bool = False
+    #: Actions: the toggle turned on or off (`toggle_on`/`toggle_off`), or the (property,
+    #: value) a `transition` sets (`POST /orders/{id}/cancel` -> status: cancelled).
+    toggle: str | None = None
+    transition: tuple[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +193,8 @@ class StateModel:
 
     collections: dict[str, Collection]
     bindings: dict[tuple[str, str], Binding]
+    #: Sign-up, log-in and current-user operations, when the API issues its own tokens.
+    identity: Any = None
 
     def binding(self, method: str, template: str) -> Binding | None:
         """Return the binding of an operation, or None when it is served statelessly."""
@@ -388,6 +436,8 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
         collection = collections[name]
         parent = _parent_of(list_template, collections, paths)
         parent_field = _parent_field(parent, collection) if parent else None
+        if parent and parent_field is None and "POST" in list_info.ops:
+            parent_field = HIDDEN_PARENT  # created under its parent, with no property naming it
         parent_kwargs: dict[str, Any] = ({"parent_param": parent[0], "parent_collection": parent[1],
                           "parent_field": parent_field} if parent and parent_field else {})
         if "POST" in list_info.ops:
@@ -400,14 +450,21 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
             filters = {p: prop for p in query if p not in paging
                        and (prop := _filtered_property(p, collection.properties))}
             bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
-                                                       filters=filters, **parent_kwargs)
+                                                       filters=filters, newest_first=_newest_first(op),
+                                                       **parent_kwargs)
         if item_info is not None and item_template not in ignored:
             for method, action in (("GET", "read"), ("PUT", "update"), ("PATCH", "update"),
                                    ("POST", "update"), ("DELETE", "delete")):
                 if method in item_info.ops:
                     bindings[(method, str(item_template))] = Binding(
                         action, name, id_param=item_param, **parent_kwargs)
-    return StateModel(collections, bindings)
+            _bind_actions(document, paths, str(item_template), collection, item_param, parent_kwargs,
+                          bindings, collections)
+    identity = _infer_identity(document, paths, collections, bindings)
+    _count_children(collections, bindings)
+    if identity is None:  # nobody to own anything
+        collections.update({n: replace(c, owner_field=None) for n, c in collections.items()})
+    return StateModel(collections, bindings, identity)
 
 
 def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathInfo,
@@ -462,8 +519,41 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
         example_ids = [e.get(id_field) for e in examples if isinstance(e, dict)]
         id_format = _id_format(document, id_schema if isinstance(id_schema, dict) else {},
                                example_ids)
+    request_wrapper = _request_wrapper(document, name, list_info.ops.get("POST"), wrapper)
+    natural = bool(item_param and id_field == item_param and "id" not in props and id_field in props
+                   and not re.search(r"(?i)(^|_)(id|sid|uuid)$|Id$", id_field))
+    slug_source = next((s for s in SLUG_SOURCES if s in props), None) \
+        if natural and str(id_field).lower() in SLUG_NAMES else None
+    owner = next((o for o in OWNER_NAMES if o in props), None)
+    sent = request_body_schema(document, list_info.ops.get("POST"))
+    writable = object_properties(document, sent)
+    if request_wrapper and request_wrapper in writable:
+        writable = object_properties(document, writable[request_wrapper])
     return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
-                      frozenset(object_required(document, item_schema)), wrapper)
+                      frozenset(object_required(document, item_schema)), wrapper, request_wrapper,
+                      natural, slug_source, owner, writable=frozenset(writable))
+
+
+def request_body_schema(document: Mapping[str, Any], op: Mapping[str, Any] | None) -> Any:
+    """Return the JSON request body schema of an operation (resolved), or None."""
+    if not op or not op.get("requestBody"):
+        return None
+    media = _json_content(document, op["requestBody"])
+    return deref(document, media.get("schema")) if media else None
+
+
+def _request_wrapper(document: Mapping[str, Any], name: str, create: Mapping[str, Any] | None,
+                     response_wrapper: str | None) -> str | None:
+    """Return the property wrapping the object in create requests (`{"project": {...}}`): the
+    response's wrapper, or the singular of the collection, or the only property, when it holds
+    an object."""
+    schema = request_body_schema(document, create)
+    if not isinstance(schema, dict):
+        return None
+    props = object_properties(document, schema)
+    if response_wrapper and response_wrapper in props and object_properties(document, props[response_wrapper]):
+        return response_wrapper
+    return _wrapper_property(document, name, props, object_required(document, schema))
 
 
 def _wrapper_property(document: Mapping[str, Any], name: str, props: Mapping[str, Any],
@@ -530,10 +620,11 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
         items_field = _first(ITEMS_FIELDS, props) or next(
             (n for n, s in props.items() if _is_array(s)), None)
         if items_field:
+            counted = [f"{items_field}Count", f"{items_field}_count", f"{items_field}Total"]
             kwargs.update(shape="envelope", items_field=items_field,
                           has_more_field=_first(HAS_MORE_FIELDS, props),
                           next_field=_first(NEXT_FIELDS, props),
-                          total_field=_first(TOTAL_FIELDS, props))
+                          total_field=_first((*TOTAL_FIELDS, *counted), props))
     return Pagination(**kwargs)
 
 
@@ -545,6 +636,9 @@ def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
     single = singularize(param)
     if single in properties:
         return single
+    for plural in (param + "s", param + "es"):  # ?label=bug filters the array `labels`
+        if plural in properties:
+            return plural
     # Twilio filters `?To=...` on the property `to`: match ignoring case and underscores.
     loose = [p for p in properties if p.lower().replace("_", "") == param.lower().replace("_", "")]
     return loose[0] if len(loose) == 1 else None
@@ -572,3 +666,256 @@ def _parent_field(parent: tuple[str, str], collection: Collection) -> str | None
         if candidate in collection.properties:
             return candidate
     return None
+
+
+# -- actions, counters, order -------------------------------------------------------------------
+
+_NEWEST = re.compile(r"(?i)\b(newest|latest|most recent(ly created)?|reverse chronological)\b[^.]{0,20}\bfirst\b|"
+                     r"\bnewest\b|\bmost recent first\b")
+
+
+def _newest_first(op: Mapping[str, Any]) -> bool:
+    """Tell whether a list operation says it lists newest first (its summary or description)."""
+    text = f"{op.get('summary') or ''} {op.get('description') or ''}"
+    return bool(_NEWEST.search(text))
+
+
+def _loose(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def toggle_names(verb: str) -> tuple[list[str], str]:
+    """Return (the boolean properties an action may show, the stem its counter contains):
+    star -> starred, favorite -> favorited, watch -> watching/watched, pin -> pinned."""
+    stem = verb[:-1] if verb.endswith("e") else verb
+    doubled = verb + verb[-1] if re.search(r"[^aeiou][aeiou][bdglmnprt]$", verb) else verb
+    flags = [f"{doubled}ed", f"{stem}ed", f"{doubled}ing", f"{stem}ing", f"is{verb}", f"is{doubled}ed"]
+    return flags, stem
+
+
+def _bind_actions(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], item_template: str,
+                  collection: Collection, item_param: str | None, parent_kwargs: Mapping[str, Any],
+                  bindings: dict[tuple[str, str], Binding], collections: dict[str, Collection]) -> None:
+    """Bind the action sub-paths of an item (`/projects/{slug}/star`, `/orders/{id}/cancel`)
+    whose answer is the item: a toggle (on with POST/PUT, off with DELETE) or, for a POST-only
+    word that names a value of a string enum (cancel -> cancelled), a transition."""
+    prefix = item_template.rstrip("/") + "/"
+    collection = collections[collection.name]
+    for template, info in paths.items():
+        rest = template[len(prefix):] if template.startswith(prefix) else ""
+        if not rest or "/" in rest or _is_param(rest):
+            continue
+        verb = _strip_ext(rest)
+        loose = {_loose(p): p for p in collection.properties}
+        flags, stem = toggle_names(verb.lower())
+        flag = next((loose[f] for f in flags if f in loose), None)
+        counter = next((p for k, p in loose.items() if k.endswith("count") and k.startswith(stem)), None)
+        on = [m for m in ("POST", "PUT") if m in info.ops]
+        if (verb.lower() in TOGGLE_VERBS or flag) and on:
+            if all(t.action != verb for t in collection.toggles):
+                collection = replace(collection, toggles=(*collection.toggles, Toggle(verb, flag, counter)))
+                collections[collection.name] = collection
+            for method in on:
+                bindings[(method, template)] = Binding("toggle_on", collection.name, id_param=item_param,
+                                                       toggle=verb, **parent_kwargs)
+            if "DELETE" in info.ops:
+                bindings[("DELETE", template)] = Binding("toggle_off", collection.name, id_param=item_param,
+                                                         toggle=verb, **parent_kwargs)
+            continue
+        if on == ["POST"] and "DELETE" not in info.ops:
+            found = _transition(verb.lower(), collection.properties)
+            if found is not None:
+                bindings[("POST", template)] = Binding("transition", collection.name, id_param=item_param,
+                                                       transition=found, **parent_kwargs)
+
+
+def _transition(verb: str, properties: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """Return (property, value) for an action word that names an enum value: cancel ->
+    (status, "cancelled"), close -> (state, "closed"), archive -> (status, "archived")."""
+    stem = verb[:-1] if verb.endswith("e") else verb
+    for name, schema in properties.items():
+        if not isinstance(schema, dict) or not isinstance(schema.get("enum"), list):
+            continue
+        for value in schema["enum"]:
+            if isinstance(value, str) and value.lower().startswith(stem) and value.lower() != verb + "ing":
+                return name, value
+    return None
+
+
+def _count_children(collections: dict[str, Collection], bindings: Mapping[tuple[str, str], Binding]) -> None:
+    """Find the counters of nested collections on their parent (`issuesCount`, `itemCount`,
+    `reaction_count`): counted, not stored, so they are always true."""
+    children: dict[str, dict[str, str]] = {}
+    for binding in bindings.values():
+        if binding.parent_collection and binding.parent_field:
+            children.setdefault(binding.parent_collection, {})[binding.collection] = binding.parent_field
+    for parent, kids in children.items():
+        collection = collections[parent]
+        counters = []
+        for child, parent_field in kids.items():
+            names = {f"{_loose(child)}count", f"{_loose(singularize(child))}count", f"count{_loose(child)}",
+                     f"num{_loose(child)}"}
+            for prop in collection.properties:
+                if _loose(prop) in names and prop not in {t.counter for t in collection.toggles}:
+                    counters.append((prop, child, parent_field))
+        if counters:
+            collections[parent] = replace(collection, child_counters=tuple(counters))
+
+
+# -- identity issued by the API --------------------------------------------------------------------
+
+#: Last path segments of log-in operations.
+LOGIN_WORDS = frozenset({"login", "signin", "sign-in", "sign_in", "session", "sessions", "token", "tokens",
+                         "auth", "authenticate", "authentication", "log-in", "log_in"})
+LOGOUT_WORDS = frozenset({"logout", "signout", "sign-out", "sign_out", "log-out", "log_out"})
+#: Properties that carry the token an API issues.
+TOKEN_NAMES = ("token", "access_token", "accessToken", "jwt", "id_token", "idToken", "auth_token", "authToken",
+               "session_token", "sessionToken", "api_token", "apiToken")
+#: Properties a user logs in with.
+IDENTIFIER_NAMES = ("email", "username", "login", "user_name", "userName", "handle", "phone")
+PASSWORD_NAMES = ("password", "pass", "passphrase")
+#: Last segments of current-user paths (`/user`, `/me`, `/users/me`, `/account`).
+ME_WORDS = frozenset({"me", "self", "current", "user", "account", "profile", "whoami"})
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How the API issues its own tokens: its users collection, what they log in with, where
+    the token travels (a body property, or a cookie the response sets) and what the server
+    keeps unique."""
+
+    users: str
+    identifiers: tuple[str, ...]
+    password: str
+    token_field: str | None = None
+    #: The token is inside the user object (`{"user": {"token": ...}}`), else beside it.
+    token_in_user: bool = False
+    cookie: str | None = None
+    #: The property of the answer that holds the user, when the user is not the whole answer.
+    user_field: str | None = None
+
+
+def _unwrapped_props(document: Mapping[str, Any], schema: Any) -> tuple[dict[str, Any], str | None]:
+    """Return (the properties of an object schema, or of the one object it wraps; the wrapper)."""
+    props = object_properties(document, schema)
+    if len(props) == 1:
+        (only, inner), = props.items()
+        inner_props = object_properties(document, inner)
+        if inner_props:
+            return inner_props, only
+    return props, None
+
+
+def _set_cookie(document: Mapping[str, Any], op: Mapping[str, Any]) -> str | None:
+    """Return the cookie name a 2xx response documents in Set-Cookie (`session` when unnamed)."""
+    for status, response in (op.get("responses") or {}).items():
+        if not str(status).startswith("2"):
+            continue
+        response = deref(document, response) or {}
+        for header, spec in (response.get("headers") or {}).items():
+            if header.lower() == "set-cookie":
+                spec = deref(document, spec) or {}
+                sample = str(spec.get("example") or deref(document, spec.get("schema") or {}).get("example") or "")
+                found = re.match(r"\s*([A-Za-z0-9_.-]+)=", sample)
+                return found.group(1) if found else "session"
+    return None
+
+
+def _cookie_scheme(document: Mapping[str, Any]) -> str | None:
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    for scheme in schemes.values():
+        scheme = deref(document, scheme) or {}
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "cookie":
+            return str(scheme.get("name"))
+    return None
+
+
+def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
+                    collections: dict[str, Collection], bindings: dict[tuple[str, str], Binding]
+                    ) -> Identity | None:
+    """Find the operations that sign a user up, log one in or out, and read or update the
+    current user, when the API issues its own tokens (a token property in the answer, or a
+    Set-Cookie it documents); bind them and return how identity works, or None."""
+    signup = login = None
+    for template, info in paths.items():
+        op = info.ops.get("POST")
+        if op is None:
+            continue
+        request, _ = _unwrapped_props(document, request_body_schema(document, op))
+        password = _first(PASSWORD_NAMES, request)
+        identifiers = tuple(n for n in IDENTIFIER_NAMES if n in request)
+        found = success_response(document, op)
+        schema = deref(document, found[1].get("schema")) if found else None
+        answer, wrapper = _unwrapped_props(document, schema)
+        top = object_properties(document, schema)
+        token = _first(TOKEN_NAMES, answer) or _first(TOKEN_NAMES, top)
+        cookie = _set_cookie(document, op)
+        if not (password and identifiers and (token or cookie)):
+            continue
+        last = _strip_ext(_segments(template)[-1]).lower() if _segments(template) else ""
+        entry = (template, op, password, identifiers, answer, wrapper, top, token, cookie)
+        if last in LOGIN_WORDS:
+            login = login or entry
+        else:
+            signup = signup or entry
+    if signup is None and login is None:
+        return None
+    template, op, password, identifiers, answer, wrapper, top, token, cookie = signup or login  # type: ignore[misc]
+    # The user is the answer, the object it wraps, or the object property beside the token.
+    user_field = None
+    user_props = answer
+    if token and token in top and token not in answer or not _first(IDENTIFIER_NAMES, answer):
+        user_field = next((p for p, s in top.items() if _first(IDENTIFIER_NAMES, object_properties(document, s))),
+                          None)
+        if user_field:
+            user_props = object_properties(document, top[user_field])
+    me = [t for t in paths if _segments(t) and _strip_ext(_segments(t)[-1]).lower() in ME_WORDS
+          and not any(_is_param(s) for s in _segments(t)) and "GET" in paths[t].ops]
+    name = _users_name(template if signup else None, me, collections)
+    users = collections.get(name)
+    if users is None:
+        users = _user_collection(document, name, user_props, template, op)
+        collections[name] = users
+    identity = Identity(
+        users=name, identifiers=tuple(i for i in identifiers if i in users.properties) or identifiers,
+        password=password, token_field=token, token_in_user=bool(token and token in user_props),
+        cookie=cookie or _cookie_scheme(document) if not token else None, user_field=user_field)
+    if signup:
+        bindings[("POST", signup[0])] = Binding("signup", name)
+    if login:
+        bindings[("POST", login[0])] = Binding("login", name)
+        if "DELETE" in paths[login[0]].ops:
+            bindings[("DELETE", login[0])] = Binding("logout", name)
+    for template in paths:
+        last = _segments(template)[-1].lower() if _segments(template) else ""
+        if last in LOGOUT_WORDS and "POST" in paths[template].ops:
+            bindings[("POST", template)] = Binding("logout", name)
+    for template in me:
+        for method, action in (("GET", "me_read"), ("PUT", "me_update"), ("PATCH", "me_update")):
+            if method in paths[template].ops:
+                bindings[(method, template)] = Binding(action, name)
+    return identity
+
+
+def _users_name(signup_template: str | None, me: list[str], collections: Mapping[str, Collection]) -> str:
+    """Name the users collection: the sign-up path's (`/users`), a current-user path's parent
+    (`/accounts/me`), else `users`."""
+    if signup_template:
+        segs = [s for s in _segments(signup_template) if not _is_param(s)]
+        if segs and segs[-1].lower() not in {"signup", "sign-up", "sign_up", "register", "registration"}:
+            return _strip_ext(segs[-1])
+    for template in me:
+        segs = _segments(template)
+        if len(segs) >= 2 and segs[-2] in collections or len(segs) >= 2:
+            return _strip_ext(segs[-2])
+    return "users"
+
+
+def _user_collection(document: Mapping[str, Any], name: str, props: dict[str, Any], template: str,
+                     op: Mapping[str, Any]) -> Collection:
+    """Build the users collection from the sign-up answer's user object."""
+    id_field = "id" if "id" in props else _first(IDENTIFIER_NAMES, props) or "id"
+    id_schema = props.get(id_field) if isinstance(props.get(id_field), dict) else {}
+    return Collection(name, id_field, _id_format(document, id_schema or {}, []), {"type": "object",
+                      "properties": props}, props, _timestamps(props), frozenset(), None, None,
+                      natural=id_field != "id")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class JournalStage:
         self.store = store
         self.clock = clock
         self._pending: list[Pending] = []
+        # The drift proxy runs its stages on worker threads (http/app.py): one lock for the buffers.
+        self._lock = threading.RLock()
         self._timer: asyncio.TimerHandle | None = None
         self._headers: dict[tuple[Any, ...], tuple[str, str | None]] = {}
         self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
@@ -64,8 +67,10 @@ class JournalStage:
         """Answer through the next stages and record the exchange."""
         started = time.perf_counter()
         response = call_next(ctx)
-        self._pending.append((ctx, response, self.clock(), time.perf_counter() - started))
-        if len(self._pending) >= BATCH:
+        with self._lock:
+            self._pending.append((ctx, response, self.clock(), time.perf_counter() - started))
+            full = len(self._pending) >= BATCH
+        if full:
             self.flush(reading=False)
         elif self._timer is None:
             try:
@@ -77,6 +82,10 @@ class JournalStage:
     def flush(self, reading: bool = True) -> int | None:
         """Describe the buffered requests and write them (in memory: hold them, unless `reading`);
         return the id of the last entry written now (None: nothing was)."""
+        with self._lock:
+            return self._flush(reading)
+
+    def _flush(self, reading: bool) -> int | None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -35,13 +35,15 @@ def stamp(obj: dict[str, Any], stamps: Iterable[Timestamp], events: set[str], no
 
 def project(obj: Mapping[str, Any], collection: Collection) -> dict[str, Any]:
     """Return the object as a response may carry it: no writeOnly fields, and no unknown
-    fields when the item schema forbids additional properties."""
+    fields when the item schema forbids additional properties. What the sandbox keeps for
+    itself (`__sandlot...`: a parent's id, per-user toggles, a password's hash) stays; the
+    state stage leaves it out of every answer."""
     props = collection.properties
     closed = collection.item_schema.get("additionalProperties") is False
     out = {}
     for name, value in obj.items():
         schema = props.get(name)
-        if schema is None and closed:
+        if schema is None and closed and not name.startswith("__sandlot"):
             continue
         if isinstance(schema, dict) and schema.get("writeOnly"):
             continue
@@ -107,10 +109,25 @@ def build_object(template: Any, body: Any, collection: Collection, object_id: An
 
 
 def fill_from_template(template: Any, collection: Collection) -> dict[str, Any]:
-    """Return the template's fields that the server must supply (required or readOnly)."""
+    """Return the template's fields that the server must supply (required or readOnly); a
+    field the client could have sent and did not is its schema's default, or empty (`[]`,
+    null) where the schema allows, rather than made up."""
     if not isinstance(template, dict):
         return {}
-    return {k: v for k, v in template.items() if collection.server_filled(k)}
+    out = {}
+    for name, value in template.items():
+        if not collection.server_filled(name):
+            continue
+        schema = collection.properties.get(name)
+        if name in collection.writable and isinstance(schema, dict):
+            if "default" in schema:
+                value = schema["default"]
+            elif schema.get("type") == "array":
+                value = []
+            elif schema.get("nullable") or (isinstance(schema.get("type"), list) and "null" in schema["type"]):
+                value = None
+        out[name] = value
+    return out
 
 
 def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,

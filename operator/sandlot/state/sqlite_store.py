@@ -65,9 +65,10 @@ def _row_to_object(row: Sequence[Any]) -> StoredObject:
     return StoredObject(collection, object_id, json.loads(data), origin, created_at, updated_at)
 
 
-def _json_path(field: str) -> str:
-    # Quoted member names let property names contain dots or dashes.
-    return '$."' + field.replace('"', '\\"') + '"'
+def _json_path(field: str | tuple[str, ...]) -> str:
+    # Quoted member names let property names contain dots or dashes; a tuple is a nested property.
+    names = (field,) if isinstance(field, str) else field
+    return "$" + "".join('."' + name.replace('"', '\\"') + '"' for name in names)
 
 
 def _sql_value(value: Any) -> Any:
@@ -263,19 +264,25 @@ class SQLiteStore:
             else:
                 where.append("json_extract(data, ?) = ?")
                 params += [_json_path(name), _sql_value(value)]
+        for name, value in query.contains.items():
+            where.append("EXISTS (SELECT 1 FROM json_each(data, ?) WHERE json_each.value = ?)")
+            params += [_json_path(name), _sql_value(value)]
         filtered_where = " AND ".join(where)
         filtered_params = list(params)
-        order = "ASC"
+        later, earlier = (">", "<") if not query.descending else ("<", ">")
+        order = "ASC" if not query.descending else "DESC"
         if query.after_id is not None:
-            where.append("seq > (SELECT seq FROM objects WHERE tenant_id = ? AND collection = ?"
+            where.append(f"seq {later} (SELECT seq FROM objects WHERE tenant_id = ? AND collection = ?"
                          " AND object_id = ?)")
             params += [tenant_id, collection, query.after_id]
+        flip = False
         if query.before_id is not None:
-            # Walk backwards from the cursor, then flip the page into creation order below.
-            where.append("seq < (SELECT seq FROM objects WHERE tenant_id = ? AND collection = ?"
+            # Walk backwards from the cursor, then flip the page into the list's order below.
+            where.append(f"seq {earlier} (SELECT seq FROM objects WHERE tenant_id = ? AND collection = ?"
                          " AND object_id = ?)")
             params += [tenant_id, collection, query.before_id]
-            order = "DESC"
+            order = "DESC" if order == "ASC" else "ASC"
+            flip = True
         sql = (f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE {' AND '.join(where)}"
                f" ORDER BY seq {order} LIMIT ? OFFSET ?")
         with self._lock:
@@ -283,7 +290,7 @@ class SQLiteStore:
             total = self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {filtered_where}",
                                      filtered_params).fetchone()[0]
         items = [_row_to_object(row) for row in rows[: query.limit]]
-        if order == "DESC":
+        if flip:
             items.reverse()
         return Page(items=items, has_more=len(rows) > query.limit, total=total)
 

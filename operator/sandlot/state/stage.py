@@ -19,21 +19,28 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sandlot.mock.context import Next, RequestContext
-from sandlot.mock.engine import Engine, Match, strip_controls
+from sandlot.mock.engine import Engine, Match, strip_controls, with_warnings
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
-from sandlot.state.auth import LiveKeyDetector, issue_for_tenant
+from sandlot.state import identity as tokens
+from sandlot.state.auth import LiveKeyDetector, authenticate, issue_for_tenant
 from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
-from sandlot.state.ids import new_id
+from sandlot.state.ids import new_id, random_token
 from sandlot.state.inference import (
+    HIDDEN_PARENT,
+    IDENTIFIER_NAMES,
     Binding,
     Collection,
+    Identity,
     Pagination,
     StateModel,
     infer_model,
@@ -59,8 +66,23 @@ VALIDITY_CACHE = 50_000
 
 
 
-#: One collection action (`_create`, `_read`, `_update`, `_delete`, `_list`).
-Action = Callable[[MockRequest, Match, ValidatedRequest, str, Binding, Collection, float], MockResponse]
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a request, as the API's own identity sees it: the user its token names."""
+
+    user: StoredObject | None = None
+    token: str | None = None
+    #: The request offered a credential for the API's identity that names nobody.
+    refused: bool = False
+
+    @property
+    def key(self) -> str:
+        """Return what per-user state is kept under: the user's id, or the tenant's `*`."""
+        return self.user.object_id if self.user is not None else "*"
+
+
+#: One collection action (`_create`, `_read`, `_update`, `_delete`, `_list`, `_toggle_on` ...).
+Action = Callable[[MockRequest, Match, ValidatedRequest, str, Binding, Collection, float, Caller], MockResponse]
 
 
 def quota_problem(limit: str, maximum: int, detail: str) -> MockResponse:
@@ -233,7 +255,7 @@ class StateStage:
             return self.engine.refuse(req, match, Refusal(
                 401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
                 [Violation("security", "", "the credential is not a key of this sandbox")]))
-        return self._serve(req, match, validated, tenant_id, ctx.now())
+        return with_warnings(self._serve(req, match, validated, tenant_id, ctx.now()), validated)
 
     def close(self) -> None:
         """Close the store."""
@@ -251,11 +273,15 @@ class StateStage:
         if self.config.retention_seconds is not None:
             self._purge(tenant_id, now)
         binding = self.model.binding(match.operation.method, match.operation.path)
+        caller = self._caller(validated, tenant_id)
+        if caller.refused and validated.credentials:
+            return self._refuse(req, match, (401,), "the token is unknown, expired or of another tenant; "
+                                "sign up or log in again", "security", "")
         if binding is None:
             return self.engine.respond(req, match)
         collection = self.model.collections[binding.collection]
         action: Action = getattr(self, "_" + binding.action)
-        return action(req, match, validated, tenant_id, binding, collection, now)
+        return action(req, match, validated, tenant_id, binding, collection, now, caller)
 
     def _purge(self, tenant_id: str, now: float) -> None:
         retention = self.config.retention_seconds or 0
@@ -286,16 +312,6 @@ class StateStage:
             404, f"no {what} {object_id!r} in this sandbox tenant",
             [Violation("path", pointer, f"no such {what}")]))
 
-    def _check_parent(self, req: MockRequest, match: Match, binding: Binding,
-                      tenant_id: str) -> MockResponse | None:
-        if not binding.parent_param:
-            return None
-        parent_id = match.path_params.get(binding.parent_param, "")
-        if self.store.get_object(tenant_id, binding.parent_collection or "", parent_id) is None:
-            return self._not_found(req, match, singularize(binding.parent_collection or ""),
-                                   parent_id, "/" + binding.parent_param)
-        return None
-
     def _documented(self, match: Match, *statuses: int) -> int | None:
         """Return the first of `statuses` the operation documents, or None."""
         plan = self.engine.plan(match.operation).response
@@ -318,80 +334,249 @@ class StateStage:
     def _render(self, req: MockRequest, match: Match, body: Any) -> MockResponse:
         return self.engine.respond(req, match, body=body)
 
+    # -- who is calling ---------------------------------------------------------------------
+    def _caller(self, validated: ValidatedRequest, tenant_id: str) -> Caller:
+        """Return the user the request's token names (the API's own identity), if any."""
+        identity: Identity | None = self.model.identity
+        if identity is None or not validated.credentials:
+            return Caller()
+        known = self.store.get_state(tenant_id, tokens.TOKENS_KEY) or {}
+        for value in validated.credentials.values():
+            if authenticate(self.store, value) is not None:
+                return Caller()  # a sandbox key: the tenant acts, as no user in particular
+            token = tokens.presented_token(value)
+            user_id = known.get(tokens.token_hash(token))
+            user = self.store.get_object(tenant_id, identity.users, user_id) if user_id else None
+            if user is not None:
+                return Caller(user, token)
+        return Caller(refused=True)
+
+    def _refuse(self, req: MockRequest, match: Match, statuses: tuple[int, ...], detail: str,
+                location: str, pointer: str) -> MockResponse:
+        """Refuse with the first of `statuses` the operation documents (else the first)."""
+        status = next((s for s in statuses if self.engine.plan(match.operation).response.exactly(s)), statuses[0])
+        return self.engine.refuse(req, match, Refusal(status, detail, [Violation(location, pointer, detail)]))
+
+    # -- finding objects ---------------------------------------------------------------------
+    def _find(self, tenant_id: str, collection: Collection, key: Any,
+              parent: tuple[str, Any] | None = None) -> StoredObject | None:
+        """Return the object a path names: by id, or by its natural key (within its parent)."""
+        if not collection.natural:
+            found = self.store.get_object(tenant_id, collection.name, str(key))
+            if found is not None and parent is not None and str(found.data.get(parent[0])) != str(parent[1]):
+                return None
+            return found
+        filters: dict[str | tuple[str, ...], Any] = {collection.id_field: key}
+        if parent is not None:
+            filters[parent[0]] = parent[1]
+        page = self.store.list_objects(tenant_id, collection.name, ListQuery(filters=filters, limit=1))
+        return page.items[0] if page.items else None
+
+    def _parent(self, match: Match, validated: ValidatedRequest, binding: Binding,
+                tenant_id: str) -> tuple[str, Any] | None | MockResponse:
+        """Return (the child's parent field, the value it holds for this path's parent), None
+        when the path is not nested, or the spec's 404 for a missing parent."""
+        if not binding.parent_param or not binding.parent_field:
+            return None
+        raw = validated.path.get(binding.parent_param, match.path_params.get(binding.parent_param, ""))
+        parent_collection = self.model.collections[binding.parent_collection or ""]
+        found = self._find(tenant_id, parent_collection, raw)
+        if found is None:
+            return self._not_found_in(match, singularize(parent_collection.name), raw, binding.parent_param)
+        value = found.object_id if binding.parent_field == HIDDEN_PARENT else raw
+        return binding.parent_field, value
+
+    def _documented_exactly(self, match: Match, status: int) -> bool:
+        """Tell whether the operation documents `status` itself (403: only the owner may)."""
+        return self.engine.plan(match.operation).response.exactly(status)
+
+    def _not_found_in(self, match: Match, what: str, key: Any, param: str) -> MockResponse:
+        return self._pending_refusal(match, 404, f"no {what} {key!r} in this sandbox tenant", "path", "/" + param)
+
+    def _pending_refusal(self, match: Match, status: int, detail: str, location: str, pointer: str) -> MockResponse:
+        """Return a marker response the action turns into the documented refusal."""
+        return MockResponse(status, [("x-sandlot-pending", json.dumps([detail, location, pointer]))])
+
+    def _refused(self, req: MockRequest, match: Match, marker: MockResponse) -> MockResponse:
+        detail, location, pointer = json.loads(marker.header("x-sandlot-pending") or '["", "", ""]')
+        return self.engine.refuse(req, match, Refusal(marker.status, detail, [Violation(location, pointer, detail)]))
+
+    def _addressed_in(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                      binding: Binding, collection: Collection) -> StoredObject | MockResponse:
+        """Return the object an item path names, or the spec's 404 (for it or its parent)."""
+        parent = self._parent(match, validated, binding, tenant_id)
+        if isinstance(parent, MockResponse):
+            return self._refused(req, match, parent)
+        key = validated.path.get(binding.id_param or "", match.path_params.get(binding.id_param or "", ""))
+        found = self._find(tenant_id, collection, key, parent)
+        if found is None:
+            return self._not_found(req, match, collection.singular, key, "/" + (binding.id_param or ""))
+        return found
+
+    # -- what is answered ---------------------------------------------------------------------
+    def _dressed(self, tenant_id: str, collection: Collection, data: Mapping[str, Any], caller: Caller,
+                 object_id: str) -> dict[str, Any]:
+        """Return a stored object as its caller sees it: per-user toggles (`starred`) and
+        counters (`starsCount`, `issuesCount`) made true, null for unset nullable fields, and
+        what the sandbox keeps for itself left out."""
+        obj = {k: v for k, v in data.items() if not k.startswith("__sandlot")
+               and (k != collection.id_field or k in collection.properties)}
+        kept = data.get(tokens.HIDDEN)
+        hidden: dict[str, Any] = kept if isinstance(kept, dict) else {}
+        for toggle in collection.toggles:
+            who = (hidden.get("toggles") or {}).get(toggle.action) or []
+            if toggle.flag:
+                obj[toggle.flag] = caller.key in who
+            if toggle.counter:
+                obj[toggle.counter] = len(who)
+        for prop, child, parent_field in collection.child_counters:
+            value = object_id if parent_field == HIDDEN_PARENT else data.get(collection.id_field)
+            obj[prop] = self.store.list_objects(tenant_id, child, ListQuery(
+                filters={parent_field: value}, limit=1)).total
+        for name, schema in collection.properties.items():  # whole objects: unset nullable fields are null
+            if name not in obj and isinstance(schema, dict) and (schema.get("nullable") or (
+                    isinstance(schema.get("type"), list) and "null" in schema["type"])):
+                obj[name] = None
+        return {k: v for k, v in project(obj, collection).items() if not k.startswith("__sandlot")}
+
+    def _render_stored(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
+                       stored: StoredObject, caller: Caller) -> MockResponse:
+        return self._render_item(req, match, collection,
+                                 self._dressed(tenant_id, collection, stored.data, caller, stored.object_id))
+
+    def _public_shape(self, schema: Any, user: StoredObject) -> Any:
+        """Return a user as a property holding one shows it: its profile fields, or its name."""
+        schema = deref(self.engine.spec.document, schema)
+        data = {k: v for k, v in user.data.items() if not k.startswith("__sandlot")}
+        if isinstance(schema, dict) and (schema.get("properties") or schema.get("allOf")):
+            from sandlot.state.inference import object_properties
+            props = object_properties(self.engine.spec.document, schema)
+            return {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+        return next((data[n] for n in (*IDENTIFIER_NAMES, "id") if n in data), user.object_id)
+
+    def _owned_by_other(self, collection: Collection, data: Mapping[str, Any], caller: Caller) -> bool:
+        """Tell whether an object belongs to a user other than the caller."""
+        if not collection.owner_field or caller.user is None or collection.owner_field not in data:
+            return False
+        owner = data[collection.owner_field]
+        mine = self._public_shape(collection.properties.get(collection.owner_field), caller.user)
+        if isinstance(owner, dict) and isinstance(mine, dict):
+            keys = [k for k in (*IDENTIFIER_NAMES, "id") if k in owner and k in mine]
+            return bool(keys) and bool(owner[keys[0]] != mine[keys[0]])
+        return bool(owner != mine)
+
     # -- actions ---------------------------------------------------------------------------
+    def _incoming(self, body: Any, collection: Collection) -> Any:
+        """Return the object a request body carries (unwrapped from `{"project": {...}}`)."""
+        wrapper = collection.request_wrapper
+        if wrapper and isinstance(body, dict) and isinstance(body.get(wrapper), dict):
+            return body[wrapper]
+        return body
+
+    def _natural_key(self, tenant_id: str, collection: Collection, body: Mapping[str, Any],
+                     parent: tuple[str, Any] | None, own_id: str | None = None) -> Any:
+        """Return the natural key of a new (or renamed) object: as sent, a slug made from its
+        name (unique in the tenant), or the next number of its parent's sequence."""
+        if body.get(collection.id_field) is not None:
+            return body[collection.id_field]
+        schema = collection.properties.get(collection.id_field) or {}
+        if schema.get("type") == "integer":
+            page = self.store.list_objects(tenant_id, collection.name, ListQuery(
+                filters=dict([parent]) if parent else {}, limit=1, descending=True))
+            last = page.items[0].data.get(collection.id_field) if page.items else 0
+            return (last if isinstance(last, int) else 0) + 1
+        source = body.get(collection.slug_source or "") if collection.slug_source else None
+        base = slugify(str(source)) if source else new_id(collection.id_format, lambda: 0)
+        candidate, n = base, 1
+        while True:
+            found = self._find(tenant_id, collection, candidate, parent)
+            if found is None or found.object_id == own_id:
+                return candidate
+            n += 1
+            candidate = f"{base}-{n}"
+
     def _create(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
-                binding: Binding, collection: Collection, now: float) -> MockResponse:
-        refused = self._check_parent(req, match, binding, tenant_id)
-        if refused:
-            return refused
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        parent = self._parent(match, validated, binding, tenant_id)
+        if isinstance(parent, MockResponse):
+            return self._refused(req, match, parent)
         if self.config.max_objects is not None and \
                 self.store.count_objects(tenant_id, ORIGIN_API) >= self.config.max_objects:
             return quota_problem("objects", self.config.max_objects,
                                  f"This tenant already stores {self.config.max_objects} objects it "
                                  "created; delete some, reset the tenant, or raise quota.objects.")
-        extra = {}
-        if binding.parent_field:
-            extra[binding.parent_field] = match.path_params[binding.parent_param or ""]
+        body = self._incoming(validated.body, collection)
+        extra: dict[str, Any] = dict([parent]) if parent else {}
+        if collection.owner_field and caller.user is not None:
+            extra[collection.owner_field] = self._public_shape(
+                collection.properties.get(collection.owner_field), caller.user)
         object_id = None
         for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
             object_id = new_id(collection.id_format,
                                lambda: self.store.max_int_id(tenant_id, collection.name) + 1)
+            if collection.natural:
+                object_id = random_token(24)
             if self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
                 break
+        key = self._natural_key(tenant_id, collection, body if isinstance(body, dict) else {}, parent) \
+            if collection.natural else object_id
         obj = project(build_object(self._unwrap(collection, self._generated(req, match)),
-                                   validated.body, collection,
-                                   object_id, now, extra), collection)
+                                   body, collection, key, now, extra), collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused
-        self.store.insert_object(tenant_id, collection.name, str(object_id), obj, now)
-        return self._render_item(req, match, collection, obj)
+        stored = self.store.insert_object(tenant_id, collection.name, str(object_id), obj, now)
+        return self._render_stored(req, match, tenant_id, collection, stored, caller)
 
     def _read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
-              binding: Binding, collection: Collection, now: float) -> MockResponse:
-        stored = self._addressed(match, tenant_id, binding, collection)
-        if stored is None:
-            return self._missing(req, match, binding, collection)
-        return self._render_item(req, match, collection, project(stored.data, collection))
+              binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        stored = self._addressed_in(req, match, validated, tenant_id, binding, collection)
+        if isinstance(stored, MockResponse):
+            return stored
+        return self._render_stored(req, match, tenant_id, collection, stored, caller)
 
-    def _addressed(self, match: Match, tenant_id: str, binding: Binding,
-                   collection: Collection) -> StoredObject | None:
-        """Return the stored object the item path names, or None when it is missing or under another parent."""
-        object_id = match.path_params.get(binding.id_param or "", "")
-        stored = self.store.get_object(tenant_id, collection.name, object_id)
-        if stored is None or self._outside_parent(stored.data, match, binding):
-            return None
+    def _changeable(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                    binding: Binding, collection: Collection, caller: Caller) -> StoredObject | MockResponse:
+        """Return the object an item path names, or the spec's 404, or its 403 when the
+        operation documents one and the object belongs to another user."""
+        stored = self._addressed_in(req, match, validated, tenant_id, binding, collection)
+        if not isinstance(stored, MockResponse) and self._owned_by_other(collection, stored.data, caller) \
+                and self._documented_exactly(match, 403):
+            return self._refuse(req, match, (403,), f"this {collection.singular} belongs to another user",
+                                "path", "/" + (binding.id_param or ""))
         return stored
 
-    def _missing(self, req: MockRequest, match: Match, binding: Binding, collection: Collection) -> MockResponse:
-        """Return the spec's 404 for the object the item path names."""
-        object_id = match.path_params.get(binding.id_param or "", "")
-        return self._not_found(req, match, collection.singular, object_id, "/" + (binding.id_param or ""))
-
-    def _outside_parent(self, data: Mapping[str, Any], match: Match, binding: Binding) -> bool:
-        if not binding.parent_field:
-            return False
-        return str(data.get(binding.parent_field)) != match.path_params.get(binding.parent_param or "")
-
     def _update(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
-                binding: Binding, collection: Collection, now: float) -> MockResponse:
-        stored = self._addressed(match, tenant_id, binding, collection)
-        if stored is None:
-            return self._missing(req, match, binding, collection)
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        stored = self._changeable(req, match, validated, tenant_id, binding, collection, caller)
+        if isinstance(stored, MockResponse):
+            return stored
         replace = match.operation.method == "PUT"
-        obj = project(apply_update(stored.data, validated.body, collection, now, replace),
-                      collection)
+        body = self._incoming(validated.body, collection)
+        obj = project(apply_update(stored.data, body, collection, now, replace), collection)
+        for name, value in stored.data.items():  # what the sandbox keeps for itself stays
+            if name.startswith("__sandlot"):
+                obj[name] = value
+        if collection.slug_source and isinstance(body, dict) and collection.id_field not in body \
+                and body.get(collection.slug_source) not in (None, stored.data.get(collection.slug_source)):
+            parent = (binding.parent_field, stored.data.get(binding.parent_field)) if binding.parent_field else None
+            obj[collection.id_field] = self._natural_key(tenant_id, collection, body, parent, stored.object_id)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused
         self.store.replace_object(tenant_id, collection.name, stored.object_id, obj, now)
-        return self._render_item(req, match, collection, obj)
+        return self._render_stored(req, match, tenant_id, collection,
+                                   StoredObject(collection.name, stored.object_id, obj, stored.origin,
+                                                stored.created_at, now), caller)
 
     def _delete(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
-                binding: Binding, collection: Collection, now: float) -> MockResponse:
-        stored = self._addressed(match, tenant_id, binding, collection)
-        if stored is None or not self.store.delete_object(tenant_id, collection.name, stored.object_id):
-            return self._missing(req, match, binding, collection)
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        stored = self._changeable(req, match, validated, tenant_id, binding, collection, caller)
+        if isinstance(stored, MockResponse):
+            return stored
+        if not self.store.delete_object(tenant_id, collection.name, stored.object_id):
+            return self._not_found(req, match, collection.singular, stored.object_id, "/" + (binding.id_param or ""))
+        self._cascade(tenant_id, collection, stored)
         template = self._generated(req, match)
         if not isinstance(template, dict):
             return self.engine.respond(req, match)
@@ -403,18 +588,197 @@ class StateStage:
             body["deleted"] = True
         return self._render(req, match, body)
 
+    def _cascade(self, tenant_id: str, collection: Collection, stored: StoredObject) -> None:
+        """Delete what belongs to a deleted object: its nested collections' objects, and theirs."""
+        children = {(b.collection, b.parent_field) for b in self.model.bindings.values()
+                    if b.parent_collection == collection.name and b.parent_field}
+        for child, parent_field in children:
+            value = stored.object_id if parent_field == HIDDEN_PARENT else stored.data.get(collection.id_field)
+            while True:
+                page = self.store.list_objects(tenant_id, child, ListQuery(filters={parent_field: value}, limit=100))
+                for item in page.items:
+                    self.store.delete_object(tenant_id, child, item.object_id)
+                    self._cascade(tenant_id, self.model.collections[child], item)
+                if not page.has_more:
+                    break
+
+    def _toggled(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                 binding: Binding, collection: Collection, now: float, caller: Caller, on: bool) -> MockResponse:
+        stored = self._addressed_in(req, match, validated, tenant_id, binding, collection)
+        if isinstance(stored, MockResponse):
+            return stored
+        data = dict(stored.data)
+        hidden = dict(data.get(tokens.HIDDEN) or {})
+        toggles = dict(hidden.get("toggles") or {})
+        who = [k for k in toggles.get(binding.toggle or "", []) if k != caller.key]
+        toggles[binding.toggle or ""] = [*who, caller.key] if on else who  # idempotent either way
+        hidden["toggles"] = toggles
+        data[tokens.HIDDEN] = hidden
+        self.store.replace_object(tenant_id, collection.name, stored.object_id, data, stored.updated_at)
+        return self._render_item(req, match, collection,
+                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+
+    def _toggle_on(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                   binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        return self._toggled(req, match, validated, tenant_id, binding, collection, now, caller, on=True)
+
+    def _toggle_off(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                    binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        return self._toggled(req, match, validated, tenant_id, binding, collection, now, caller, on=False)
+
+    def _transition(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                    binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        stored = self._addressed_in(req, match, validated, tenant_id, binding, collection)
+        if isinstance(stored, MockResponse):
+            return stored
+        name, value = binding.transition or ("", None)
+        data = dict(stored.data)
+        if data.get(name) != value:
+            data = apply_update(data, {name: value}, collection, now)
+            self.store.replace_object(tenant_id, collection.name, stored.object_id, data, now)
+        return self._render_item(req, match, collection,
+                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+
+    # -- identity ----------------------------------------------------------------------------
+    def _identity_answer(self, req: MockRequest, match: Match, tenant_id: str, user: StoredObject,
+                         token: str | None, caller: Caller) -> MockResponse:
+        """Render a user as sign-up, log-in and current-user operations answer: the user (in
+        its envelope, or beside the token), with the token where the API puts it."""
+        identity: Identity = self.model.identity
+        users = self.model.collections[identity.users]
+        template = self._generated(req, match)
+        obj = self._conformed(users, self._dressed(tenant_id, users, user.data, caller, user.object_id),
+                              self._unwrap_user(template))
+        if identity.token_field and identity.token_in_user and token:
+            obj[identity.token_field] = token
+        if identity.user_field:
+            body: Any = {**(template if isinstance(template, dict) else {}), identity.user_field: obj}
+            if identity.token_field and not identity.token_in_user and token:
+                body[identity.token_field] = token
+        elif isinstance(template, dict) and len(template) == 1 and isinstance(next(iter(template.values())), dict):
+            body = {next(iter(template)): obj}
+        else:
+            body = obj
+        response = self._render(req, match, body)
+        if identity.cookie and token:
+            response.headers.append(("set-cookie", f"{identity.cookie}={token}; Path=/; HttpOnly; SameSite=Lax"))
+        return response
+
+    def _unwrap_user(self, template: Any) -> Any:
+        identity: Identity = self.model.identity
+        if isinstance(template, dict) and identity.user_field and isinstance(template.get(identity.user_field), dict):
+            return template[identity.user_field]
+        if isinstance(template, dict) and len(template) == 1 and isinstance(next(iter(template.values())), dict):
+            return next(iter(template.values()))
+        return template
+
+    @staticmethod
+    def _credentials_body(body: Any) -> dict[str, Any]:
+        """Return the fields of a sign-up or log-in body (unwrapped from `{"user": {...}}`)."""
+        if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict):
+            body = next(iter(body.values()))
+        if isinstance(body, dict) and isinstance(body.get("data"), dict) and "attributes" in body["data"]:
+            body = body["data"]["attributes"]  # JSON:API
+        return dict(body) if isinstance(body, dict) else {}
+
+    def _issue_token(self, tenant_id: str, user: StoredObject, now: float) -> str:
+        token = tokens.mint_token(tenant_id, user.object_id, now)
+        known = dict(self.store.get_state(tenant_id, tokens.TOKENS_KEY) or {})
+        known[tokens.token_hash(token)] = user.object_id
+        self.store.set_state(tenant_id, tokens.TOKENS_KEY, known)
+        return token
+
+    def _signup(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        identity: Identity = self.model.identity
+        body = self._credentials_body(validated.body)
+        for name in identity.identifiers:
+            if body.get(name) is not None and self._find_user(tenant_id, name, body[name]) is not None:
+                return self._refuse(req, match, (409, 422, 400), f"{name} {body[name]!r} is already taken",
+                                    "body", "/" + name)
+        password = body.pop(identity.password, None)
+        object_id = str(new_id(collection.id_format, lambda: self.store.max_int_id(tenant_id, collection.name) + 1))
+        if collection.natural:
+            object_id = random_token(24)
+        key = body.get(collection.id_field) if collection.natural else object_id
+        obj = build_object(self._unwrap_user(self._generated(req, match)), body, collection, key, now)
+        obj.pop(identity.token_field or "", None)
+        obj[tokens.HIDDEN] = {"password": tokens.password_hash(str(password or ""))}
+        user = self.store.insert_object(tenant_id, collection.name, object_id, obj, now)
+        return self._identity_answer(req, match, tenant_id, user, self._issue_token(tenant_id, user, now),
+                                     Caller(user))
+
+    def _find_user(self, tenant_id: str, name: str, value: Any) -> StoredObject | None:
+        page = self.store.list_objects(tenant_id, self.model.identity.users,
+                                       ListQuery(filters={name: value}, limit=1))
+        return page.items[0] if page.items else None
+
+    def _login(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+               binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        identity: Identity = self.model.identity
+        body = self._credentials_body(validated.body)
+        name = next((n for n in (*identity.identifiers, *IDENTIFIER_NAMES) if body.get(n) is not None), None)
+        user = self._find_user(tenant_id, name, body[name]) if name else None
+        hidden = (user.data.get(tokens.HIDDEN) or {}) if user is not None else {}
+        if user is None or not tokens.password_matches(hidden.get("password"), body.get(identity.password)):
+            return self._refuse(req, match, (401, 422, 400, 403), "wrong email/username or password",
+                                "body", "/" + identity.password)
+        return self._identity_answer(req, match, tenant_id, user, self._issue_token(tenant_id, user, now),
+                                     Caller(user))
+
+    def _logout(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        if caller.token:
+            known = dict(self.store.get_state(tenant_id, tokens.TOKENS_KEY) or {})
+            known.pop(tokens.token_hash(caller.token), None)
+            self.store.set_state(tenant_id, tokens.TOKENS_KEY, known)
+        return self.engine.respond(req, match)
+
+    def _me_read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                 binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        if caller.user is None:
+            return self._refuse(req, match, (401,), "log in first: no user's token was sent", "security", "")
+        return self._identity_answer(req, match, tenant_id, caller.user, caller.token, caller)
+
+    def _me_update(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                   binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        if caller.user is None:
+            return self._refuse(req, match, (401,), "log in first: no user's token was sent", "security", "")
+        identity: Identity = self.model.identity
+        body = self._credentials_body(validated.body)
+        password = body.pop(identity.password, None)
+        obj = apply_update(caller.user.data, body, collection, now, replace=False)
+        if password is not None:
+            obj[tokens.HIDDEN] = {**(obj.get(tokens.HIDDEN) or {}), "password": tokens.password_hash(str(password))}
+        self.store.replace_object(tenant_id, collection.name, caller.user.object_id, obj, now)
+        user = StoredObject(collection.name, caller.user.object_id, obj, caller.user.origin,
+                            caller.user.created_at, now)
+        return self._identity_answer(req, match, tenant_id, user, caller.token, Caller(user, caller.token))
+
     def _list(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
-              binding: Binding, collection: Collection, now: float) -> MockResponse:
-        refused = self._check_parent(req, match, binding, tenant_id)
-        if refused:
-            return refused
+              binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        parent = self._parent(match, validated, binding, tenant_id)
+        if isinstance(parent, MockResponse):
+            return self._refused(req, match, parent)
         pagination = binding.pagination
         assert pagination is not None
         query = validated.query
-        filters = {prop: query[param] for param, prop in binding.filters.items()
-                   if query.get(param) is not None}
-        if binding.parent_field:
-            filters[binding.parent_field] = match.path_params[binding.parent_param or ""]
+        filters: dict[str | tuple[str, ...], Any] = {}
+        contains: dict[str, Any] = {}
+        for param, prop in binding.filters.items():
+            value = query.get(param)
+            if value is None:
+                continue
+            schema = collection.properties.get(prop) or {}
+            if schema.get("type") == "array" and not isinstance(value, list):
+                contains[prop] = value  # ?label=bug on labels: [bug, ...]
+            elif isinstance(schema, dict) and (schema.get("properties") or schema.get("$ref") or schema.get("allOf")):
+                inner = next((n for n in (*IDENTIFIER_NAMES, "id", "name") if n in self._shape_props(schema)), None)
+                filters[(prop, inner) if inner else prop] = value  # ?owner=alice on owner.username
+            else:
+                filters[prop] = value
+        if parent is not None:
+            filters[parent[0]] = parent[1]
         limit = pagination.default_limit
         if pagination.limit_param and isinstance(query.get(pagination.limit_param), int):
             limit = query[pagination.limit_param]
@@ -437,7 +801,7 @@ class StateStage:
                 if status is None:
                     limit = 0
                     continue
-                param = pagination.after_param if cursor_id is after else pagination.before_param
+                param = (pagination.after_param if cursor_id is after else pagination.before_param) or ""
                 return self.engine.refuse(req, match, Refusal(
                     status, f"No such {collection.singular}: {cursor_id!r}",
                     [Violation("query", f"/{param}", f"no {collection.singular} {cursor_id!r}")]))
@@ -447,10 +811,11 @@ class StateStage:
             page = self.store.list_objects(tenant_id, collection.name, ListQuery(
                 filters=filters, offset=offset, limit=limit,
                 after_id=str(after) if after is not None else None,
-                before_id=str(before) if before is not None else None))
+                before_id=str(before) if before is not None else None,
+                contains=contains, descending=binding.newest_first))
         sample = self._item_template(collection, "sample") if page.items else {}
-        items = [self._conformed(collection, project(o.data, collection), sample)
-                 for o in page.items]
+        items = [self._conformed(collection, self._dressed(tenant_id, collection, o.data, caller, o.object_id),
+                                 sample) for o in page.items]
         next_token = None
         if page.has_more and items:
             next_token = (_encode_cursor(offset + limit) if pagination.cursor_param
@@ -463,6 +828,10 @@ class StateStage:
         return self._render(req, match, self._with_page_fields(
             req, template, body, schema, pagination, offset=offset, limit=limit,
             count=len(items), total=page.total, has_more=page.has_more, next_token=next_token))
+
+    def _shape_props(self, schema: Any) -> dict[str, Any]:
+        from sandlot.state.inference import object_properties
+        return object_properties(self.engine.spec.document, schema)
 
     def _with_page_fields(self, req: MockRequest, template: Any, body: Any, schema: Any,
                           pagination: Pagination, *, offset: int, limit: int, count: int,
@@ -508,3 +877,9 @@ def _decode_cursor(token: str) -> int:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return 0
 
+
+
+def slugify(text: str) -> str:
+    """Return a URL slug of a title: `Sandlot Core!` -> `sandlot-core`, accents dropped."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "item"

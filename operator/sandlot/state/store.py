@@ -55,13 +55,17 @@ class StoredObject:
 @dataclass(frozen=True)
 class ListQuery:
     """A page request over one collection: equality filters (a list value matches any of its
-    items), then position, then size."""
+    items) and array membership, then position, then size, in creation order or newest first."""
 
-    filters: Mapping[str, Any] = field(default_factory=dict)
+    filters: Mapping[str | tuple[str, ...], Any] = field(default_factory=dict)  # a tuple: a nested property
     offset: int = 0
     after_id: str | None = None
     before_id: str | None = None
     limit: int = 10
+    #: Array properties that must hold a value (`?label=bug` on `labels`).
+    contains: Mapping[str, Any] = field(default_factory=dict)
+    #: Newest first instead of creation order.
+    descending: bool = False
 
 
 @dataclass(frozen=True)

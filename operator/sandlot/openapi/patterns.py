@@ -1,0 +1,123 @@
+"""The regular expressions of a spec (`pattern`, `patternProperties`), compiled once as ECMA-262.
+
+OpenAPI (JSON Schema) patterns are ECMA-262 regular expressions: `^[\\p{L}]+$` is valid there,
+and Python's `re` refuses it. They are compiled with the `regex` package, which understands
+Unicode property escapes (`\\p{L}`, `\\p{Lu}`, `\\p{Script=Greek}`) and named groups, after
+rewriting the few spellings only ECMA has (`\\u{1F600}`, `\\k<name>`, `[^]`, `\\cJ`).
+
+Called by the loader (`find_pattern_problems`, once per spec: what does not compile is named
+with its JSON pointer by `sandlot mock --check` and logged at start), the schema validators
+(openapi/schemas.py) and the generator (mock/regex_gen.py, mock/generate.py). A pattern that
+cannot be compiled constrains nothing while serving: it was reported at load, and a request
+must never get a 500 for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import regex
+
+from sandlot.openapi.loader import Spec, SpecError
+from sandlot.openapi.sourcemap import SourceMap
+from sandlot.util.pointers import escape_token
+
+#: ECMA-only spellings and their `regex` equivalents.
+_ECMA_ONLY = (
+    (re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P=\1)"),
+    (re.compile(r"\\u\{([0-9A-Fa-f]{1,6})\}"), lambda m: f"\\U{int(m.group(1), 16):08x}"),
+    (re.compile(r"\[\^\]"), r"[\\s\\S]"),
+    (re.compile(r"\\c([A-Za-z])"), lambda m: f"\\x{ord(m.group(1).upper()) - 64:02x}"),
+)
+#: Subtrees that hold values rather than schemas: a `pattern` key inside them is data.
+_VALUE_KEYS = frozenset({"example", "examples", "default", "enum", "const"})
+
+
+class PatternError(ValueError):
+    """A pattern that is not a regular expression, even read as ECMA-262: says why."""
+
+
+def translate(pattern: str) -> str:
+    """Return an ECMA-262 pattern in the `regex` package's syntax."""
+    for ecma, replacement in _ECMA_ONLY:
+        pattern = ecma.sub(replacement, pattern)
+    return pattern
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile(pattern: str) -> regex.Pattern[str] | str:
+    try:
+        return regex.compile(translate(pattern))
+    except (regex.error, ValueError, OverflowError) as exc:
+        return str(exc)
+
+
+def compile_ecma(pattern: str) -> regex.Pattern[str]:
+    """Return the compiled pattern (cached); raise PatternError naming what is wrong."""
+    compiled = _compile(pattern)
+    if isinstance(compiled, str):
+        raise PatternError(f"pattern {pattern!r} is not an ECMA-262 regular expression ({compiled}); "
+                           "fix the pattern in the spec")
+    return compiled
+
+
+def compiled(pattern: str) -> regex.Pattern[str] | None:
+    """Return the compiled pattern, or None when it cannot be compiled (reported at load)."""
+    found = _compile(pattern)
+    return None if isinstance(found, str) else found
+
+
+def search(pattern: str, text: str) -> bool:
+    """Tell whether `pattern` matches somewhere in `text`; a pattern that cannot be compiled
+    matches everything (it constrains nothing; the load reported it)."""
+    found = compiled(pattern)
+    return True if found is None else found.search(text) is not None
+
+
+def iter_patterns(document: Any) -> Iterator[tuple[str, str, bool]]:
+    """Yield (JSON pointer, pattern, whether it is a patternProperties key) for every regular
+    expression in the schemas of a document (not in examples, defaults or enums)."""
+    stack: list[tuple[Any, str, bool]] = [(document, "", False)]
+    while stack:
+        node, pointer, names = stack.pop()  # names: the keys are property names, not keywords
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{pointer}/{escape_token(str(key))}"
+                if names:
+                    stack.append((value, where, False))
+                elif key == "pattern" and isinstance(value, str):
+                    yield where, value, False
+                elif key == "patternProperties" and isinstance(value, dict):
+                    for name, sub in value.items():
+                        yield f"{where}/{escape_token(str(name))}", str(name), True
+                        stack.append((sub, f"{where}/{escape_token(str(name))}", False))
+                elif key not in _VALUE_KEYS and isinstance(value, (dict, list)):
+                    stack.append((value, where, key in ("properties", "$defs", "definitions")))
+        elif isinstance(node, list):
+            stack.extend((v, f"{pointer}/{i}", False) for i, v in enumerate(node) if isinstance(v, (dict, list)))
+
+
+def find_pattern_problems(document: Any) -> Iterator[tuple[str, str]]:
+    """Yield (JSON pointer, problem) for every `pattern` or `patternProperties` key that does
+    not compile; compiling them here is what makes every later use a cache hit."""
+    for pointer, pattern, _ in iter_patterns(document):
+        problem = _compile(pattern)
+        if isinstance(problem, str):
+            yield pointer, f"pattern {pattern!r} is not an ECMA-262 regular expression ({problem})"
+
+
+def pattern_errors(spec: Spec) -> list[SpecError]:
+    """Return a SpecError (file, pointer, problem) for each pattern of the spec that does not
+    compile; the pointer is mapped back to the file a bundled node came from."""
+    found = list(find_pattern_problems(spec.document))
+    if not found:
+        return []
+    where = SourceMap(spec, lines=False)
+    errors = []
+    for pointer, problem in found:
+        location, inner = where.origin(pointer)
+        errors.append(SpecError(problem + "; fix the pattern in the spec", file=location, pointer=inner))
+    return errors

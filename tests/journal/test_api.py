@@ -1,5 +1,5 @@
 """The request journal over real HTTP on 127.0.0.1: what is recorded, the filters, one entry, the
-explanations of 404/422, deleting, tenants seeing only their own, the admin seeing all, secrets
+explanations of 404/400, deleting, tenants seeing only their own, the admin seeing all, secrets
 never recorded, the live tail (server-sent events), replay, HAR, example and fixture snippets and
 webhook resends."""
 
@@ -46,11 +46,11 @@ def test_every_request_is_recorded_with_its_facts(serve) -> None:
     assert len(requests_of(stub.admin())) == 2
 
 
-def test_a_404_names_the_closest_routes_and_a_422_the_failing_rule(serve) -> None:
+def test_a_404_names_the_closest_routes_and_a_400_the_failing_rule(serve) -> None:
     stub = serve()
     api = stub.client(KEY)
     assert api.get("/v1/custmers").status_code == 404
-    assert api.post("/v1/charges", json={"amount": 5, "currency": "usd", "customer": "cus_1"}).status_code == 422
+    assert api.post("/v1/charges", json={"amount": 5, "currency": "usd", "customer": "cus_1"}).status_code == 400
     refused, missing = requests_of(stub.admin())
     assert missing["explanation"] == {"summary": "no documented path matches /v1/custmers", "closest": [
         {"method": "GET", "path": "/v1/customers", "operation": "listCustomers", "distance": 0.059},
@@ -78,13 +78,13 @@ def test_filters_narrow_the_journal(serve) -> None:
         return [(e["method"] + " " + e["url"], e["status"]) for e in requests_of(admin, **params)]
 
     assert ids(operation="listCharges") == [("GET /v1/charges", 429), ("GET /v1/charges", 200)]
-    assert ids(method="post") == [("POST /v1/charges", 422)]
+    assert ids(method="post") == [("POST /v1/charges", 400)]
     assert ids(path="/v1/charges/") == [("GET /v1/charges/ch_1", 200)]
-    assert ids(status="4xx") == [("GET /v1/nothing", 404), ("GET /v1/charges", 429), ("POST /v1/charges", 422)]
+    assert ids(status="4xx") == [("GET /v1/nothing", 404), ("GET /v1/charges", 429), ("POST /v1/charges", 400)]
     assert ids(status="404,429") == [("GET /v1/nothing", 404), ("GET /v1/charges", 429)]
     assert ids(scenario="rate_limited") == [("GET /v1/charges", 429)]
-    assert ids(errors="true") == [("POST /v1/charges", 422)]
-    assert ids(q="find-me") == [("POST /v1/charges", 422)]
+    assert ids(errors="true") == [("POST /v1/charges", 400)]
+    assert ids(q="find-me") == [("POST /v1/charges", 400)]
     assert ids(limit=2) == [("GET /v1/nothing", 404), ("GET /v1/charges/ch_1", 200)]
     assert ids(since="1h") == ids() and len(ids()) == 5
     assert ids(since="2999-01-01T00:00:00Z") == []

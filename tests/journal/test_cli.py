@@ -32,7 +32,7 @@ def test_requests_prints_a_table_json_one_entry_and_clears(serve, capsys) -> Non
     assert lines[0].split() == ["ID", "TIME", "TENANT", "METHOD", "PATH", "STATUS", "MS", "OPERATION", "SCENARIO",
                                 "ERRORS"]
     assert [(c[2], c[3], c[4], c[5], c[7], c[9]) for c in (line.split() for line in lines[1:])] == [
-        (tenant, "POST", "/v1/charges", "422", "createCharge", "1"),
+        (tenant, "POST", "/v1/charges", "400", "createCharge", "1"),
         (tenant, "POST", "/v1/customers", "201", "createCustomer", "0")]
 
     assert main([*base, "--json", "--status", "4xx"]) == 0

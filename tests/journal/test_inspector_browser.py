@@ -102,7 +102,7 @@ def test_requests_appear_live_filter_detail_replay_and_export(browser, serve, sh
     assert "/v1/custmers" in first.inner_text() and "404" in first.inner_text()
     shots(page, "live")
 
-    page.fill("#filters [name=status]", "422")
+    page.fill("#filters [name=status]", "400")
     page.click("#filters button[type=submit]")
     page.wait_for_function("document.querySelectorAll('#requests tbody tr').length === 1")
     assert "createCharge" in _rows(page).first.inner_text()

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sandlot.mock.engine import Engine, Match, Operation, strip_controls
+from sandlot.mock.engine import Engine, Match, Operation
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal
 
@@ -104,12 +104,14 @@ def _violations(found: Iterable[Violation]) -> list[dict[str, Any]]:
     return out
 
 
-def _refusal(engine: Engine, req: MockRequest, match: Match) -> Refusal | None:
-    """Validate again (only refused requests get here) to learn each violated schema rule."""
-    clean = req if "__" not in req.query else MockRequest(
-        req.method, req.path, strip_controls(req.query), req.headers, req.body)
-    outcome = engine.plan(match.operation).request.check(clean, match.path_params)
-    return outcome if isinstance(outcome, Refusal) else None
+def _refusal(engine: Engine, req: MockRequest, match: Match, status: int) -> Refusal | None:
+    """Validate again (only refused requests get here) to learn each violated schema rule; None
+    when validation does not explain this status."""
+    outcome = engine.check_request(req, match)
+    if not isinstance(outcome, Refusal):
+        return None
+    # A body that breaks its schema is answered 400 where the operation documents no 422.
+    return outcome if outcome.status == status or (outcome.status, status) == (422, 400) else None
 
 
 def explain(engine: Engine, req: MockRequest, response: MockResponse,
@@ -135,8 +137,8 @@ def explain(engine: Engine, req: MockRequest, response: MockResponse,
         return {"summary": summary, "closest": closest_routes(engine, req.method, req.path)}
     errors: list[dict[str, Any]] = []
     if match is not None and status in (400, 401, 415, 422):
-        refusal = _refusal(engine, req, match)
-        if refusal is not None and refusal.status == status:
+        refusal = _refusal(engine, req, match, status)
+        if refusal is not None:
             errors = _violations(refusal.errors)
             return {"summary": refusal.detail, "operation": _name(match.operation), "errors": errors}
     errors = _error_list(response)

@@ -13,7 +13,7 @@ import httpx
 from sandlot.cli import main
 from tests.journal.conftest import ADMIN, PAYMENTS
 from tests.ports import free_port
-from tests.sandbox.servers import start, stop
+from tests.sandbox.servers import start, stop, wait_until_up
 
 KEY = "sk_sbx_" + "c" * 43
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -68,6 +68,7 @@ def test_mock_prints_the_inspector_url_and_journals_in_memory(tmp_path: Path) ->
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == f"Inspector: http://127.0.0.1:{port}/__sandlot/ui"
+        wait_until_up(f"http://127.0.0.1:{port}/__sandlot/health", proc)  # printed before it listens
         httpx.get(f"http://127.0.0.1:{port}/v1/customers", headers={"authorization": f"Bearer {KEY}"}, timeout=10)
         done = subprocess.run([sys.executable, "-m", "sandlot.cli", "requests", "--url", f"http://127.0.0.1:{port}",
                                "--key", KEY, "--json"], capture_output=True, text=True, timeout=60)

@@ -17,7 +17,7 @@ from bench.report import render
 from bench.runner import Runner
 from bench.tools import prepare
 
-SECTIONS = ("throughput", "stateful", "startup", "conformance")
+SECTIONS = ("throughput", "stateful", "journal", "startup", "conformance")
 
 
 def _log(message: str) -> None:

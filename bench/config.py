@@ -89,6 +89,13 @@ DYNAMIC_HEADERS = {"Prefer": "dynamic=true"}
 
 # Sandlot answers identical requests from a cache (its answers are deterministic), so the rows
 # with `{n}` send a petId never sent before in every request: they measure the uncached path.
+#: The request journal's cost (issue 13): these rows run with the journal on and off, alternately.
+JOURNAL_ROUNDS = 3
+JOURNAL_SCENARIOS = (
+    ("GET /pets/{petId} (static)", "/pets/1"),
+    ("GET /pets/{petId} (static, new id each request)", "/pets/{n}"),
+)
+
 THROUGHPUT = (
     ThroughputScenario("GET /pets/{petId} (static)", "examples", PETSTORE_SPEC, "/pets/1"),
     ThroughputScenario("GET /pets/{petId} (static, new id each request)", "examples", PETSTORE_SPEC, "/pets/{n}"),

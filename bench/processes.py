@@ -107,6 +107,17 @@ class ServerProcess:
         """Tell whether the server's main process is still running."""
         return self.proc.poll() is None
 
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the server's tree has used so far."""
+        total = 0
+        for pid in tree_pids(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15, in ticks)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float | None:
         """Return the tree's peak resident memory so far in MiB (None when nothing was read)."""
         if self.alive:

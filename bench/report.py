@@ -73,6 +73,31 @@ def throughput_rows(rows: list[ThroughputRow], labels: dict[str, str]) -> list[l
     return out
 
 
+JOURNAL_HEADERS = ["scenario", "journal", "req/s", "p50 ms", "p99 ms", "server CPU us/request",
+                   "requests per CPU-second", "errors"]
+
+
+def journal_rows(rows: list[ThroughputRow]) -> list[list[str]]:
+    """Build the journal on/off lines, then the on/off ratios (req/s, and per CPU-second)."""
+    out = []
+    for row in rows:
+        for i, (label, fig) in enumerate(row.figures.items()):
+            load, cpu = fig.load, fig.cpu_us_per_request
+            if load is None:
+                out.append([row.name if i == 0 else "", label, "-", "-", "-", "-", "-", fig.problem or "not measured"])
+                continue
+            out.append([row.name if i == 0 else "", label, _num(load.rps, 0, thousands=True), _num(load.p50_ms, 2),
+                        _num(load.p99_ms, 2), _num(cpu, 1), _num(1e6 / cpu if cpu else None, 0, thousands=True),
+                        str(load.bad_responses + load.socket_errors)])
+        on, off = row.figures.get("journal on"), row.figures.get("journal off")
+        if on and off and on.load and off.load:
+            per_cpu = (_ratio(off.cpu_us_per_request, on.cpu_us_per_request)
+                       if on.cpu_us_per_request and off.cpu_us_per_request else "-")
+            out.append(["", "on/off", _ratio(on.load.rps, off.load.rps), _ratio(on.load.p50_ms, off.load.p50_ms),
+                        _ratio(on.load.p99_ms, off.load.p99_ms), "", per_cpu, ""])
+    return out
+
+
 LOAD_HEADERS = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "peak RSS MiB", "errors", "body bytes",
                 "path / note"]
 
@@ -106,9 +131,12 @@ def render(results: RunResults, markdown: bool) -> str:
         parts.append(table(LOAD_HEADERS, throughput_rows(results.stateful, labels), markdown))
     else:
         parts.append("skipped: " + next((n for n in results.notes if n.startswith("stateful")), "not run"))
+    if results.journal:
+        parts.append(heading("Request journal on vs off, stateless mock (issue 13)"))
+        parts.append(table(JOURNAL_HEADERS, journal_rows(results.journal), markdown))
     verdicts = all_verdicts(results)
     if verdicts:
-        parts += [heading("Targets (issue 3), ratios within this run"),
+        parts += [heading("Targets (issues 3 and 13), ratios within this run"),
                   table(["target", "measured", "verdict"],
                         [[v.target, v.measured, v.verdict] for v in verdicts], markdown)]
     if results.conformance:

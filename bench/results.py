@@ -17,6 +17,7 @@ class LoadFigures:
     path: str = ""          # the URL path the load was sent to
     body_bytes: int | None = None  # size of one response body: servers must do comparable work
     problem: str = ""
+    cpu_us_per_request: float | None = None  # the server's CPU time per request served, measured run
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RunResults:
     load_settings: str = ""
     throughput: list[ThroughputRow] = field(default_factory=list)
     stateful: list[ThroughputRow] = field(default_factory=list)
+    journal: list[ThroughputRow] = field(default_factory=list)
     startup: list[StartupRow] = field(default_factory=list)
     conformance: list[ConformanceResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -17,6 +17,8 @@ from pathlib import Path
 from bench import specinfo
 from bench.config import (
     CACHE_DIR,
+    JOURNAL_ROUNDS,
+    JOURNAL_SCENARIOS,
     LOOPBACK,
     PETSTORE_SPEC,
     THROUGHPUT,
@@ -99,13 +101,16 @@ class Runner:
             try:
                 if b.warmup_s:
                     run_load(self.toolbox.wrk, url, headers, b.wrk_threads, b.wrk_connections, b.warmup_s)
+                cpu_before = server.cpu_seconds()
                 result = run_load(self.toolbox.wrk, url, headers, b.wrk_threads, b.wrk_connections, b.duration_s)
+                cpu = server.cpu_seconds() - cpu_before
             except (RuntimeError, ValueError, OSError) as exc:
                 return LoadFigures(peak_rss_mib=server.peak_rss_mib(), path=ok_path, body_bytes=size,
                                    problem=str(exc))
             if not server.alive:
                 return LoadFigures(problem=f"server died under load: {server.log_tail()}")
-            return LoadFigures(load=result, peak_rss_mib=server.peak_rss_mib(), path=ok_path, body_bytes=size)
+            return LoadFigures(load=result, peak_rss_mib=server.peak_rss_mib(), path=ok_path, body_bytes=size,
+                               cpu_us_per_request=cpu / result.requests * 1e6 if result.requests else None)
 
     def throughput(self, scenario: ThroughputScenario) -> ThroughputRow:
         """Measure one scenario on Sandlot, then on Prism."""
@@ -145,6 +150,29 @@ class Runner:
         }
         note = f"stateful: GET /pets after creating {STATEFUL_PETS} pets with POST (petstore, no credentials)"
         return [ThroughputRow("GET /pets", "stateful", figures)], note
+
+    def journal(self) -> tuple[list[ThroughputRow], str]:
+        """Measure the stateless mock with its request journal on (the default) and off
+        (`--no-journal`), alternately, JOURNAL_ROUNDS times each; keep each side's best run
+        (by the server's CPU time per request: on a shared machine req/s move with the load of
+        others far more than with the journal)."""
+        if not sandlot_supports("--no-journal"):
+            return [], "journal rows skipped: `sandlot mock --no-journal` does not exist yet"
+        rows = []
+        for name, path in JOURNAL_SCENARIOS:
+            self.log(f"journal on vs off: {name}")
+            runs: dict[str, list[LoadFigures]] = {"journal on": [], "journal off": []}
+            for _ in range(1 if self.budget.quick else JOURNAL_ROUNDS):
+                for label, extra in (("journal on", ()), ("journal off", ("--no-journal",))):
+                    runs[label].append(self.load_test(
+                        SANDLOT, lambda port, extra=extra: sandlot_argv(PETSTORE_SPEC, port, extra),
+                        PETSTORE_SPEC, path, {}))
+            rows.append(ThroughputRow(name, "journal", {label: _leanest(figs) for label, figs in runs.items()}))
+        rounds = 1 if self.budget.quick else JOURNAL_ROUNDS
+        note = (f"journal: the stateless mock with its request journal (in memory, the default) and with "
+                f"--no-journal, alternately, {rounds} run(s) each; each side's run with the least server CPU "
+                "per request is shown; the target is judged on requests per server CPU-second")
+        return rows, note
 
     # -- start-up -----------------------------------------------------------------------------
 
@@ -217,11 +245,20 @@ class Runner:
         if "stateful" in sections:
             results.stateful, note = self.stateful()
             results.notes.append(note)
+        if "journal" in sections:
+            results.journal, note = self.journal()
+            results.notes.append(note)
         if "startup" in sections:
             results.startup = [self.startup(s) for s in startup_scenarios(b.quick) if s.spec.exists()]
         if "conformance" in sections:
             results.conformance = [self.conformance(spec) for spec in conformance_specs(b.quick)]
         return results
+
+
+def _leanest(figures: list[LoadFigures]) -> LoadFigures:
+    """Return the run that spent the least server CPU per request (a failed one only when all did)."""
+    measured = [f for f in figures if f.load is not None and f.cpu_us_per_request]
+    return min(measured, key=lambda f: f.cpu_us_per_request) if measured else figures[0]
 
 
 def _create_pets(port: int, collection_path: str, count: int) -> str:

@@ -18,6 +18,7 @@ DYNAMIC_RPS_RATIO = 20.0
 GITHUB_STARTUP_RATIO = 0.25
 STRIPE_STARTUP_S = 5.0
 RSS_RATIO = 0.5
+JOURNAL_RPS_RATIO = 0.9  # issue 13: journaling costs the stateless mock at most 10 % of its throughput
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,25 @@ def startup_verdicts(results: RunResults) -> list[Verdict]:
     return verdicts
 
 
+def journal_verdicts(results: RunResults) -> list[Verdict]:
+    """Judge the journal's cost: the requests one server CPU-second serves with the journal on are
+    at least JOURNAL_RPS_RATIO of those with it off (the wall-clock req/s ratio is shown too: on a
+    shared machine it moves with everyone else's load)."""
+    verdicts = []
+    for row in results.journal:
+        on, off = row.figures.get("journal on", LoadFigures()), row.figures.get("journal off", LoadFigures())
+        target = f"{row.name}: journal on >= {JOURNAL_RPS_RATIO:g}x journal off (requests per server CPU-second)"
+        if on.load is None or off.load is None or not on.cpu_us_per_request or not off.cpu_us_per_request:
+            verdicts.append(Verdict(target, (on.problem or off.problem or "not measured"), "n/a"))
+            continue
+        ratio = off.cpu_us_per_request / on.cpu_us_per_request
+        verdicts.append(Verdict(target, f"{ratio:.2f}x ({on.cpu_us_per_request:.0f} vs "
+                                        f"{off.cpu_us_per_request:.0f} us of server CPU per request; "
+                                        f"wall req/s {on.load.rps / off.load.rps:.2f}x)",
+                                _ok(ratio >= JOURNAL_RPS_RATIO)))
+    return verdicts
+
+
 def all_verdicts(results: RunResults) -> list[Verdict]:
     """Judge every target the run has figures for."""
-    return throughput_verdicts(results) + startup_verdicts(results)
+    return throughput_verdicts(results) + startup_verdicts(results) + journal_verdicts(results)

@@ -88,7 +88,7 @@ def test_sandbox_lifecycle_through_the_chart(cluster: Cluster, installed, work_n
     status = sbx["status"]
     assert status["phase"] == "Ready"
     sandbox_ns = status["namespace"]
-    assert set(status["endpoints"]) == {"app", "petstore"}
+    assert set(status["endpoints"]) == {"app", "petstore", "petstore.inspector"}
 
     # The app finds its stub under the env var the spec names, at the URL status reports.
     deployments = json.loads(cluster.kubectl_text("get", "deployments", "-n", sandbox_ns, "-o", "json"))["items"]

@@ -36,7 +36,7 @@ from sandlot.diff.inputs import DiffInputError, load_input
 from sandlot.diff.run import compare, display_path
 from sandlot.http.app import HttpApp
 from sandlot.http.asgi import Receive, Scope, Send
-from sandlot.http.compose import build_app
+from sandlot.http.compose import BESIDE_STATE, build_app
 from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures, fixtures_source, parse_fixtures
 from sandlot.state.keys import IssuedKey, hash_key, issue_key, key_from_secret
@@ -223,9 +223,11 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             spec = materialize_spec(downstream, docs, state_dir / "specs", str(manifest))
             sock = _bind(host, port + i if port else 0)
             db = state_dir / f"{downstream.name}.db" if downstream.stateful else None
-            # Stateless stubs get no admin token, as `sandlot mock` without one.
+            # Stateless stubs get no admin token, as `sandlot mock` without one; their journal has
+            # its own file in the state directory (a stateful stub's is in its state file).
+            journal = BESIDE_STATE if db is not None else state_dir / f"{downstream.name}.journal.db"
             app = build_app(spec, db=db, config=config, default_scenario=downstream.scenario,
-                            lenient=lenient or downstream.lenient)
+                            lenient=lenient or downstream.lenient, journal=journal)
             root = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
             stubs.append(Stub(downstream.name, downstream.envVar, sock, app, root, spec))
             sock = None
@@ -284,6 +286,7 @@ def summary(sandbox: LocalSandbox) -> str:
         else:
             what = "stateless mock"
         lines.append(f"  {stub.name:<12} {stub.url:<36} {what}")
+        lines.append(f"  {'':<12} {stub.root + '/__sandlot/ui':<36} inspector")
     lines += ["", "Environment for the app (also in " f"{sandbox.state_dir / APP_ENV_FILE}):"]
     lines += [f"  {k}={v}" for k, v in sandbox.app_env.items()]
     lines += ["", f"Sandbox key (tenant {sandbox.tenant_id}): {sandbox.key.secret}",

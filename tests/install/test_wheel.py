@@ -4,7 +4,7 @@ The wheel is built from what the image's build context holds (.dockerignore: pyp
 README.md, operator/), installed WITHOUT extras into a fresh virtual environment with the
 pins the image uses (images/sandlot/constraints.txt), and then each command runs from that
 environment: `sandlot mock` answering over HTTP on 127.0.0.1 (through the image's own smoke
-script), `sandlot mock --stateful`, `sandlot up`, `sandlot operator --help`, `sandlot crds`
+script), `sandlot mock --stateful` (its journal and inspector files too), `sandlot up`, `sandlot operator --help`, `sandlot crds`
 and `sandlot magic`. A runtime import of a test-only package fails here, not in a cluster.
 """
 
@@ -98,9 +98,15 @@ def test_mock_stateful_answers_from_its_fixtures(venv: Path, tmp_path: Path) -> 
                          "--log-level", "warning"], f"http://127.0.0.1:{port}/__sandlot/health", tmp_path)
     try:
         status, body = _get(f"http://127.0.0.1:{port}/v1/customers", KEY)
+        _, journal = _get(f"http://127.0.0.1:{port}/__sandlot/requests", KEY)
+        # The inspector page's files are package data in the wheel.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__sandlot/ui/inspector.js", timeout=10) as page:  # noqa: S310
+            script = page.read().decode()
     finally:
         code, _, err = stop(proc)
     assert status == 200 and [c["id"] for c in body["data"]] == ["cus_seed_ada", "cus_seed_grace"]
+    assert [e["operation"] for e in journal["requests"]] == ["listCustomers"]
+    assert "function startTail" in script
     assert code == 0, err
 
 

@@ -64,6 +64,7 @@ def test_create_reaches_ready_with_exactly_the_expected_objects(cluster, operato
     assert status["endpoints"] == {
         "app": f"http://app.{ns}.svc.cluster.local:8080",
         "pets": f"http://stub-pets.{ns}.svc.cluster.local:4010",
+        "pets.inspector": f"http://stub-pets.{ns}.svc.cluster.local:4010/__sandlot/ui",
     }
     created = datetime.fromisoformat(body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
     assert status["expiresAt"] == (created + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,12 +7,14 @@ process on 127.0.0.1, with the example payments spec and fixtures from examples/
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import yaml
 
 from sandlot.api.v1alpha1 import SandboxEnvironment
-from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects
+from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects, endpoints
 from tests.operator.stub_process import request, stub_process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
@@ -20,6 +22,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
 def _configmap_data(name: str) -> dict[str, str]:
     return yaml.safe_load((EXAMPLE / name).read_text())["data"]
+
+
+def endpoints_of(sbx: SandboxEnvironment) -> dict[str, str]:
+    return endpoints(sbx, Inputs(cr_namespace="team", cr_name="checkout", stub=StubSettings("img")))
 
 
 def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
@@ -43,3 +49,15 @@ def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
         assert "cus_seed_ada" in ids  # fixtures loaded into the key's tenant
         assert request(f"{base}/v1/customers", None)[0] == 401
         assert request(f"{base}/v1/customers", "sk_sbx_" + "cd" * 32)[0] == 401
+        # The journal and the inspector page (status.endpoints lists `payments.inspector`), kept
+        # in the stub's state volume: the key sees its tenant's requests, the admin token all.
+        status, journal = request(f"{base}/__sandlot/requests", key)
+        assert status == 200 and [(e["status"], e["operation"]) for e in journal["requests"]] == \
+            [(200, "listCustomers")]
+        assert key not in json.dumps(journal)
+        status, everyone = request(f"{base}/__sandlot/requests?status=401", "admin-secret")
+        assert status == 200 and len(everyone["requests"]) == 2
+        inspector = next(u for name, u in endpoints_of(sbx).items() if name == "payments.inspector")
+        assert inspector.endswith(":4010/__sandlot/ui")
+        with urllib.request.urlopen(f"{base}/__sandlot/ui", timeout=5) as page:
+            assert page.status == 200 and b"Sandlot inspector" in page.read()

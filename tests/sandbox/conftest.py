@@ -17,6 +17,7 @@ from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.state.config import SandboxConfig
 from sandlot.state.fixtures import parse_fixtures
+from sandlot.state.journal import JournalStore
 from sandlot.state.sqlite_store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,11 +64,12 @@ class FakeClock:
 
 def stateful_pipeline(engine: Engine, store: SQLiteStore, config: SandboxConfig | None = None, *,
                       fixtures: dict | None = None, clock=None) -> Pipeline:
-    """Compose the stateful stages (admin, simulation, state) over an engine, as `sandlot mock
-    --stateful` does, for in-process calls."""
+    """Compose the stateful stages (admin, journal, simulation, state) over an engine, as `sandlot
+    mock --stateful` does (the journal in the state file), for in-process calls."""
     kwargs = {"base_clock": clock} if clock is not None else {}
-    return compose(EngineHolder(engine, "<test>"), config=config or SandboxConfig(), store=store,
-                   fixtures=fixtures, **kwargs)
+    config = config or SandboxConfig()
+    return compose(EngineHolder(engine, "<test>"), config=config, store=store,
+                   fixtures=fixtures, journal=JournalStore(store.path, config.journal), **kwargs)
 
 
 class Client:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from sandlot.mock.messages import MockRequest
+from sandlot.state.journal import JournalQuery, JournalSettings
 
 from .conftest import ADMIN_TOKEN, Client
 
@@ -141,7 +142,9 @@ def test_admin_api_keys_requests_and_reset_by_key(handler) -> None:
     log = admin("GET", "/__sandlot/requests", query=f"tenant={tenant}").json()["requests"]
     assert [(e["method"], e["path"], e["status"]) for e in log] == [
         ("GET", "/v1/customers/cus_nope", 404), ("POST", "/v1/customers", 201)]
-    assert "log@example.com" in log[1]["request_body"] and log[1]["duration_ms"] >= 0
+    assert log[1]["request"]["json"] == {"email": "log@example.com"} and log[1]["duration_ms"] >= 0
+    assert log[1]["request"]["headers"]["authorization"] == "Bearer [redacted]"
+    assert secret not in json.dumps(log)
     keys = admin("GET", "/__sandlot/keys", query=f"tenant={tenant}").json()["keys"]
     assert len(keys) == 1 and "key_hash" not in keys[0] and secret not in json.dumps(keys)
     reset = admin("POST", "/__sandlot/reset", {"key": secret})
@@ -156,16 +159,20 @@ def test_admin_api_keys_requests_and_reset_by_key(handler) -> None:
     assert Client(handler, None)("POST", "/__sandlot/reset").status == 401
 
 
-def test_request_log_is_bounded_and_bodies_truncated(make_handler) -> None:
-    handler = make_handler(log_size=3, log_body_bytes=10)
+def test_request_journal_is_bounded_per_tenant_and_bodies_capped(make_handler) -> None:
+    handler = make_handler(journal=JournalSettings(size=3, body_bytes=10))
     tenant, key = handler.state.issue_key()
+    other, other_key = handler.state.issue_key()
     user = Client(handler, key.secret)
     for i in range(5):
         user("POST", "/customers", {"email": f"long{i}@example.com"})
-    handler.state.flush_log()
-    log = handler.state.store.read_log(tenant, 100)
+    Client(handler, other_key.secret)("GET", "/customers")
+    handler.journal.flush()
+    log = handler.journal.store.find(JournalQuery(tenant=tenant, limit=100))
     assert len(log) == 3
-    assert log[0].request_body.startswith('{"email": ') and "more bytes" in log[0].request_body
+    assert log[0]["request"]["body"] == '{"email": ' and log[0]["request"]["truncated"]
+    assert log[0]["request"]["size"] == len('{"email": "long4@example.com"}') and log[0]["request"]["json"] is None
+    assert len(handler.journal.store.find(JournalQuery(tenant=other))) == 1
 
 
 def test_object_quota_answers_429_naming_the_limit(make_handler) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandlot.state.sqlite_store import SQLiteStore
-from sandlot.state.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery, LogEntry
+from sandlot.state.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery
 
 SEED = {"customers": [(f"cus_{i}", {"id": f"cus_{i}", "n": i, "vip": i % 2 == 0})
                       for i in range(5)]}
@@ -78,16 +78,6 @@ def test_keys_are_found_by_hash_until_revoked(store: SQLiteStore) -> None:
     assert store.revoke_key("key_1", 2) and not store.revoke_key("key_1", 3)
     assert store.find_key("h1") is None
     assert store.list_keys("a")[0].revoked_at == 2
-
-
-def test_request_log_keeps_the_newest_entries(store: SQLiteStore) -> None:
-    for i in range(5):
-        store.append_logs([("a", LogEntry(i, "GET", f"/p{i}", 200, 1.0, "", ""))], keep=3)
-    store.append_logs([("a", LogEntry(5, "GET", "/p5", 200, 1.0, "", "")),
-                       ("b", LogEntry(9, "GET", "/b", 200, 1.0, "", "")),
-                       ("a", LogEntry(6, "GET", "/p6", 200, 1.0, "", ""))], keep=3)
-    assert [e.path for e in store.read_log("a", 10)] == ["/p6", "/p5", "/p4"]
-    assert [e.path for e in store.read_log("b", 10)] == ["/b"]
 
 
 def test_usage_counts_per_tenant_and_day(store: SQLiteStore) -> None:

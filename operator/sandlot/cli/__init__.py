@@ -55,12 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sandlot.cli.drift import add_drift_commands
     from sandlot.cli.mock import add_mock_command
+    from sandlot.cli.requests import add_requests_command
     from sandlot.cli.sandbox import add_sandbox_commands
     from sandlot.cli.simulation import add_scenario_commands
 
     add_mock_command(sub)
     add_sandbox_commands(sub)
     add_scenario_commands(sub)
+    add_requests_command(sub)
     add_drift_commands(sub)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")

@@ -53,8 +53,13 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     mock.add_argument("--examples", default=None,
                       help="GraphQL: YAML mapping operation names (or queries) to the data to answer")
     mock.add_argument("--config", default=None,
-                      help="sidecar YAML: scenarios, magic values, rate limit, webhooks; with --stateful "
-                           "also collection overrides, quota, retention, live-key patterns")
+                      help="sidecar YAML: scenarios, magic values, rate limit, webhooks, journal retention; "
+                           "with --stateful also collection overrides, quota, retention, live-key patterns")
+    journal = mock.add_mutually_exclusive_group()
+    journal.add_argument("--journal", default=None, metavar="FILE",
+                         help="SQLite file for the request journal (default: the --db file with --stateful, "
+                              "else memory; see docs/inspector.md)")
+    journal.add_argument("--no-journal", action="store_true", help="record no requests (no inspector)")
     group = mock.add_argument_group("stateful sandbox (see docs/stateful.md)")
     group.add_argument("--stateful", action="store_true",
                        help="remember created objects per tenant (collections inferred from the spec)")
@@ -83,7 +88,7 @@ def run_mock(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, scratch: Path) -> int:
     started = time.perf_counter()
     from sandlot.graphql.schema import looks_like_graphql
-    from sandlot.http.compose import INPUT_ERRORS, build_app, spec_source
+    from sandlot.http.compose import BESIDE_STATE, INPUT_ERRORS, build_app, spec_source
     from sandlot.state.config import load_config
     from sandlot.state.fixtures import parse_fixtures
     from sandlot.util.sources import read_file_or_configmap
@@ -118,7 +123,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
             fixtures = parse_fixtures(read_file_or_configmap(args.fixtures)[0], args.fixtures)
         app = build_app(spec, seed=args.seed, watch=not args.no_watch, dynamic=args.dynamic, lenient=args.lenient,
                         db=args.db if args.stateful else None, config=config, fixtures=fixtures,
-                        default_scenario=args.scenario, examples=args.examples)
+                        default_scenario=args.scenario, examples=args.examples,
+                        journal=None if args.no_journal else args.journal or BESIDE_STATE)
     except INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -128,17 +134,18 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
             return 2
         return _serve(app, args, started)
     finally:
-        app.pipeline.close()  # writes the buffered request log: SIGTERM must not lose it
+        app.pipeline.close()  # writes the buffered request journal: SIGTERM must not lose it
 
 
 def _run_proxy(args: argparse.Namespace, spec: str, started: float) -> int:
     """Serve the drift proxy in front of --proxy's real API (docs/drift.md); return the exit code."""
-    from sandlot.http.compose import INPUT_ERRORS, build_app
+    from sandlot.http.compose import BESIDE_STATE, INPUT_ERRORS, build_app
 
     try:
         settings = proxy_settings(args)
         app = build_app(spec, seed=args.seed, watch=not args.no_watch, proxy=settings,
-                        admin_token=args.admin_token or os.environ.get("SANDLOT_ADMIN_TOKEN"))
+                        admin_token=args.admin_token or os.environ.get("SANDLOT_ADMIN_TOKEN"),
+                        journal=None if args.no_journal else args.journal or BESIDE_STATE)
     except (ValueError, *INPUT_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -227,6 +234,13 @@ def _announce_stateful(args: argparse.Namespace, state: StateStage, generated_to
     return True
 
 
+def inspector_url(host: str, port: int) -> str:
+    """Return the inspector page's URL for a server bound to host:port (a wildcard address as 127.0.0.1)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else \
+        f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/__sandlot/ui"
+
+
 def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
     """Bind the socket (a busy port is exit 2 with the way out) and serve until stopped."""
     from sandlot.http.reload import freeze_heap
@@ -246,6 +260,8 @@ def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
     else:
         log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
                  len(engine.operations), args.spec, args.host, port, time.perf_counter() - started)
+    if app.pipeline.journal is not None:
+        print(f"Inspector: {inspector_url(args.host, port)}", flush=True)
     try:
         import uvloop  # noqa: F401
 

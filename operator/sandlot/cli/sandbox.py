@@ -149,6 +149,6 @@ def _cmd_up(args: argparse.Namespace) -> int:
     try:
         serve(sandbox, args.log_level, follower)
     finally:
-        sandbox.close()  # flushes every request log and closes the stores
+        sandbox.close()  # writes every request journal and closes the stores
     print("Sandbox stopped.", flush=True)
     return 0

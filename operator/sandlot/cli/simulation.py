@@ -1,4 +1,5 @@
-"""The simulation's command-line pieces: `sandlot magic SPEC` and `sandlot trigger EVENT`.
+"""The simulation's command-line pieces: `sandlot magic SPEC` and `sandlot trigger EVENT` (and
+`call`, how the commands reach a running stub's admin API).
 
 The command line's parser (cli/__init__.py) calls `add_scenario_commands`; only argparse is
 imported at that point, each command imports its work lazily.
@@ -97,10 +98,22 @@ def with_sandbox_defaults(args: argparse.Namespace, saved: dict[str, str]) -> ar
     return args
 
 
-def _cmd_trigger(args: argparse.Namespace) -> int:
+def call(method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, str]:
+    """Call a stub's admin API; return (status, body text). Raises OSError when it cannot be reached."""
     import urllib.error
     import urllib.request
 
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10.0) as response:  # noqa: S310 - the user's own URL
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:  # an answer all the same: the problem it carries
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, ValueError) as exc:
+        raise OSError(str(exc.reason) if isinstance(exc, urllib.error.URLError) else str(exc)) from None
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
     from sandlot.up import saved_credentials
 
     args = with_sandbox_defaults(args, saved_credentials())
@@ -110,13 +123,9 @@ def _cmd_trigger(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     url = args.url.rstrip("/") + "/__sandlot/webhooks/trigger"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10.0) as response:  # noqa: S310 - the user's own URL
-            status, text = response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:  # an answer all the same: print the problem it carries
-        status, text = exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        status, text = call("POST", url, headers, json.dumps(body).encode())
+    except OSError as exc:
         print(f"error: cannot reach {url}: {exc}; is the sandbox running (sandlot up / sandlot mock)?",
               file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ import logging
 import re
 
 from sandlot.http.asgi import Receive, Scope, Send
-from sandlot.http.edge import Aborted, act
+from sandlot.http.edge import Aborted, act, stream
 from sandlot.http.pipeline import Pipeline
 from sandlot.http.reload import EngineHolder, watch_spec
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -90,6 +90,9 @@ class HttpApp:
                                     b'"detail":"the mock failed to answer; see the server log"}')
         if origin is not None:
             response = MockResponse(response.status, [*response.headers, *cors_headers(origin)], response.body)
+        if ctx.edge is not None and ctx.edge.kind == "stream":
+            await stream(ctx.edge, _head(response), response.status, response.body, send, receive)
+            return
         if ctx.edge is not None:
             try:
                 await act(ctx.edge, send, receive)
@@ -128,10 +131,14 @@ def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
     return MockResponse(204, [*cors_headers(origin), *allowed], b"")
 
 
-async def _send(send: Send, response: MockResponse) -> None:
+def _head(response: MockResponse) -> list[tuple[bytes, bytes]]:
     # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
-    headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
-               for k, v in response.headers]
+    return [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
+            for k, v in response.headers]
+
+
+async def _send(send: Send, response: MockResponse) -> None:
+    headers = _head(response)
     if response.header("content-length") is None:  # a HEAD answer carries the length GET would send
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -3,14 +3,15 @@
 Called by the command line (`sandlot mock [--stateful]`, cli/mock.py), `sandlot up` (one app per
 downstream, up.py) and the tests. `compose` decides the stages in order and their tenancy:
 
-    admin (http/admin.py) -> simulation (simulation/stage.py) -> state (state/stage.py, stateful
-    only) -> the mock engine (mock/engine.py)
+    admin (http/admin.py) -> journal (state/journal_stage.py, unless switched off) -> simulation
+    (simulation/stage.py) -> state (state/stage.py, stateful only) -> the mock engine (mock/engine.py)
 
-or, for `sandlot mock --proxy UPSTREAM`, admin -> the drift proxy (drift/stage.py), which answers
-with the real API's responses. `build_app` loads the spec, opens the stores and wraps the
-pipeline in the ASGI edge. A GraphQL schema (graphql/) is served by the same stages over its
-HTTP surface (graphql/http.py), with GraphQL's last step: graphql/stage.py (stateless) or
-state/graphql.py (stateful), and its subscriptions over WebSocket (http/websocket.py).
+or, for `sandlot mock --proxy UPSTREAM`, admin -> journal -> the drift proxy (drift/stage.py),
+which answers with the real API's responses. `build_app` loads the spec, opens the stores and
+the journal and wraps the pipeline in the ASGI edge. A GraphQL schema (graphql/) is served by
+the same stages over its HTTP surface (graphql/http.py), with GraphQL's last step:
+graphql/stage.py (stateless) or state/graphql.py (stateful), and its subscriptions over
+WebSocket (http/websocket.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from sandlot.state.config import ConfigError, SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures
 from sandlot.state.graphql import GraphQLStateStage, StoreRecords
 from sandlot.state.inference import InferenceError
+from sandlot.state.journal import JournalStore
+from sandlot.state.journal_stage import JournalStage
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
 from sandlot.state.store import Store
@@ -56,15 +59,19 @@ log = logging.getLogger("sandlot.http")
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
 INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError,
                 UpstreamError, LiveUpstreamError, DriftStoreError)
+#: Where `build_app` keeps the journal by default: in the state file (stateful), else in memory.
+BESIDE_STATE = "beside-state"
+IN_MEMORY = ":memory:"
 
 
 def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store: Store | None = None,
             fixtures: Fixtures | None = None, default_scenario: str | None = None,
             admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
             monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-            proxy: ProxyStage | None = None) -> Pipeline:
+            proxy: ProxyStage | None = None, journal: JournalStore | None = None) -> Pipeline:
     """Return the pipeline of a stub: stateful over `store`, else stateless, or a drift `proxy` in
-    front of a real API (raises one of INPUT_ERRORS).
+    front of a real API (raises one of INPUT_ERRORS); requests are recorded in `journal` when
+    there is one.
 
     `default_scenario` answers requests that ask for none (`--scenario`); the admin token is
     `admin_token`, else (stateful) the config's; a stateless stub without one lets any caller
@@ -98,8 +105,12 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
             facts["proxy"] = proxy.upstream.url
         return facts
 
-    admin = AdminRouter(simulation, state, token, health, clock=base_clock, drift=proxy)
-    stages: list[Stage] = [admin, proxy] if proxy is not None else [admin, simulation]
+    recorder = JournalStage(journal, clock=base_clock) if journal is not None else None
+    admin = AdminRouter(simulation, state, token, health, clock=base_clock, drift=proxy, journal=recorder)
+    stages: list[Stage] = [admin]
+    if recorder is not None:
+        stages.append(recorder)
+    stages += [proxy] if proxy is not None else [simulation]
     if state is not None:
         stages.append(state)
     elif hub is not None:
@@ -108,7 +119,8 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     if store is not None and state is not None:
         model_of = state  # the model is inferred again on a reload: ask the stage each time
         identify = StoreTenancy(store, base_clock, lambda: model_of.model.identity is not None)
-    pipeline = Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, proxy=proxy)
+    pipeline = Pipeline(holder, stages, identify, base_clock, simulation=simulation, state=state, proxy=proxy,
+                        journal=recorder)
     if hub is not None:
         simulation.clock.listeners.append(hub.clock_moved)
         pipeline.sockets = _sockets(pipeline, hub, state, config)
@@ -163,10 +175,15 @@ def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, 
               fixtures: Fixtures | None = None, default_scenario: str | None = None,
               admin_token: str | None = None, base_clock: Callable[[], float] = time.time,
               monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-              proxy: ProxySettings | None = None, examples: str | None = None) -> HttpApp:
-    """Load the spec (an OpenAPI document or a GraphQL schema), open the store at `db` (stateful)
-    or the drift proxy (`proxy`) and return the ASGI app serving it (raises one of INPUT_ERRORS;
-    the stores are closed again when composing fails). `examples` is a GraphQL examples file."""
+              proxy: ProxySettings | None = None, examples: str | None = None,
+              journal: str | Path | None = BESIDE_STATE) -> HttpApp:
+    """Load the spec (an OpenAPI document or a GraphQL schema), open the store at `db`
+    (stateful) or the drift proxy (`proxy`), and the journal, and return the ASGI app serving it
+    (raises one of INPUT_ERRORS; the stores are closed again when composing fails). `examples`
+    is a GraphQL examples file.
+
+    `journal` is a SQLite file, `:memory:`, None (no journal), or BESIDE_STATE: the state file
+    when stateful, else memory."""
     if not isinstance(spec, str) or looks_like_graphql(spec):
         if proxy is not None:
             raise ConfigError("--proxy forwards to a REST API described by OpenAPI; it does not take a GraphQL schema")
@@ -176,16 +193,21 @@ def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, 
                               dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
     forwarding = None
+    where = (db if db is not None else IN_MEMORY) if journal == BESIDE_STATE else journal
+    journal_store = JournalStore(where, (config or SandboxConfig()).journal) if where is not None else None
     try:
         forwarding = ProxyStage(proxy, holder.source, clock=base_clock) if proxy is not None else None
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,
                            default_scenario=default_scenario, admin_token=admin_token,
-                           base_clock=base_clock, monotonic=monotonic, wall=wall, proxy=forwarding)
+                           base_clock=base_clock, monotonic=monotonic, wall=wall, proxy=forwarding,
+                           journal=journal_store)
     except BaseException:
         if store is not None:
             store.close()
         if forwarding is not None:
             forwarding.store.close()
+        if journal_store is not None:
+            journal_store.close()
         raise
     return HttpApp(pipeline, watch=watch)
 

@@ -1,9 +1,11 @@
-"""Carry out what cannot be a response: wait, then send, close or reset the connection.
+"""Carry out what cannot be a response: wait, then send, close or reset the connection, or stream.
 
 Called by the ASGI app (http/app.py) when a stage put an `EdgeAction` on the request context
 (the simulation's faults: `latency` waits, then the response is sent; `close`, the `timeout`
 scenario, holds the request for the delay, then closes the connection without a byte of
-response; `reset`, `connection_reset`, aborts the connection with a TCP RST (SO_LINGER 0)).
+response; `reset`, `connection_reset`, aborts the connection with a TCP RST (SO_LINGER 0)), and
+when the admin router answers the journal's live tail (`stream`: server-sent events, the body
+sent in pieces as `poll` returns them).
 
 A held request never outlives its client or the server: the hold ends early when the client
 disconnects (`http.disconnect` from `receive`) and when the server starts shutting down, so a
@@ -97,3 +99,40 @@ async def _until_disconnect(receive: Receive) -> None:
     """Return when the client disconnects (any request body left unread is skipped)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+#: A comment line sent on an idle stream, so proxies keep it and a gone client is noticed.
+_HEARTBEAT = b": keep-alive\n\n"
+_HEARTBEAT_EVERY = 15.0
+
+
+async def stream(action: EdgeAction, head: list[tuple[bytes, bytes]], status: int, first: bytes,
+                 send: Send, receive: Receive) -> None:
+    """Send the response head and `first`, then what `action.poll()` returns every `action.seconds`
+    (a heartbeat when idle), until the client disconnects or the server starts shutting down."""
+    assert action.poll is not None
+    cycle: Any = getattr(send, "__self__", None)
+    watches_shutdown = cycle is not None and isinstance(getattr(cycle, "keep_alive", None), bool)
+    if watches_shutdown:
+        cycle.keep_alive = True  # uvicorn's shutdown() turns it False: that is the signal
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": first, "more_body": True})
+    disconnected = asyncio.ensure_future(_until_disconnect(receive))
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    try:
+        while True:
+            done, _ = await asyncio.wait({disconnected}, timeout=max(0.05, action.seconds))
+            if done or (watches_shutdown and cycle.keep_alive is False):
+                break
+            chunk = action.poll()
+            if not chunk and loop.time() - quiet_since >= _HEARTBEAT_EVERY:
+                chunk = _HEARTBEAT
+            if chunk:
+                quiet_since = loop.time()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        pass  # the client went away while we wrote
+    finally:
+        disconnected.cancel()

@@ -17,6 +17,7 @@ from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.stage import Simulation
+from sandlot.state.journal_stage import JournalStage
 from sandlot.state.stage import StateStage
 
 Identify = Callable[[RequestContext], "str | None"]
@@ -24,7 +25,7 @@ Identify = Callable[[RequestContext], "str | None"]
 
 @dataclass(eq=False)
 class Pipeline:
-    """Stages in order (admin -> simulation -> state), the engine last; see the module docstring."""
+    """Stages in order (admin -> journal -> simulation -> state), the engine last; see the module docstring."""
 
     holder: EngineHolder
     stages: Sequence[Stage]
@@ -32,6 +33,7 @@ class Pipeline:
     base_clock: Callable[[], float] = time.time
     simulation: Simulation | None = None
     state: StateStage | None = None
+    journal: JournalStage | None = None
     #: The drift proxy, when the stub forwards to a real API (its stages block on the network).
     proxy: ProxyStage | None = None
     #: What answers WebSocket connections (a GraphQL stub's subscriptions: http/websocket.py).
@@ -59,9 +61,11 @@ class Pipeline:
         return self.run(self.context(req))
 
     def close(self) -> None:
-        """Flush the state stage's request log and close its store; write the proxy's recordings
-        and close its drift record (no-op for a stateless mock)."""
+        """Write the journal's buffered requests and close it; write the proxy's recordings and
+        close its drift record; close the state's store."""
         try:
+            if self.journal is not None:
+                self.journal.close()
             if self.proxy is not None:
                 self.proxy.close(self.holder.engine)
         finally:

@@ -3,7 +3,7 @@
 Called by the command line (`sandlot mock`, `sandlot mock --stateful`: cli/mock.py) and by
 `sandlot up` (up.py); the only module that knows uvicorn. uvicorn (>= 0.29) re-raises the
 signal that stopped it once it has shut down, so the caller's `finally` blocks and clean-up
-(flushing the request log, closing the stores, removing temporary files) never run and the
+(writing the request journal, closing the stores, removing temporary files) never run and the
 process dies with 130/143. Kubernetes stops pods with SIGTERM, so that loses data. Here the
 signal only asks the server to stop: it finishes the requests in flight, `run` returns, and
 the caller cleans up and exits 0.

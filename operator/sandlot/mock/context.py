@@ -10,7 +10,8 @@ patches or fake headers:
 - the clock: the tenant's virtual time (`now`), set by the simulation's clock;
 - the chosen scenario, for the record (`scenario`), and the parameters of one the last step
   carries out itself (`scenario_params`: GraphQL's field and request errors);
-- what the ASGI edge must do besides sending the response: wait, close or reset (`edge`).
+- what the ASGI edge must do besides sending the response: wait, close, reset or stream (`edge`);
+- which journal entry a replayed request repeats (`replay_of`, set by the admin router).
 
 It lives beside the engine because every stage above uses the engine's `Match` and
 `ValidatedRequest`; it knows nothing of HTTP servers.
@@ -26,15 +27,18 @@ from typing import Any, Literal, Protocol
 from sandlot.mock.engine import Engine, Match, ValidatedRequest
 from sandlot.mock.messages import MockRequest, MockResponse
 
-EdgeKind = Literal["latency", "close", "reset"]
+EdgeKind = Literal["latency", "close", "reset", "stream"]
 
 
 @dataclass(frozen=True)
 class EdgeAction:
-    """What the ASGI edge must do besides sending a response: wait, then send, close or reset."""
+    """What the ASGI edge must do besides sending a response: wait, then send, close, reset, or
+    stream (send the response's head and body, then whatever `poll` returns, until the client
+    leaves or the server stops: the journal's live tail)."""
 
-    kind: EdgeKind  # "latency" (wait, then send), "close" (wait, then close), "reset" (RST now)
-    seconds: float = 0.0
+    kind: EdgeKind  # "latency" (wait, then send), "close" (wait, then close), "reset" (RST now), "stream"
+    seconds: float = 0.0  # for "stream": how often to poll
+    poll: Callable[[], bytes] | None = field(default=None, compare=False)
 
 
 def _anonymous(ctx: RequestContext) -> str | None:
@@ -58,6 +62,8 @@ class RequestContext:
     #: (GraphQL's `field_error`: simulation/scenarios.py `EngineScenario`).
     scenario_params: dict[str, Any] = field(default_factory=dict)
     edge: EdgeAction | None = None
+    #: The journal entry this request replays (`POST /__sandlot/requests/{id}/replay`).
+    replay_of: int | None = None
     _route: Match | MockResponse | None = field(default=None, init=False, repr=False)
     _validated: ValidatedRequest | MockResponse | None = field(default=None, init=False, repr=False)
     _tenant: str | None = field(default=None, init=False, repr=False)
@@ -100,6 +106,11 @@ class RequestContext:
             self._identified = True
         return self._tenant
 
+    def assume_tenant(self, tenant: str) -> None:
+        """Act as `tenant` without identifying the request (a replay: its credential was redacted)."""
+        self._tenant = tenant
+        self._identified = True
+
     def now(self) -> float:
         """Return the tenant's virtual time (Unix seconds)."""
         return self.base_clock() + self.clock_offset
@@ -116,7 +127,7 @@ class Stage(Protocol):
 
 def answer_with_engine(ctx: RequestContext) -> MockResponse:
     """Answer through the mock engine: the last stage, reusing any route and validation made."""
-    return ctx.engine.handle(ctx.request, routed=ctx.routed, validated=ctx.validated_so_far)
+    return ctx.engine.handle(ctx.request, routed=ctx.routed, validated=ctx.validated_so_far, route=ctx.route)
 
 
 def chain(stages: list[Stage], last: Next = answer_with_engine) -> Next:

@@ -19,7 +19,7 @@ import logging
 import random
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,11 +371,14 @@ class Engine:
     # -- the whole pipeline ---------------------------------------------------------------------
 
     def handle(self, req: MockRequest, *, routed: Match | MockResponse | None = None,
-               validated: ValidatedRequest | MockResponse | None = None) -> MockResponse:
+               validated: ValidatedRequest | MockResponse | None = None,
+               route: Callable[[], Match | MockResponse] | None = None) -> MockResponse:
         """Answer one request: route, validate, choose and render (cached per identical request).
 
         `routed` and `validated` are what an earlier stage already found (mock/context.py), so a
-        request is routed and validated once."""
+        request is routed and validated once; `route`, when given, routes (and remembers) for the
+        caller when the answer is not cached (the request context's, so later readers such as the
+        journal find the route made)."""
         key = None
         if len(req.body) <= _CACHE_MAX_BODY:
             key = (req.method, req.path, req.query, req.body, tuple(req.headers.items()))
@@ -383,6 +386,8 @@ class Engine:
             if cached is not None:
                 self._cache.move_to_end(key)  # least recently used goes first
                 return cached
+        if routed is None and route is not None:
+            routed = route()
         response = self._handle(req, routed, validated)
         if key is not None and len(response.body) <= _CACHE_MAX_ENTRY_BYTES:
             self._cache[key] = response

@@ -66,6 +66,9 @@ class Violation:
     location: str  # path | query | header | cookie | body | security | request
     pointer: str
     message: str
+    #: The schema rule that failed (`minimum: 1 at #/properties/amount`), when a schema decided;
+    #: read by the request journal's explanations, left out of problem bodies.
+    rule: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, str]:
         """Return the violation as it appears in a problem body's `errors` list."""

@@ -506,5 +506,14 @@ def violations(validator: Any, instance: Any, location: str, prefix: str = "") -
         message = error.message
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
-        found.append(Violation(location, pointer, message))
+        found.append(Violation(location, pointer, message, _rule(error)))
     return found
+
+
+def _rule(error: Any) -> str:
+    """Return the schema keyword that failed, its value and where it sits (`minimum: 1 at #/properties/amount`)."""
+    value = json.dumps(error.validator_value, ensure_ascii=False, default=str)
+    if len(value) > 80:
+        value = value[:77] + "..."
+    where = "#" + "".join("/" + escape_token(str(p)) for p in list(error.schema_path)[:-1])
+    return f"{error.validator}: {value} at {where}"

@@ -71,15 +71,22 @@ def service_url(service: str, namespace: str, port: int, domain: str) -> str:
     return f"http://{service}.{namespace}.svc.{domain}:{port}"
 
 
+#: The inspector page every stub serves (its request journal; docs/inspector.md).
+INSPECTOR_PATH = "/__sandlot/ui"
+
+
 def endpoints(sbx: SandboxEnvironment, inputs: Inputs) -> dict[str, str]:
-    """Return the in-cluster URLs of the app and of every stub, keyed by name."""
+    """Return the in-cluster URLs of the app and of every stub, keyed by name, and each stub's
+    inspector page as `<name>.inspector`."""
     ns = naming.sandbox_namespace(inputs.cr_namespace, inputs.cr_name)
     domain = inputs.stub.cluster_domain
     urls = {"app": service_url(naming.APP_NAME, ns, sbx.spec.app.port, domain)}
     for d in sbx.spec.downstreams:
         # A GraphQL downstream's URL is its endpoint, as `sandlot up` gives it.
         path = GRAPHQL_PATH if d.graphql is not None else ""
-        urls[d.name] = service_url(naming.stub_name(d.name), ns, inputs.stub.port, domain) + path
+        stub = service_url(naming.stub_name(d.name), ns, inputs.stub.port, domain)
+        urls[d.name] = stub + path
+        urls[f"{d.name}.inspector"] = stub + INSPECTOR_PATH
     return urls
 
 

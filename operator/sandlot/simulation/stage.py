@@ -441,6 +441,20 @@ class Simulation:
                                    "note": None if made else "no endpoint of this tenant subscribes to these "
                                    "events; register one with POST /__sandlot/webhooks/endpoints"})
 
+    def resend(self, tenant: str, delivery_id: str) -> webhooks.Delivery | None:
+        """Deliver a tenant's delivery again now, as a new delivery (its faults left out); None
+        when the tenant has no such delivery."""
+        old = next((d for d in self.outbox.deliveries(tenant) if d.delivery_id == delivery_id), None)
+        if old is None:
+            return None
+        again = webhooks.Delivery(
+            "whd_" + secrets.token_hex(8), tenant, old.event_id, old.event_type, old.url, old.secret, old.body,
+            self.clock.now(tenant), self.outbox.next_seq(), old.endpoint_id, "resend")
+        self.outbox.schedule(again)
+        self.worker.ensure_started()
+        self.worker.poke()
+        return again
+
     def reset(self, tenant: str) -> None:
         """Forget a tenant's simulation: its state in memory (stateless; the store resets its own),
         deliveries and rate-limit buckets."""

@@ -115,10 +115,11 @@ class WebhookWorker:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        headers = request_headers(delivery, number, signed_at)
         try:
             # The policy's timeout is read per attempt: a spec reload may change it.
             async with session.post(delivery.url, data=delivery.body, allow_redirects=False,
-                                    headers=request_headers(delivery, number, signed_at),
+                                    headers=headers,
                                     timeout=aiohttp.ClientTimeout(total=self.policy.timeout)) as response:
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -126,4 +127,5 @@ class WebhookWorker:
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         log.debug("webhook %s attempt %d -> %s", delivery.delivery_id, number, status or error)
         self.outbox.settle(delivery, Attempt(number, self.now_of(delivery.tenant_id), signed_at,
-                                             status, error, duration_ms), self.policy)
+                                             status, error, duration_ms,
+                                             signature=headers[SIGNATURE_HEADER]), self.policy)

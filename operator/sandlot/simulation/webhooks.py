@@ -318,6 +318,7 @@ class Attempt:
     error: str | None
     duration_ms: float
     next_attempt_at: float | None = None
+    signature: str = ""  # the Sandlot-Signature header sent (an HMAC, not the secret)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The stateful sandbox's settings, and the sidecar config file (YAML) that sets them.
+"""The stub's settings, and the sidecar config file (YAML) that sets them.
 
 Built by `sandlot mock --stateful --config FILE` and `sandlot up`; read by the stateful
 handler, the admin API and quota checks. The same file carries the inference overrides
@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
+from sandlot.state.journal import DEFAULT_BODY_BYTES, DEFAULT_MAX_AGE, DEFAULT_SIZE, JournalSettings
 from sandlot.state.keys import DEFAULT_LIVE_KEY_PATTERNS
 from sandlot.util.durations import DurationError, parse_duration
 
 #: Keys read by the simulation stage (docs/scenarios.md): kept as given, checked there.
 SIMULATION_KEYS = ("scenarios", "magic", "rateLimit", "webhooks")
-_KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "log",
+_KNOWN_KEYS = {"collections", "paths", "ignore", "retention", "quota", "liveKeyPatterns", "journal", "log",
                "adminToken", "graphql", *SIMULATION_KEYS}
 
 
@@ -33,8 +34,7 @@ class SandboxConfig:
     retention_seconds: float | None = None
     max_objects: int | None = None
     requests_per_day: int | None = None
-    log_size: int = 200
-    log_body_bytes: int = 2048
+    journal: JournalSettings = JournalSettings()
     live_key_patterns: tuple[str, ...] = DEFAULT_LIVE_KEY_PATTERNS
     admin_token: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -54,7 +54,15 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxC
         raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; "
                           f"known: {', '.join(sorted(_KNOWN_KEYS))}")
     quota = data.get("quota") or {}
-    log = data.get("log") or {}
+    # `log:` is the request journal's former name (kept so older config files still work).
+    journal_key = "journal" if data.get("journal") is not None else "log"
+    journal = data.get(journal_key) or {}
+    if not isinstance(journal, dict):
+        raise ConfigError(f"{source}: {journal_key} must be a mapping: {{size: 1000, maxAge: 7d, bodyBytes: 4096}}")
+    unknown_journal = set(journal) - {"size", "maxAge", "bodyBytes"}
+    if unknown_journal:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown_journal))} in {journal_key}; "
+                          "known: bodyBytes, maxAge, size")
 
     def positive(value: Any, where: str) -> int | None:
         if value is None:
@@ -66,14 +74,17 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> SandboxC
     try:
         retention = (parse_duration(data["retention"], f"{source}: retention")
                      if data.get("retention") is not None else None)
+        max_age = (parse_duration(journal["maxAge"], f"{source}: {journal_key}.maxAge")
+                   if journal.get("maxAge") is not None else DEFAULT_MAX_AGE)
     except DurationError as exc:
         raise ConfigError(str(exc)) from None
     return SandboxConfig(
         retention_seconds=retention,
         max_objects=positive(quota.get("objects"), "quota.objects"),
         requests_per_day=positive(quota.get("requestsPerDay"), "quota.requestsPerDay"),
-        log_size=positive(log.get("size"), "log.size") or 200,
-        log_body_bytes=positive(log.get("bodyBytes"), "log.bodyBytes") or 2048,
+        journal=JournalSettings(
+            size=positive(journal.get("size"), f"{journal_key}.size") or DEFAULT_SIZE, max_age=max_age,
+            body_bytes=positive(journal.get("bodyBytes"), f"{journal_key}.bodyBytes") or DEFAULT_BODY_BYTES),
         live_key_patterns=tuple(data.get("liveKeyPatterns") or DEFAULT_LIVE_KEY_PATTERNS),
         admin_token=data.get("adminToken"),
         overrides={k: data[k] for k in ("collections", "paths", "ignore") if k in data},

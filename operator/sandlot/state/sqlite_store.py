@@ -25,7 +25,6 @@ from sandlot.state.store import (
     ORIGIN_SEED,
     KeyRecord,
     ListQuery,
-    LogEntry,
     Page,
     StoredObject,
     Tenant,
@@ -53,11 +52,6 @@ CREATE TABLE IF NOT EXISTS tenant_state (
 CREATE TABLE IF NOT EXISTS usage (
     tenant_id TEXT NOT NULL, day TEXT NOT NULL, requests INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, day));
-CREATE TABLE IF NOT EXISTS request_log (
-    id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at REAL NOT NULL, method TEXT NOT NULL,
-    path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
-    request_body TEXT NOT NULL, response_body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS request_log_by_tenant ON request_log (tenant_id, id);
 """
 
 #: tenant_state key marking a tenant created before any seed was registered (by `sandlot keys
@@ -347,7 +341,7 @@ class SQLiteStore:
                 " ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value",
                 (tenant_id, key, json.dumps(value)))
 
-    # usage and request log -----------------------------------------------------------------
+    # usage --------------------------------------------------------------------------------------
     def count_request(self, tenant_id: str, day: str) -> int:
         """Count one request for the tenant on `day` and return the day's total so far."""
         with self._tx() as db:
@@ -355,29 +349,6 @@ class SQLiteStore:
                 "INSERT INTO usage VALUES (?, ?, 1) ON CONFLICT (tenant_id, day)"
                 " DO UPDATE SET requests = requests + 1 RETURNING requests",
                 (tenant_id, day)).fetchone()[0]
-
-    def append_logs(self, entries: Sequence[tuple[str, LogEntry]], keep: int) -> None:
-        """Append (tenant, entry) pairs in one transaction; keep each tenant's newest `keep`."""
-        if not entries:
-            return
-        with self._tx() as db:
-            db.executemany(
-                "INSERT INTO request_log (tenant_id, at, method, path, status, duration_ms,"
-                " request_body, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(tenant_id, e.at, e.method, e.path, e.status, e.duration_ms, e.request_body,
-                  e.response_body) for tenant_id, e in entries])
-            for tenant_id in {tenant_id for tenant_id, _ in entries}:
-                db.execute(
-                    "DELETE FROM request_log WHERE tenant_id = ? AND id < (SELECT MIN(id) FROM"
-                    " (SELECT id FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?))",
-                    (tenant_id, tenant_id, keep))
-
-    def read_log(self, tenant_id: str, limit: int) -> list[LogEntry]:
-        """Return the tenant's most recent requests, newest first."""
-        rows = self._query(
-            "SELECT at, method, path, status, duration_ms, request_body, response_body"
-            " FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?", (tenant_id, limit))
-        return [LogEntry(*row) for row in rows]
 
     # whole-store snapshots -----------------------------------------------------------------
     def snapshot(self) -> bytes:

@@ -9,7 +9,8 @@ reads, updates, deletes or lists objects of the inferred collections at the tena
 time and renders the result through `engine.respond`, so negotiation, documented headers and
 the response schema's shape stay the engine's job. Operations that are not part of a
 collection are answered by the engine statelessly. The admin router (http/admin.py) resets
-tenants, reads the request log and manages keys through `store`, `reset` and `flush_log`.
+tenants and manages keys through `store` and `reset`; the request journal is its own stage
+(state/journal_stage.py).
 """
 
 from __future__ import annotations
@@ -55,14 +56,10 @@ from sandlot.state.shape import (
     fill_from_template,
     project,
 )
-from sandlot.state.store import ORIGIN_API, ListQuery, LogEntry, Page, Store, StoredObject
+from sandlot.state.store import ORIGIN_API, ListQuery, Page, Store, StoredObject
 from sandlot.util.pointers import deref
 
 log = logging.getLogger("sandlot.sandbox")
-
-#: Request-log entries buffered before one write, and the longest they wait.
-LOG_BATCH = 64
-LOG_FLUSH_SECONDS = 0.5
 
 #: Field values whose validity against their property schema is remembered (then forgotten).
 VALIDITY_CACHE = 50_000
@@ -98,11 +95,6 @@ def quota_problem(limit: str, maximum: int, detail: str) -> MockResponse:
     return MockResponse(429, headers, json.dumps(body).encode())
 
 
-def _truncate(raw: bytes, limit: int) -> str:
-    text = raw[:limit].decode("utf-8", "replace")
-    return text + f"…[{len(raw) - limit} more bytes]" if len(raw) > limit else text
-
-
 class StateStage:
     """Answer requests from per-tenant state; see the module docstring for the steps."""
 
@@ -115,8 +107,6 @@ class StateStage:
         self.clock = clock
         self.live = LiveKeyDetector(self.config.live_key_patterns)
         self._last_purge: dict[str, float] = {}
-        self._pending_log: list[tuple[str, LogEntry]] = []
-        self._log_flushed_at = time.monotonic()
         self._bind(engine)
         if fixtures is not None:
             self.register_seed(fixtures)
@@ -281,28 +271,10 @@ class StateStage:
             return self.engine.refuse(req, match, Refusal(
                 401, "unknown or revoked sandbox key; create one with `sandlot keys create`",
                 [Violation("security", "", "the credential is not a key of this sandbox")]))
-        started = time.perf_counter()
-        response = with_warnings(self.answer(ctx, match, validated, tenant_id), validated)
-        duration_ms = (time.perf_counter() - started) * 1000
-        self._pending_log.append((tenant_id, LogEntry(
-            ctx.now(), req.method, req.path + (f"?{req.query}" if req.query else ""),
-            response.status, round(duration_ms, 3), _truncate(req.body, self.config.log_body_bytes),
-            _truncate(response.body, self.config.log_body_bytes))))
-        # The log is written in batches: one transaction per request would halve throughput.
-        if len(self._pending_log) >= LOG_BATCH or \
-                time.monotonic() - self._log_flushed_at >= LOG_FLUSH_SECONDS:
-            self.flush_log()
-        return response
-
-    def flush_log(self) -> None:
-        """Write the buffered request-log entries (admin reads and shutdown call this too)."""
-        pending, self._pending_log = self._pending_log, []
-        self._log_flushed_at = time.monotonic()
-        self.store.append_logs(pending, self.config.log_size)
+        return with_warnings(self.answer(ctx, match, validated, tenant_id), validated)
 
     def close(self) -> None:
-        """Flush the request log and close the store."""
-        self.flush_log()
+        """Close the store."""
         self.store.close()
 
     def answer(self, ctx: RequestContext, match: Match, validated: ValidatedRequest, tenant_id: str) -> MockResponse:

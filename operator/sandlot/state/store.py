@@ -77,19 +77,6 @@ class Page:
     total: int
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One request as the tenant's request log shows it (bodies already truncated)."""
-
-    at: float
-    method: str
-    path: str
-    status: int
-    duration_ms: float
-    request_body: str
-    response_body: str
-
-
 class Store(Protocol):
     """What the stateful sandbox needs from persistence."""
 
@@ -123,10 +110,8 @@ class Store(Protocol):
     def get_state(self, tenant_id: str, key: str) -> Any: ...
     def set_state(self, tenant_id: str, key: str, value: Any) -> None: ...
 
-    # usage and request log
+    # usage (the request journal is its own store: state/journal.py)
     def count_request(self, tenant_id: str, day: str) -> int: ...
-    def append_logs(self, entries: Sequence[tuple[str, LogEntry]], keep: int) -> None: ...
-    def read_log(self, tenant_id: str, limit: int) -> list[LogEntry]: ...
 
     # the whole store as bytes: what a sleeping sandbox keeps (docs/tenants.md)
     def snapshot(self) -> bytes: ...

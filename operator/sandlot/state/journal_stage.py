@@ -1,0 +1,217 @@
+"""The journal stage: record every API request a stub answers, for `GET /__sandlot/requests`,
+`sandlot requests` and the inspector page.
+
+Composed by http/compose.py right after the admin router (so `/__sandlot/` calls are not
+recorded) and before the simulation, so it sees the final answer, the scenario chosen, the
+tenant and the time every stage took. The request path only takes a timestamp and appends
+(context, response) to a buffer; the costly part (tenant, operation, redaction, capped bodies,
+the explanation of a 4xx) runs once per batch: when 64 requests are waiting, a quarter of a
+second after the first of them (on the server's event loop), or when someone reads the journal;
+a repeated exchange (the stateless mock's cached answers) is described once. A journal in a
+file is written with each batch; one in memory (the stateless mock's default) keeps each
+tenant's newest rows in a bounded queue and writes them into SQLite only when someone reads,
+so a mock nobody inspects pays for no SQL at all (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from sandlot.mock.context import Next, RequestContext
+from sandlot.mock.engine import Engine, Match
+from sandlot.mock.explain import explain
+from sandlot.mock.messages import MockResponse
+from sandlot.state.journal import JournalStore, Row
+from sandlot.state.redact import redact_body, redact_headers, redact_query, secret_names
+
+log = logging.getLogger("sandlot.journal")
+
+#: Requests buffered before one write, and the longest the first of them waits.
+BATCH = 64
+FLUSH_SECONDS = 0.25
+#: The tenant recorded for a credential no tenant has (stateful: unknown or revoked key).
+UNKNOWN_TENANT = "unknown"
+#: Cached redacted header sets (requests from one client repeat theirs), and described exchanges.
+_HEADER_CACHE = 512
+_EXCHANGES = 2048
+_TEXTUAL = ("json", "text", "xml", "form", "yaml", "javascript", "graphql", "csv", "html")
+
+Pending = tuple[RequestContext, MockResponse, float, float]
+
+
+class JournalStage:
+    """Record each request passing through (see the module docstring); read through `store`."""
+
+    def __init__(self, store: JournalStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._pending: list[Pending] = []
+        # The drift proxy runs its stages on worker threads (http/app.py): one lock for the buffers.
+        self._lock = threading.RLock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._headers: dict[tuple[Any, ...], tuple[str, str | None]] = {}
+        self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
+        self._textual: dict[str | None, bool] = {}
+        self._exchanges: dict[tuple[Any, ...], tuple[MockResponse, Row]] = {}
+        # In memory, rows wait here (each tenant's newest `size`) until someone reads.
+        self._held: dict[str, deque[Row]] | None = {} if store.path == ":memory:" else None
+
+    def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
+        """Answer through the next stages and record the exchange."""
+        started = time.perf_counter()
+        response = call_next(ctx)
+        with self._lock:
+            self._pending.append((ctx, response, self.clock(), time.perf_counter() - started))
+            full = len(self._pending) >= BATCH
+        if full:
+            self.flush(reading=False)
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush, False)
+            except RuntimeError:  # called in-process, outside a server: readers flush
+                pass
+        return response
+
+    def flush(self, reading: bool = True) -> int | None:
+        """Describe the buffered requests and write them (in memory: hold them, unless `reading`);
+        return the id of the last entry written now (None: nothing was)."""
+        with self._lock:
+            return self._flush(reading)
+
+    def _flush(self, reading: bool) -> int | None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, []
+        rows = self._rows(pending) if pending else []
+        held = self._held
+        if held is not None:
+            size = self.store.settings.size
+            for row in rows:
+                tenant_rows = held.get(row[0])
+                if tenant_rows is None:
+                    tenant_rows = held[row[0]] = deque(maxlen=size)
+                tenant_rows.append(row)
+            if not reading or not held:
+                return None
+            # Arrival order across tenants: each row ends with (at, duration_ms).
+            rows = sorted((row for tenant_rows in held.values() for row in tenant_rows), key=lambda r: r[-2])
+            held.clear()
+        return self.store.append(rows, self.clock())
+
+    def _rows(self, pending: list[Pending]) -> list[Row]:
+        """Describe buffered requests as journal rows (COLUMNS order)."""
+        rows = []
+        exchanges = self._exchanges
+        for ctx, response, at, seconds in pending:
+            req = ctx.request
+            # The stateless mock answers a repeated request with the very same response from its
+            # cache, without routing it (so `routed` is unset): then the whole description is the
+            # same as last time, and only the time differs.
+            key = (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
+                   ctx.scenario) if ctx.routed is None and ctx.replay_of is None and ctx.edge is None else None
+            known = exchanges.get(key) if key is not None else None
+            if known is not None and known[0] is response:
+                rows.append(known[1] + (at, round(seconds * 1000, 3)))
+                continue
+            try:
+                described = self._describe(ctx, response)
+            except Exception:  # noqa: BLE001 - a request the journal cannot describe is still answered
+                log.exception("cannot journal %s %s", req.method, req.path)
+                continue
+            if key is not None:
+                if len(exchanges) >= _EXCHANGES:
+                    exchanges.clear()
+                exchanges[key] = (response, described)
+            rows.append(described + (at, round(seconds * 1000, 3)))
+        return rows
+
+    def close(self) -> None:
+        """Write what is buffered and close the store."""
+        self.flush()
+        self.store.close()
+
+    # -- one row ---------------------------------------------------------------------------
+    def _names(self, engine: Engine) -> frozenset[str]:
+        if self._secret_names[0] != id(engine):
+            self._secret_names = (id(engine), secret_names(engine.spec.document))
+        return self._secret_names[1]
+
+    def _redacted_headers(self, headers: Any, extra: frozenset[str]) -> tuple[str, str | None]:
+        """Return (the headers redacted, as JSON; their content type), cached per header set."""
+        key = tuple(headers)
+        found = self._headers.get(key)
+        if found is None:
+            if len(self._headers) >= _HEADER_CACHE:
+                self._headers.clear()
+            redacted = redact_headers(key, extra)
+            content_type = next((v for k, v in key if k.lower() == "content-type"), None)
+            found = self._headers[key] = (json.dumps(redacted, ensure_ascii=False), content_type)
+        return found
+
+    @staticmethod
+    def _operation(ctx: RequestContext) -> tuple[str | None, str | None]:
+        """Return the request's (operation name, route): routed already, unless the engine answered
+        from its cache (then the exchange is described once and remembered, see `_rows`)."""
+        return _names_of(ctx.route())
+
+    def _body(self, raw: bytes, content_type: str | None, side: str, extra: dict[str, Any]) -> str:
+        """Return the body as text, capped and redacted; note in `extra` when it is binary or cut."""
+        if not raw:
+            return ""
+        textual = self._textual.get(content_type)
+        if textual is None:
+            if len(self._textual) >= _HEADER_CACHE:
+                self._textual.clear()
+            textual = self._textual[content_type] = not content_type or any(t in content_type for t in _TEXTUAL)
+        if not textual:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                extra[f"{side}_binary"] = True
+                return ""
+        cap = self.store.settings.body_bytes
+        if len(raw) > cap:
+            extra[f"{side}_truncated"] = True
+            raw = raw[:cap]
+        return redact_body(raw.decode("utf-8", "replace"))
+
+    def _describe(self, ctx: RequestContext, response: MockResponse) -> Row:
+        """Return what the journal keeps of one exchange (COLUMNS without `at` and `duration_ms`)."""
+        req = ctx.request
+        extra_names = self._names(ctx.engine)
+        operation, route = self._operation(ctx)
+        extra: dict[str, Any] = {}
+        errors = 0
+        if 400 <= response.status < 500:
+            explanation = explain(ctx.engine, req, response, ctx.routed)
+            if explanation is not None:
+                extra["explanation"] = explanation
+                errors = len(explanation.get("errors") or ())
+        if ctx.edge is not None and ctx.edge.kind != "stream":
+            extra["edge"] = {"kind": ctx.edge.kind, "seconds": ctx.edge.seconds}
+        if ctx.replay_of is not None:
+            extra["replay_of"] = ctx.replay_of
+        request_headers, request_type = self._redacted_headers(req.headers.items(), extra_names)
+        response_headers, response_type = self._redacted_headers(response.headers, extra_names)
+        request_body = self._body(req.body, request_type, "request", extra)
+        response_body = self._body(response.body, response_type, "response", extra)
+        return (ctx.tenant or UNKNOWN_TENANT, req.method, req.path, redact_query(req.query, extra_names),
+                operation, route, response.status, ctx.scenario, errors,
+                request_headers, request_body, len(req.body), response_headers, response_body, len(response.body),
+                json.dumps(extra, ensure_ascii=False) if extra else None)
+
+
+def _names_of(routed: Match | MockResponse) -> tuple[str | None, str | None]:
+    if not isinstance(routed, Match):
+        return None, None
+    op = routed.operation
+    route = f"{op.method} {op.path}"
+    return op.operation_id or route, route

@@ -236,19 +236,17 @@ class StateStage:
         return count
 
     def snapshot(self) -> bytes:
-        """Return the whole store (every tenant, key and object) as gzip'd SQLite, the log flushed first."""
-        self.flush_log()
+        """Return the whole store (every tenant, key and object) as gzip'd SQLite."""
         return self.store.snapshot()
 
     def restore(self, data: bytes) -> int:
         """Replace the whole store with a snapshot; return how many tenants it holds.
 
-        What was derived from the replaced state (purge times, buffered log entries) is dropped.
+        What was derived from the replaced state (purge times) is dropped.
         Raises ValueError naming the problem when `data` is not a snapshot.
         """
         self.store.restore(data)
         self._last_purge.clear()
-        self._pending_log = []
         return len(self.store.list_tenants())
 
     # -- the request path ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandlot.openapi.loader import iter_operations
+from sandlot.state.serverside import ServerFields, infer_server_fields, with_children
 from sandlot.util.pointers import deref
 
 CREATED_NAMES = frozenset({
@@ -130,9 +131,11 @@ class Collection:
     toggles: tuple[Toggle, ...] = ()
     #: Counters of nested collections: property -> (child collection, the child's parent field).
     child_counters: tuple[tuple[str, str, str], ...] = ()
-    #: What the client may send when creating one: what it leaves out is empty (`[]`, null or
-    #: the schema's default), not made up.
+    #: What the client may send when creating one (named as the response names it): what it
+    #: leaves out is empty (`[]`, null or the schema's default), not made up.
     writable: frozenset[str] = frozenset()
+    #: What the server fills in: defaults, links, the caller's account, sequence numbers.
+    server: ServerFields = field(default_factory=ServerFields)
 
     def server_filled(self, name: str) -> bool:
         """Tell whether the server supplies a property the client left out: it is required
@@ -195,6 +198,9 @@ class StateModel:
     bindings: dict[tuple[str, str], Binding]
     #: Sign-up, log-in and current-user operations, when the API issues its own tokens.
     identity: Any = None
+    #: The collection of accounts, when the API's paths hang under the caller's own account
+    #: (Twilio's `/Accounts/{AccountSid}/...`): the caller's account always exists in it.
+    accounts: str | None = None
 
     def binding(self, method: str, template: str) -> Binding | None:
         """Return the binding of an operation, or None when it is served statelessly."""
@@ -329,6 +335,8 @@ def _timestamps(properties: Mapping[str, Any]) -> tuple[Timestamp, ...]:
             style = "unix_ms" if key.endswith(("_ms", "ms")) else "unix"
         elif schema.get("format") == "date":
             style = "date"
+        elif schema.get("format") == "date-time-rfc-2822":  # Twilio's 2010 API
+            style = "rfc2822"
         else:
             style = "iso"
         stamps.append(Timestamp(name, event, style))
@@ -462,9 +470,13 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
                           bindings, collections)
     identity = _infer_identity(document, paths, collections, bindings)
     _count_children(collections, bindings)
+    _locate(paths, collections, bindings)
     if identity is None:  # nobody to own anything
         collections.update({n: replace(c, owner_field=None) for n, c in collections.items()})
-    return StateModel(collections, bindings, identity)
+    nested = {b.collection for b in bindings.values() if b.parent_collection}
+    accounts = next((n for n in collections if singularize(n).lower() == "account" and n not in nested
+                     and (identity is None or identity.users != n)), None)
+    return StateModel(collections, bindings, identity, accounts)
 
 
 def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathInfo,
@@ -525,20 +537,40 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
     slug_source = next((s for s in SLUG_SOURCES if s in props), None) \
         if natural and str(id_field).lower() in SLUG_NAMES else None
     owner = next((o for o in OWNER_NAMES if o in props), None)
-    sent = request_body_schema(document, list_info.ops.get("POST"))
-    writable = object_properties(document, sent)
-    if request_wrapper and request_wrapper in writable:
-        writable = object_properties(document, writable[request_wrapper])
+    sent = object_properties(document, request_body_schema(document, list_info.ops.get("POST"), any_media=True))
+    if request_wrapper and request_wrapper in sent:
+        sent = object_properties(document, sent[request_wrapper])
+    writable = _response_names([n for n, sub in sent.items()
+                                if not (isinstance(sub, dict) and sub.get("readOnly"))], props)
+    server = infer_server_fields(props, writable, str(id_field), examples)
     return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
                       frozenset(object_required(document, item_schema)), wrapper, request_wrapper,
-                      natural, slug_source, owner, writable=frozenset(writable))
+                      natural, slug_source, owner, writable=frozenset(writable), server=server)
 
 
-def request_body_schema(document: Mapping[str, Any], op: Mapping[str, Any] | None) -> Any:
-    """Return the JSON request body schema of an operation (resolved), or None."""
+def _response_names(names: Any, properties: Mapping[str, Any]) -> set[str]:
+    """Return request field names as the response names them, matching case and underscores
+    loosely (Twilio's form field `FriendlyName` is the response's `friendly_name`)."""
+    by_loose: dict[str, list[str]] = {}
+    for prop in properties:
+        by_loose.setdefault(_loose(prop), []).append(prop)
+    out = set()
+    for name in names:
+        matches = [name] if name in properties else by_loose.get(_loose(name), [])
+        out.add(matches[0] if len(matches) == 1 else name)
+    return out
+
+
+def request_body_schema(document: Mapping[str, Any], op: Mapping[str, Any] | None,
+                        any_media: bool = False) -> Any:
+    """Return the JSON request body schema of an operation (resolved), or None; with
+    `any_media`, the first documented one when there is no JSON (a form's)."""
     if not op or not op.get("requestBody"):
         return None
     media = _json_content(document, op["requestBody"])
+    if media is None and any_media:
+        content = (deref(document, op["requestBody"]) or {}).get("content") or {}
+        media = next((m for m in content.values() if isinstance(m, dict) and m.get("schema")), None)
     return deref(document, media.get("schema")) if media else None
 
 
@@ -760,6 +792,21 @@ def _count_children(collections: dict[str, Collection], bindings: Mapping[tuple[
                     counters.append((prop, child, parent_field))
         if counters:
             collections[parent] = replace(collection, child_counters=tuple(counters))
+
+
+def _locate(paths: Mapping[str, _PathInfo], collections: dict[str, Collection],
+            bindings: Mapping[tuple[str, str], Binding]) -> None:
+    """Give each collection's server fields the item paths its objects live at (the
+    shortest first: Twilio's canonical `/Accounts/{AccountSid}/Recordings/{Sid}.json` rather
+    than the one under a call) and its link maps' sub-resources."""
+    for name, collection in list(collections.items()):
+        reads = sorted({(t, b.id_param) for (m, t), b in bindings.items()
+                        if b.collection == name and b.action == "read" and b.id_param},
+                       key=lambda found: (len(_segments(found[0])), found[0]))
+        if not reads:
+            continue
+        server = replace(collection.server, item_paths=tuple(reads))
+        collections[name] = replace(collection, server=with_children(server, collection.properties, paths))
 
 
 # -- identity issued by the API --------------------------------------------------------------------

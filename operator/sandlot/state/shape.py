@@ -8,6 +8,7 @@ wrap a page of objects into the list response's envelope; format timestamps.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,8 @@ from sandlot.state.inference import Collection, Pagination, Timestamp
 
 
 def format_timestamp(stamp: Timestamp, now: float) -> Any:
-    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time or date."""
+    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time, date or
+    RFC 2822 (`Mon, 01 Dec 2026 03:35:23 +0000`)."""
     if stamp.style == "unix":
         return int(now)
     if stamp.style == "unix_ms":
@@ -23,6 +25,8 @@ def format_timestamp(stamp: Timestamp, now: float) -> Any:
     moment = dt.datetime.fromtimestamp(now, dt.UTC)
     if stamp.style == "date":
         return moment.date().isoformat()
+    if stamp.style == "rfc2822":
+        return email.utils.format_datetime(moment.replace(microsecond=0)).replace("-0000", "+0000")
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -108,25 +112,40 @@ def build_object(template: Any, body: Any, collection: Collection, object_id: An
     return obj
 
 
+def nullable(schema: Any) -> bool:
+    """Tell whether a property schema admits null (`nullable: true`, or "null" among its types)."""
+    if not isinstance(schema, Mapping):
+        return False
+    types = schema.get("type")
+    return bool(schema.get("nullable")) or (isinstance(types, list) and "null" in types)
+
+
 def fill_from_template(template: Any, collection: Collection) -> dict[str, Any]:
-    """Return the template's fields that the server must supply (required or readOnly); a
-    field the client could have sent and did not is its schema's default, or empty (`[]`,
-    null) where the schema allows, rather than made up."""
-    if not isinstance(template, dict):
-        return {}
-    out = {}
-    for name, value in template.items():
-        if not collection.server_filled(name):
+    """Return the fields a new object gets from the server, one for every documented
+    property (the real API sends whole objects): the server's value (the schema's default,
+    the enum value its description or examples name); for a field the client could have sent
+    and did not, empty (`[]`, null) where the schema allows, else nothing unless required;
+    for any other field null where the schema allows, else the generated template's value.
+    Links are left out (built at every answer), as is the id."""
+    template = template if isinstance(template, dict) else {}
+    server = collection.server
+    skip = {collection.id_field} | set(server.derived)
+    out: dict[str, Any] = {}
+    for name, schema in collection.properties.items():
+        if name in skip:
             continue
-        schema = collection.properties.get(name)
-        if name in collection.writable and isinstance(schema, dict):
-            if "default" in schema:
-                value = schema["default"]
-            elif schema.get("type") == "array":
-                value = []
-            elif schema.get("nullable") or (isinstance(schema.get("type"), list) and "null" in schema["type"]):
-                value = None
-        out[name] = value
+        if name in server.values:
+            out[name] = server.values[name]
+        elif name in collection.writable and isinstance(schema, dict) and schema.get("type") == "array":
+            out[name] = []
+        elif nullable(schema):
+            out[name] = None
+        elif name in template and (name not in collection.writable or name in collection.required):
+            out[name] = template[name]
+    for name, value in template.items():  # what the schema requires beyond its properties
+        if name not in out and name not in skip and name not in collection.properties \
+                and name in collection.required:
+            out[name] = value
     return out
 
 

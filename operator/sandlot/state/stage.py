@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
+import random
 import re
 import time
 import unicodedata
@@ -47,6 +49,7 @@ from sandlot.state.inference import (
 )
 from sandlot.state.keys import IssuedKey, live_key_problem
 from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
+from sandlot.state.serverside import object_links
 from sandlot.state.shape import (
     apply_update,
     build_object,
@@ -54,6 +57,7 @@ from sandlot.state.shape import (
     envelope,
     fill_from_template,
     project,
+    response_names,
 )
 from sandlot.state.store import ORIGIN_API, ListQuery, LogEntry, Page, Store, StoredObject
 from sandlot.util.pointers import deref
@@ -408,7 +412,8 @@ class StateStage:
             return None
         raw = validated.path.get(binding.parent_param, match.path_params.get(binding.parent_param, ""))
         parent_collection = self.model.collections[binding.parent_collection or ""]
-        found = self._find(tenant_id, parent_collection, raw)
+        found = self._find(tenant_id, parent_collection, raw) or \
+            self._own_account(tenant_id, validated, parent_collection, raw)
         if found is None:
             return self._not_found_in(match, singularize(parent_collection.name), raw, binding.parent_param)
         value = found.object_id if binding.parent_field == HIDDEN_PARENT else raw
@@ -436,17 +441,33 @@ class StateStage:
         if isinstance(parent, MockResponse):
             return self._refused(req, match, parent)
         key = validated.path.get(binding.id_param or "", match.path_params.get(binding.id_param or "", ""))
-        found = self._find(tenant_id, collection, key, parent)
+        found = self._find(tenant_id, collection, key, parent) or \
+            self._own_account(tenant_id, validated, collection, key)
         if found is None:
             return self._not_found(req, match, collection.singular, key, "/" + (binding.id_param or ""))
         return found
 
+    def _own_account(self, tenant_id: str, validated: ValidatedRequest, collection: Collection,
+                      key: Any) -> StoredObject | None:
+        """Return the caller's own account when a path names it (Twilio's
+        `/Accounts/{AccountSid}/Messages.json` with the account sid of the credential): it
+        exists without being created, so it is stored the first time it is named."""
+        if collection.name != self.model.accounts:
+            return None
+        id_schema = collection.properties.get(collection.id_field) or {}
+        if str(key) != str(self._account(tenant_id, validated, Caller(), id_schema)):
+            return None
+        now = self.clock()
+        obj = project(build_object(self._item_template(collection, key), {}, collection, key, now), collection)
+        return self.store.insert_object(tenant_id, collection.name, str(key), obj, now)
+
     # -- what is answered ---------------------------------------------------------------------
-    def _dressed(self, tenant_id: str, collection: Collection, data: Mapping[str, Any], caller: Caller,
-                 object_id: str) -> dict[str, Any]:
+    def _dressed(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
+                 data: Mapping[str, Any], caller: Caller, object_id: str) -> dict[str, Any]:
         """Return a stored object as its caller sees it: per-user toggles (`starred`) and
-        counters (`starsCount`, `issuesCount`) made true, null for unset nullable fields, and
-        what the sandbox keeps for itself left out."""
+        counters (`starsCount`, `issuesCount`) made true, its links built on this server
+        (`url`, `links`), null for unset nullable fields, and what the sandbox keeps for
+        itself left out."""
         obj = {k: v for k, v in data.items() if not k.startswith("__sandlot")
                and (k != collection.id_field or k in collection.properties)}
         kept = data.get(tokens.HIDDEN)
@@ -461,16 +482,30 @@ class StateStage:
             value = object_id if parent_field == HIDDEN_PARENT else data.get(collection.id_field)
             obj[prop] = self.store.list_objects(tenant_id, child, ListQuery(
                 filters={parent_field: value}, limit=1)).total
+        if collection.server.item_paths:
+            obj.update(object_links(collection.server, data.get(collection.id_field, object_id), data,
+                                    match.path_params, self._base_path(req), self._origin(req)))
         for name, schema in collection.properties.items():  # whole objects: unset nullable fields are null
             if name not in obj and isinstance(schema, dict) and (schema.get("nullable") or (
                     isinstance(schema.get("type"), list) and "null" in schema["type"])):
                 obj[name] = None
         return {k: v for k, v in project(obj, collection).items() if not k.startswith("__sandlot")}
 
+    def _base_path(self, req: MockRequest) -> str:
+        """Return the server base path the request came in under (`/v1`), or ""."""
+        return max((b for b in self.engine.base_paths if req.path == b or req.path.startswith(b.rstrip("/") + "/")),
+                   key=len, default="").rstrip("/")
+
+    @staticmethod
+    def _origin(req: MockRequest) -> str:
+        """Return this server's origin as the client reached it (`http://127.0.0.1:4010`)."""
+        scheme = req.headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
+        return f"{scheme}://{req.headers.get('host', 'localhost')}"
+
     def _render_stored(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
                        stored: StoredObject, caller: Caller) -> MockResponse:
-        return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, stored.data, caller, stored.object_id))
+        obj = self._dressed(req, match, tenant_id, collection, stored.data, caller, stored.object_id)
+        return self._render_item(req, match, collection, obj)
 
     def _public_shape(self, schema: Any, user: StoredObject) -> Any:
         """Return a user as a property holding one shows it: its profile fields, or its name."""
@@ -509,10 +544,7 @@ class StateStage:
             return body[collection.id_field]
         schema = collection.properties.get(collection.id_field) or {}
         if schema.get("type") == "integer":
-            page = self.store.list_objects(tenant_id, collection.name, ListQuery(
-                filters=dict([parent]) if parent else {}, limit=1, descending=True))
-            last = page.items[0].data.get(collection.id_field) if page.items else 0
-            return (last if isinstance(last, int) else 0) + 1
+            return self._next_number(tenant_id, collection, collection.id_field, parent, 1)
         source = body.get(collection.slug_source or "") if collection.slug_source else None
         base = slugify(str(source)) if source else new_id(collection.id_format, lambda: 0)
         candidate, n = base, 1
@@ -522,6 +554,36 @@ class StateStage:
                 return candidate
             n += 1
             candidate = f"{base}-{n}"
+
+    def _next_number(self, tenant_id: str, collection: Collection, name: str, parent: tuple[str, Any] | None,
+                     start: int) -> int:
+        """Return the next number of a sequence within a parent (or the tenant): one more
+        than the newest object's, else `start`."""
+        page = self.store.list_objects(tenant_id, collection.name, ListQuery(
+            filters=dict([parent]) if parent else {}, limit=1, descending=True))
+        last = page.items[0].data.get(name) if page.items else None
+        return last + 1 if isinstance(last, int) and not isinstance(last, bool) else start
+
+    def _account(self, tenant_id: str, validated: ValidatedRequest, caller: Caller, schema: Any) -> Any:
+        """Return the account the caller acts for, as a property holding it shows it: the
+        user the API's token names, else the part of the credential that is such an id
+        (Twilio's `AC...` user name), else one made from the schema for this tenant, the same
+        on every object."""
+        if caller.user is not None:
+            return caller.user.object_id
+        validator = self._validator(schema)
+        for value in validated.credentials.values():
+            for part in (value, *value.split(":", 1)):
+                if part and authenticate(self.store, part) is None and validator.is_valid(part):
+                    return part
+        seed = int.from_bytes(hashlib.sha256(f"{tenant_id}\0account".encode()).digest()[:8], "big")
+        return self.engine.generator.build(schema, random.Random(seed))
+
+    def _validator(self, schema: Any) -> Any:
+        key = ("schema", str(id(schema)))
+        if key not in self._field_validators:
+            self._field_validators[key] = self.engine.index.validator(schema, "response")
+        return self._field_validators[key]
 
     def _create(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                 binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -538,6 +600,13 @@ class StateStage:
         if collection.owner_field and caller.user is not None:
             extra[collection.owner_field] = self._public_shape(
                 collection.properties.get(collection.owner_field), caller.user)
+        sent = response_names(body, collection.properties) if isinstance(body, dict) else {}
+        for name in collection.server.accounts:
+            if name not in extra and name not in sent:
+                extra[name] = self._account(tenant_id, validated, caller, collection.properties[name])
+        if collection.server.sequence is not None:
+            name, start = collection.server.sequence
+            extra[name] = self._next_number(tenant_id, collection, name, parent, start)
         object_id = None
         for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
             object_id = new_id(collection.id_format,
@@ -644,7 +713,7 @@ class StateStage:
         data[tokens.HIDDEN] = hidden
         self.store.replace_object(tenant_id, collection.name, stored.object_id, data, stored.updated_at)
         return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id))
 
     def _toggle_on(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                    binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -665,7 +734,7 @@ class StateStage:
             data = apply_update(data, {name: value}, collection, now)
             self.store.replace_object(tenant_id, collection.name, stored.object_id, data, now)
         return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id))
 
     # -- identity ----------------------------------------------------------------------------
     def _identity_answer(self, req: MockRequest, match: Match, tenant_id: str, user: StoredObject,
@@ -675,7 +744,7 @@ class StateStage:
         identity: Identity = self.model.identity
         users = self.model.collections[identity.users]
         template = self._generated(req, match)
-        obj = self._conformed(users, self._dressed(tenant_id, users, user.data, caller, user.object_id),
+        obj = self._conformed(users, self._dressed(req, match, tenant_id, users, user.data, caller, user.object_id),
                               self._unwrap_user(template))
         if identity.token_field and identity.token_in_user and token:
             obj[identity.token_field] = token
@@ -842,8 +911,8 @@ class StateStage:
                 before_id=str(before) if before is not None else None,
                 contains=contains, descending=binding.newest_first))
         sample = self._item_template(collection, "sample") if page.items else {}
-        items = [self._conformed(collection, self._dressed(tenant_id, collection, o.data, caller, o.object_id),
-                                 sample) for o in page.items]
+        items = [self._conformed(collection, self._dressed(req, match, tenant_id, collection, o.data, caller,
+                                                           o.object_id), sample) for o in page.items]
         next_token = None
         if page.has_more and items:
             next_token = (_encode_cursor(offset + limit) if pagination.cursor_param

@@ -791,7 +791,7 @@ class StateStage:
         body = self._credentials_body(validated.body)
         for name in identity.identifiers:
             if body.get(name) is not None and self._find_user(tenant_id, name, body[name]) is not None:
-                return self._refuse(req, match, (409, 422, 400), f"{name} {body[name]!r} is already taken",
+                return self._refuse(req, match, (409, 422, 400), f"{name} has already been taken",
                                     "body", "/" + name)
         password = body.pop(identity.password, None)
         object_id = str(new_id(collection.id_format, lambda: self.store.max_int_id(tenant_id, collection.name) + 1))
@@ -818,7 +818,8 @@ class StateStage:
         user = self._find_user(tenant_id, name, body[name]) if name else None
         hidden = (user.data.get(tokens.HIDDEN) or {}) if user is not None else {}
         if user is None or not tokens.password_matches(hidden.get("password"), body.get(identity.password)):
-            return self._refuse(req, match, (401, 422, 400, 403), "wrong email/username or password",
+            said = name or identity.identifiers[0]
+            return self._refuse(req, match, (401, 422, 400, 403), f"{said} or password is invalid",
                                 "body", "/" + identity.password)
         return self._identity_answer(req, match, tenant_id, user, self._issue_token(tenant_id, user, now),
                                      Caller(user))

@@ -6,15 +6,12 @@ valid against the documented response schema."""
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
 import httpx
 
-from sandlot.mock.engine import Engine
-from sandlot.mock.messages import MockRequest, MockResponse
-from tests.flows.conftest import explain
+from tests.flows.conftest import engine_of, explain, valid
 from tests.mock.conftest import shared_spec as shared
 
 
@@ -42,26 +39,8 @@ def test_petstore_expanded_explain() -> None:
     assert "DELETE /pets/{id} delete pets" in text
 
 
-def _valid(spec: Path, method: str, path: str, response: httpx.Response) -> dict:
-    """Return the response's JSON after checking it against the operation's documented schema."""
-    engine = _engine(spec)
-    match = engine.match(MockRequest(method, path, "", {}, b""))
-    assert not isinstance(match, MockResponse), path
-    schema = engine.response_schema(match.operation, response.status_code)
-    body = response.json()
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:100]}"
-              for e in engine.index.validator(schema, "response").iter_errors(body)]
-    assert not errors, f"{method} {path} -> {response.status_code}: {errors[:5]}"
-    return body
-
-
-@functools.cache
-def _engine(spec: Path) -> Engine:
-    return Engine.from_source(str(spec))
-
-
 def _documented(spec: Path, schema_name: str) -> set[str]:
-    return set(_engine(spec).spec.document["components"]["schemas"][schema_name]["properties"])
+    return set(engine_of(spec).spec.document["components"]["schemas"][schema_name]["properties"])
 
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -76,7 +55,7 @@ def test_twilio_objects_come_back_whole(stateful) -> None:  # type: ignore[no-un
     api = httpx.Client(base_url=root, timeout=10, auth=(ACCOUNT, key))
     made = api.post("/v1/Services", data={"FriendlyName": "Support line"})
     assert made.status_code == 201, made.text
-    service = _valid(spec, "POST", "/v1/Services", made)
+    service = valid(spec, made)
     assert set(service) == _documented(spec, "messaging.v1.service")  # all 24, not 5
     sid = service["sid"]
     assert service["friendly_name"] == "Support line"
@@ -93,7 +72,7 @@ def test_twilio_objects_come_back_whole(stateful) -> None:  # type: ignore[no-un
 
     number = api.post(f"/v1/Services/{sid}/PhoneNumbers", data={"PhoneNumberSid": "PN" + "a" * 32})
     assert number.status_code in (200, 201), number.text
-    phone = _valid(spec, "POST", f"/v1/Services/{sid}/PhoneNumbers", number)
+    phone = valid(spec, number)
     assert (phone["account_sid"], phone["service_sid"]) == (ACCOUNT, sid)
     assert phone["url"] == f"{root}/v1/Services/{sid}/PhoneNumbers/{phone['sid']}"
 
@@ -112,7 +91,7 @@ def test_twilio_2010_messages_on_the_callers_account(stateful) -> None:  # type:
     messages = f"/Accounts/{ACCOUNT}/Messages.json"
     sent = api.post(messages, data={"To": "+15558675310", "From": "+15017122661", "Body": "Hello"})
     assert sent.status_code == 201, sent.text  # the caller's own account exists without being created
-    message = _valid(spec, "POST", "/2010-04-01" + messages, sent)
+    message = valid(spec, sent)
     assert set(message) == _documented(spec, "api.v2010.account.message")
     sid = message["sid"]
     assert (message["to"], message["from"], message["body"]) == ("+15558675310", "+15017122661", "Hello")
@@ -140,7 +119,7 @@ def test_digitalocean_objects_come_back_whole(stateful) -> None:  # type: ignore
     made = api.post("/projects", json={"name": "my-web-api", "purpose": "Service or API",
                                        "environment": "Production"})
     assert made.status_code == 201, made.text
-    project = _valid(spec, "POST", "/v2/projects", made)["project"]
+    project = valid(spec, made)["project"]
     assert set(project) >= {"id", "owner_uuid", "owner_id", "name", "purpose", "environment", "is_default",
                             "created_at", "updated_at"}
     assert (project["name"], project["purpose"], project["environment"]) == \
@@ -149,11 +128,11 @@ def test_digitalocean_objects_come_back_whole(stateful) -> None:  # type: ignore
     second = api.post("/projects", json={"name": "other", "purpose": "Website or blog"}).json()["project"]
     assert second["owner_uuid"] == project["owner_uuid"]  # the same account owns both
     read = api.get(f"/projects/{project['id']}")
-    assert _valid(spec, "GET", f"/v2/projects/{project['id']}", read)["project"] == project
+    assert valid(spec, read)["project"] == project
     patched = api.patch(f"/projects/{project['id']}", json={"description": "The API"})
     assert patched.status_code == 200 and patched.json()["project"]["description"] == "The API"
     assert patched.json()["project"]["name"] == "my-web-api"
-    listed = _valid(spec, "GET", "/v2/projects", api.get("/projects", params={"per_page": 1}))
+    listed = valid(spec, api.get("/projects", params={"per_page": 1}))
     assert [p["name"] for p in listed["projects"]] == ["my-web-api"] and listed["meta"]["total"] == 2
     assert listed["links"]["pages"]["next"].endswith("/v2/projects?per_page=1&page=2")
     assert api.delete(f"/projects/{second['id']}").status_code == 204

@@ -1,9 +1,10 @@
 """Inference of issue 16's patterns on small specs, tested on the exact model: keyed envelopes,
 identity issued by the API (token property or Set-Cookie), natural keys, toggles, transitions,
-counters of children, newest-first lists."""
+counters of children, newest-first lists, JSON:API resources (stored flat, read at the top)."""
 
 from __future__ import annotations
 
+from sandlot.state.envelopes import JsonApi, Relationship, flatten_resource, to_resource
 from sandlot.state.inference import HIDDEN_PARENT, Identity, Toggle, infer_model
 
 
@@ -70,3 +71,68 @@ def test_a_set_cookie_log_in_issues_a_cookie() -> None:
     model = infer_model(spec)
     assert model.identity is not None and model.identity.cookie == "sid" and model.identity.token_field is None
     assert model.bindings[("DELETE", "/session")].action == "logout"
+
+
+def _jsonapi(kind: str, attributes: dict, relationships: dict | None = None) -> dict:
+    resource = {"type": "object", "properties": {"type": {"type": "string", "enum": [kind]}, "id": STR,
+                                                 "attributes": _obj(**attributes),
+                                                 "links": _obj(self=STR)}}
+    if relationships:
+        resource["properties"]["relationships"] = _obj(**{
+            name: _obj(data=_obj(type={"type": "string", "enum": [target]}, id=STR))
+            for name, target in relationships.items()})
+    return _obj(data=resource, links=_obj(self=STR))
+
+
+NOTE = _jsonapi("notes", {"body": STR, "state": {"type": "string", "enum": ["draft", "archived"], "readOnly": True}},
+                {"folder": "folders", "author": "people"})
+NOTES = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+    "/folders/{folderId}/notes": {
+        "post": {"requestBody": _json(_obj(data=_obj(type=STR, attributes=_obj(body=STR)))),
+                 "responses": {"201": {"description": "ok", **_json(NOTE)}}},
+        "get": {"parameters": [{"name": "filter[author]", "in": "query", "schema": STR},
+                               {"name": "page[size]", "in": "query", "schema": {"type": "integer"}},
+                               {"name": "page[number]", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "ok", **_json(_obj(data={"type": "array", "items": NOTE}))}}}},
+    "/notes/{noteId}": {"get": {"responses": {"200": {"description": "ok", **_json(NOTE)}}},
+                        "delete": {"responses": {"204": {"description": "gone"}}}},
+    "/notes/{noteId}/archive": {"post": {"responses": {"200": {"description": "ok", **_json(NOTE)}}}},
+    "/folders": {"post": {"responses": {"201": {"description": "ok", **_json(_jsonapi("folders", {"name": STR}))}}},
+                 "get": {"responses": {"200": {"description": "ok", **_json(_obj(data={"type": "array", "items": (
+                     _jsonapi("folders", {"name": STR})["properties"]["data"])}))}}}},
+}}
+
+
+def test_jsonapi_resources_are_stored_flat_and_read_at_the_top() -> None:
+    model = infer_model(NOTES)
+    notes = model.collections["notes"]
+    assert notes.jsonapi == JsonApi("notes", ("body", "state"), (Relationship("folder", False, "folders"),
+                                                                  Relationship("author", False, "people")), True)
+    assert set(notes.properties) == {"id", "body", "state", "folder", "author"}
+    assert notes.properties["folder"] == {"type": "string"} and notes.writable == frozenset({"body"})
+    assert notes.server.values == {"state": "draft"}  # a server-only state starts at its first value
+    create = model.bindings[("POST", "/folders/{folderId}/notes")]
+    assert (create.parent_collection, create.parent_field) == ("folders", "folder")
+    listing = model.bindings[("GET", "/folders/{folderId}/notes")]
+    assert listing.filters == {"filter[author]": "author"}
+    assert (listing.pagination.limit_param, listing.pagination.page_param) == ("page[size]", "page[number]")
+    # Listed and created under the folder, read and deleted at the top; `archive` names a state.
+    assert model.bindings[("GET", "/notes/{noteId}")].action == "read"
+    assert model.bindings[("DELETE", "/notes/{noteId}")].id_param == "noteId"
+    assert model.bindings[("POST", "/notes/{noteId}/archive")].transition == ("state", "archived")
+    assert notes.server.item_paths == (("/notes/{noteId}", "noteId"),)
+
+
+def test_jsonapi_documents_flatten_and_wrap_again() -> None:
+    api = JsonApi("notes", ("body",), (Relationship("folder", False, "folders"), Relationship("tags", True)), True)
+    sent = {"data": {"type": "notes", "attributes": {"body": "hi"},
+                     "relationships": {"folder": {"data": {"type": "folders", "id": "f1"}},
+                                       "tags": {"data": [{"type": "tags", "id": "t1"}]}}}}
+    assert flatten_resource(sent, api) == {"body": "hi", "folder": "f1", "tags": ["t1"]}
+    assert flatten_resource({"name": "plain"}, api) == {"name": "plain"}
+    resource = to_resource({"id": "n1", "body": "hi", "folder": "f1", "tags": []}, api, "id", {"meta": {"x": 1}},
+                           "http://h/notes/n1", lambda rel: rel.type or rel.name)
+    assert resource == {"meta": {"x": 1}, "type": "notes", "id": "n1", "attributes": {"body": "hi"},
+                        "relationships": {"folder": {"data": {"type": "folders", "id": "f1"}},
+                                          "tags": {"data": []}},
+                        "links": {"self": "http://h/notes/n1"}}

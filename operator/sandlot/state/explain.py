@@ -20,7 +20,11 @@ def _collection_line(collection: Collection, model: StateModel) -> str:
     else:
         parts.append(f"id {collection.id_field} ({collection.id_format.kind}"
                      f"{' ' + collection.id_format.prefix if collection.id_format.prefix else ''})")
-    if collection.wrapper:
+    if collection.jsonapi is not None:
+        parts.append(f"JSON:API {collection.jsonapi.type}")
+    elif collection.hal is not None:
+        parts.append(f"HAL (links {', '.join(collection.hal.links)})")
+    elif collection.wrapper:
         parts.append(f"envelope {collection.wrapper}")
     if collection.owner_field:
         parts.append(f"owner {collection.owner_field}")

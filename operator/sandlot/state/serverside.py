@@ -155,7 +155,8 @@ def _loose(name: str) -> str:
 def infer_server_fields(properties: Mapping[str, Any], writable: Iterable[str], id_field: str,
                         examples: Iterable[Any]) -> ServerFields:
     """Return the server's fields of a collection from its item properties (links get their
-    children later, from the paths: `with_children`)."""
+    children later, from the paths: `with_children`). An enum only the server sets with no
+    value named for it starts at its first member."""
     sent = set(writable)
     free = {n: s for n, s in properties.items() if n not in sent and n != id_field and isinstance(s, Mapping)}
     self_link = None
@@ -177,6 +178,9 @@ def infer_server_fields(properties: Mapping[str, Any], writable: Iterable[str], 
             sequence = (name, int(start))
             break
     values = {n: v for n, v in server_values(properties, examples).items() if n != id_field}
+    for name, schema in free.items():  # a state only the server sets starts at its first value
+        if name not in values and _enum(schema):
+            values[name] = _enum(schema)[0]
     return ServerFields(values, self_link, maps, accounts, sequence)
 
 
@@ -264,15 +268,20 @@ def param_values(template: str, key: Any, id_param: str, obj: Mapping[str, Any],
     return values
 
 
+def own_path(server: ServerFields, key: Any, obj: Mapping[str, Any], request_params: Mapping[str, str]) -> str | None:
+    """Return the path of an object's item path (without the server's base path), or None."""
+    for template, id_param in server.item_paths:
+        own = fill_template(template, param_values(template, key, id_param, obj, request_params))
+        if own is not None:
+            return own
+    return None
+
+
 def object_links(server: ServerFields, key: Any, obj: Mapping[str, Any], request_params: Mapping[str, str],
                  base: str, origin: str) -> dict[str, Any]:
     """Return the link fields of an object: its own URL and its sub-resources' URLs, on this
     server (`origin` + `base` + path; relative URIs start at `base`)."""
-    own = None
-    for template, id_param in server.item_paths:
-        own = fill_template(template, param_values(template, key, id_param, obj, request_params))
-        if own is not None:
-            break
+    own = own_path(server, key, obj, request_params)
     if own is None:
         return {}
     out: dict[str, Any] = {}

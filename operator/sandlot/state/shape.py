@@ -160,8 +160,16 @@ def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,
     if isinstance(body, dict):
         keep = {collection.id_field} | {t.name for t in collection.timestamps if t.event == "created"}
         obj.update({k: v for k, v in body.items() if k not in keep})
-    stamp(obj, collection.timestamps, {"updated"}, now)
+    stamp(obj, collection.timestamps, {"updated", "edited"}, now)
     return obj
+
+
+def envelope_items(template: Any, pagination: Pagination) -> list[Any]:
+    """Return the items of a generated list response (the array, or the envelope's)."""
+    if pagination.shape != "envelope" or not pagination.items_field:
+        return template if isinstance(template, list) else []
+    found = template.get(pagination.items_field) if isinstance(template, dict) else None
+    return found if isinstance(found, list) else []
 
 
 def envelope(template: Any, items: list[dict[str, Any]], pagination: Pagination, *,

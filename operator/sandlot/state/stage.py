@@ -31,9 +31,18 @@ from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import Engine, Match, strip_controls, with_warnings
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
+from sandlot.openapi.schemas import object_properties
 from sandlot.state import identity as tokens
 from sandlot.state.auth import LiveKeyDetector, authenticate, issue_for_tenant
 from sandlot.state.config import SandboxConfig
+from sandlot.state.envelopes import (
+    HAL_EMBEDDED,
+    HAL_LINKS,
+    Relationship,
+    flatten_resource,
+    hal_links,
+    to_resource,
+)
 from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 from sandlot.state.ids import new_id, random_token
 from sandlot.state.inference import (
@@ -49,12 +58,13 @@ from sandlot.state.inference import (
 )
 from sandlot.state.keys import IssuedKey, live_key_problem
 from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
-from sandlot.state.serverside import object_links
+from sandlot.state.serverside import object_links, own_path
 from sandlot.state.shape import (
     apply_update,
     build_object,
     conform,
     envelope,
+    envelope_items,
     fill_from_template,
     project,
     response_names,
@@ -197,22 +207,79 @@ class StateStage:
 
     @staticmethod
     def _unwrap(collection: Collection, body: Any) -> Any:
-        """Return the object inside a wrapped item response (`{"droplet": {...}}`)."""
+        """Return the object inside a wrapped item response (`{"droplet": {...}}`), flat as
+        stored (a JSON:API resource's attributes and relationship ids; a HAL object's fields)."""
         if collection.wrapper and isinstance(body, dict):
-            return body.get(collection.wrapper)
+            body = body.get(collection.wrapper)
+        if collection.jsonapi is not None:
+            return flatten_resource(body, collection.jsonapi)
+        if collection.hal is not None and isinstance(body, dict):
+            return {k: v for k, v in body.items() if k not in (HAL_LINKS, HAL_EMBEDDED)}
         return body
 
     def _render_item(self, req: MockRequest, match: Match, collection: Collection,
-                     obj: dict[str, Any]) -> MockResponse:
+                     obj: dict[str, Any], tenant_id: str = "", caller: Caller | None = None) -> MockResponse:
         """Render one object, wrapped as the collection's item responses are, each field as
         the response schema allows (see `shape.conform`)."""
         template = self._generated(req, match)
         obj = self._conformed(collection, obj, self._unwrap(collection, template))
+        inner = template.get(collection.wrapper) if collection.wrapper and isinstance(template, dict) else template
+        sent = self._as_sent(req, match, collection, obj, inner, tenant_id, caller or Caller())
         if not collection.wrapper:
-            return self._render(req, match, obj)
+            return self._render(req, match, sent)
         # The envelope's other fields (DigitalOcean's required `links`) come from the template.
-        around = template if isinstance(template, dict) and collection.wrapper in template else {}
-        return self._render(req, match, {**around, collection.wrapper: obj})
+        around = dict(template) if isinstance(template, dict) and collection.wrapper in template else {}
+        if collection.jsonapi is not None:
+            around.pop("included", None)
+            if isinstance(around.get("links"), dict) and isinstance(sent, dict):
+                around["links"] = {"self": (sent.get("links") or {}).get("self")
+                                   or self._origin(req) + req.path}
+        return self._render(req, match, {**around, collection.wrapper: sent})
+
+    def _as_sent(self, req: MockRequest, match: Match, collection: Collection, obj: dict[str, Any], template: Any,
+                 tenant_id: str, caller: Caller, depth: int = 0) -> Any:
+        """Return a flat object as the wire carries it: a JSON:API resource object, a HAL object
+        with its `_links` (and `_embedded` children), or itself."""
+        if collection.jsonapi is None and collection.hal is None:
+            return obj
+        key = obj.get(collection.id_field)
+        own = own_path(collection.server, key, obj, match.path_params) or self._me_path(collection, key, match)
+        base, origin = self._base_path(req), self._origin(req)
+        if collection.jsonapi is not None:
+            return to_resource(obj, collection.jsonapi, collection.id_field, template,
+                               origin + base + own if own else None, self._type_of(collection))
+        assert collection.hal is not None
+        return self._as_hal(req, match, collection, obj, template, own, tenant_id, caller, depth)
+
+    def _me_path(self, collection: Collection, key: Any, match: Match) -> str | None:
+        """Return the current-user path as a user's own URL when users have no item path, for
+        the user the request is about (`/me` for the caller)."""
+        identity = self.model.identity
+        if identity is None or identity.users != collection.name:
+            return None
+        return next((t for (m, t), b in self.model.bindings.items() if b.action == "me_read"), None)
+
+    def _type_of(self, collection: Collection) -> Callable[[Relationship], str]:
+        """Return how to name the type of a relationship's resources: as its identifier schema
+        says, else the type of the collection it is named after (the owner's: the users')."""
+        def type_of(rel: Relationship) -> str:
+            if rel.type:
+                return rel.type
+            identity = self.model.identity
+            if rel.name == collection.owner_field and identity is not None:
+                target: Collection | None = self.model.collections.get(identity.users)
+            else:
+                target = self._relations_target(rel.name)
+            if target is None:
+                return rel.name if rel.many else rel.name + "s"
+            return target.jsonapi.type if target.jsonapi else target.name
+        return type_of
+
+    def _relations_target(self, name: str) -> Collection | None:
+        """Return the collection a property names (`channel` -> channels), or None."""
+        base = name.lower().removesuffix("_id").removesuffix("id") or name.lower()
+        return next((c for c in self.model.collections.values()
+                     if singularize(c.name).lower() in (name.lower(), base) or c.name.lower() == name.lower()), None)
 
     def _conformed(self, collection: Collection, obj: dict[str, Any], sample: Any) -> dict[str, Any]:
         """Return `obj` with the fields its property schemas refuse taken from `sample`."""
@@ -505,24 +572,40 @@ class StateStage:
     def _render_stored(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
                        stored: StoredObject, caller: Caller) -> MockResponse:
         obj = self._dressed(req, match, tenant_id, collection, stored.data, caller, stored.object_id)
-        return self._render_item(req, match, collection, obj)
+        return self._render_item(req, match, collection, obj, tenant_id, caller)
+
+    def _as_hal(self, req: MockRequest, match: Match, collection: Collection, obj: dict[str, Any], template: Any,
+                own: str | None, tenant_id: str, caller: Caller, depth: int) -> dict[str, Any]:
+        """Return a flat object as HAL: its fields and `_links` on this server."""
+        assert collection.hal is not None
+        hrefs = {}
+        if own is not None:
+            hrefs["self"] = (self._origin(req) if collection.hal.absolute else "") + self._base_path(req) + own
+        return {**obj, HAL_LINKS: hal_links(collection.hal, hrefs)}
 
     def _public_shape(self, schema: Any, user: StoredObject) -> Any:
         """Return a user as a property holding one shows it: its profile fields, or its name."""
         schema = deref(self.engine.spec.document, schema)
         data = {k: v for k, v in user.data.items() if not k.startswith("__sandlot")}
         if isinstance(schema, dict) and (schema.get("properties") or schema.get("allOf")):
-            from sandlot.state.inference import object_properties
             props = object_properties(self.engine.spec.document, schema)
             return {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
         return next((data[n] for n in (*IDENTIFIER_NAMES, "id") if n in data), user.object_id)
+
+    def _owner_value(self, collection: Collection, user: StoredObject) -> Any:
+        """Return what an object's owner property holds for a user: a JSON:API relationship
+        the user's id, another property the user in its public shape."""
+        owner = collection.owner_field or ""
+        if collection.jsonapi is not None and any(r.name == owner for r in collection.jsonapi.relationships):
+            return user.object_id
+        return self._public_shape(collection.properties.get(owner), user)
 
     def _owned_by_other(self, collection: Collection, data: Mapping[str, Any], caller: Caller) -> bool:
         """Tell whether an object belongs to a user other than the caller."""
         if not collection.owner_field or caller.user is None or collection.owner_field not in data:
             return False
         owner = data[collection.owner_field]
-        mine = self._public_shape(collection.properties.get(collection.owner_field), caller.user)
+        mine = self._owner_value(collection, caller.user)
         if isinstance(owner, dict) and isinstance(mine, dict):
             keys = [k for k in (*IDENTIFIER_NAMES, "id") if k in owner and k in mine]
             return bool(keys) and bool(owner[keys[0]] != mine[keys[0]])
@@ -530,10 +613,16 @@ class StateStage:
 
     # -- actions ---------------------------------------------------------------------------
     def _incoming(self, body: Any, collection: Collection) -> Any:
-        """Return the object a request body carries (unwrapped from `{"project": {...}}`)."""
+        """Return the fields a request body carries: unwrapped from `{"project": {...}}`, a
+        JSON:API document's attributes and relationship ids, a HAL body without its links."""
+        if collection.jsonapi is not None:
+            fields = flatten_resource(body, collection.jsonapi)
+            return {k: v for k, v in fields.items() if k != "id"} if isinstance(fields, dict) else fields
         wrapper = collection.request_wrapper
         if wrapper and isinstance(body, dict) and isinstance(body.get(wrapper), dict):
-            return body[wrapper]
+            body = body[wrapper]
+        if collection.hal is not None and isinstance(body, dict):
+            return {k: v for k, v in body.items() if k not in (HAL_LINKS, HAL_EMBEDDED)}
         return body
 
     def _natural_key(self, tenant_id: str, collection: Collection, body: Mapping[str, Any],
@@ -598,8 +687,7 @@ class StateStage:
         body = self._incoming(validated.body, collection)
         extra: dict[str, Any] = dict([parent]) if parent else {}
         if collection.owner_field and caller.user is not None:
-            extra[collection.owner_field] = self._public_shape(
-                collection.properties.get(collection.owner_field), caller.user)
+            extra[collection.owner_field] = self._owner_value(collection, caller.user)
         sent = response_names(body, collection.properties) if isinstance(body, dict) else {}
         for name in collection.server.accounts:
             if name not in extra and name not in sent:
@@ -713,7 +801,8 @@ class StateStage:
         data[tokens.HIDDEN] = hidden
         self.store.replace_object(tenant_id, collection.name, stored.object_id, data, stored.updated_at)
         return self._render_item(req, match, collection,
-                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id),
+                                 tenant_id, caller)
 
     def _toggle_on(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                    binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -734,7 +823,8 @@ class StateStage:
             data = apply_update(data, {name: value}, collection, now)
             self.store.replace_object(tenant_id, collection.name, stored.object_id, data, now)
         return self._render_item(req, match, collection,
-                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id),
+                                 tenant_id, caller)
 
     # -- identity ----------------------------------------------------------------------------
     def _identity_answer(self, req: MockRequest, match: Match, tenant_id: str, user: StoredObject,
@@ -744,12 +834,21 @@ class StateStage:
         identity: Identity = self.model.identity
         users = self.model.collections[identity.users]
         template = self._generated(req, match)
-        obj = self._conformed(users, self._dressed(req, match, tenant_id, users, user.data, caller, user.object_id),
-                              self._unwrap_user(template))
+        dressed = self._dressed(req, match, tenant_id, users, user.data, caller, user.object_id)
+        if isinstance(template, dict) and identity.token_field in template and not identity.user_field \
+                and not any(name in template for name in IDENTIFIER_NAMES):
+            body: Any = {**template, identity.token_field: token}  # a token answer (OAuth's), not the user
+            return self._render(req, match, body)
+        if users.jsonapi is not None or users.hal is not None:
+            response = self._render_item(req, match, users, dressed, tenant_id, caller)
+            if identity.cookie and token:
+                response.headers.append(("set-cookie", f"{identity.cookie}={token}; Path=/; HttpOnly; SameSite=Lax"))
+            return response
+        obj = self._conformed(users, dressed, self._unwrap_user(template))
         if identity.token_field and identity.token_in_user and token:
             obj[identity.token_field] = token
         if identity.user_field:
-            body: Any = {**(template if isinstance(template, dict) else {}), identity.user_field: obj}
+            body = {**(template if isinstance(template, dict) else {}), identity.user_field: obj}
             if identity.token_field and not identity.token_in_user and token:
                 body[identity.token_field] = token
         elif isinstance(template, dict) and len(template) == 1 and isinstance(next(iter(template.values())), dict):
@@ -772,10 +871,10 @@ class StateStage:
     @staticmethod
     def _credentials_body(body: Any) -> dict[str, Any]:
         """Return the fields of a sign-up or log-in body (unwrapped from `{"user": {...}}`)."""
-        if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict):
-            body = next(iter(body.values()))
         if isinstance(body, dict) and isinstance(body.get("data"), dict) and "attributes" in body["data"]:
             body = body["data"]["attributes"]  # JSON:API
+        elif isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict):
+            body = next(iter(body.values()))
         return dict(body) if isinstance(body, dict) else {}
 
     def _issue_token(self, tenant_id: str, user: StoredObject, now: float) -> str:
@@ -921,14 +1020,16 @@ class StateStage:
         template = self._generated(req, match)
         schema = deref(self.engine.spec.document, self.engine.response_schema(match.operation))
         required = schema.get("required", []) if isinstance(schema, dict) else []
-        body = envelope(template, items, pagination, has_more=page.has_more, total=page.total,
+        generated = envelope_items(template, pagination)
+        item_template = generated[0] if generated else None
+        sent = [self._as_sent(req, match, collection, item, item_template, tenant_id, caller) for item in items]
+        body = envelope(template, sent, pagination, has_more=page.has_more, total=page.total,
                         next_token=next_token, required=required)
         return self._render(req, match, self._with_page_fields(
             req, template, body, schema, pagination, offset=offset, limit=limit,
             count=len(items), total=page.total, has_more=page.has_more, next_token=next_token))
 
     def _shape_props(self, schema: Any) -> dict[str, Any]:
-        from sandlot.state.inference import object_properties
         return object_properties(self.engine.spec.document, schema)
 
     def _with_page_fields(self, req: MockRequest, template: Any, body: Any, schema: Any,

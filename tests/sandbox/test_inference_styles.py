@@ -1,10 +1,11 @@
 """Inference of issue 16's patterns on small specs, tested on the exact model: keyed envelopes,
 identity issued by the API (token property or Set-Cookie), natural keys, toggles, transitions,
-counters of children, newest-first lists, JSON:API resources (stored flat, read at the top)."""
+counters of children, newest-first lists, JSON:API resources (stored flat, read at the top),
+HAL objects and `_embedded` lists."""
 
 from __future__ import annotations
 
-from sandlot.state.envelopes import JsonApi, Relationship, flatten_resource, to_resource
+from sandlot.state.envelopes import Hal, JsonApi, Relationship, flatten_resource, to_resource
 from sandlot.state.inference import HIDDEN_PARENT, Identity, Toggle, infer_model
 
 
@@ -136,3 +137,50 @@ def test_jsonapi_documents_flatten_and_wrap_again() -> None:
                         "relationships": {"folder": {"data": {"type": "folders", "id": "f1"}},
                                           "tags": {"data": []}},
                         "links": {"self": "http://h/notes/n1"}}
+
+
+LINK = _obj(href={"type": "string", "format": "uri"})
+BOOK = _obj(isbn=STR, title=STR, _links=_obj(self=LINK))
+LINE = _obj(id={"type": "integer"}, isbn=STR, quantity={"type": "integer", "default": 1},
+            _links=_obj(self=LINK, book=LINK))
+BASKET = _obj(id=STR, itemCount={"type": "integer"}, _links=_obj(self=LINK, items=LINK),
+              _embedded=_obj(items={"type": "array", "items": LINE}))
+SHOP_HAL = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+    "/accounts": {"post": {"requestBody": _json(_obj(email=STR, password=STR)),
+                           "responses": {"201": {"description": "ok", **_json(_obj(id=STR, email=STR,
+                                                                                     _links=_obj(self=LINK)))}}}},
+    "/auth/token": {"post": {"requestBody": _json(_obj(email=STR, password=STR)),
+                             "responses": {"200": {"description": "ok", **_json(_obj(access_token=STR))}}}},
+    "/books": {"post": {"requestBody": _json(_obj(isbn=STR, title=STR)),
+                        "responses": {"201": {"description": "ok", **_json(BOOK)}}},
+               "get": {"parameters": [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                                      {"name": "size", "in": "query", "schema": {"type": "integer"}}],
+                       "responses": {"200": {"description": "ok", **_json(_obj(
+                           _embedded=_obj(books={"type": "array", "items": BOOK}), _links=_obj(self=LINK)))}}}},
+    "/books/{isbn}": {"get": {"responses": {"200": {"description": "ok", **_json(BOOK)}}}},
+    "/baskets": {"post": {"responses": {"201": {"description": "ok", **_json(BASKET)}}}},
+    "/baskets/{basketId}": {"get": {"responses": {"200": {"description": "ok", **_json(BASKET)}}}},
+    "/baskets/{basketId}/items": {"post": {"requestBody": _json(_obj(isbn=STR, quantity={"type": "integer"})),
+                                           "responses": {"201": {"description": "ok", **_json(LINE)}}}},
+    "/baskets/{basketId}/items/{itemId}": {"delete": {"responses": {"204": {"description": "gone"}}}},
+}}
+
+
+def test_hal_objects_lists_and_a_sign_up_that_issues_no_token() -> None:
+    model = infer_model(SHOP_HAL)
+    books = model.collections["books"]
+    assert books.hal == Hal(("self",), (), True) and set(books.properties) == {"isbn", "title"}
+    assert books.natural and books.id_field == "isbn"
+    baskets = model.collections["baskets"]
+    assert baskets.hal == Hal(("self", "items"), ("items",), True)
+    assert baskets.child_counters == (("itemCount", "items", HIDDEN_PARENT),)
+    listing = model.bindings[("GET", "/books")].pagination
+    assert (listing.items_in, listing.items_field, listing.page_base, listing.limit_param) == \
+        ("_embedded", "books", 0, "size")
+    # A line has no GET of its own: it lives where it is deleted.
+    assert model.collections["items"].server.item_paths == (("/baskets/{basketId}/items/{itemId}", "itemId"),)
+    # The account is opened without a token; the token endpoint logs in.
+    assert model.identity == Identity(users="accounts", identifiers=("email",), password="password",
+                                      token_field="access_token")
+    assert model.bindings[("POST", "/accounts")].action == "signup"
+    assert model.bindings[("POST", "/auth/token")].action == "login"

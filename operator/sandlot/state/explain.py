@@ -68,7 +68,7 @@ def _binding_text(binding: Binding, model: StateModel) -> str:
             text += ", filters " + ", ".join(p if p == prop else f"{p}->{prop}" for p, prop in binding.filters.items())
         pagination = binding.pagination
         if pagination is not None and pagination.items_field:
-            text += f", items in {pagination.items_field}"
+            text += f", items in {pagination.items_in + '.' if pagination.items_in else ''}{pagination.items_field}"
             if pagination.total_field:
                 text += f", total in {pagination.total_field}"
         return text

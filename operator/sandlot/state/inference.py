@@ -32,6 +32,8 @@ from sandlot.util.pointers import deref
 CREATED_NAMES = frozenset({
     "created", "created_at", "createdat", "creation_time", "creationtime", "date_created",
     "datecreated", "inserted_at", "create_time", "createtime", "creation_date", "creationdate",
+    "added_at", "addedat", "placed_at", "placedat", "submitted_at", "submittedat", "posted_at", "postedat",
+    "opened_at", "openedat", "registered_at", "registeredat",
 })
 #: Set when an object is changed, null until then.
 EDITED_NAMES = frozenset({"edited", "edited_at", "editedat", "last_edited_at", "lasteditedat"})
@@ -174,6 +176,8 @@ class Pagination:
 
     shape: str = "array"  # array | envelope
     items_field: str | None = None
+    #: The object holding the items field, when it is not the envelope itself (HAL's `_embedded`).
+    items_in: str | None = None
     has_more_field: str | None = None
     next_field: str | None = None
     total_field: str | None = None
@@ -583,7 +587,6 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
                    and not re.search(r"(?i)(^|_)(id|sid|uuid)$|Id$", id_field))
     slug_source = next((s for s in SLUG_SOURCES if s in props), None) \
         if natural and str(id_field).lower() in SLUG_NAMES else None
-    owner = next((o for o in OWNER_NAMES if o in props), None)
     sent = object_properties(document, request_body_schema(document, list_info.ops.get("POST"), any_media=True))
     if request_wrapper and request_wrapper in sent:
         sent = object_properties(document, sent[request_wrapper])
@@ -592,6 +595,8 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
         sent = {**object_properties(document, sent["attributes"]), **dict.fromkeys(linked, {})}
     writable = _response_names([n for n, sub in sent.items()
                                 if not (isinstance(sub, dict) and sub.get("readOnly"))], props)
+    # Who created it: a property the client cannot send (a book's `author` it sends is a name).
+    owner = next((o for o in OWNER_NAMES if o in props and o not in writable), None)
     server = infer_server_fields(props, writable, str(id_field), examples)
     return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
                       frozenset(required), wrapper, request_wrapper,
@@ -673,7 +678,9 @@ def _list_item_schema(document: Mapping[str, Any], list_schema: Any) -> Any:
         (n for n, s in props.items() if _is_array(s)), None)
     if field_name:
         return deref(document, props[field_name].get("items"))
-    return None
+    embedded = object_properties(document, props.get(HAL_EMBEDDED))
+    found = next((s for s in embedded.values() if _is_array(s)), None)
+    return deref(document, found.get("items")) if found else None
 
 
 def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
@@ -702,6 +709,10 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
         props = object_properties(document, schema)
         items_field = _first(ITEMS_FIELDS, props) or next(
             (n for n, s in props.items() if _is_array(s)), None)
+        embedded = object_properties(document, props.get(HAL_EMBEDDED))
+        if items_field is None and embedded:  # HAL: `{"_embedded": {"orders": [...]}}`
+            items_field = next((n for n, s in embedded.items() if _is_array(s)), None)
+            kwargs["items_in"] = HAL_EMBEDDED if items_field else None
         if items_field:
             counted = [f"{items_field}Count", f"{items_field}_count", f"{items_field}Total"]
             kwargs.update(shape="envelope", items_field=items_field,
@@ -853,11 +864,14 @@ def _locate(paths: Mapping[str, _PathInfo], collections: dict[str, Collection],
             bindings: Mapping[tuple[str, str], Binding]) -> None:
     """Give each collection's server fields the item paths its objects live at (the
     shortest first: Twilio's canonical `/Accounts/{AccountSid}/Recordings/{Sid}.json` rather
-    than the one under a call) and its link maps' sub-resources."""
+    than the one under a call; where it is changed when it cannot be read) and its link maps'
+    sub-resources."""
     for name, collection in list(collections.items()):
-        reads = sorted({(t, b.id_param) for (m, t), b in bindings.items()
-                        if b.collection == name and b.action == "read" and b.id_param},
-                       key=lambda found: (len(_segments(found[0])), found[0]))
+        items = {(t, b.id_param, b.action != "read") for (m, t), b in bindings.items()
+                 if b.collection == name and b.action in ("read", "update", "delete") and b.id_param}
+        # Where it is read, else changed or deleted (a cart line with no GET of its own).
+        reads = [(t, p) for t, p, _ in sorted(items, key=lambda i: (i[2], len(_segments(i[0])), i[0]))]
+        reads = list(dict.fromkeys(reads))
         if not reads:
             continue
         server = replace(collection.server, item_paths=tuple(reads))
@@ -944,7 +958,7 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
     """Find the operations that sign a user up, log one in or out, and read or update the
     current user, when the API issues its own tokens (a token property in the answer, or a
     Set-Cookie it documents); bind them and return how identity works, or None."""
-    signup = login = None
+    signup = login = quiet = None
     for template, info in paths.items():
         op = info.ops.get("POST")
         if op is None:
@@ -958,17 +972,23 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
         top = object_properties(document, schema)
         token = _first(TOKEN_NAMES, answer) or _first(TOKEN_NAMES, top)
         cookie = _set_cookie(document, op)
-        if not (password and identifiers and (token or cookie)):
+        if not (password and identifiers):
             continue
         last = _strip_ext(_segments(template)[-1]).lower() if _segments(template) else ""
         entry = (template, op, password, identifiers, answer, wrapper, top, token, cookie)
         if last in LOGIN_WORDS:
-            login = login or entry
-        else:
+            login = login or (entry if token or cookie else None)
+        elif token or cookie:
             signup = signup or entry
+        elif _first(IDENTIFIER_NAMES, answer):
+            quiet = quiet or entry  # answers the user without a token: a sign-up if a log-in exists
+    if signup is None and login is not None:
+        signup = quiet
     if signup is None and login is None:
         return None
     template, op, password, identifiers, answer, wrapper, top, token, cookie = signup or login  # type: ignore[misc]
+    if login is not None and not (token or cookie):
+        token, cookie = login[7], login[8]  # the token comes from the log-in
     # The user is the answer, the object it wraps, or the object property beside the token.
     user_field = None
     user_props = answer

@@ -193,6 +193,11 @@ def _shape(segment: str) -> str:
     return "{}" if segment.startswith("{") and segment.endswith("}") else segment
 
 
+def strip_format(path: str) -> str:
+    """Return a path without its format suffix (`/Messages/SM1.json` -> `/Messages/SM1`)."""
+    return _FORMAT_SUFFIX.sub("", path)
+
+
 def snake(name: str) -> str:
     """Return a path segment as a link name: `PhoneNumbers` -> `phone_numbers`."""
     name = _FORMAT_SUFFIX.sub("", name)
@@ -288,7 +293,7 @@ def object_links(server: ServerFields, key: Any, obj: Mapping[str, Any], request
     if server.self_link:
         name, absolute = server.self_link
         out[name] = (origin if absolute else "") + base + own
-    stem = _FORMAT_SUFFIX.sub("", own)
+    stem = strip_format(own)
     for link_map in server.link_maps:
         prefix = (origin if link_map.absolute else "") + base + stem
         out[link_map.name] = {name: prefix + suffix for name, suffix in link_map.children}

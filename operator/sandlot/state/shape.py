@@ -168,7 +168,8 @@ def envelope_items(template: Any, pagination: Pagination) -> list[Any]:
     """Return the items of a generated list response (the array, or the envelope's)."""
     if pagination.shape != "envelope" or not pagination.items_field:
         return template if isinstance(template, list) else []
-    found = template.get(pagination.items_field) if isinstance(template, dict) else None
+    holder = template.get(pagination.items_in) if pagination.items_in and isinstance(template, dict) else template
+    found = holder.get(pagination.items_field) if isinstance(holder, dict) else None
     return found if isinstance(found, list) else []
 
 
@@ -179,7 +180,10 @@ def envelope(template: Any, items: list[dict[str, Any]], pagination: Pagination,
     if pagination.shape != "envelope" or not pagination.items_field:
         return items
     out = dict(template) if isinstance(template, dict) else {}
-    out[pagination.items_field] = items
+    if pagination.items_in:  # HAL: the items sit in `_embedded`
+        out[pagination.items_in] = {**(out.get(pagination.items_in) or {}), pagination.items_field: items}
+    else:
+        out[pagination.items_field] = items
     if pagination.has_more_field:
         out[pagination.has_more_field] = has_more
     if pagination.total_field:

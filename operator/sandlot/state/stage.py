@@ -58,7 +58,7 @@ from sandlot.state.inference import (
 )
 from sandlot.state.keys import IssuedKey, live_key_problem
 from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
-from sandlot.state.serverside import object_links, own_path
+from sandlot.state.serverside import children_of, object_links, own_path, strip_format
 from sandlot.state.shape import (
     apply_update,
     build_object,
@@ -146,19 +146,24 @@ class StateStage:
 
     # -- set-up ----------------------------------------------------------------------------
     def _relation_fields(self) -> dict[str, dict[str, str]]:
-        """Map collection -> {field: other collection} for fields that hold another's id."""
-        by_singular = {singularize(name).lower(): name for name in self.model.collections}
+        """Map collection -> {field: other collection} for string fields that hold another's
+        id (`customer`, `customer_id`, `cartId`) or, when the client sends it, another's
+        natural key (a cart line's `isbn` names a book)."""
+        natural = {c.id_field: c.name for c in self.model.collections.values()
+                   if c.natural and not c.slug_source and (c.properties.get(c.id_field) or {}).get("type") != "integer"}
         relations: dict[str, dict[str, str]] = {}
         for name, collection in self.model.collections.items():
             for prop, schema in collection.properties.items():
                 if prop == collection.id_field or not isinstance(schema, dict):
                     continue
-                base = prop.lower().removesuffix("_id").removesuffix("id") if prop.lower() \
-                    not in by_singular else prop.lower()
                 types = schema.get("type")
-                if base in by_singular and by_singular[base] != name and \
-                        (types == "string" or (isinstance(types, list) and "string" in types)):
-                    relations.setdefault(name, {})[prop] = by_singular[base]
+                if not (types == "string" or (isinstance(types, list) and "string" in types)):
+                    continue
+                target = self._relations_target(prop)
+                other = target.name if target is not None else \
+                    natural.get(prop) if prop in collection.writable else None
+                if other is not None and other != name:
+                    relations.setdefault(name, {})[prop] = other
         return relations
 
     def register_seed(self, fixtures: Fixtures, source: str | None = None) -> None:
@@ -276,10 +281,14 @@ class StateStage:
         return type_of
 
     def _relations_target(self, name: str) -> Collection | None:
-        """Return the collection a property names (`channel` -> channels), or None."""
-        base = name.lower().removesuffix("_id").removesuffix("id") or name.lower()
-        return next((c for c in self.model.collections.values()
-                     if singularize(c.name).lower() in (name.lower(), base) or c.name.lower() == name.lower()), None)
+        """Return the collection a property or link relation names by its singular
+        (`channel`, `channel_id`, `channelId` -> channels), or None."""
+        lower = name.lower()
+        by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
+        found = by_singular.get(lower)
+        if found is None:
+            found = by_singular.get(lower.removesuffix("_id").removesuffix("id"))
+        return found
 
     def _conformed(self, collection: Collection, obj: dict[str, Any], sample: Any) -> dict[str, Any]:
         """Return `obj` with the fields its property schemas refuse taken from `sample`."""
@@ -420,7 +429,7 @@ class StateStage:
                          obj: Mapping[str, Any], tenant_id: str) -> MockResponse | None:
         for field_name, other in self._relations.get(collection.name, {}).items():
             value = obj.get(field_name)
-            if isinstance(value, str) and self.store.get_object(tenant_id, other, value) is None:
+            if isinstance(value, str) and self._find(tenant_id, self.model.collections[other], value) is None:
                 # A well-formed id naming nothing: 404 where documented (schemathesis and most
                 # clients read it as "not found"), else the documented 400/422, else 404.
                 status = self._documented(match, 404, 400, 422) or 404
@@ -576,12 +585,61 @@ class StateStage:
 
     def _as_hal(self, req: MockRequest, match: Match, collection: Collection, obj: dict[str, Any], template: Any,
                 own: str | None, tenant_id: str, caller: Caller, depth: int) -> dict[str, Any]:
-        """Return a flat object as HAL: its fields and `_links` on this server."""
-        assert collection.hal is not None
-        hrefs = {}
+        """Return a flat object as HAL: its fields, `_links` on this server (itself, its
+        sub-paths such as a cart's `items`, the objects its fields name such as an order's
+        `cart`) and `_embedded` children (a cart's lines), each a HAL object too."""
+        hal = collection.hal
+        assert hal is not None
+        prefix = (self._origin(req) if hal.absolute else "") + self._base_path(req)
+        hrefs: dict[str, str] = {}
         if own is not None:
-            hrefs["self"] = (self._origin(req) if collection.hal.absolute else "") + self._base_path(req) + own
-        return {**obj, HAL_LINKS: hal_links(collection.hal, hrefs)}
+            hrefs["self"] = prefix + own
+            stem = strip_format(own)
+            hrefs.update({rel: prefix + stem + suffix for rel, suffix in self._sub_paths(collection, hal.links)})
+        for rel in hal.links:
+            target = self._relations_target(rel)
+            if rel in hrefs or target is None or target.name == collection.name:
+                continue
+            key = next((obj[f] for f in (rel, f"{rel}Id", f"{rel}_id", target.id_field)
+                        if obj.get(f) is not None), None)
+            path = own_path(target.server, key, {}, match.path_params) if key is not None else None
+            if path is not None:
+                hrefs[rel] = prefix + path
+        known = template.get(HAL_LINKS) if isinstance(template, dict) else None
+        links = {**(known if isinstance(known, dict) else {}), **hal_links(hal, hrefs)}
+        out = {**obj, HAL_LINKS: links}
+        if hal.embedded and depth == 0:
+            out[HAL_EMBEDDED] = self._embedded(req, match, collection, obj, template, tenant_id, caller)
+        return out
+
+    def _sub_paths(self, collection: Collection, rels: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Return (link relation, path suffix) for the relations naming a sub-path of the item path."""
+        if not collection.server.item_paths:
+            return []
+        loose = {r.lower().replace("_", ""): r for r in rels}
+        found = children_of(collection.server.item_paths[0][0], (o.path for o in self.engine.operations))
+        return [(loose[n.replace("_", "")], suffix) for n, suffix in found if n.replace("_", "") in loose]
+
+    def _embedded(self, req: MockRequest, match: Match, collection: Collection, obj: Mapping[str, Any],
+                  template: Any, tenant_id: str, caller: Caller) -> dict[str, Any]:
+        """Return HAL's `_embedded` of an object: for each embedded relation naming a nested
+        collection, the object's children (the first 100), as HAL."""
+        out: dict[str, Any] = {}
+        for rel in collection.hal.embedded if collection.hal else ():
+            child = next((b for b in self.model.bindings.values() if b.parent_collection == collection.name
+                          and b.parent_field and b.collection.lower() == rel.lower()), None)
+            if child is None or collection.natural:
+                continue
+            kids = self.model.collections[child.collection]
+            page = self.store.list_objects(tenant_id, kids.name, ListQuery(
+                filters={child.parent_field or "": obj.get(collection.id_field)}, limit=100))
+            sample = self._item_template(kids, "sample") if page.items else {}
+            generated = (template.get(HAL_EMBEDDED) or {}).get(rel) if isinstance(template, dict) else None
+            kid_template = generated[0] if isinstance(generated, list) and generated else None
+            out[rel] = [self._as_sent(req, match, kids, self._conformed(kids, self._dressed(
+                req, match, tenant_id, kids, o.data, caller, o.object_id), sample), kid_template, tenant_id,
+                caller, depth=1) for o in page.items]
+        return out
 
     def _public_shape(self, schema: Any, user: StoredObject) -> Any:
         """Return a user as a property holding one shows it: its profile fields, or its name."""
@@ -705,6 +763,10 @@ class StateStage:
                 break
         key = self._natural_key(tenant_id, collection, body if isinstance(body, dict) else {}, parent) \
             if collection.natural else object_id
+        if collection.natural and isinstance(body, dict) and body.get(collection.id_field) is not None \
+                and self._find(tenant_id, collection, key, parent) is not None:
+            return self._refuse(req, match, (409, 422, 400), f"{collection.id_field} has already been taken",
+                                "body", "/" + collection.id_field)
         obj = project(build_object(self._unwrap(collection, self._generated(req, match)),
                                    body, collection, key, now, extra), collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
@@ -868,12 +930,15 @@ class StateStage:
             return next(iter(template.values()))
         return template
 
-    @staticmethod
-    def _credentials_body(body: Any) -> dict[str, Any]:
-        """Return the fields of a sign-up or log-in body (unwrapped from `{"user": {...}}`)."""
+    def _credentials_body(self, body: Any) -> dict[str, Any]:
+        """Return the fields of a sign-up, log-in or profile body (unwrapped from
+        `{"user": {...}}`, a JSON:API document's attributes); a body whose only field is a
+        property of the user (`{"shippingAddress": {...}}`) is not a wrapper."""
+        users = self.model.collections[self.model.identity.users]
         if isinstance(body, dict) and isinstance(body.get("data"), dict) and "attributes" in body["data"]:
             body = body["data"]["attributes"]  # JSON:API
-        elif isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict):
+        elif isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict) \
+                and next(iter(body)) not in users.properties:
             body = next(iter(body.values()))
         return dict(body) if isinstance(body, dict) else {}
 
@@ -1049,7 +1114,7 @@ class StateStage:
                            page_param=pagination.page_param, page_base=pagination.page_base,
                            limit_param=pagination.limit_param,
                            offset_param=pagination.offset_param, next_query=next_query)
-        skip = {f for f in (pagination.items_field, pagination.has_more_field,
+        skip = {f for f in (pagination.items_in or pagination.items_field, pagination.has_more_field,
                             pagination.next_field, pagination.total_field) if f}
         filled, changed = fill_page_fields(body, facts, skip)
         if not changed or schema is None:

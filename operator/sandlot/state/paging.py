@@ -26,7 +26,7 @@ FIELDS = {
     **dict.fromkeys(("page", "pagenumber", "currentpage"), "page"),
     **dict.fromkeys(("pagesize", "perpage"), "page_size"),
     "start": "start", "end": "end",
-    **dict.fromkeys(("uri", "self"), "uri"),
+    **dict.fromkeys(("uri", "self", "url"), "uri"),
     **dict.fromkeys(("next", "nextpageuri", "nextpage", "nexturl", "nextpageurl", "nextlink"),
                     "next"),
     **dict.fromkeys(("prev", "previous", "previouspageuri", "prevpageuri", "previouspage",

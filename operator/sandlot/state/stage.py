@@ -142,6 +142,8 @@ class StateStage:
         self._field_validators: dict[tuple[str, str], Any] = {}
         self._validity: dict[tuple[Any, ...], bool] = {}
         self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
+        self._by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
+        self._sub_path_cache: dict[str, list[tuple[str, str]]] = {}
         self._relations = self._relation_fields()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -284,10 +286,9 @@ class StateStage:
         """Return the collection a property or link relation names by its singular
         (`channel`, `channel_id`, `channelId` -> channels), or None."""
         lower = name.lower()
-        by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
-        found = by_singular.get(lower)
+        found = self._by_singular.get(lower)
         if found is None:
-            found = by_singular.get(lower.removesuffix("_id").removesuffix("id"))
+            found = self._by_singular.get(lower.removesuffix("_id").removesuffix("id"))
         return found
 
     def _conformed(self, collection: Collection, obj: dict[str, Any], sample: Any) -> dict[str, Any]:
@@ -616,9 +617,12 @@ class StateStage:
         """Return (link relation, path suffix) for the relations naming a sub-path of the item path."""
         if not collection.server.item_paths:
             return []
-        loose = {r.lower().replace("_", ""): r for r in rels}
-        found = children_of(collection.server.item_paths[0][0], (o.path for o in self.engine.operations))
-        return [(loose[n.replace("_", "")], suffix) for n, suffix in found if n.replace("_", "") in loose]
+        if collection.name not in self._sub_path_cache:
+            loose = {r.lower().replace("_", ""): r for r in rels}
+            found = children_of(collection.server.item_paths[0][0], (o.path for o in self.engine.operations))
+            self._sub_path_cache[collection.name] = [(loose[n.replace("_", "")], suffix) for n, suffix in found
+                                                     if n.replace("_", "") in loose]
+        return self._sub_path_cache[collection.name]
 
     def _embedded(self, req: MockRequest, match: Match, collection: Collection, obj: Mapping[str, Any],
                   template: Any, tenant_id: str, caller: Caller) -> dict[str, Any]:

@@ -140,7 +140,17 @@ def test_the_projects_crds_load_and_the_quickstart_example_applies(tmp_path: Pat
             assert answer.status_code == 201, f"{example.name}: {doc['kind']} refused: {answer.json().get('message')}"
             stored = answer.json()
             for key, value in (doc.get("spec") or {}).items():
-                assert stored["spec"][key] == value, f"spec.{key} was pruned or changed by the CRD schema"
+                assert _kept(value, stored["spec"][key]), f"spec.{key} was pruned or changed by the CRD schema"
+
+
+def _kept(sent: object, stored: object) -> bool:
+    """Tell whether everything sent was stored unchanged: the schema may add its defaults
+    (`lenient: false` on a downstream), never drop or change a field."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(k in stored and _kept(v, stored[k]) for k, v in sent.items())
+    if isinstance(sent, list):
+        return isinstance(stored, list) and len(sent) == len(stored) and all(map(_kept, sent, stored))
+    return sent == stored
 
 
 GIZMO_SCHEMA = {"type": "object", "properties": {

@@ -8,6 +8,7 @@ model classes (which silently drop unknown fields). Called by the kopf handlers 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ import kubernetes
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from sandlot.reconcile.naming import ANNOTATION_HASH
+from sandlot.reconcile.naming import ANNOTATION_HASH, ANNOTATION_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ KINDS: dict[tuple[str, str], Kind] = {
     ("apps/v1", "Deployment"): Kind("deployments", True),
     ("batch/v1", "Job"): Kind("jobs", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): Kind("networkpolicies", True),
+    ("networking.k8s.io/v1", "ServiceCIDR"): Kind("servicecidrs", False),
     ("sandlot.dev/v1alpha1", "SandboxEnvironment"): Kind("sandboxenvironments", True),
     ("sandlot.dev/v1alpha1", "SandboxTenant"): Kind("sandboxtenants", False),
 }
@@ -54,8 +56,16 @@ CREATE_ONLY = {("v1", "Secret")}
 RECREATE = {("batch/v1", "Job")}
 
 
+#: A Kubernetes object as the API sends it: decoded JSON.
+Obj = dict[str, Any]
+
+
 class NotFound(Exception):
     """The object (or the namespace it should live in) does not exist."""
+
+
+class Conflict(Exception):
+    """An object of the wanted name exists but was not made for this sandbox: it is never adopted."""
 
 
 class Recreating(Exception):
@@ -78,7 +88,14 @@ def make_api_client() -> k8s.ApiClient:
     return k8s.ApiClient(cfg)
 
 
-def config_hash(obj: dict[str, Any]) -> str:
+def secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    """Return a Secret's values as text (data is base64; stringData, when echoed, is plain)."""
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return values
+
+
+def config_hash(obj: Obj) -> str:
     """Return a digest of what the operator wants for `obj` (annotation excluded)."""
     clean = json.loads(json.dumps(obj, sort_keys=True))
     clean.get("metadata", {}).get("annotations", {}).pop(ANNOTATION_HASH, None)
@@ -107,9 +124,9 @@ class Kube:
         self.api = api_client or k8s.ApiClient()
         self.writes = 0
 
-    def _call(self, method: str, path: str, *, body: Any = None, query: list | None = None,
-              content_type: str = "application/json") -> Any:
-        """Call the API and return the decoded JSON body."""
+    def _call(self, method: str, path: str, *, body: Any = None, query: list[tuple[str, str]] | None = None,
+              content_type: str = "application/json") -> Obj:
+        """Call the API and return the decoded JSON body (always an object for these calls)."""
         if method != "GET":
             self.writes += 1
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -122,9 +139,10 @@ class Kube:
         raw = resp.read()
         if not 200 <= resp.status < 300:
             raise ApiException(status=resp.status, reason=resp.reason, body=raw.decode("utf-8", "replace"))
-        return json.loads(raw) if raw else {}
+        decoded: Obj = json.loads(raw) if raw else {}
+        return decoded
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         """Return the object, or None when it does not exist."""
         try:
             return self._call("GET", _path(api_version, kind, namespace, name))
@@ -134,13 +152,13 @@ class Kube:
             raise
 
     def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict]:
+             label_selector: str | None = None) -> list[Obj]:
         """Return the objects of a kind (in one namespace or all), optionally selected by labels."""
         query = [("labelSelector", label_selector)] if label_selector else []
         data = self._call("GET", _path(api_version, kind, namespace), query=query)
         return list(data.get("items") or [])
 
-    def create(self, obj: dict) -> dict:
+    def create(self, obj: Obj) -> Obj:
         """Create `obj`; raise NotFound when its namespace does not exist."""
         meta = obj["metadata"]
         try:
@@ -150,14 +168,14 @@ class Kube:
                 raise NotFound(f"namespace {meta.get('namespace')} not found") from exc
             raise
 
-    def replace(self, obj: dict) -> dict:
+    def replace(self, obj: Obj) -> Obj:
         """Replace `obj` (its metadata.resourceVersion guards against lost updates)."""
         meta = obj["metadata"]
         return self._call("PUT", _path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]),
                           body=obj)
 
-    def patch(self, api_version: str, kind: str, name: str, patch: dict, *, namespace: str | None = None,
-              status: bool = False) -> dict:
+    def patch(self, api_version: str, kind: str, name: str, patch: Obj, *, namespace: str | None = None,
+              status: bool = False) -> Obj:
         """Apply a JSON merge patch to an object or its status subresource."""
         path = _path(api_version, kind, namespace, name, "status" if status else None)
         return self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")
@@ -174,11 +192,13 @@ class Kube:
             raise
 
 
-def ensure(kube: Kube, desired: dict, *, probably_absent: bool = False) -> str:
+def ensure(kube: Kube, desired: Obj, *, probably_absent: bool = False) -> str:
     """Make one object match `desired`; return "created", "updated" or "unchanged".
 
     Idempotent and restart-safe: the hash annotation says whether the live object already
     holds what is wanted, so an unchanged object is never written and nothing is created twice.
+    A live object whose owner annotation differs from the desired one raises Conflict: the
+    operator changes only what it made for the same sandbox.
     `probably_absent` (its namespace was created a moment ago) tries the create first and reads
     the object only when the create answers 409, saving a GET per object on a new sandbox.
     """
@@ -198,9 +218,15 @@ def ensure(kube: Kube, desired: dict, *, probably_absent: bool = False) -> str:
             live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             if live is None:
                 raise
+    live_annotations = live.get("metadata", {}).get("annotations") or {}
+    owner = meta["annotations"].get(ANNOTATION_OWNER)
+    if owner is not None and live_annotations.get(ANNOTATION_OWNER) != owner:
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        raise Conflict(f"{obj['kind']} {where}{meta['name']} exists and was not made for sandbox {owner}; it is "
+                       "never adopted, changed or deleted: delete or rename it, or rename the SandboxEnvironment")
     if key in CREATE_ONLY:
         return "unchanged"
-    if (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_HASH) == digest:
+    if live_annotations.get(ANNOTATION_HASH) == digest:
         return "unchanged"
     if key in RECREATE:
         kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))

@@ -8,16 +8,22 @@ prints the URLs, key and the env vars the app needs, and serves until Ctrl-C.
 
 All stubs share one uvicorn server listening on several sockets; a small dispatcher sends
 each request to the stub that owns the port it arrived on. So one signal handler stops all.
+
+While it serves, `SpecFollower` watches the manifest and the YAML files beside it: when a
+downstream's spec (a ConfigMap there) changes, that stub is reloaded in place (its stateful
+data stays: the store is untouched, the state stage infers its collections again) and the
+changes, found by `sandlot diff`'s engine, are reported with the breaking ones first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import shutil
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,9 @@ from typing import Any
 import yaml
 
 from sandlot.api.v1alpha1 import Downstream, SandboxEnvironment
+from sandlot.diff.formats import Report, render_summary
+from sandlot.diff.inputs import DiffInputError, load_input
+from sandlot.diff.run import compare, display_path
 from sandlot.http.app import HttpApp
 from sandlot.http.asgi import Receive, Scope, Send
 from sandlot.http.compose import build_app
@@ -33,7 +42,7 @@ from sandlot.state.fixtures import FixtureError, Fixtures, fixtures_source, pars
 from sandlot.state.keys import IssuedKey, hash_key, issue_key, key_from_secret
 from sandlot.state.stage import StateStage
 from sandlot.util.appenv import app_environment, as_dotenv
-from sandlot.util.sources import read_source
+from sandlot.util.sources import SourceError, read_source
 
 log = logging.getLogger("sandlot.up")
 
@@ -54,6 +63,7 @@ class Stub:
     sock: socket.socket
     app: HttpApp
     root: str  # the URL without the spec's base path: where /__sandlot/ lives
+    spec: str = ""  # what the stub loads: the file written from its ConfigMap (or S3 object), or the URL
 
     @property
     def state(self) -> StateStage | None:
@@ -77,6 +87,7 @@ class LocalSandbox:
     tenant_id: str
     admin_token: str
     app_env: dict[str, str] = field(default_factory=dict)
+    manifest: Path = Path()
 
     def close(self) -> None:
         """Close every socket and store."""
@@ -209,7 +220,7 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
             app = build_app(spec, db=db, config=config, default_scenario=downstream.scenario,
                             lenient=lenient or downstream.lenient)
             root = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
-            stubs.append(Stub(downstream.name, downstream.envVar, sock, app, root))
+            stubs.append(Stub(downstream.name, downstream.envVar, sock, app, root, spec))
             sock = None
             state = app.pipeline.state
             if state is not None:
@@ -237,7 +248,7 @@ def start_sandbox(manifest: Path, *, host: str = "127.0.0.1", port: int = 4010,
                                         [(s.env_var, s.url) for s in stubs], api_key=key.secret))
     # It holds the sandbox key, as the credentials file does: only the owner may read it.
     _write_private(state_dir / APP_ENV_FILE, "".join(f"{k}={v}\n" for k, v in app_env.items()))
-    return LocalSandbox(name, state_dir, stubs, key, tenant_id, admin_token, app_env)
+    return LocalSandbox(name, state_dir, stubs, key, tenant_id, admin_token, app_env, manifest)
 
 
 def _credential(stubs: list[Stub], saved: Mapping[str, str]) -> tuple[IssuedKey, str]:
@@ -281,19 +292,106 @@ def summary(sandbox: LocalSandbox) -> str:
     return "\n".join(lines)
 
 
-class Dispatcher:
-    """An ASGI app that hands each connection to the stub listening on its local port."""
+class SpecFollower:
+    """Follow the downstreams' specs as their manifests are edited (see the module docstring).
 
-    def __init__(self, by_port: Mapping[int, HttpApp]) -> None:
+    Only specs held in ConfigMaps beside the manifest are followed: a URL or S3 source is read
+    at start (the operator polls those in a cluster). `report` gets one text per event: the
+    changes of a reloaded spec, or why a change is not served."""
+
+    def __init__(self, sandbox: LocalSandbox, report: Callable[[str], None], *, color: bool = False) -> None:
+        self.sandbox = sandbox
+        self.report = report
+        self.color = color
+        self.served = {stub.name: _read_text(stub.spec) for stub in sandbox.stubs}
+        self.seen = dict(self.served)  # the last text read, served or not (a broken edit is reported once)
+        self._last_problem: str | None = None
+
+    def check(self) -> list[str]:
+        """Read the manifests again; reload every stub whose spec changed; return (and report) what happened."""
+        reports: list[str] = []
+        try:
+            doc, docs = read_manifests(self.sandbox.manifest)
+            env = parse_environment(doc, str(self.sandbox.manifest))
+            texts = {d.name: read_source(d.openapi, docs, str(self.sandbox.manifest))
+                     for d in env.spec.downstreams if d.openapi.configMap is not None}
+        except (UpError, SourceError) as exc:
+            problem = f"{self.sandbox.manifest}: {exc}" if str(self.sandbox.manifest) not in str(exc) else str(exc)
+            if problem != self._last_problem:
+                reports.append(f"cannot read the changed manifest, still serving the last good specs: {problem}")
+            self._last_problem = problem
+            return self._send(reports)
+        self._last_problem = None
+        for stub in self.sandbox.stubs:
+            text = texts.get(stub.name)
+            if text is None or text == self.seen.get(stub.name):
+                continue
+            self.seen[stub.name] = text
+            reports.append(self._update(stub, text))
+        return self._send(reports)
+
+    def _update(self, stub: Stub, text: str) -> str:
+        """Serve a stub's new spec text; return the report (the diff summary, or why it is not served)."""
+        current = Path(stub.spec)
+        previous = current.with_name(f"{current.stem}.previous{current.suffix}")
+        previous.write_text(self.served[stub.name], encoding="utf-8")
+        current.write_text(text, encoding="utf-8")
+        holder = stub.app.holder
+        if not holder.reload():  # the file keeps the text the error's lines point into
+            return (f"{stub.name}: the changed spec cannot be served, still serving the last good one: "
+                    f"{holder.last_error}")
+        self.served[stub.name] = text
+        old, new = display_path(str(previous)), display_path(str(current))
+        try:
+            report = Report(old, new, compare(load_input(str(previous)), load_input(str(current))))
+        except DiffInputError as exc:
+            return f"{stub.name}: the spec changed and is served; it could not be compared: {exc}"
+        kept = "stateful data kept" if stub.state is not None else "stateless"
+        return (f"{stub.name}: the spec changed and is served now ({kept}): "
+                + render_summary(report, color=self.color).rstrip("\n"))
+
+    def _send(self, reports: list[str]) -> list[str]:
+        for text in reports:
+            self.report(text)
+        return reports
+
+    async def run(self) -> None:
+        """Check on every change to the watched files, until cancelled."""
+        import watchfiles
+
+        folder = self.sandbox.manifest if self.sandbox.manifest.is_dir() else self.sandbox.manifest.parent
+
+        def watched(_change: object, path: str) -> bool:
+            return path.endswith((".yaml", ".yml"))
+
+        async for _changes in watchfiles.awatch(folder, watch_filter=watched, recursive=False, debounce=200, step=50):
+            try:
+                await asyncio.to_thread(self.check)
+            except Exception:  # noqa: BLE001 - a surprise in one check must not stop following
+                log.exception("following the specs failed; still serving the last good ones")
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return ""  # a URL: not followed
+
+
+Background = Callable[[], Coroutine[None, None, None]]
+
+
+class Dispatcher:
+    """An ASGI app that hands each connection to the stub listening on its local port, and runs
+    `background` (the spec follower) while it serves."""
+
+    def __init__(self, by_port: Mapping[int, HttpApp], background: Background | None = None) -> None:
         self.by_port = dict(by_port)
+        self.background = background
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            message = await receive()
-            while message["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-                message = await receive()
-            await send({"type": "lifespan.shutdown.complete"})
+            await self._lifespan(receive, send)
             return
         server = scope.get("server") or ("", 0)
         app = self.by_port.get(int(server[1] or 0))
@@ -301,12 +399,28 @@ class Dispatcher:
             return
         await app(scope, receive, send)
 
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        task: asyncio.Task[None] | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.background is not None:
+                    task = asyncio.create_task(self.background())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if task is not None:
+                    task.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-def serve(sandbox: LocalSandbox, log_level: str = "warning") -> None:
-    """Serve every stub until SIGINT/SIGTERM; uvicorn stops accepting, finishes the requests
-    in flight and returns (the signal is not re-raised, so the caller cleans up)."""
+
+def serve(sandbox: LocalSandbox, log_level: str = "warning", follower: SpecFollower | None = None) -> None:
+    """Serve every stub until SIGINT/SIGTERM, following the specs with `follower`; uvicorn stops
+    accepting, finishes the requests in flight and returns (the signal is not re-raised, so the
+    caller cleans up)."""
     from sandlot.http.serve import serve_until_stopped
 
-    dispatcher = Dispatcher({s.sock.getsockname()[1]: s.app for s in sandbox.stubs})
-    serve_until_stopped(dispatcher, sockets=[s.sock for s in sandbox.stubs], lifespan="off",
+    dispatcher = Dispatcher({s.sock.getsockname()[1]: s.app for s in sandbox.stubs},
+                            follower.run if follower is not None else None)
+    serve_until_stopped(dispatcher, sockets=[s.sock for s in sandbox.stubs], lifespan="on",
                         access_log=False, log_level=log_level)

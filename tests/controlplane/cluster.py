@@ -133,7 +133,7 @@ def _write_key(path: Path, key: Any) -> None:
     path.chmod(0o600)
 
 
-def _cert(subject: x509.Name, public_key: Any, issuer: x509.Name, signing_key: Any, *, ca: bool = False,
+def issue_certificate(subject: x509.Name, public_key: Any, issuer: x509.Name, signing_key: Any, *, ca: bool = False,
           sans: list[x509.GeneralName] | None = None, client: bool = False) -> x509.Certificate:
     """Return a certificate valid for a week: a CA, a serving or a client certificate."""
     now = dt.datetime.now(dt.UTC)
@@ -163,7 +163,7 @@ def make_pki(directory: Path, client_identities: dict[str, tuple[str, list[str]]
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandlot-test-ca")])
-    ca_cert = _cert(ca_name, ca_key.public_key(), ca_name, ca_key, ca=True)
+    ca_cert = issue_certificate(ca_name, ca_key.public_key(), ca_name, ca_key, ca=True)
     pki = Pki(ca_cert=directory / "ca.crt", ca_key=directory / "ca.key",
               serving_cert=directory / "apiserver.crt", serving_key=directory / "apiserver.key",
               sa_private=directory / "sa.key", sa_public=directory / "sa.pub")
@@ -177,7 +177,7 @@ def make_pki(directory: Path, client_identities: dict[str, tuple[str, list[str]]
         x509.DNSName("kubernetes.default.svc"), x509.DNSName("kubernetes.default.svc.cluster.local"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(service_ip),
     ]
-    serving = _cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
+    serving = issue_certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
                     serving_key.public_key(), ca_name, ca_key, sans=sans)
     pki.serving_cert.write_bytes(serving.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.serving_key, serving_key)
@@ -192,7 +192,7 @@ def make_pki(directory: Path, client_identities: dict[str, tuple[str, list[str]]
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user),
                              *[x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]])
-        cert = _cert(subject, key.public_key(), ca_name, ca_key, client=True)
+        cert = issue_certificate(subject, key.public_key(), ca_name, ca_key, client=True)
         cert_path, key_path = directory / f"{short}.crt", directory / f"{short}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(key_path, key)

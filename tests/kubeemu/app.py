@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from .catalog import SERVER_VERSION, Catalog, ResourceType, api_group, api_group_list, api_resource_list
-from .errors import ApiError
+from .errors import ApiError, details
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .store import Store, WatchEvent
 
@@ -90,6 +90,14 @@ def _as_version(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[
     """Return the object as seen through a URL's version (no conversion besides apiVersion)."""
     api_version = rtype.api_version(version)
     return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
+
+
+def _list_item(obj: dict[str, Any], rtype: ResourceType, version: str) -> dict[str, Any]:
+    """Return an object as a list shows it: kube-apiserver leaves kind and apiVersion out of the items
+    of built-in lists (the list says them); custom resources keep theirs."""
+    if rtype.custom:
+        return _as_version(obj, rtype, version)
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
 
 
 def paginate(items: list[dict[str, Any]], list_rv: str, limit: str | None, token: str | None,
@@ -266,7 +274,7 @@ class ApiHandler:
                             raise
             page, list_meta = paginate(items, list_rv, query.get("limit"), query.get("continue"))
             return _json({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version(version),
-                          "metadata": list_meta, "items": [_as_version(obj, rtype, version) for obj in page]})
+                          "metadata": list_meta, "items": [_list_item(obj, rtype, version) for obj in page]})
         if verb == "create":
             created = self.store.create(rtype, namespace, await self._body(request), version)
             return _json(_as_version(created, rtype, version), 201)
@@ -287,11 +295,10 @@ class ApiHandler:
         if "propagationPolicy" in query:
             options["propagationPolicy"] = query["propagationPolicy"]
         result = self.store.delete(rtype, namespace, name, options)
-        if result["metadata"].get("deletionTimestamp") or rtype.custom:
-            return _json(_as_version(result, rtype, version))  # pending finalizers, or a custom resource
+        if result["metadata"].get("deletionTimestamp"):
+            return _json(_as_version(result, rtype, version))  # pending finalizers: the object as it is now
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                      "details": {"name": name, "group": rtype.group, "kind": rtype.plural,
-                                  "uid": result["metadata"]["uid"]}})
+                      "details": details(name, rtype.group, rtype.plural, uid=result["metadata"]["uid"])})
 
     async def _watch(self, request: web.Request, rtype: ResourceType, version: str, namespace: str | None,
                      matches) -> web.StreamResponse:

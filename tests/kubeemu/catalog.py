@@ -22,12 +22,12 @@ from .schemas import CustomResourceSchema
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 SERVER_VERSION = {
     "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.0-kubeemu",
+    "minor": "36",
+    "gitVersion": "v1.36.3-kubeemu",
     "gitCommit": "kubeemu",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
-    "goVersion": "go1.22",
+    "goVersion": "go1.26",
     "compiler": "gc",
     "platform": "linux/amd64",
 }
@@ -46,7 +46,8 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     has_status: bool = False
-    custom: bool = False  # served from a CRD: deletes return the object, like the real apiserver
+    custom: bool = False  # served from a CRD
+    verbs: tuple[str, ...] = ALL_VERBS
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,7 +71,7 @@ class ResourceType:
             "singularName": self.singular or self.kind.lower(),
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -84,28 +85,34 @@ class ResourceType:
 
 
 def _builtin(group: str, version: str, plural: str, kind: str, namespaced: bool = True,
-             short: tuple[str, ...] = (), status: bool = False) -> ResourceType:
+             short: tuple[str, ...] = (), status: bool = False, categories: tuple[str, ...] = (),
+             verbs: tuple[str, ...] = ALL_VERBS) -> ResourceType:
     return ResourceType(group=group, versions=(version,), plural=plural, kind=kind, namespaced=namespaced,
-                        singular=kind.lower(), short_names=short, has_status=status)
+                        singular=kind.lower(), short_names=short, has_status=status, categories=categories,
+                        verbs=verbs)
 
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), status=True),
+    _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), status=True,
+             verbs=tuple(v for v in ALL_VERBS if v != "deletecollection")),
     _builtin("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _builtin("", "v1", "secrets", "Secret"),
-    _builtin("", "v1", "services", "Service", short=("svc",), status=True),
+    _builtin("", "v1", "services", "Service", short=("svc",), status=True, categories=("all",)),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _builtin("", "v1", "resourcequotas", "ResourceQuota", short=("quota",), status=True),
     _builtin("", "v1", "limitranges", "LimitRange", short=("limits",)),
     _builtin("", "v1", "events", "Event", short=("ev",)),
-    _builtin("", "v1", "pods", "Pod", short=("po",), status=True),
+    _builtin("", "v1", "pods", "Pod", short=("po",), status=True, categories=("all",)),
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",)),
-    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), status=True),
-    _builtin("batch", "v1", "jobs", "Job", status=True),
+    _builtin("apps", "v1", "deployments", "Deployment", short=("deploy",), status=True, categories=("all",)),
+    _builtin("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
     _builtin("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",)),
+    # Served as the real apiserver serves it (1.33+), but holding no object: the real one's
+    # `kubernetes` ServiceCIDR comes from --service-cluster-ip-range, which the emulator has not.
+    _builtin("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", namespaced=False, status=True),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-             namespaced=False, short=("crd", "crds"), status=True),
+             namespaced=False, short=("crd", "crds"), status=True, categories=("api-extensions",)),
     # kopf's peering CRDs: kopf.dev is current, zalando.org the legacy group kopf still looks for.
     *(ResourceType(group=group, versions=("v1",), plural=plural, kind=kind, namespaced=namespaced,
                    singular=kind.lower(), custom=True)
@@ -226,6 +233,10 @@ class Catalog:
             versions = groups.setdefault(rtype.group, [])
             versions.extend(v for v in rtype.versions if v not in versions)
         return groups
+
+    def types(self) -> list[ResourceType]:
+        """Return every served type."""
+        return list(self._by_key.values())
 
     def types_in(self, group: str, version: str) -> list[ResourceType]:
         """Return the types served in one group version."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from .errors import ApiError
+from .errors import FieldError, invalid_fields
 
 _COMPOSITES = ("allOf", "anyOf", "oneOf")
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
@@ -85,33 +85,41 @@ def _field_path(path: Any) -> str:
     return text.lstrip(".") or "<root>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    """Return one validation failure in the apiserver's words."""
+def _describe(error: jsonschema.ValidationError) -> FieldError:
+    """Return one validation failure as kube-apiserver words it."""
     field, value, rule = _field_path(error.absolute_path), error.instance, error.validator_value
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else _JSON_TYPES[type(value)]
     if error.validator == "required":
         missing = next((r for r in rule if isinstance(value, dict) and r not in value), rule[0])
-        return f"{field + '.' if field != '<root>' else ''}{missing}: Required value"
+        return FieldError(f"{field + '.' if field != '<root>' else ''}{missing}", "Required value")
     if error.validator == "type":
         actual = _JSON_TYPES.get(type(value), "null")
         expected = rule if isinstance(rule, str) else " or ".join(r for r in rule if r != "null")
-        return f'{field}: Invalid value: "{actual}": {field} in body must be of type {expected}: "{actual}"'
+        return FieldError(field, f'Invalid value: "{actual}": {field} in body must be of type {expected}: "{actual}"',
+                          "FieldValueTypeInvalid")
     if error.validator == "enum":
-        return f"{field}: Unsupported value: {shown}: supported values: " + ", ".join(json.dumps(v) for v in rule if v is not None)
+        return FieldError(field, f"Unsupported value: {shown}: supported values: "
+                          + ", ".join(json.dumps(v) for v in rule if v is not None))
     if error.validator == "pattern":
-        return f"{field}: Invalid value: {shown}: {field} in body should match '{rule}'"
+        return FieldError(field, f"Invalid value: {shown}: {field} in body should match '{rule}'")
     if error.validator in ("minimum", "maximum"):
         bound = "greater" if error.validator == "minimum" else "less"
-        return f"{field}: Invalid value: {shown}: {field} in body should be {bound} than or equal to {rule}"
+        return FieldError(field, f"Invalid value: {shown}: {field} in body should be {bound} than or equal to {rule}")
     if error.validator == "minLength":
-        return f"{field}: Invalid value: {shown}: {field} in body should be at least {rule} chars long"
+        return FieldError(field, f"Invalid value: {shown}: {field} in body should be at least {rule} chars long")
     if error.validator == "maxLength":
-        return f"{field}: Too long: may not be more than {rule} bytes"
+        return FieldError(field, f"Too long: may not be more than {rule} bytes")
     if error.validator == "maxItems":
-        return f"{field}: Too many: {len(value)}: must have at most {rule} items"
+        return FieldError(field, f"Too many: {len(value)}: must have at most {rule} items")
     if error.validator == "minItems":
-        return f"{field}: Invalid value: {len(value)}: {field} in body should have at least {rule} items"
-    return f"{field}: Invalid value: {shown}: {error.message}"
+        return FieldError(field, f"Invalid value: {len(value)}: {field} in body should have at least {rule} items")
+    return FieldError(field, f"Invalid value: {shown}: {error.message}")
+
+
+#: Errors after which kube-apiserver does not evaluate the CEL rules (the object's shape is wrong).
+_BLOCKING = ("FieldValueNotSupported", "FieldValueRequired", "FieldValueTypeInvalid")
+_RULES_SKIPPED = FieldError("<nil>", "Invalid value: null: some validation rules were not checked because the "
+                            "object was invalid; correct the existing errors to complete validation")
 
 
 class CelRules:
@@ -135,15 +143,14 @@ class CelRules:
             return True
         return result is not False and not (isinstance(result, celpy.celtypes.BoolType) and not result)
 
-    def failures(self, schema: dict[str, Any], value: Any, path: tuple = ()) -> list[str]:
-        """Return a message for every rule the value (or a part of it) breaks."""
+    def failures(self, schema: dict[str, Any], value: Any, path: tuple = ()) -> list[FieldError]:
+        """Return a field error for every rule the value (or a part of it) breaks."""
         found = []
         for validation in schema.get("x-kubernetes-validations") or []:
             rule = validation.get("rule", "")
             if "oldSelf" not in rule and not self._holds(rule, value):
-                kind = _JSON_TYPES.get(type(value), "null")
-                found.append(f'{_field_path(path)}: Invalid value: "{kind}": '
-                             f'{validation.get("message") or "failed rule: " + rule}')
+                found.append(FieldError(_field_path(path),
+                                        f'Invalid value: {validation.get("message") or "failed rule: " + rule}'))
         if isinstance(value, dict):
             extra = schema.get("additionalProperties")
             for key, item in value.items():
@@ -168,17 +175,20 @@ class CustomResourceSchema:
         jsonschema.Draft4Validator.check_schema(checked)
         self._validator = jsonschema.Draft4Validator(checked)
 
-    def conform(self, obj: dict[str, Any], qualified_kind: str) -> dict[str, Any]:
-        """Return obj pruned and defaulted; raise 422 Invalid listing every schema violation."""
+    def conform(self, obj: dict[str, Any], group: str) -> dict[str, Any]:
+        """Return obj pruned and defaulted; raise 422 Invalid listing every schema violation.
+
+        As in kube-apiserver, the CEL rules are not evaluated when the OpenAPI checks found a
+        missing field, a wrong type or an unsupported value; a last cause says so.
+        """
         body = prune_and_default(self.schema, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")})
         result = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"], **body}
-        errors = sorted(self._validator.iter_errors(result), key=lambda e: list(map(str, e.absolute_path)))
-        causes = [_describe(e) for e in errors] + self._cel.failures(self.schema, body)
-        if causes:
-            name = obj["metadata"].get("name", "")
-            listed = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
-            raise ApiError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {listed}',
-                           {"name": name, "kind": obj["kind"],
-                            "causes": [{"reason": "FieldValueInvalid", "message": c, "field": c.split(":", 1)[0]}
-                                       for c in causes]})
+        errors = [_describe(e) for e in sorted(self._validator.iter_errors(result),
+                                               key=lambda e: list(map(str, e.absolute_path)))]
+        if any(e.reason in _BLOCKING for e in errors):
+            errors.append(_RULES_SKIPPED)
+        else:
+            errors += self._cel.failures(self.schema, body)
+        if errors:
+            raise invalid_fields(obj["kind"], group, obj["metadata"].get("name", ""), errors)
         return result

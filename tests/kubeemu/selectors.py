@@ -78,7 +78,8 @@ def parse_field_selector(selector: str | None) -> Predicate:
             raise SelectorError(f"invalid field selector term {term!r}: use field=value or field!=value")
         field, operator, value = match.groups()
         if field not in SUPPORTED_FIELDS:
-            raise SelectorError(f'field label not supported: {field} (the emulator supports {", ".join(SUPPORTED_FIELDS)})')
+            raise SelectorError(f'"{field}" is not a known field selector: only '
+                                + ", ".join(f'"{f}"' for f in SUPPORTED_FIELDS))
         attribute = field.split(".", 1)[1]
         checks.append((attribute, operator != "!=", value))
 

@@ -30,8 +30,8 @@ import uuid
 from typing import Any
 
 from .catalog import Catalog, CrdError, ResourceType, crd_schemas, resource_type_from_crd
-from .errors import ApiError, invalid, not_found, qualified
-from .immutability import immutable_change
+from .errors import ApiError, FieldError, conflict, details, invalid, invalid_fields, not_found, qualified
+from .immutability import immutable_changes
 from .patches import apply_patch, patch_media_type
 from .workloads import WorkloadSimulator
 
@@ -39,6 +39,12 @@ ObjKey = tuple[tuple[str, str], str, str]  # ((group, plural), namespace or "", 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+FOREGROUND = "foregroundDeletion"
+ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+                       "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+                       "guaranteed across distributions of Kubernetes clusters.")
+#: The emulator has no TLS and no CA: the root CA ConfigMap holds a placeholder, not a certificate.
+ROOT_CA = "-----BEGIN CERTIFICATE-----\nkubeemu serves plain HTTP and has no CA\n-----END CERTIFICATE-----\n"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -84,40 +90,124 @@ def _spec_part(obj: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ignored}
 
 
-def _pick(obj: dict[str, Any], dotted: str) -> Any:
-    """Return the value at a dotted field path (None when absent)."""
-    for part in dotted.split("."):
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return obj
+_SUBDOMAIN_RULE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                   "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                   "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_DNS_LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+                   "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                   "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+_NAME_PART_RULE = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                   "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+_LABEL_VALUE_RULE = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                     "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                     "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+#: Kinds whose names are DNS labels (the rest are DNS subdomains), as kube-apiserver 1.36 validates them.
+_LABEL_NAMED = {NAMESPACES, ("", "services")}
+#: Kinds whose objects carry metadata.generation in kube-apiserver 1.36 (custom resources always do).
+GENERATION_KINDS = {("", "pods"), ("apps", "deployments"), ("batch", "jobs"), ("networking.k8s.io", "networkpolicies"),
+                    CRDS}
+
+
+def has_generation(rtype: ResourceType) -> bool:
+    """Tell whether objects of a type carry metadata.generation (ConfigMaps, Secrets, Namespaces ... do not)."""
+    return rtype.custom or rtype.key in GENERATION_KINDS
+
+
+def _quoted(value: Any) -> str:
+    """Return a value as Go's field errors print it (JSON, no spaces)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _name_errors(rtype: ResourceType, name: str) -> list[FieldError]:
+    """Return what kube-apiserver says about a name that is not a DNS subdomain (or label)."""
+    def bad(problem: str) -> FieldError:
+        return FieldError("metadata.name", f"Invalid value: {_quoted(name)}: {problem}")
+
+    if rtype.key == ("", "services") and "." in name:
+        return [bad("must not contain dots")]
+    if rtype.key in _LABEL_NAMED:
+        return ([bad("must be no more than 63 characters")] if len(name) > 63 else []) + (
+            [] if _DNS_LABEL.match(name) else [bad(_DNS_LABEL_RULE)])
+    return ([bad("must be no more than 253 characters")] if len(name) > 253 else []) + (
+        [] if _DNS_SUBDOMAIN.match(name) else [bad(_SUBDOMAIN_RULE)])
+
+
+def _label_errors(labels: dict[str, str]) -> list[FieldError]:
+    """Return what kube-apiserver says about invalid label keys and values."""
+    found = []
+    for key, value in labels.items():
+        prefix, slash, label_name = key.rpartition("/")
+        problems = []
+        if not label_name:
+            problems.append("name part must be non-empty")
+        elif len(label_name) > 63:
+            problems.append("name part must be no more than 63 bytes")
+        if label_name and not _LABEL_NAME.match(label_name):
+            problems.append(_NAME_PART_RULE)
+        if slash and not _DNS_SUBDOMAIN.match(prefix):
+            problems.append(f"prefix part {_SUBDOMAIN_RULE}")
+        found += [FieldError("metadata.labels", f"Invalid value: {_quoted(key)}: {p}") for p in problems]
+        if len(value) > 63:
+            found.append(FieldError("metadata.labels", f"Invalid value: {_quoted(value)}: must be no more than 63 bytes"))
+        if value and not _LABEL_NAME.match(value):
+            found.append(FieldError("metadata.labels", f"Invalid value: {_quoted(value)}: {_LABEL_VALUE_RULE}"))
+    return found
+
+
+def _check_string_maps(rtype: ResourceType, obj: dict[str, Any], version: str | None) -> None:
+    """Refuse non-string labels or annotations as kube-apiserver's decoder does (400, not 422)."""
+    meta = obj["metadata"]
+    for field in ("labels", "annotations"):
+        values = meta.get(field)
+        if values is None:
+            continue
+        wrong = values if not isinstance(values, dict) else next(
+            (v for v in values.values() if not isinstance(v, str)), None)
+        if wrong is not None or not isinstance(values, dict):
+            json_type = {bool: "bool", int: "number", float: "number", list: "array", dict: "object"}.get(
+                type(wrong), "value")
+            where = f"ObjectMeta.metadata.{field}" if not rtype.custom else f"ObjectMeta.{field}"
+            target = "map[string]string" if not isinstance(values, dict) else "string"
+            version = version or rtype.versions[0]
+            api = f"{rtype.group}/{version}" if rtype.group and not rtype.custom else version
+            raise ApiError(400, "BadRequest", f'{rtype.kind} in version "{api}" cannot be handled as a {rtype.kind}: '
+                           f"json: cannot unmarshal {json_type} into Go struct field {where} of type {target}")
+
+
+def _event_errors(event: dict[str, Any]) -> list[FieldError]:
+    """Return what kube-apiserver says about a core/v1 Event (its legacy and eventTime rules)."""
+    namespace = event["metadata"].get("namespace", "")
+    involved = (event.get("involvedObject") or {}).get("namespace") or ""
+    mismatch = FieldError("involvedObject.namespace", f"Invalid value: {_quoted(involved)}: does not match event.namespace")
+    if not event.get("eventTime"):
+        return [mismatch] if (involved and involved != namespace) or (
+            not involved and namespace not in ("", "default")) else []
+    errors = [mismatch] if not involved and namespace not in ("default", "kube-system") else []
+    component = event.get("reportingComponent") or ""
+    if not component:
+        errors += [FieldError("reportingComponent", "Required value"),
+                   FieldError("reportingComponent", 'Invalid value: "": name part must be non-empty')]
+    if not _LABEL_NAME.match(component.rpartition("/")[2]):
+        errors.append(FieldError("reportingComponent", f"Invalid value: {_quoted(component)}: {_NAME_PART_RULE}"))
+    for field in ("reportingInstance", "action"):
+        if not event.get(field):
+            errors.append(FieldError(field, "Required value"))
+    return errors
+
+
+def _validate_type(rtype: ResourceType, obj: dict[str, Any]) -> None:
+    """Refuse what kube-apiserver's validation of a kind refuses, where the emulator checks it (Events)."""
+    if rtype.key == ("", "events") and (errors := _event_errors(obj)):
+        raise invalid_fields(rtype.kind, rtype.group, obj["metadata"]["name"], errors)
 
 
 def _validate_metadata(rtype: ResourceType, obj: dict[str, Any]) -> None:
-    """Refuse names and labels the apiserver would refuse (422 naming the field)."""
+    """Refuse names and labels kube-apiserver refuses, with its messages (422 listing every field)."""
     meta = obj["metadata"]
-    name = meta["name"]
-    if rtype.key == NAMESPACES or rtype.key == ("", "serviceaccounts") or rtype.key == ("", "services"):
-        if len(name) > 63 or not _DNS_LABEL.match(name):
-            raise invalid(rtype.qualified_kind, name, "metadata.name",
-                          f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                          "alphanumeric characters or '-', start and end with an alphanumeric character, "
-                          "and be at most 63 characters")
-    elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        raise invalid(rtype.qualified_kind, name, "metadata.name",
-                      f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                      "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
-    for field in ("labels", "annotations"):
-        values = meta.get(field) or {}
-        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            raise invalid(rtype.qualified_kind, name, f"metadata.{field}", "Invalid value: every value must be a string")
-    for key, value in (meta.get("labels") or {}).items():
-        prefix, _, label_name = key.rpartition("/")
-        if (len(label_name) > 63 or not _LABEL_NAME.match(label_name)
-                or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
-            raise invalid(rtype.qualified_kind, name, "metadata.labels", f'Invalid value: "{key}": name part must consist of '
-                          "alphanumeric characters, '-', '_' or '.', at most 63 characters")
-        if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-            raise invalid(rtype.qualified_kind, name, "metadata.labels", f'Invalid value: "{value}": a valid label value '
-                          "must be 63 characters or less and consist of alphanumerics, '-', '_' or '.'")
+    errors = _name_errors(rtype, meta["name"]) + _label_errors(meta.get("labels") or {})
+    if errors:
+        raise invalid_fields(rtype.kind, rtype.group, meta["name"], errors)
 
 
 class Store:
@@ -133,6 +223,9 @@ class Store:
         self._rv = 0
         self._history: collections.deque[WatchEvent] = collections.deque(maxlen=history_size)
         self._history_floor = 0  # the newest resourceVersion that fell out of the history
+        # The resourceVersion at which a type's watch cache starts: a CRD's, when it was registered.
+        # kube-apiserver answers 410 to a watch from before that (its cache began with a list there).
+        self._type_floor: dict[tuple[str, str], int] = {}
         self._subscriptions: dict[tuple[str, str], set[Subscription]] = collections.defaultdict(set)
         self._closing = False
         self._retiring_types: set[tuple[str, str]] = set()  # CRDs deleted while instances remain
@@ -183,8 +276,9 @@ class Store:
                     since_rv = int(since)
                 except ValueError:
                     raise ApiError(400, "BadRequest", f"invalid resourceVersion {since!r}: it must be a number")
-                if since_rv < self._history_floor:
-                    raise ApiError(410, "Expired", f"too old resource version: {since_rv} ({self._history_floor})")
+                floor = max(self._history_floor, self._type_floor.get(rtype.key, 0))
+                if since_rv < floor:
+                    raise ApiError(410, "Expired", f"too old resource version: {since_rv} ({floor})")
                 backlog = [e for e in self._history if e.rv > since_rv and e.key[0] == rtype.key]
             subscription = Subscription(rtype.key, loop)
             self._subscriptions[rtype.key].add(subscription)
@@ -239,16 +333,21 @@ class Store:
             if not dependents:
                 del self._dependents[ref.get("uid", "")]
 
-    def _drop(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        """Remove an object for good, tell the watchers, then collect what depended on it."""
+    def _drop(self, rtype: ResourceType, obj: dict[str, Any], answer: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Remove an object for good, tell the watchers, then collect what depended on it.
+
+        Returns the object as deleted (or `answer` with the deletion's resourceVersion, when an
+        update emptied the finalizers: the apiserver answers with the updated object)."""
         meta = obj["metadata"]
         key: ObjKey = (rtype.key, meta.get("namespace", ""), meta["name"])
         stored = self._objects[rtype.key].pop(key[1:])
         self._by_uid.pop(meta["uid"], None)
-        for ref in [*(meta.get("ownerReferences") or ()), *(stored["metadata"].get("ownerReferences") or ())]:
+        owner_refs = [*(meta.get("ownerReferences") or ()), *(stored["metadata"].get("ownerReferences") or ())]
+        for ref in owner_refs:
             self._forget_dependent(ref, key)
         self._rv += 1
-        final = {**obj, "metadata": {**meta, "resourceVersion": str(self._rv)}}
+        deleted_rv = str(self._rv)
+        final = {**obj, "metadata": {**meta, "resourceVersion": deleted_rv}}
         self._emit("DELETED", key, final)
         if key[1]:
             self._members[key[1]].discard(key)
@@ -260,6 +359,10 @@ class Store:
             self.catalog.unregister(rtype.key)
         for dependent in sorted(self._dependents.pop(meta["uid"], set())):
             self._collect_garbage(dependent)
+        for uid in {ref.get("uid", "") for ref in owner_refs}:
+            self._release_foreground(uid)  # an owner deleted in the foreground may wait for this one
+        if answer is not None:
+            return {**answer, "metadata": {**answer["metadata"], "resourceVersion": deleted_rv}}
         return final
 
     # ----- create ------------------------------------------------------------------------------
@@ -277,26 +380,43 @@ class Store:
             namespace = self._check_namespace(rtype, namespace, meta)
             if not meta.get("name"):
                 if not meta.get("generateName"):
-                    raise invalid(rtype.qualified_kind, "", "metadata.name", "Required value: name or generateName is required")
+                    raise invalid(rtype.kind, rtype.group, "", "metadata.name", "Required value: name or generateName is required")
                 suffix = "".join(random.choices(_GENERATE_ALPHABET, k=5))
                 meta["name"] = meta["generateName"] + suffix
             if (namespace or "", meta["name"]) in self._objects[rtype.key]:
                 raise ApiError(409, "AlreadyExists", f'{qualified(rtype.plural, rtype.group)} "{meta["name"]}" already exists',
-                               {"name": meta["name"], "group": rtype.group, "kind": rtype.plural})
+                               details(meta["name"], rtype.group, rtype.plural))
             obj["apiVersion"], obj["kind"] = rtype.api_version(version), rtype.kind
             for server_field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
                 meta.pop(server_field, None)
-            meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=now_timestamp())
+            meta.pop("generation", None)
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_timestamp())
+            if has_generation(rtype):
+                meta["generation"] = 1
             if rtype.has_status:  # the status subresource is the only way to write status
                 obj.pop("status", None)
                 if not rtype.custom:
                     obj["status"] = {"loadBalancer": {}} if rtype.key == ("", "services") else {}
+            _check_string_maps(rtype, obj, version)
             self._apply_type_rules(rtype, obj, None)
             _validate_metadata(rtype, obj)
+            _validate_type(rtype, obj)
             obj = self._conform(rtype, obj)
             created = self._put(rtype, obj, None)
             self._after_write(rtype, (rtype.key, namespace or "", meta["name"]), announce=True)
+            if rtype.key == NAMESPACES:
+                self._furnish_namespace(meta["name"])
             return created
+
+    def _furnish_namespace(self, name: str) -> None:
+        """Create what kube-controller-manager puts in every new namespace: the root CA ConfigMap
+        (root-ca-cert-publisher) and the `default` ServiceAccount (serviceaccount controller)."""
+        for plural, body in (("configmaps", {"metadata": {"name": "kube-root-ca.crt", "annotations": {
+                                 "kubernetes.io/description": ROOT_CA_DESCRIPTION}}, "data": {"ca.crt": ROOT_CA}}),
+                             ("serviceaccounts", {"metadata": {"name": "default"}})):
+            rtype = self.catalog.by_key(("", plural))
+            if rtype is not None and (name, body["metadata"]["name"]) not in self._objects[rtype.key]:
+                self.create(rtype, name, body)
 
     def _check_namespace(self, rtype: ResourceType, namespace: str | None, meta: dict[str, Any]) -> str | None:
         """Return the namespace an object goes into; 404 if it is missing, 403 if it is terminating."""
@@ -316,15 +436,16 @@ class Store:
         if ns_obj["metadata"].get("deletionTimestamp"):
             raise ApiError(403, "Forbidden", f'{qualified(rtype.plural, rtype.group)} "{meta.get("name") or meta.get("generateName", "")}" '
                            f"is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-                           {"name": meta.get("name", ""), "kind": rtype.plural,
-                            "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]})
+                           details(meta.get("name", ""), rtype.group, rtype.plural, causes=[
+                               {"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                                "field": "metadata.namespace"}]))
         return namespace
 
     def _conform(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """Return a custom object pruned, defaulted and validated by its CRD's schema (422 if invalid)."""
         version = obj["apiVersion"].rpartition("/")[2]
         schema = self.catalog.schema(rtype.key, version) if rtype.custom and self.enforce_crd_schemas else None
-        return obj if schema is None else schema.conform(obj, rtype.qualified_kind)
+        return obj if schema is None else schema.conform(obj, rtype.group)
 
     def _apply_type_rules(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Fill what the apiserver fills for particular kinds (namespaces, secrets, services, CRDs)."""
@@ -334,11 +455,13 @@ class Store:
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             if old is None:
                 obj["status"] = {"phase": "Active"}
-        elif rtype.key == ("", "secrets") and "stringData" in obj:
-            data = obj.setdefault("data", {}) or {}
-            for k, v in (obj.pop("stringData") or {}).items():
-                data[k] = base64.b64encode(str(v).encode()).decode()
-            obj["data"] = data
+        elif rtype.key == ("", "secrets"):
+            obj.setdefault("type", "Opaque")
+            if "stringData" in obj:
+                data = obj.setdefault("data", {}) or {}
+                for k, v in (obj.pop("stringData") or {}).items():
+                    data[k] = base64.b64encode(str(v).encode()).decode()
+                obj["data"] = data
         elif rtype.key == ("", "services"):
             spec = obj.setdefault("spec", {})
             previous_ip = ((old or {}).get("spec") or {}).get("clusterIP")
@@ -349,13 +472,15 @@ class Store:
                     spec["clusterIP"] = str(ipaddress.ip_address("10.96.0.0") + self._next_cluster_ip)
                     self._next_cluster_ip += 1
                 spec["clusterIPs"] = [spec["clusterIP"]]
+        elif rtype.key == ("batch", "jobs") and old is None:
+            self._generate_job_selector(obj)
         elif rtype.key == CRDS:
             try:
                 crd_type = resource_type_from_crd(obj)
             except CrdError as exc:
-                raise invalid(rtype.qualified_kind, meta.get("name", ""), "spec", str(exc))
+                raise invalid(rtype.kind, rtype.group, meta.get("name", ""), "spec", f"Invalid value: {exc}")
             if meta["name"] != f"{crd_type.plural}.{crd_type.group}":
-                raise invalid(rtype.qualified_kind, meta["name"], "metadata.name",
+                raise invalid(rtype.kind, rtype.group, meta["name"], "metadata.name",
                               f'Invalid value: "{meta["name"]}": must be spec.names.plural+"."+spec.group')
             if old is None:
                 names = obj["spec"]["names"]
@@ -365,9 +490,27 @@ class Store:
             try:
                 schemas = crd_schemas(obj)
             except CrdError as exc:
-                raise invalid(rtype.qualified_kind, meta["name"], "spec.versions[].schema.openAPIV3Schema", str(exc))
+                raise invalid(rtype.kind, rtype.group, meta["name"], "spec.versions[].schema.openAPIV3Schema",
+                              f"Invalid value: {exc}")
             self._retiring_types.discard(crd_type.key)
+            if self.catalog.by_key(crd_type.key) is None:
+                self._type_floor[crd_type.key] = self._rv
             self.catalog.register(crd_type, schemas)
+
+    @staticmethod
+    def _generate_job_selector(job: dict[str, Any]) -> None:
+        """Give a new Job the selector and pod labels kube-apiserver generates (unless manualSelector),
+        and the pod template's labels as its own when it has none."""
+        meta, spec = job["metadata"], job.setdefault("spec", {})
+        template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+        if not spec.get("manualSelector") and "selector" not in spec:
+            uid = meta["uid"]
+            template_meta["labels"] = {**(template_meta.get("labels") or {}),
+                                       "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": meta["name"],
+                                       "controller-uid": uid, "job-name": meta["name"]}
+            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        if not meta.get("labels") and template_meta.get("labels"):
+            meta["labels"] = dict(template_meta["labels"])
 
     # ----- update, patch -----------------------------------------------------------------------
 
@@ -380,8 +523,8 @@ class Store:
         if body_name and body_name != name:
             raise ApiError(400, "BadRequest", f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         if rtype.custom and not (body.get("metadata") or {}).get("resourceVersion"):
-            raise invalid(rtype.qualified_kind, name, "metadata.resourceVersion",
-                          "Invalid value: 0x0: must be specified for an update (custom resources need it on PUT)")
+            raise invalid(rtype.plural, rtype.group, name, "metadata.resourceVersion",
+                          "Invalid value: 0: must be specified for an update")
         return self._update(rtype, namespace, name, lambda current: copy.deepcopy(body), subresource, version)
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, body: Any,
@@ -405,25 +548,28 @@ class Store:
                 raise ApiError(400, "BadRequest", "the result of the request is not an object with metadata")
             sent_rv = (candidate.get("metadata") or {}).get("resourceVersion")
             if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.plural, rtype.group)} '
-                               f'"{name}": the object has been modified; please apply your changes to the latest '
-                               "version and try again", {"name": name, "group": rtype.group, "kind": rtype.plural})
+                raise conflict(rtype.plural, rtype.group, name, "the object has been modified; please apply your "
+                               "changes to the latest version and try again")
             new = self._conform(rtype, self._merge_allowed(rtype, old, candidate, subresource))
-            if subresource is None and (change_found := immutable_change(rtype.key, old, new)):
-                field, problem = change_found
-                raise invalid(rtype.qualified_kind, name, field, f"Invalid value: {json.dumps(_pick(new, field))}: {problem}")
+            if subresource is None and (errors := immutable_changes(rtype.key, old, new)):
+                raise invalid_fields(rtype.kind, rtype.group, name, errors)
             if new == old:
                 return old  # a no-op write changes nothing, like the apiserver: no new version, no event
-            if _spec_part(new, rtype) != _spec_part(old, rtype):
+            if has_generation(rtype) and _spec_part(new, rtype) != _spec_part(old, rtype):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             meta = new["metadata"]
             if old["metadata"].get("deletionTimestamp"):
-                added = set(meta.get("finalizers") or ()) - set(old["metadata"].get("finalizers") or ())
+                added = sorted(set(meta.get("finalizers") or ()) - set(old["metadata"].get("finalizers") or ()))
                 if added:
-                    raise invalid(rtype.qualified_kind, name, "metadata.finalizers",
-                                  f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)}")
+                    # kube-apiserver reports this twice (object meta and update validation both check it).
+                    found = ", ".join(json.dumps(f) for f in added)
+                    error = FieldError("metadata.finalizers", "Forbidden: no new finalizers can be added if the object "
+                                       f"is being deleted, found new finalizers []string{{{found}}}")
+                    raise invalid_fields(rtype.kind, rtype.group, name, [error, error])
                 if not meta.get("finalizers"):
-                    return self._drop(rtype, new)
+                    # The update is not stored: the stored object is deleted (its DELETED event shows it as
+                    # it was); the answer is the object as the update made it.
+                    return self._drop(rtype, old, answer=new)
             updated = self._put(rtype, new, old)
             if subresource is None:
                 self._after_write(rtype, (rtype.key, namespace or "", name))
@@ -453,8 +599,10 @@ class Store:
                 meta[fixed] = old["metadata"][fixed]
             else:
                 meta.pop(fixed, None)
+        _check_string_maps(rtype, new, None)
         self._apply_type_rules(rtype, new, old)
         _validate_metadata(rtype, new)
+        _validate_type(rtype, new)
         return new
 
     # ----- delete, finalizers, namespaces, garbage collection ----------------------------------
@@ -467,12 +615,61 @@ class Store:
             preconditions = options.get("preconditions") or {}
             for field in ("uid", "resourceVersion"):
                 if preconditions.get(field) and preconditions[field] != obj["metadata"].get(field):
-                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.plural, rtype.group)} '
-                                   f'"{name}": Precondition failed: {field}: {preconditions[field]}, '
-                                   f'ObjectMeta.{field}: {obj["metadata"].get(field)}')
-            if options.get("propagationPolicy") == "Orphan":
+                    label, hint = {"uid": ("UID", "deleted and then recreated"),
+                                   "resourceVersion": ("ResourceVersion", "modified")}[field]
+                    raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rtype.kind, rtype.group)} '
+                                   f'"{name}": the {label} in the precondition ({preconditions[field]}) does not match '
+                                   f'the {label} in record ({obj["metadata"].get(field)}). The object might have been '
+                                   f"{hint}", details(name, rtype.group, rtype.kind))
+            policy = options.get("propagationPolicy")
+            if policy == "Orphan":
                 self._orphan_dependents(obj["metadata"]["uid"])
+            if policy == "Foreground" and rtype.key != NAMESPACES:
+                return self._delete_foreground(rtype, obj)
             return self._delete(rtype, obj)
+
+    def _delete_foreground(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Delete in the foreground, as the garbage collector does: the owner gets a deletionTimestamp
+        and the `foregroundDeletion` finalizer, its dependents are deleted, and the owner goes once no
+        dependent with `blockOwnerDeletion: true` is left. Returns the owner as the DELETE answers it."""
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return obj
+        new = copy.deepcopy(obj)
+        new["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0,
+                               finalizers=[*(meta.get("finalizers") or []), FOREGROUND])
+        if has_generation(rtype):
+            new["metadata"]["generation"] = meta.get("generation", 1) + 1
+        answer = self._put(rtype, new, obj)
+        for key in sorted(self._dependents.get(meta["uid"], set())):
+            dependent, dependent_type = self._objects[key[0]].get(key[1:]), self.catalog.by_key(key[0])
+            if dependent is None or dependent_type is None:
+                continue
+            if self._dependents.get(dependent["metadata"]["uid"]):
+                self._delete_foreground(dependent_type, dependent)
+            else:
+                self._delete(dependent_type, dependent)
+        self._release_foreground(meta["uid"])
+        return answer
+
+    def _release_foreground(self, uid: str) -> None:
+        """Remove an owner's `foregroundDeletion` finalizer once it has no blocking dependent left."""
+        key = self._by_uid.get(uid)
+        owner = self._objects[key[0]].get(key[1:]) if key is not None else None
+        if owner is None or FOREGROUND not in (owner["metadata"].get("finalizers") or ()):
+            return
+        for dep_key in self._dependents.get(uid, set()):
+            dependent = self._objects[dep_key[0]].get(dep_key[1:])
+            refs = (dependent or {}).get("metadata", {}).get("ownerReferences") or []
+            if any(r.get("uid") == uid and r.get("blockOwnerDeletion") for r in refs):
+                return
+        rtype = self.catalog.by_key(key[0])
+        new = copy.deepcopy(owner)
+        new["metadata"]["finalizers"] = [f for f in owner["metadata"]["finalizers"] if f != FOREGROUND]
+        if not new["metadata"]["finalizers"]:
+            self._drop(rtype, owner)
+        else:
+            self._put(rtype, new, owner)
 
     def _delete(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
@@ -483,8 +680,9 @@ class Store:
         if not meta.get("finalizers"):
             return self._drop(rtype, obj)
         new = copy.deepcopy(obj)
-        new["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0,
-                               generation=meta.get("generation", 1) + 1)
+        new["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0)
+        if has_generation(rtype):
+            new["metadata"]["generation"] = meta.get("generation", 1) + 1
         return self._put(rtype, new, obj)
 
     def _terminate_namespace(self, ns_obj: dict[str, Any]) -> dict[str, Any]:

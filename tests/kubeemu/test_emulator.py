@@ -143,14 +143,14 @@ def test_the_projects_crds_load_and_the_quickstart_example_applies(tmp_path: Pat
                 assert _kept(value, stored["spec"][key]), f"spec.{key} was pruned or changed by the CRD schema"
 
 
-def _kept(sent: object, stored: object) -> bool:
-    """Tell whether everything sent was stored unchanged: the schema may add its defaults
-    (`lenient: false` on a downstream), never drop or change a field."""
-    if isinstance(sent, dict):
-        return isinstance(stored, dict) and all(k in stored and _kept(v, stored[k]) for k, v in sent.items())
-    if isinstance(sent, list):
-        return isinstance(stored, list) and len(sent) == len(stored) and all(map(_kept, sent, stored))
-    return sent == stored
+def _kept(applied: object, stored: object) -> bool:
+    """Tell whether everything applied survived in what was stored (defaults may add fields)."""
+    if isinstance(applied, dict):
+        return isinstance(stored, dict) and all(k in stored and _kept(v, stored[k]) for k, v in applied.items())
+    if isinstance(applied, list):
+        return isinstance(stored, list) and len(applied) == len(stored) and all(
+            _kept(a, s) for a, s in zip(applied, stored, strict=True))
+    return applied == stored
 
 
 GIZMO_SCHEMA = {"type": "object", "properties": {
@@ -194,8 +194,8 @@ def test_custom_resources_are_pruned_defaulted_and_validated_by_their_schema(kub
     assert 'spec.mode: Unsupported value: "c": supported values: "a", "b"' in message
     broken_rules = http.post(url, json={"metadata": {"name": "cel"}, "spec": {
         "image": "a", "ttl": "0m", "parts": [{"name": "x"}, {"name": "x"}]}}).json()["message"]
-    assert 'spec: Invalid value: "object": ttl must not be zero' in broken_rules
-    assert 'spec.parts: Invalid value: "array": part names must be unique' in broken_rules
+    assert "spec: Invalid value: ttl must not be zero" in broken_rules
+    assert "spec.parts: Invalid value: part names must be unique" in broken_rules
     assert "transition" not in broken_rules
     missing = http.post(url, json={"metadata": {"name": "none"}, "spec": {"port": "80"}}).json()["message"]
     assert "spec.image: Required value" in missing and "spec.port in body must be of type integer" in missing
@@ -210,11 +210,12 @@ def test_custom_resources_are_pruned_defaulted_and_validated_by_their_schema(kub
 def test_create_fills_server_metadata_and_get_list_return_it(core: CoreV1Api) -> None:
     created = core.create_namespaced_config_map("default", configmap("one"))
     meta = created.metadata
-    assert meta.namespace == "default" and meta.uid and meta.generation == 1 and meta.creation_timestamp
+    assert meta.namespace == "default" and meta.uid and meta.creation_timestamp
+    assert meta.generation is None  # ConfigMaps carry no generation (Deployments, Jobs and custom resources do)
     assert int(meta.resource_version) > 0
     assert core.read_namespaced_config_map("one", "default").metadata.uid == meta.uid
     listed = core.list_namespaced_config_map("default")
-    assert [cm.metadata.name for cm in listed.items] == ["one"]
+    assert [cm.metadata.name for cm in listed.items] == ["kube-root-ca.crt", "one"]  # every namespace has the CA
     assert int(listed.metadata.resource_version) >= int(meta.resource_version)
     generated = core.create_namespaced_config_map("default", {"metadata": {"generateName": "gen-"}})
     assert generated.metadata.name.startswith("gen-") and len(generated.metadata.name) == len("gen-") + 5
@@ -290,7 +291,7 @@ def test_strategic_merge_patch_merges_lists_by_their_keys(kube_api_client, http:
     patched = apps.patch_namespaced_deployment("web", "default", patch)  # the client sends a strategic merge patch
     app, sidecar = patched.spec.template.spec.containers
     assert (app.image, sidecar.image) == ("app:2", "sidecar:1")
-    assert [e.name for e in app.env] == ["A", "B"] and app.ports[0].container_port == 8080
+    assert [e.name for e in app.env] == ["B", "A"]  # patched items first, as kube-apiserver orders them and app.ports[0].container_port == 8080
     assert patched.metadata.generation == 2
     removal = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}}
     assert [c.name for c in apps.patch_namespaced_deployment("web", "default", removal).spec.template.spec.containers] == ["app"]
@@ -448,16 +449,16 @@ def test_label_and_field_selectors_filter_lists(core: CoreV1Api, http: httpx.Cli
 
     assert names(label_selector="tier=web") == ["a"]
     assert names(label_selector="tier==db") == ["b"]
-    assert names(label_selector="tier!=web") == ["b", "c"]
+    assert names(label_selector="tier!=web") == ["b", "c", "kube-root-ca.crt"]
     assert names(label_selector="tier in (web, db),env") == ["a"]
-    assert names(label_selector="tier notin (web)") == ["b", "c"]
-    assert names(label_selector="!tier") == ["c"]
+    assert names(label_selector="tier notin (web)") == ["b", "c", "kube-root-ca.crt"]
+    assert names(label_selector="!tier") == ["c", "kube-root-ca.crt"]
     assert names(field_selector="metadata.name=b") == ["b"]
-    assert names(field_selector="metadata.name!=b,metadata.namespace=default") == ["a", "c"]
+    assert names(field_selector="metadata.name!=b,metadata.namespace=default") == ["a", "c", "kube-root-ca.crt"]
     first_page = core.list_namespaced_config_map("default", limit=2)
-    assert [cm.metadata.name for cm in first_page.items] == ["a", "b"] and first_page.metadata.remaining_item_count == 1
+    assert [cm.metadata.name for cm in first_page.items] == ["a", "b"] and first_page.metadata.remaining_item_count == 2
     second_page = core.list_namespaced_config_map("default", limit=2, _continue=first_page.metadata._continue)
-    assert [cm.metadata.name for cm in second_page.items] == ["c"] and not second_page.metadata._continue
+    assert [cm.metadata.name for cm in second_page.items] == ["c", "kube-root-ca.crt"] and not second_page.metadata._continue
     all_namespaces = [cm.metadata.name for cm in core.list_config_map_for_all_namespaces(label_selector="tier").items]
     assert all_namespaces == ["a", "b"]
     bad = http.get("/api/v1/configmaps", params={"fieldSelector": "spec.nodeName=x"})
@@ -482,7 +483,7 @@ def test_watch_replays_from_a_resource_version_and_ends_at_timeout(core: CoreV1A
     versions = [int(obj["metadata"]["resourceVersion"]) for _, _, obj in events]
     assert versions == sorted(versions) and versions[0] > int(first.metadata.resource_version)
     from_scratch = kubernetes.watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1)
-    assert [(e["type"], e["object"].metadata.name) for e in from_scratch] == [("ADDED", "w1")]  # the client's own watch
+    assert [(e["type"], e["object"].metadata.name) for e in from_scratch] == [("ADDED", "kube-root-ca.crt"), ("ADDED", "w1")]  # the client's own watch
 
 
 def test_replayed_events_keep_the_state_they_had_when_they_happened(core: CoreV1Api, custom: CustomObjectsApi,
@@ -529,11 +530,12 @@ def test_initial_events_end_with_a_bookmark_and_deletecollection_honours_selecto
     core.create_namespaced_config_map("default", configmap("drop2", {"tier": "web"}))
     events = watch_events(http, "/api/v1/namespaces/default/configmaps", sendInitialEvents="true",
                           resourceVersionMatch="NotOlderThan", allowWatchBookmarks="true")
-    assert [(t, n) for t, n, _ in events][:3] == [("ADDED", "drop1"), ("ADDED", "drop2"), ("ADDED", "keep")]
-    bookmark = events[3]
+    assert [(t, n) for t, n, _ in events][:4] == [("ADDED", "drop1"), ("ADDED", "drop2"), ("ADDED", "keep"),
+                                                  ("ADDED", "kube-root-ca.crt")]
+    bookmark = events[4]
     assert bookmark[0] == "BOOKMARK" and bookmark[2]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     core.delete_collection_namespaced_config_map("default", label_selector="tier=web")
-    assert [cm.metadata.name for cm in core.list_namespaced_config_map("default").items] == ["keep"]
+    assert [cm.metadata.name for cm in core.list_namespaced_config_map("default").items] == ["keep", "kube-root-ca.crt"]
 
 
 def test_a_watch_from_a_version_older_than_the_history_gets_410(tmp_path: Path) -> None:
@@ -571,7 +573,7 @@ def test_request_counts_and_injected_faults(core: CoreV1Api, kube_emulator: Kube
     assert kube_emulator.write_count == before + 2
     assert kube_emulator.request_counts["get"] >= 1
     assert kube_emulator.ledger.by_resource[("create", "configmaps")] == 2
-    assert [o["metadata"]["name"] for o in kube_emulator.objects("cm")] == ["flaky"]
+    assert [o["metadata"]["name"] for o in kube_emulator.objects("cm", namespace="default")] == ["kube-root-ca.crt", "flaky"]
 
 
 def test_an_emulator_bug_is_a_500_status_not_a_dropped_connection(kube_emulator: KubeEmulator, http: httpx.Client,

@@ -4,7 +4,6 @@ answering with the printed key, keeping state across restarts, stopping cleanly 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,9 +13,11 @@ import pytest
 import yaml
 
 from sandlot.util.sources import SourceError, read_s3, s3_client
+from tests.netservers import moto_server
+from tests.ports import free_ports_in_a_row
 
 from .conftest import EXAMPLE, configmap_value
-from .servers import SANDLOT, free_port, port_is_free, start, stop, wait_until_up
+from .servers import SANDLOT, free_port, port_is_free, start, stop
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}
@@ -71,17 +72,9 @@ def test_up_refuses_a_bad_manifest_with_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def moto(tmp_path: Path):
-    binary = shutil.which("moto_server") or str(Path(os.sys.executable).parent / "moto_server")
-    if not Path(binary).exists():
-        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
-    port = free_port()
-    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **AWS_ENV})
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url, proc)
-    yield url
-    stop(proc)
+def moto():
+    with moto_server(AWS_ENV) as url:
+        yield url
 
 
 @pytest.fixture
@@ -130,7 +123,7 @@ def test_s3_fixtures_url_spec_and_two_downstreams(tmp_path: Path, moto: str, spe
                      {"name": "billing", "envVar": "BILLING_API_URL", "openapi": {"url": spec_url},
                       "stateful": False}],
                  "seed": {"fixtures": {"s3": s3_ref}}}}))
-    port = free_port()
+    port = free_ports_in_a_row(2)  # two downstreams: port and port + 1
     proc = start(["up", str(manifest), "--port", str(port), "--state-dir", str(tmp_path / "state")],
                  f"http://127.0.0.1:{port}/__sandlot/health", env=AWS_ENV)
     try:

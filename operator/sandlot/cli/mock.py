@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sandlot.cli.args import LOG_LEVELS, port_number
+from sandlot.cli.drift import add_proxy_options, proxy_settings
 
 if TYPE_CHECKING:  # imported when used: `sandlot --help` must not load the app
     from sandlot.http.app import HttpApp
@@ -62,6 +63,7 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     group.add_argument("--key", action="append", default=[],
                        help="a sandbox key issued elsewhere to accept (repeatable; also "
                             "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
+    add_proxy_options(mock)
     mock.set_defaults(func=run_mock)
 
 
@@ -83,6 +85,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
         spec = spec_source(args.spec, scratch)
+        if args.proxy:
+            return _run_proxy(args, spec, started)
         if args.check:
             return _check(spec, args.spec)
         if args.explain:
@@ -108,6 +112,25 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         return _serve(app, args, started)
     finally:
         app.pipeline.close()  # writes the buffered request log: SIGTERM must not lose it
+
+
+def _run_proxy(args: argparse.Namespace, spec: str, started: float) -> int:
+    """Serve the drift proxy in front of --proxy's real API (docs/drift.md); return the exit code."""
+    from sandlot.http.compose import INPUT_ERRORS, build_app
+
+    try:
+        settings = proxy_settings(args)
+        app = build_app(spec, seed=args.seed, watch=not args.no_watch, proxy=settings,
+                        admin_token=args.admin_token or os.environ.get("SANDLOT_ADMIN_TOKEN"))
+    except (ValueError, *INPUT_ERRORS) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("Proxying to %s: drift is added to %s%s", settings.upstream.url, settings.drift_db,
+             f", responses recorded in {settings.record_dir}" if settings.record_dir else "")
+    try:
+        return _serve(app, args, started)
+    finally:
+        app.pipeline.close()  # writes the recorded examples and closes the drift record
 
 
 def _check(spec: str, given: str) -> int:

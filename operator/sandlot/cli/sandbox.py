@@ -24,6 +24,9 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     up.add_argument("--state-dir", default=None,
                     help="where state lives (default .sandlot/<sandbox name>/)")
     up.add_argument("--fresh", action="store_true", help="delete the saved state first")
+    up.add_argument("--no-watch", action="store_true",
+                    help="do not follow spec changes (by default an edited spec is served at once and its "
+                         "changes are printed, breaking ones first: docs/drift.md)")
     up.add_argument("--config", default=None,
                     help="sidecar YAML applied to every stateful stub (quota, retention, overrides)")
     up.add_argument("--lenient", action="store_true",
@@ -126,7 +129,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     from sandlot.http.compose import INPUT_ERRORS
     from sandlot.state.config import load_config
-    from sandlot.up import UpError, serve, start_sandbox, summary
+    from sandlot.up import SpecFollower, UpError, serve, start_sandbox, summary
 
     logging.basicConfig(level=str(args.log_level).upper(), format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -138,8 +141,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(sandbox), flush=True)
+    if not args.no_watch:
+        print(f"\nFollowing the specs in {args.manifest} and the YAML files beside it: an edited spec is served at "
+              "once, its changes printed (--no-watch: do not).", flush=True)
+    follower = None if args.no_watch else SpecFollower(
+        sandbox, lambda text: print(text, flush=True), color=sys.stdout.isatty())
     try:
-        serve(sandbox, args.log_level)
+        serve(sandbox, args.log_level, follower)
     finally:
         sandbox.close()  # flushes every request log and closes the stores
     print("Sandbox stopped.", flush=True)

@@ -176,6 +176,29 @@ def render_githubactions(report: Report, fail_on: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_HIGHLIGHT = {"error": "\x1b[1;31m", "warning": "\x1b[33m"}  # bold red, yellow (ANSI)
+_PLAIN = "\x1b[0m"
+
+
+def render_summary(report: Report, *, color: bool = False, most: int = 20) -> str:
+    """Render a short summary for a log or a terminal (`sandlot up` when a spec changes): the counts,
+    then one line per change, errors first and written ERROR (bold red with `color`), at most
+    `most` lines (errors are never cut)."""
+    if not report.changes:
+        return "no change to the API (descriptions, examples or layout only)\n"
+    errors = sum(change.level == "error" for change in report.changes)
+    shown = report.changes[:max(most, errors)]
+    lines = [_summary(report.changes) + (" (breaking)" if errors else "")]
+    for change in shown:
+        label = "ERROR" if change.level == "error" else change.level
+        operation = f"  {change.operation}" if change.operation else ""
+        text = f"  {label:<8} {change.id}{operation}: {change.message}"
+        lines.append(f"{_HIGHLIGHT[change.level]}{text}{_PLAIN}" if color and change.level in _HIGHLIGHT else text)
+    if len(shown) < len(report.changes):
+        lines.append(f"  ... and {len(report.changes) - len(shown)} more: sandlot diff {report.old} {report.new}")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[Report, str | None], str]] = {
     "text": render_text, "json": render_json, "yaml": render_yaml, "markdown": render_markdown,
     "junit": render_junit, "githubactions": render_githubactions,

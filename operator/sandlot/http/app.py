@@ -73,7 +73,10 @@ class HttpApp:
             return
         ctx = self.pipeline.context(req)
         try:
-            response = self.pipeline.run(ctx)
+            if self.pipeline.blocking:  # a proxy waits on the real API: not on the event loop
+                response = await asyncio.to_thread(self.pipeline.run, ctx)
+            else:
+                response = self.pipeline.run(ctx)
         except Exception:  # noqa: BLE001 - one bad request must not take the server down
             log.exception("unhandled error answering %s %s", req.method, req.path)
             response = MockResponse(500, [("content-type", "application/problem+json")],

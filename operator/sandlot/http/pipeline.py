@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sandlot.drift.stage import ProxyStage
 from sandlot.http.reload import EngineHolder
 from sandlot.mock.context import RequestContext, Stage, chain
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -30,10 +31,17 @@ class Pipeline:
     base_clock: Callable[[], float] = time.time
     simulation: Simulation | None = None
     state: StateStage | None = None
+    #: The drift proxy, when the stub forwards to a real API (its stages block on the network).
+    proxy: ProxyStage | None = None
     _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._answer = chain(list(self.stages))
+
+    @property
+    def blocking(self) -> bool:
+        """Tell whether a request may wait on the network (the app then answers it on a worker thread)."""
+        return self.proxy is not None
 
     def context(self, req: MockRequest) -> RequestContext:
         """Return a new context for `req`, on the engine serving now (a reload swaps it later)."""
@@ -48,6 +56,11 @@ class Pipeline:
         return self.run(self.context(req))
 
     def close(self) -> None:
-        """Flush the state stage's request log and close its store (no-op when stateless)."""
-        if self.state is not None:
-            self.state.close()
+        """Flush the state stage's request log and close its store; write the proxy's recordings
+        and close its drift record (no-op for a stateless mock)."""
+        try:
+            if self.proxy is not None:
+                self.proxy.close(self.holder.engine)
+        finally:
+            if self.state is not None:
+                self.state.close()

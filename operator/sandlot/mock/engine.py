@@ -270,16 +270,21 @@ class Engine:
 
     def validate(self, req: MockRequest, match: Match) -> ValidatedRequest | MockResponse:
         """Validate a routed request; return the typed request or the refusal response."""
-        plan = self.plan(match.operation)
-        clean = req if "__" not in req.query else MockRequest(
-            req.method, req.path, strip_controls(req.query), req.headers, req.body)
-        outcome = plan.request.check(clean, match.path_params)
+        outcome = self.check_request(req, match)
         if isinstance(outcome, Refusal):
+            plan = self.plan(match.operation)
             if outcome.status == 422 and plan.response.exactly(400) and not plan.response.exactly(422):
                 # A body that breaks its schema is the spec's 400 where it documents no 422.
                 outcome = Refusal(400, outcome.detail, outcome.errors, outcome.headers)
             return self.refuse(req, match, outcome)
         return outcome
+
+    def check_request(self, req: MockRequest, match: Match) -> ValidatedRequest | Refusal:
+        """Validate a routed request; return the typed request or the Refusal with every violation
+        (`validate` renders it; the drift proxy records it, mock/conformance.py)."""
+        clean = req if "__" not in req.query else MockRequest(
+            req.method, req.path, strip_controls(req.query), req.headers, req.body)
+        return self.plan(match.operation).request.check(clean, match.path_params)
 
     def refuse(self, req: MockRequest, match: Match, refusal: Refusal) -> MockResponse:
         """Render a refusal: the documented response for its status when there is one, else a problem.

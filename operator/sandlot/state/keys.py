@@ -14,7 +14,21 @@ from dataclasses import dataclass
 
 from sandlot.util.keys import KEY_PREFIX, new_key_secret
 
-DEFAULT_LIVE_KEY_PATTERNS: tuple[str, ...] = ("sk_live_*", "pk_live_*", "rk_live_*")
+#: Well-known shapes of production credentials (glob, whose): a sandbox refuses them from its
+#: clients (the state stage) and the drift proxy refuses to send them upstream (sandlot/drift/).
+#: Only shapes that say "production" in the key itself; docs/drift.md lists them (a test checks).
+LIVE_KEY_SHAPES: tuple[tuple[str, str], ...] = (
+    ("sk_live_*", "Stripe secret key (also Paystack's)"),
+    ("rk_live_*", "Stripe restricted key"),
+    ("pk_live_*", "Stripe publishable key (also Paystack's)"),
+    ("rzp_live_*", "Razorpay key id"),
+    ("pdl_live_*", "Paddle API key"),
+    ("xnd_production_*", "Xendit secret key"),
+    ("access_token$production$*", "Braintree access token"),
+    ("FLWSECK-*", "Flutterwave secret key (test keys are FLWSECK_TEST-)"),
+    ("FLWPUBK-*", "Flutterwave public key (test keys are FLWPUBK_TEST-)"),
+)
+DEFAULT_LIVE_KEY_PATTERNS: tuple[str, ...] = tuple(pattern for pattern, _ in LIVE_KEY_SHAPES)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,35 @@
+"""kube.ensure changes only what the operator made for the same sandbox (both backends).
+
+An object with the wanted name but another owner annotation (or none) raises Conflict and is
+left exactly as it was: the last line behind the handler's own checks, so no spec can make the
+operator adopt, overwrite or later prune something it did not create.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandlot.kube import Conflict, ensure
+
+
+def _configmap(namespace: str, owner: str | None, value: str) -> dict:
+    meta = {"name": "openapi-pets", "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "sandlot"}}
+    if owner is not None:
+        meta["annotations"] = {"sandlot.dev/owner": owner}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": value}}
+
+
+@pytest.mark.parametrize("foreign_owner", [None, "other-team/other-sandbox"])
+def test_an_object_made_for_someone_else_is_never_changed(cluster, foreign_owner):
+    cluster.kube.create(_configmap(cluster.ns, foreign_owner, "theirs"))
+    with pytest.raises(Conflict, match=f"ConfigMap {cluster.ns}/openapi-pets exists and was not made for sandbox "
+                                       f"{cluster.ns}/pr-1; it is never adopted"):
+        ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "ours"))
+    assert cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)["data"] == {"k": "theirs"}
+
+
+def test_an_object_made_for_the_same_sandbox_is_updated(cluster):
+    assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "created"
+    assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "unchanged"
+    assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v2")) == "updated"
+    assert cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)["data"] == {"k": "v2"}

@@ -356,7 +356,7 @@ def test_wrapped_single_object_responses(tmp_path, clock) -> None:
     assert created.status == 202
     droplet = created.json()["droplet"]
     assert droplet["id"] == 8 and droplet["name"] == "web-1" and droplet["status"] in ("new", "active")
-    assert droplet["created_at"] == "2027-01-15T08:00:00Z"
+    assert droplet["created_at"] == "2027-01-15T08:00:00.000Z"  # no example: milliseconds
     assert call("GET", "/droplets/8").json() == {"droplet": droplet}
     assert call("GET", "/droplets/7").json()["droplet"]["name"] == "seeded"
     listed = call("GET", "/droplets").json()

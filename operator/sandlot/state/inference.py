@@ -103,7 +103,7 @@ class IdFormat:
 @dataclass(frozen=True)
 class Timestamp:
     """A property the server sets: when (created, updated, or edited: null until the first
-    change) and how (iso, date, unix, unix_ms, rfc2822)."""
+    change) and how (iso, iso_ms, date, unix, unix_ms, rfc2822)."""
 
     name: str
     event: str
@@ -334,7 +334,12 @@ def _timestamps(properties: Mapping[str, Any]) -> tuple[Timestamp, ...]:
         elif schema.get("format") == "date-time-rfc-2822":  # Twilio's 2010 API
             style = "rfc2822"
         else:
-            style = "iso"
+            # Whole seconds where the spec's example shows them (DigitalOcean's
+            # `2020-07-21T18:37:44Z`), else milliseconds, as JavaScript's toISOString, Rails and
+            # Spring send them (and clients such as RealWorld's suite check for).
+            samples = [schema.get("example"), *(schema.get("examples") or [])]
+            whole = any(isinstance(v, str) and re.search(r"T\d\d:\d\d:\d\d(Z|[+-]\d\d:?\d\d)$", v) for v in samples)
+            style = "iso" if whole else "iso_ms"
         stamps.append(Timestamp(name, event, style))
     return tuple(stamps)
 
@@ -943,6 +948,20 @@ def _set_cookie(document: Mapping[str, Any], op: Mapping[str, Any]) -> str | Non
     return None
 
 
+def _token_scheme(document: Mapping[str, Any]) -> bool:
+    """Tell whether an operation (or the document) requires a scheme that carries a token in a
+    header: an apiKey header, or HTTP bearer."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    resolved = {name: deref(document, scheme) or {} for name, scheme in schemes.items()}
+    header = {name for name, scheme in resolved.items()
+              if scheme.get("type") == "apiKey" and scheme.get("in") == "header"
+              or str(scheme.get("scheme", "")).lower() == "bearer"}
+    used = [req for item in (document.get("paths") or {}).values() if isinstance(item, dict)
+            for op in item.values() if isinstance(op, dict) for req in op.get("security") or []]
+    used += list(document.get("security") or [])
+    return any(name in header for req in used if isinstance(req, dict) for name in req)
+
+
 def _cookie_scheme(document: Mapping[str, Any]) -> str | None:
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     for scheme in schemes.values():
@@ -958,7 +977,7 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
     """Find the operations that sign a user up, log one in or out, and read or update the
     current user, when the API issues its own tokens (a token property in the answer, or a
     Set-Cookie it documents); bind them and return how identity works, or None."""
-    signup = login = quiet = None
+    signup = login = quiet = silent = None
     for template, info in paths.items():
         op = info.ops.get("POST")
         if op is None:
@@ -978,10 +997,17 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
         entry = (template, op, password, identifiers, answer, wrapper, top, token, cookie)
         if last in LOGIN_WORDS:
             login = login or (entry if token or cookie else None)
+            if not (token or cookie) and _first(IDENTIFIER_NAMES, answer):
+                silent = silent or entry  # a log-in that documents no token (RealWorld's spec)
         elif token or cookie:
             signup = signup or entry
         elif _first(IDENTIFIER_NAMES, answer):
             quiet = quiet or entry  # answers the user without a token: a sign-up if a log-in exists
+    undocumented = False
+    if login is None and signup is None and silent is not None and _token_scheme(document):
+        # The log-in answers the user and documents no token, yet operations need one in a
+        # header: the API sends it undocumented; it travels in the user object's `token`.
+        login, undocumented = (*silent[:7], "token", None), True
     if signup is None and login is not None:
         signup = quiet
     if signup is None and login is None:
@@ -1006,7 +1032,7 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
         collections[name] = users
     identity = Identity(
         users=name, identifiers=tuple(i for i in identifiers if i in users.properties) or identifiers,
-        password=password, token_field=token, token_in_user=bool(token and token in user_props),
+        password=password, token_field=token, token_in_user=undocumented or bool(token and token in user_props),
         cookie=cookie or _cookie_scheme(document) if not token else None, user_field=user_field)
     if signup:
         bindings[("POST", signup[0])] = Binding("signup", name)

@@ -16,7 +16,8 @@ from sandlot.state.inference import Collection, Pagination, Timestamp
 
 
 def format_timestamp(stamp: Timestamp, now: float) -> Any:
-    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time, date or
+    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time (whole
+    seconds, or `2026-12-01T03:35:23.120Z`), date or
     RFC 2822 (`Mon, 01 Dec 2026 03:35:23 +0000`)."""
     if stamp.style == "unix":
         return int(now)
@@ -27,7 +28,8 @@ def format_timestamp(stamp: Timestamp, now: float) -> Any:
         return moment.date().isoformat()
     if stamp.style == "rfc2822":
         return email.utils.format_datetime(moment.replace(microsecond=0)).replace("-0000", "+0000")
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    spec = "milliseconds" if stamp.style == "iso_ms" else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def stamp(obj: dict[str, Any], stamps: Iterable[Timestamp], events: set[str], now: float) -> None:

@@ -667,7 +667,14 @@ class StateStage:
         data = {k: v for k, v in user.data.items() if not k.startswith("__sandlot")}
         if isinstance(schema, dict) and (schema.get("properties") or schema.get("allOf")):
             props = object_properties(self.engine.spec.document, schema)
-            return {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+            shape = {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+            for name, sub in props.items():
+                sub = deref(self.engine.spec.document, sub) or {}
+                if name not in shape and sub.get("type") == "boolean":
+                    # A flag about the user as the caller sees it (RealWorld's `following`): its
+                    # default, else off until an action turns it on.
+                    shape[name] = bool(sub.get("default", False))
+            return shape
         return next((data[n] for n in (*IDENTIFIER_NAMES, "id") if n in data), user.object_id)
 
     def _owner_value(self, collection: Collection, user: StoredObject) -> Any:

@@ -4,6 +4,7 @@ process started with no configuration: the spec, a state file, and nothing else.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandlot.mock.engine import Engine
+from sandlot.mock.messages import MockRequest, MockResponse
 from tests.sandbox.servers import start_stateful_mock, stop
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -55,3 +58,24 @@ def explain(spec: Path) -> str:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return re.sub(r" {2,}", " ", done.stdout)  # columns padded for people: one space for the asserts
+
+
+@functools.cache
+def engine_of(spec: Path) -> Engine:
+    """Return the spec compiled (once per test session), to check answers against it."""
+    return Engine.from_source(str(spec))
+
+
+def valid(spec: Path, response: httpx.Response) -> dict:
+    """Return the response's JSON after checking it against the schema the spec documents for
+    its operation and status (the request's method and path, without the server's origin)."""
+    engine = engine_of(spec)
+    match = engine.match(MockRequest(response.request.method, response.request.url.path, "", {}, b""))
+    assert not isinstance(match, MockResponse), response.request.url.path
+    schema = engine.response_schema(match.operation, response.status_code)
+    assert schema is not None, f"{response.status_code} is not documented for {response.request.url.path}"
+    body = response.json()
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:100]}"
+              for e in engine.index.validator(schema, "response").iter_errors(body)]
+    assert not errors, f"{response.request.method} {response.request.url.path} -> {response.status_code}: {errors[:5]}"
+    return body

@@ -74,7 +74,7 @@ def test_array_lists_offset_paging_int_ids_and_timestamps() -> None:
     pets = model.collections["pets"]
     assert pets.id_format == IdFormat("int")
     assert [(t.name, t.event, t.style) for t in pets.timestamps] == [
-        ("created_at", "created", "iso"), ("updatedAt", "updated", "iso")]
+        ("created_at", "created", "iso_ms"), ("updatedAt", "updated", "iso_ms")]  # no example: milliseconds
     listing = model.bindings[("GET", "/pets")]
     assert listing.pagination.shape == "array"
     assert (listing.pagination.limit_param, listing.pagination.offset_param) == ("limit", "offset")

@@ -113,3 +113,17 @@ def test_twilio_form_fields_are_stored_under_the_response_names(twilio) -> None:
     twilio("POST", messages, {"To": "+15005550009", "From": "+15005550001", "Body": "other"})
     listed = twilio("GET", messages, query="To=%2B15005550006")["messages"]
     assert [m["body"] for m in listed] == ["hi"]
+
+
+def test_hal_link_objects_and_spring_page_metadata() -> None:
+    body = {"_embedded": {"books": [1, 2]}, "_links": {"self": {"href": "https://x/1", "templated": False}},
+            "page": {"size": 9, "totalElements": 0, "totalPages": 0, "number": 7}}
+    filled, changed = fill_page_fields(body, facts(page_param="page", page_base=0, limit_param="size"),
+                                       skip={"_embedded"})
+    assert filled["page"] == {"size": 2, "totalElements": 5, "totalPages": 3, "number": 0}
+    assert filled["_links"] == {"self": {"href": "/v2/things?per_page=2&name=x", "templated": False},
+                                "next": {"href": "/v2/things?per_page=2&name=x&size=2&page=1"},
+                                "last": {"href": "/v2/things?per_page=2&name=x&size=2&page=2"}}
+    assert ("_links", "next", "href") in changed and ("page", "number") in changed
+    # `size` and `number` are page metadata only inside a container.
+    assert fill_page_fields({"items": [], "size": 40}, facts(), skip={"items"})[0]["size"] == 40

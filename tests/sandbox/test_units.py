@@ -51,7 +51,16 @@ def test_timestamp_styles() -> None:
     assert format_timestamp(Timestamp("c", "created", "unix"), 1767225600.7) == 1767225600
     assert format_timestamp(Timestamp("c", "created", "unix_ms"), 1.5) == 1500
     assert format_timestamp(Timestamp("c", "created", "iso"), 1767225600) == "2026-01-01T00:00:00Z"
+    assert format_timestamp(Timestamp("c", "created", "iso_ms"), 1767225600.25) == "2026-01-01T00:00:00.250Z"
     assert format_timestamp(Timestamp("c", "created", "date"), 1767225600) == "2026-01-01"
+
+
+def test_iso_timestamps_follow_the_example_else_carry_milliseconds() -> None:
+    from sandlot.state.inference import _timestamps
+    stamps = _timestamps({"created_at": {"type": "string", "format": "date-time", "example": "2020-07-21T18:37:44Z"},
+                          "updatedAt": {"type": "string", "format": "date-time"},
+                          "editedAt": {"type": "string", "examples": ["2020-07-21T18:37:44.120+00:00"]}})
+    assert [(s.name, s.style) for s in stamps] == [("created_at", "iso"), ("updatedAt", "iso_ms"), ("editedAt", "iso_ms")]
 
 
 def test_sidecar_config(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from sandlot.mock.generate import Generator
 from sandlot.mock.messages import MockRequest, MockResponse, Violation, problem_body, problem_response
 from sandlot.mock.negotiate import negotiate
+from sandlot.mock.reasons import explain_error
 from sandlot.mock.responder import (
     NOTSET,
     Chosen,
@@ -290,7 +291,8 @@ class Engine:
 
         A client generated from the spec parses a 400/401/422 by its documented schema, so
         that shape wins; our problem document is used as the body when the documented schema
-        accepts it, and always travels in the `x-sandlot-errors` header.
+        accepts it, else the documented body with the reason in its message fields
+        (mock/reasons.py), and always travels in the `x-sandlot-errors` header.
         """
         problem = problem_body(refusal.status, refusal.detail, refusal.errors)
         plan = self.plan(match.operation).response
@@ -309,6 +311,12 @@ class Engine:
             validator = self.index.validator(schema, "response") if schema is not None else None
             if validator is not None and not next(iter(validator.iter_errors(problem)), None):
                 body = problem
+            elif validator is not None:
+                skeleton = plan.body_value(chosen, media, self.rng(req))
+                explained = explain_error(skeleton, refusal.status, refusal.detail,
+                                          [v.message for v in refusal.errors])
+                if skeleton is not NOTSET and validator.is_valid(explained):
+                    body = explained
         try:
             response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
         except ResponseChoiceError:

@@ -144,6 +144,12 @@ class ResponsePlan:
                                                 ("content-length", str(len(payload)))], b"")
         return MockResponse(chosen.status, [("content-type", sent_type), *headers], payload)
 
+    def body_value(self, chosen: Chosen, media: str, rng: random.Random) -> Any:
+        """Return the body a chosen response would carry for a media type, unserialized: its
+        documented example, else a generated one (NOTSET when it documents no schema)."""
+        entry = self.index.deref((chosen.response.get("content") or {}).get(media)) or {}
+        return self._body(chosen, media, entry, entry.get("schema"), rng, None, False)
+
     def _negotiate(self, key: str, content: Mapping[str, Any], accept: str | None) -> str | None:
         """Return negotiate()'s answer for a response's media types and Accept (memoised)."""
         cache_key = (key, accept)

@@ -1,6 +1,7 @@
 """JSON Schema validators for the schemas of a bundled OpenAPI document.
 
-Called by the engine's request validation and its example checks. OpenAPI 3.1
+Also the properties of an object schema (`object_properties`, `object_required`), which the
+stateful inference reads. Called by the engine's request validation and its example checks. OpenAPI 3.1
 schemas are JSON Schema 2020-12; OpenAPI 3.0 schemas are validated as draft 4
 (whose boolean `exclusiveMinimum`/`exclusiveMaximum` and `$ref`-replaces-siblings
 rules 3.0 inherited) extended with `nullable`, and with readOnly/writeOnly honoured
@@ -24,6 +25,35 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from sandlot.openapi import patterns
 from sandlot.util.pointers import deref
+
+
+def object_properties(document: Mapping[str, Any], schema: Any) -> dict[str, Any]:
+    """Return the properties of an object schema, merging `allOf` members (resolved)."""
+    schema = deref(document, schema)
+    if not isinstance(schema, dict):
+        return {}
+    props: dict[str, Any] = {}
+    for member in schema.get("allOf") or ():
+        props.update(object_properties(document, member))
+    for name, sub in (schema.get("properties") or {}).items():
+        props[name] = deref(document, sub)
+    if not props:
+        # oneOf/anyOf of objects: the first member's properties give the stored fields.
+        for member in (schema.get("oneOf") or schema.get("anyOf") or ())[:1]:
+            props.update(object_properties(document, member))
+    return props
+
+
+def object_required(document: Mapping[str, Any], schema: Any) -> set[str]:
+    """Return the required property names of an object schema, merging `allOf` members."""
+    schema = deref(document, schema)
+    if not isinstance(schema, dict):
+        return set()
+    required = set(schema.get("required") or ())
+    for member in schema.get("allOf") or ():
+        required |= object_required(document, member)
+    return required
+
 
 SPEC_URI = "urn:sandlot:spec"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*\Z")  # RFC 3986 absolute URI, loosely

@@ -20,7 +20,11 @@ def _collection_line(collection: Collection, model: StateModel) -> str:
     else:
         parts.append(f"id {collection.id_field} ({collection.id_format.kind}"
                      f"{' ' + collection.id_format.prefix if collection.id_format.prefix else ''})")
-    if collection.wrapper:
+    if collection.jsonapi is not None:
+        parts.append(f"JSON:API {collection.jsonapi.type}")
+    elif collection.hal is not None:
+        parts.append(f"HAL (links {', '.join(collection.hal.links)})")
+    elif collection.wrapper:
         parts.append(f"envelope {collection.wrapper}")
     if collection.owner_field:
         parts.append(f"owner {collection.owner_field}")
@@ -33,6 +37,16 @@ def _collection_line(collection: Collection, model: StateModel) -> str:
     stamps = ", ".join(t.name for t in collection.timestamps)
     if stamps:
         parts.append(f"timestamps {stamps}")
+    server = collection.server
+    fills = [f"{name} (the caller's account)" for name in server.accounts]
+    if server.sequence:
+        fills.append(f"{server.sequence[0]} (numbered from {server.sequence[1]})")
+    if server.self_link and server.item_paths:
+        fills.append(f"{server.self_link[0]} (its own {'URL' if server.self_link[1] else 'URI'})")
+    fills += [f"{m.name} ({', '.join(k for k, _ in m.children) or 'none'})" for m in server.link_maps
+              if server.item_paths]
+    if fills:
+        parts.append("fills " + ", ".join(fills))
     return f"  {collection.name}: " + ", ".join(parts)
 
 
@@ -54,7 +68,7 @@ def _binding_text(binding: Binding, model: StateModel) -> str:
             text += ", filters " + ", ".join(p if p == prop else f"{p}->{prop}" for p, prop in binding.filters.items())
         pagination = binding.pagination
         if pagination is not None and pagination.items_field:
-            text += f", items in {pagination.items_field}"
+            text += f", items in {pagination.items_in + '.' if pagination.items_in else ''}{pagination.items_field}"
             if pagination.total_field:
                 text += f", total in {pagination.total_field}"
         return text
@@ -79,6 +93,8 @@ def explain(model: StateModel) -> list[str]:
                  else f"token in `{identity.token_field}`" if identity.token_field
                  else f"token in the cookie `{identity.cookie}`")
         lines += ["", f"identity: {identity.users} (log in with {', '.join(identity.identifiers)}; {where})"]
+    if model.accounts:
+        lines += ["", f"accounts: {model.accounts} (the caller's own account, named by the credential, always exists)"]
     lines += ["", "Operations:"]
     width = max((len(m) + len(t) + 1 for m, t in model.bindings), default=0)
     for (method, template), binding in sorted(model.bindings.items(), key=lambda kv: (kv[0][1], kv[0][0])):

@@ -16,12 +16,27 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandlot.openapi.loader import iter_operations
+from sandlot.openapi.schemas import object_properties, object_required
+from sandlot.state.envelopes import (
+    HAL_EMBEDDED,
+    HAL_LINKS,
+    Hal,
+    JsonApi,
+    flatten_resource,
+    hal_resource,
+    jsonapi_resource,
+)
+from sandlot.state.serverside import ServerFields, infer_server_fields, with_children
 from sandlot.util.pointers import deref
 
 CREATED_NAMES = frozenset({
     "created", "created_at", "createdat", "creation_time", "creationtime", "date_created",
     "datecreated", "inserted_at", "create_time", "createtime", "creation_date", "creationdate",
+    "added_at", "addedat", "placed_at", "placedat", "submitted_at", "submittedat", "posted_at", "postedat",
+    "opened_at", "openedat", "registered_at", "registeredat",
 })
+#: Set when an object is changed, null until then.
+EDITED_NAMES = frozenset({"edited", "edited_at", "editedat", "last_edited_at", "lasteditedat"})
 UPDATED_NAMES = frozenset({
     "updated", "updated_at", "updatedat", "modified", "modified_at", "modifiedat",
     "date_updated", "dateupdated", "last_modified", "lastmodified", "update_time", "updatetime",
@@ -33,12 +48,14 @@ NEXT_FIELDS = ("next_cursor", "nextCursor", "next_page_token", "nextPageToken", 
                "nextToken", "cursor", "next")
 TOTAL_FIELDS = ("total", "total_count", "totalCount", "count", "total_results", "totalResults")
 LIMIT_PARAMS = ("limit", "page_size", "pageSize", "PageSize", "per_page", "perPage", "size",
-                "max_results", "maxResults", "count")
-OFFSET_PARAMS = ("offset", "skip", "start")
-PAGE_PARAMS = ("page", "Page", "page_number", "pageNumber")
-AFTER_PARAMS = ("starting_after", "after", "startingAfter")
-BEFORE_PARAMS = ("ending_before", "before", "endingBefore")
-CURSOR_PARAMS = ("cursor", "page_token", "pageToken", "next_token", "nextToken", "PageToken")
+                "max_results", "maxResults", "count", "page[size]", "page[limit]")
+OFFSET_PARAMS = ("offset", "skip", "start", "page[offset]")
+PAGE_PARAMS = ("page", "Page", "page_number", "pageNumber", "page[number]")
+AFTER_PARAMS = ("starting_after", "after", "startingAfter", "page[after]")
+BEFORE_PARAMS = ("ending_before", "before", "endingBefore", "page[before]")
+CURSOR_PARAMS = ("cursor", "page_token", "pageToken", "next_token", "nextToken", "PageToken", "page[cursor]")
+#: JSON:API's filter family: `filter[author]` filters on `author`.
+_FILTER_PARAM = re.compile(r"^filter\[([^\]]+)\]$")
 #: Where a nested object created under its parent keeps the parent's id when no property does.
 HIDDEN_PARENT = "__sandlot_parent"
 #: Path parameters that name a property rather than an id: the object is addressed by it.
@@ -85,7 +102,8 @@ class IdFormat:
 
 @dataclass(frozen=True)
 class Timestamp:
-    """A property the server sets: when (created/updated) and how (iso, date, unix, unix_ms)."""
+    """A property the server sets: when (created, updated, or edited: null until the first
+    change) and how (iso, iso_ms, date, unix, unix_ms, rfc2822)."""
 
     name: str
     event: str
@@ -130,9 +148,15 @@ class Collection:
     toggles: tuple[Toggle, ...] = ()
     #: Counters of nested collections: property -> (child collection, the child's parent field).
     child_counters: tuple[tuple[str, str, str], ...] = ()
-    #: What the client may send when creating one: what it leaves out is empty (`[]`, null or
-    #: the schema's default), not made up.
+    #: What the client may send when creating one (named as the response names it): what it
+    #: leaves out is empty (`[]`, null or the schema's default), not made up.
     writable: frozenset[str] = frozenset()
+    #: What the server fills in: defaults, links, the caller's account, sequence numbers.
+    server: ServerFields = field(default_factory=ServerFields)
+    #: Objects travel as JSON:API resources (stored flat: attributes, relationship ids).
+    jsonapi: JsonApi | None = None
+    #: Objects travel as HAL (`_links`, `_embedded` built on this server).
+    hal: Hal | None = None
 
     def server_filled(self, name: str) -> bool:
         """Tell whether the server supplies a property the client left out: it is required
@@ -152,6 +176,8 @@ class Pagination:
 
     shape: str = "array"  # array | envelope
     items_field: str | None = None
+    #: The object holding the items field, when it is not the envelope itself (HAL's `_embedded`).
+    items_in: str | None = None
     has_more_field: str | None = None
     next_field: str | None = None
     total_field: str | None = None
@@ -195,6 +221,9 @@ class StateModel:
     bindings: dict[tuple[str, str], Binding]
     #: Sign-up, log-in and current-user operations, when the API issues its own tokens.
     identity: Any = None
+    #: The collection of accounts, when the API's paths hang under the caller's own account
+    #: (Twilio's `/Accounts/{AccountSid}/...`): the caller's account always exists in it.
+    accounts: str | None = None
 
     def binding(self, method: str, template: str) -> Binding | None:
         """Return the binding of an operation, or None when it is served statelessly."""
@@ -211,34 +240,6 @@ def singularize(name: str) -> str:
     if lower.endswith("s") and not lower.endswith(("ss", "us", "is")):
         return name[:-1]
     return name
-
-
-def object_properties(document: Mapping[str, Any], schema: Any) -> dict[str, Any]:
-    """Return the properties of an object schema, merging `allOf` members (resolved)."""
-    schema = deref(document, schema)
-    if not isinstance(schema, dict):
-        return {}
-    props: dict[str, Any] = {}
-    for member in schema.get("allOf") or ():
-        props.update(object_properties(document, member))
-    for name, sub in (schema.get("properties") or {}).items():
-        props[name] = deref(document, sub)
-    if not props:
-        # oneOf/anyOf of objects: the first member's properties give the stored fields.
-        for member in (schema.get("oneOf") or schema.get("anyOf") or ())[:1]:
-            props.update(object_properties(document, member))
-    return props
-
-
-def object_required(document: Mapping[str, Any], schema: Any) -> set[str]:
-    """Return the required property names of an object schema, merging `allOf` members."""
-    schema = deref(document, schema)
-    if not isinstance(schema, dict):
-        return set()
-    required = set(schema.get("required") or ())
-    for member in schema.get("allOf") or ():
-        required |= object_required(document, member)
-    return required
 
 
 def _is_array(schema: Any) -> bool:
@@ -320,7 +321,8 @@ def _timestamps(properties: Mapping[str, Any]) -> tuple[Timestamp, ...]:
     stamps = []
     for name, schema in properties.items():
         key = name.lower()
-        event = "created" if key in CREATED_NAMES else "updated" if key in UPDATED_NAMES else None
+        event = "created" if key in CREATED_NAMES else "updated" if key in UPDATED_NAMES \
+            else "edited" if key in EDITED_NAMES else None
         if event is None or not isinstance(schema, dict):
             continue
         types = schema.get("type")
@@ -329,8 +331,15 @@ def _timestamps(properties: Mapping[str, Any]) -> tuple[Timestamp, ...]:
             style = "unix_ms" if key.endswith(("_ms", "ms")) else "unix"
         elif schema.get("format") == "date":
             style = "date"
+        elif schema.get("format") == "date-time-rfc-2822":  # Twilio's 2010 API
+            style = "rfc2822"
         else:
-            style = "iso"
+            # Whole seconds where the spec's example shows them (DigitalOcean's
+            # `2020-07-21T18:37:44Z`), else milliseconds, as JavaScript's toISOString, Rails and
+            # Spring send them (and clients such as RealWorld's suite check for).
+            samples = [schema.get("example"), *(schema.get("examples") or [])]
+            whole = any(isinstance(v, str) and re.search(r"T\d\d:\d\d:\d\d(Z|[+-]\d\d:?\d\d)$", v) for v in samples)
+            style = "iso" if whole else "iso_ms"
         stamps.append(Timestamp(name, event, style))
     return tuple(stamps)
 
@@ -420,51 +429,98 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
     pending: list[tuple[str, str | None, str, str | None, bool]] = [
         c for c in _collection_candidates(paths, overrides) if c[0] not in ignored
     ]
-    # Top-level collections first, so a nested path reuses the collection its name refers to.
+    # Top-level collections first, so a nested path reuses the collection its name refers to;
+    # a nested one waits for its parent's (`/messages/{id}/reactions` after `.../messages`).
     pending.sort(key=lambda c: (not c[4], len(_segments(c[0]))))
-    for list_template, item_template, name, item_param, strong in pending:
-        if not strong and name not in collections:
-            continue
-        list_info = paths[list_template]
-        item_info = paths.get(item_template) if item_template else None
-        if name not in collections:
-            collection = _infer_collection(document, name, list_info, item_info, item_param,
-                                           overrides)
-            if collection is None:
-                continue
-            collections[name] = collection
-        collection = collections[name]
-        parent = _parent_of(list_template, collections, paths)
-        parent_field = _parent_field(parent, collection) if parent else None
-        if parent and parent_field is None and "POST" in list_info.ops:
-            parent_field = HIDDEN_PARENT  # created under its parent, with no property naming it
-        parent_kwargs: dict[str, Any] = ({"parent_param": parent[0], "parent_collection": parent[1],
-                          "parent_field": parent_field} if parent and parent_field else {})
-        if "POST" in list_info.ops:
-            bindings[("POST", list_template)] = Binding("create", name, **parent_kwargs)
-        if "GET" in list_info.ops:
-            op = list_info.ops["GET"]
-            query = _params(document, op, list_info.item, "query")
-            pagination = _pagination(document, op, query)
-            paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
-            filters = {p: prop for p in query if p not in paging
-                       and (prop := _filtered_property(p, collection.properties))}
-            bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
-                                                       filters=filters, newest_first=_newest_first(op),
-                                                       **parent_kwargs)
-        if item_info is not None and item_template not in ignored:
-            for method, action in (("GET", "read"), ("PUT", "update"), ("PATCH", "update"),
-                                   ("POST", "update"), ("DELETE", "delete")):
-                if method in item_info.ops:
-                    bindings[(method, str(item_template))] = Binding(
-                        action, name, id_param=item_param, **parent_kwargs)
-            _bind_actions(document, paths, str(item_template), collection, item_param, parent_kwargs,
-                          bindings, collections)
+    while pending:
+        waiting = [c for c in pending if (p := _parent_name(c[0])) and p not in collections
+                   and any(o[2] == p and o[4] for o in pending if o is not c)]
+        ready = [c for c in pending if c not in waiting] or waiting
+        for candidate in ready:
+            _bind_candidate(document, paths, overrides, ignored, candidate, collections, bindings)
+        pending = [c for c in pending if c not in ready]
+    _bind_lone_items(document, paths, ignored, collections, bindings)
     identity = _infer_identity(document, paths, collections, bindings)
     _count_children(collections, bindings)
+    _locate(paths, collections, bindings)
     if identity is None:  # nobody to own anything
         collections.update({n: replace(c, owner_field=None) for n, c in collections.items()})
-    return StateModel(collections, bindings, identity)
+    nested = {b.collection for b in bindings.values() if b.parent_collection}
+    accounts = next((n for n in collections if singularize(n).lower() == "account" and n not in nested
+                     and (identity is None or identity.users != n)), None)
+    return StateModel(collections, bindings, identity, accounts)
+
+
+def _parent_name(list_template: str) -> str | None:
+    """Return the collection name a nested list path hangs under (`/a/{id}/b` -> `a`), or None."""
+    segs = [_strip_ext(seg) for seg in _segments(list_template)]
+    return segs[-3] if len(segs) >= 3 and _is_param(segs[-2]) and not _is_param(segs[-3]) else None
+
+
+def _bind_candidate(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], overrides: Mapping[str, Any],
+                    ignored: set[str], candidate: tuple[str, str | None, str, str | None, bool],
+                    collections: dict[str, Collection], bindings: dict[tuple[str, str], Binding]) -> None:
+    """Bind a collection path, and its item path and actions (inferring the collection first)."""
+    list_template, item_template, name, item_param, strong = candidate
+    if not strong and name not in collections:
+        return
+    list_info = paths[list_template]
+    item_info = paths.get(item_template) if item_template else None
+    if name not in collections:
+        found = _infer_collection(document, name, list_info, item_info, item_param, overrides)
+        if found is None:
+            return
+        collections[name] = found
+    collection = collections[name]
+    parent = _parent_of(list_template, collections, paths)
+    parent_field = _parent_field(parent, collection) if parent else None
+    if parent and parent_field is None and "POST" in list_info.ops:
+        parent_field = HIDDEN_PARENT  # created under its parent, with no property naming it
+    parent_kwargs: dict[str, Any] = ({"parent_param": parent[0], "parent_collection": parent[1],
+                                      "parent_field": parent_field} if parent and parent_field else {})
+    if "POST" in list_info.ops:
+        bindings[("POST", list_template)] = Binding("create", name, **parent_kwargs)
+    if "GET" in list_info.ops:
+        op = list_info.ops["GET"]
+        query = _params(document, op, list_info.item, "query")
+        pagination = _pagination(document, op, query)
+        paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
+        filters = {p: prop for p in query if p not in paging
+                   and (prop := _filtered_property(p, collection.properties))}
+        bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
+                                                   filters=filters, newest_first=_newest_first(op),
+                                                   **parent_kwargs)
+    if item_info is not None and item_template not in ignored:
+        _bind_item(document, paths, str(item_template), item_info, collection, item_param, parent_kwargs,
+                   bindings, collections)
+
+
+def _bind_item(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], item_template: str, item_info: _PathInfo,
+               collection: Collection, item_param: str | None, parent_kwargs: Mapping[str, Any],
+               bindings: dict[tuple[str, str], Binding], collections: dict[str, Collection]) -> None:
+    """Bind an item path's read, update and delete, then its action sub-paths."""
+    for method, action in (("GET", "read"), ("PUT", "update"), ("PATCH", "update"),
+                           ("POST", "update"), ("DELETE", "delete")):
+        if method in item_info.ops:
+            bindings[(method, item_template)] = Binding(action, collection.name, id_param=item_param, **parent_kwargs)
+    _bind_actions(document, paths, item_template, collection, item_param, parent_kwargs, bindings, collections)
+
+
+def _bind_lone_items(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], ignored: set[str],
+                     collections: dict[str, Collection], bindings: dict[tuple[str, str], Binding]) -> None:
+    """Bind item paths with no list path of their own to the collection they name: a
+    collection listed and created under its parent is often read, changed and deleted at the
+    top (`/channels/{channelId}` beside `/workspaces/{workspaceId}/channels`)."""
+    bound = {t for _, t in bindings}
+    for template, info in paths.items():
+        segs = [_strip_ext(seg) for seg in _segments(template)]
+        if template in bound or template in ignored or len(segs) < 2 or not _is_param(segs[-1]) \
+                or _is_param(segs[-2]) or segs[-2] not in collections:
+            continue
+        collection = collections[segs[-2]]
+        if collection.natural:
+            continue  # a natural key is only unique within its parent
+        _bind_item(document, paths, template, info, collection, segs[-1][1:-1], {}, bindings, collections)
 
 
 def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathInfo,
@@ -492,10 +548,22 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
         return None
     props = object_properties(document, item_schema)
     wrapper = _wrapper_property(document, name, props, object_required(document, item_schema))
+    if wrapper is None and "data" in props and jsonapi_resource(document, props["data"], name):
+        wrapper = "data"  # a JSON:API document whose `data` is optional
     if wrapper is not None:
         item_schema = props[wrapper]
         props = object_properties(document, item_schema)
         examples = [e.get(wrapper) for e in examples if isinstance(e, dict)]
+    jsonapi = hal = None
+    required = object_required(document, item_schema)
+    if (resource := jsonapi_resource(document, item_schema, name)) is not None:
+        jsonapi, props, required = resource
+        item_schema = {"type": "object", "properties": props, "required": sorted(required)}
+        examples = [flatten_resource(e, jsonapi) for e in examples]
+    elif (found_hal := hal_resource(document, item_schema)) is not None:
+        hal, props = found_hal
+        required -= {HAL_LINKS, HAL_EMBEDDED}
+        item_schema = {"type": "object", "properties": props, "required": sorted(required & set(props))}
     settings = (overrides.get("collections") or {}).get(name) or {}
     holders = [settings, item_info.item if item_info else None,
                *(item_info.ops.values() if item_info else ()), list_info.item,
@@ -524,21 +592,46 @@ def _infer_collection(document: Mapping[str, Any], name: str, list_info: _PathIn
                    and not re.search(r"(?i)(^|_)(id|sid|uuid)$|Id$", id_field))
     slug_source = next((s for s in SLUG_SOURCES if s in props), None) \
         if natural and str(id_field).lower() in SLUG_NAMES else None
-    owner = next((o for o in OWNER_NAMES if o in props), None)
-    sent = request_body_schema(document, list_info.ops.get("POST"))
-    writable = object_properties(document, sent)
-    if request_wrapper and request_wrapper in writable:
-        writable = object_properties(document, writable[request_wrapper])
+    sent = object_properties(document, request_body_schema(document, list_info.ops.get("POST"), any_media=True))
+    if request_wrapper and request_wrapper in sent:
+        sent = object_properties(document, sent[request_wrapper])
+    if jsonapi is not None and "attributes" in sent:
+        linked = object_properties(document, sent.get("relationships"))
+        sent = {**object_properties(document, sent["attributes"]), **dict.fromkeys(linked, {})}
+    writable = _response_names([n for n, sub in sent.items()
+                                if not (isinstance(sub, dict) and sub.get("readOnly"))], props)
+    # Who created it: a property the client cannot send (a book's `author` it sends is a name).
+    owner = next((o for o in OWNER_NAMES if o in props and o not in writable), None)
+    server = infer_server_fields(props, writable, str(id_field), examples)
     return Collection(name, str(id_field), id_format, item_schema, props, _timestamps(props),
-                      frozenset(object_required(document, item_schema)), wrapper, request_wrapper,
-                      natural, slug_source, owner, writable=frozenset(writable))
+                      frozenset(required), wrapper, request_wrapper,
+                      natural, slug_source, owner, writable=frozenset(writable), server=server,
+                      jsonapi=jsonapi, hal=hal)
 
 
-def request_body_schema(document: Mapping[str, Any], op: Mapping[str, Any] | None) -> Any:
-    """Return the JSON request body schema of an operation (resolved), or None."""
+def _response_names(names: Any, properties: Mapping[str, Any]) -> set[str]:
+    """Return request field names as the response names them, matching case and underscores
+    loosely (Twilio's form field `FriendlyName` is the response's `friendly_name`)."""
+    by_loose: dict[str, list[str]] = {}
+    for prop in properties:
+        by_loose.setdefault(_loose(prop), []).append(prop)
+    out = set()
+    for name in names:
+        matches = [name] if name in properties else by_loose.get(_loose(name), [])
+        out.add(matches[0] if len(matches) == 1 else name)
+    return out
+
+
+def request_body_schema(document: Mapping[str, Any], op: Mapping[str, Any] | None,
+                        any_media: bool = False) -> Any:
+    """Return the JSON request body schema of an operation (resolved), or None; with
+    `any_media`, the first documented one when there is no JSON (a form's)."""
     if not op or not op.get("requestBody"):
         return None
     media = _json_content(document, op["requestBody"])
+    if media is None and any_media:
+        content = (deref(document, op["requestBody"]) or {}).get("content") or {}
+        media = next((m for m in content.values() if isinstance(m, dict) and m.get("schema")), None)
     return deref(document, media.get("schema")) if media else None
 
 
@@ -590,7 +683,9 @@ def _list_item_schema(document: Mapping[str, Any], list_schema: Any) -> Any:
         (n for n, s in props.items() if _is_array(s)), None)
     if field_name:
         return deref(document, props[field_name].get("items"))
-    return None
+    embedded = object_properties(document, props.get(HAL_EMBEDDED))
+    found = next((s for s in embedded.values() if _is_array(s)), None)
+    return deref(document, found.get("items")) if found else None
 
 
 def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
@@ -619,6 +714,10 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
         props = object_properties(document, schema)
         items_field = _first(ITEMS_FIELDS, props) or next(
             (n for n, s in props.items() if _is_array(s)), None)
+        embedded = object_properties(document, props.get(HAL_EMBEDDED))
+        if items_field is None and embedded:  # HAL: `{"_embedded": {"orders": [...]}}`
+            items_field = next((n for n, s in embedded.items() if _is_array(s)), None)
+            kwargs["items_in"] = HAL_EMBEDDED if items_field else None
         if items_field:
             counted = [f"{items_field}Count", f"{items_field}_count", f"{items_field}Total"]
             kwargs.update(shape="envelope", items_field=items_field,
@@ -630,7 +729,9 @@ def _pagination(document: Mapping[str, Any], op: Mapping[str, Any],
 
 def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
     """Return the property a list query parameter filters on: same name, or its singular
-    (`?tags=a&tags=b` filters `tag` by any of the values)."""
+    (`?tags=a&tags=b` filters `tag` by any of the values); JSON:API's `filter[author]` on `author`."""
+    if (family := _FILTER_PARAM.match(param)) is not None:
+        param = family.group(1)
     if param in properties:
         return param
     single = singularize(param)
@@ -711,7 +812,11 @@ def _bind_actions(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], i
         flag = next((loose[f] for f in flags if f in loose), None)
         counter = next((p for k, p in loose.items() if k.endswith("count") and k.startswith(stem)), None)
         on = [m for m in ("POST", "PUT") if m in info.ops]
-        if (verb.lower() in TOGGLE_VERBS or flag) and on:
+        # A POST-only word that names a state (archive -> archived) is a transition, unless
+        # the item shows a per-user flag for it.
+        moves = _transition(verb.lower(), collection.properties) \
+            if on == ["POST"] and "DELETE" not in info.ops and not flag else None
+        if (verb.lower() in TOGGLE_VERBS or flag) and on and moves is None:
             if all(t.action != verb for t in collection.toggles):
                 collection = replace(collection, toggles=(*collection.toggles, Toggle(verb, flag, counter)))
                 collections[collection.name] = collection
@@ -722,11 +827,9 @@ def _bind_actions(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], i
                 bindings[("DELETE", template)] = Binding("toggle_off", collection.name, id_param=item_param,
                                                          toggle=verb, **parent_kwargs)
             continue
-        if on == ["POST"] and "DELETE" not in info.ops:
-            found = _transition(verb.lower(), collection.properties)
-            if found is not None:
-                bindings[("POST", template)] = Binding("transition", collection.name, id_param=item_param,
-                                                       transition=found, **parent_kwargs)
+        if moves is not None:
+            bindings[("POST", template)] = Binding("transition", collection.name, id_param=item_param,
+                                                   transition=moves, **parent_kwargs)
 
 
 def _transition(verb: str, properties: Mapping[str, Any]) -> tuple[str, Any] | None:
@@ -760,6 +863,24 @@ def _count_children(collections: dict[str, Collection], bindings: Mapping[tuple[
                     counters.append((prop, child, parent_field))
         if counters:
             collections[parent] = replace(collection, child_counters=tuple(counters))
+
+
+def _locate(paths: Mapping[str, _PathInfo], collections: dict[str, Collection],
+            bindings: Mapping[tuple[str, str], Binding]) -> None:
+    """Give each collection's server fields the item paths its objects live at (the
+    shortest first: Twilio's canonical `/Accounts/{AccountSid}/Recordings/{Sid}.json` rather
+    than the one under a call; where it is changed when it cannot be read) and its link maps'
+    sub-resources."""
+    for name, collection in list(collections.items()):
+        items = {(t, b.id_param, b.action != "read") for (m, t), b in bindings.items()
+                 if b.collection == name and b.action in ("read", "update", "delete") and b.id_param}
+        # Where it is read, else changed or deleted (a cart line with no GET of its own).
+        reads = [(t, p) for t, p, _ in sorted(items, key=lambda i: (i[2], len(_segments(i[0])), i[0]))]
+        reads = list(dict.fromkeys(reads))
+        if not reads:
+            continue
+        server = replace(collection.server, item_paths=tuple(reads))
+        collections[name] = replace(collection, server=with_children(server, collection.properties, paths))
 
 
 # -- identity issued by the API --------------------------------------------------------------------
@@ -796,8 +917,14 @@ class Identity:
 
 
 def _unwrapped_props(document: Mapping[str, Any], schema: Any) -> tuple[dict[str, Any], str | None]:
-    """Return (the properties of an object schema, or of the one object it wraps; the wrapper)."""
+    """Return (the properties of an object schema, or of the one object it wraps; the wrapper);
+    a JSON:API document's are its resource's, flat (attributes and relationships)."""
     props = object_properties(document, schema)
+    data = deref(document, props.get("data"))
+    if isinstance(data, dict) and "attributes" in object_properties(document, data):
+        flat = object_properties(document, object_properties(document, data)["attributes"])
+        resource = jsonapi_resource(document, data, "")
+        return (resource[1] if resource else flat), "data"
     if len(props) == 1:
         (only, inner), = props.items()
         inner_props = object_properties(document, inner)
@@ -821,6 +948,20 @@ def _set_cookie(document: Mapping[str, Any], op: Mapping[str, Any]) -> str | Non
     return None
 
 
+def _token_scheme(document: Mapping[str, Any]) -> bool:
+    """Tell whether an operation (or the document) requires a scheme that carries a token in a
+    header: an apiKey header, or HTTP bearer."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    resolved = {name: deref(document, scheme) or {} for name, scheme in schemes.items()}
+    header = {name for name, scheme in resolved.items()
+              if scheme.get("type") == "apiKey" and scheme.get("in") == "header"
+              or str(scheme.get("scheme", "")).lower() == "bearer"}
+    used = [req for item in (document.get("paths") or {}).values() if isinstance(item, dict)
+            for op in item.values() if isinstance(op, dict) for req in op.get("security") or []]
+    used += list(document.get("security") or [])
+    return any(name in header for req in used if isinstance(req, dict) for name in req)
+
+
 def _cookie_scheme(document: Mapping[str, Any]) -> str | None:
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     for scheme in schemes.values():
@@ -836,7 +977,7 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
     """Find the operations that sign a user up, log one in or out, and read or update the
     current user, when the API issues its own tokens (a token property in the answer, or a
     Set-Cookie it documents); bind them and return how identity works, or None."""
-    signup = login = None
+    signup = login = quiet = silent = None
     for template, info in paths.items():
         op = info.ops.get("POST")
         if op is None:
@@ -850,17 +991,30 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
         top = object_properties(document, schema)
         token = _first(TOKEN_NAMES, answer) or _first(TOKEN_NAMES, top)
         cookie = _set_cookie(document, op)
-        if not (password and identifiers and (token or cookie)):
+        if not (password and identifiers):
             continue
         last = _strip_ext(_segments(template)[-1]).lower() if _segments(template) else ""
         entry = (template, op, password, identifiers, answer, wrapper, top, token, cookie)
         if last in LOGIN_WORDS:
-            login = login or entry
-        else:
+            login = login or (entry if token or cookie else None)
+            if not (token or cookie) and _first(IDENTIFIER_NAMES, answer):
+                silent = silent or entry  # a log-in that documents no token (RealWorld's spec)
+        elif token or cookie:
             signup = signup or entry
+        elif _first(IDENTIFIER_NAMES, answer):
+            quiet = quiet or entry  # answers the user without a token: a sign-up if a log-in exists
+    undocumented = False
+    if login is None and signup is None and silent is not None and _token_scheme(document):
+        # The log-in answers the user and documents no token, yet operations need one in a
+        # header: the API sends it undocumented; it travels in the user object's `token`.
+        login, undocumented = (*silent[:7], "token", None), True
+    if signup is None and login is not None:
+        signup = quiet
     if signup is None and login is None:
         return None
     template, op, password, identifiers, answer, wrapper, top, token, cookie = signup or login  # type: ignore[misc]
+    if login is not None and not (token or cookie):
+        token, cookie = login[7], login[8]  # the token comes from the log-in
     # The user is the answer, the object it wraps, or the object property beside the token.
     user_field = None
     user_props = answer
@@ -878,7 +1032,7 @@ def _infer_identity(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
         collections[name] = users
     identity = Identity(
         users=name, identifiers=tuple(i for i in identifiers if i in users.properties) or identifiers,
-        password=password, token_field=token, token_in_user=bool(token and token in user_props),
+        password=password, token_field=token, token_in_user=undocumented or bool(token and token in user_props),
         cookie=cookie or _cookie_scheme(document) if not token else None, user_field=user_field)
     if signup:
         bindings[("POST", signup[0])] = Binding("signup", name)
@@ -913,9 +1067,23 @@ def _users_name(signup_template: str | None, me: list[str], collections: Mapping
 
 def _user_collection(document: Mapping[str, Any], name: str, props: dict[str, Any], template: str,
                      op: Mapping[str, Any]) -> Collection:
-    """Build the users collection from the sign-up answer's user object."""
+    """Build the users collection from the sign-up answer's user object (a JSON:API resource
+    or a HAL object when the answer is one)."""
+    found = success_response(document, op)
+    schema = deref(document, found[1].get("schema")) if found else None
+    data = object_properties(document, schema).get("data")
+    resource = jsonapi_resource(document, data, name) if data else None
+    hal = hal_resource(document, schema)
+    if resource is not None:
+        props = resource[1]
+    elif hal is not None:
+        props = hal[1]
     id_field = "id" if "id" in props else _first(IDENTIFIER_NAMES, props) or "id"
     id_schema = props.get(id_field) if isinstance(props.get(id_field), dict) else {}
+    sent, _ = _unwrapped_props(document, request_body_schema(document, op))
+    writable = {n for n, sub in sent.items() if not (isinstance(sub, dict) and sub.get("readOnly"))} & set(props)
     return Collection(name, id_field, _id_format(document, id_schema or {}, []), {"type": "object",
-                      "properties": props}, props, _timestamps(props), frozenset(), None, None,
-                      natural=id_field != "id")
+                      "properties": props}, props, _timestamps(props), frozenset(), "data" if resource else None, None,
+                      natural=id_field != "id", writable=frozenset(writable),
+                      server=infer_server_fields(props, writable, id_field, []),
+                      jsonapi=resource[0] if resource else None, hal=hal[0] if hal else None)

@@ -26,14 +26,18 @@ FIELDS = {
     **dict.fromkeys(("page", "pagenumber", "currentpage"), "page"),
     **dict.fromkeys(("pagesize", "perpage"), "page_size"),
     "start": "start", "end": "end",
-    **dict.fromkeys(("uri", "self"), "uri"),
+    **dict.fromkeys(("uri", "self", "url"), "uri"),
     **dict.fromkeys(("next", "nextpageuri", "nextpage", "nexturl", "nextpageurl", "nextlink"),
                     "next"),
     **dict.fromkeys(("prev", "previous", "previouspageuri", "prevpageuri", "previouspage",
                      "previousurl", "prevurl", "previouspageurl"), "prev"),
     **dict.fromkeys(("first", "firstpageuri", "firstpage", "firsturl", "firstpageurl"), "first"),
     **dict.fromkeys(("last", "lastpageuri", "lastpage", "lasturl", "lastpageurl"), "last"),
+    **dict.fromkeys(("totalelements", "totalitems"), "total"),
+    **dict.fromkeys(("totalpages", "pagecount", "pages"), "pages"),
 }
+#: Names that are page metadata only inside a container (Spring's `page: {size, number}`).
+CONTAINED_FIELDS = {"size": "page_size", "number": "page"}
 LINKS = frozenset({"uri", "next", "prev", "first", "last"})
 
 
@@ -51,6 +55,8 @@ class PageFacts:
     prev: str | None
     next: str | None
     last: str | None
+    #: How many pages there are (at least one).
+    pages: int = 1
 
 
 def _normal(name: str) -> str:
@@ -98,7 +104,8 @@ def page_facts(path: str, query: str, *, offset: int, limit: int, count: int, to
         first=link(0) if paged else None,
         prev=link(max(0, offset - limit)) if paged and offset > 0 else None,
         next=next_uri,
-        last=link((last_page - page_base) * limit) if paged else None)
+        last=link((last_page - page_base) * limit) if paged else None,
+        pages=max(1, math.ceil(total / limit)))
 
 
 Path = tuple[str, ...]
@@ -117,17 +124,23 @@ def fill_page_fields(body: Any, facts: PageFacts, skip: Iterable[str] = ()) -> t
 
     def visit(node: dict[str, Any], where: Path, depth: int) -> dict[str, Any]:
         out = dict(node)
-        # Links are added to `pages`, or to `links` when it holds no `pages` of its own.
+        # Links are added to `pages`, or to `links` when it holds no `pages` of its own; HAL's
+        # `_links` hold link objects (`{"self": {"href": ...}}`).
         kind = _normal(where[-1]) if where else ""
-        link_container = kind == "pages" or (
+        hal = kind == "links" and any(isinstance(v, dict) and "href" in v for v in node.values())
+        link_container = kind == "pages" or hal or (
             kind == "links" and not any(isinstance(v, dict) for v in node.values()))
         for name, value in node.items():
             if not where and name in skipped:
                 continue
-            if isinstance(value, dict) and _normal(name) in CONTAINERS and depth < 3:
+            if isinstance(value, dict) and _normal(name) in CONTAINERS and depth < 3 and not hal:
                 out[name] = visit(value, (*where, name), depth + 1)
                 continue
-            fact = FIELDS.get(_normal(name))
+            fact = FIELDS.get(_normal(name)) or (CONTAINED_FIELDS.get(_normal(name)) if where else None)
+            if hal and fact in LINKS and isinstance(value, dict):
+                out[name] = {**value, "href": getattr(facts, fact)}
+                changed.append((*where, name, "href"))
+                continue
             if fact is None or isinstance(value, (dict, list)):
                 continue
             if fact == "total" and not isinstance(value, int):
@@ -143,11 +156,12 @@ def fill_page_fields(body: Any, facts: PageFacts, skip: Iterable[str] = ()) -> t
             present = {FIELDS.get(_normal(n)) for n in node}
             for fact, link in wanted.items():
                 if fact not in present and link is not None:
-                    out[fact] = link
-                    changed.append((*where, fact))
+                    out[fact] = {"href": link} if hal else link
+                    changed.append((*where, fact, "href") if hal else (*where, fact))
             for name in list(out):  # a link the page has no target for goes, rather than null
                 fact = FIELDS.get(_normal(name))
-                if fact in LINKS and (out[name] is None or (fact in wanted and not wanted[fact])):
+                value = out[name]["href"] if hal and isinstance(out[name], dict) else out[name]
+                if fact in LINKS and (value is None or (fact in wanted and not wanted[fact])):
                     del out[name]
         return out
 

@@ -8,6 +8,7 @@ wrap a page of objects into the list response's envelope; format timestamps.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,9 @@ from sandlot.state.inference import Collection, Pagination, Timestamp
 
 
 def format_timestamp(stamp: Timestamp, now: float) -> Any:
-    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time or date."""
+    """Return `now` in the timestamp's style: unix seconds, unix ms, ISO date-time (whole
+    seconds, or `2026-12-01T03:35:23.120Z`), date or
+    RFC 2822 (`Mon, 01 Dec 2026 03:35:23 +0000`)."""
     if stamp.style == "unix":
         return int(now)
     if stamp.style == "unix_ms":
@@ -23,7 +26,10 @@ def format_timestamp(stamp: Timestamp, now: float) -> Any:
     moment = dt.datetime.fromtimestamp(now, dt.UTC)
     if stamp.style == "date":
         return moment.date().isoformat()
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if stamp.style == "rfc2822":
+        return email.utils.format_datetime(moment.replace(microsecond=0)).replace("-0000", "+0000")
+    spec = "milliseconds" if stamp.style == "iso_ms" else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def stamp(obj: dict[str, Any], stamps: Iterable[Timestamp], events: set[str], now: float) -> None:
@@ -108,25 +114,40 @@ def build_object(template: Any, body: Any, collection: Collection, object_id: An
     return obj
 
 
+def nullable(schema: Any) -> bool:
+    """Tell whether a property schema admits null (`nullable: true`, or "null" among its types)."""
+    if not isinstance(schema, Mapping):
+        return False
+    types = schema.get("type")
+    return bool(schema.get("nullable")) or (isinstance(types, list) and "null" in types)
+
+
 def fill_from_template(template: Any, collection: Collection) -> dict[str, Any]:
-    """Return the template's fields that the server must supply (required or readOnly); a
-    field the client could have sent and did not is its schema's default, or empty (`[]`,
-    null) where the schema allows, rather than made up."""
-    if not isinstance(template, dict):
-        return {}
-    out = {}
-    for name, value in template.items():
-        if not collection.server_filled(name):
+    """Return the fields a new object gets from the server, one for every documented
+    property (the real API sends whole objects): the server's value (the schema's default,
+    the enum value its description or examples name); for a field the client could have sent
+    and did not, empty (`[]`, null) where the schema allows, else nothing unless required;
+    for any other field null where the schema allows, else the generated template's value.
+    Links are left out (built at every answer), as is the id."""
+    template = template if isinstance(template, dict) else {}
+    server = collection.server
+    skip = {collection.id_field} | set(server.derived)
+    out: dict[str, Any] = {}
+    for name, schema in collection.properties.items():
+        if name in skip:
             continue
-        schema = collection.properties.get(name)
-        if name in collection.writable and isinstance(schema, dict):
-            if "default" in schema:
-                value = schema["default"]
-            elif schema.get("type") == "array":
-                value = []
-            elif schema.get("nullable") or (isinstance(schema.get("type"), list) and "null" in schema["type"]):
-                value = None
-        out[name] = value
+        if name in server.values:
+            out[name] = server.values[name]
+        elif name in collection.writable and isinstance(schema, dict) and schema.get("type") == "array":
+            out[name] = []
+        elif nullable(schema):
+            out[name] = None
+        elif name in template and (name not in collection.writable or name in collection.required):
+            out[name] = template[name]
+    for name, value in template.items():  # what the schema requires beyond its properties
+        if name not in out and name not in skip and name not in collection.properties \
+                and name in collection.required:
+            out[name] = value
     return out
 
 
@@ -141,8 +162,17 @@ def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,
     if isinstance(body, dict):
         keep = {collection.id_field} | {t.name for t in collection.timestamps if t.event == "created"}
         obj.update({k: v for k, v in body.items() if k not in keep})
-    stamp(obj, collection.timestamps, {"updated"}, now)
+    stamp(obj, collection.timestamps, {"updated", "edited"}, now)
     return obj
+
+
+def envelope_items(template: Any, pagination: Pagination) -> list[Any]:
+    """Return the items of a generated list response (the array, or the envelope's)."""
+    if pagination.shape != "envelope" or not pagination.items_field:
+        return template if isinstance(template, list) else []
+    holder = template.get(pagination.items_in) if pagination.items_in and isinstance(template, dict) else template
+    found = holder.get(pagination.items_field) if isinstance(holder, dict) else None
+    return found if isinstance(found, list) else []
 
 
 def envelope(template: Any, items: list[dict[str, Any]], pagination: Pagination, *,
@@ -152,7 +182,10 @@ def envelope(template: Any, items: list[dict[str, Any]], pagination: Pagination,
     if pagination.shape != "envelope" or not pagination.items_field:
         return items
     out = dict(template) if isinstance(template, dict) else {}
-    out[pagination.items_field] = items
+    if pagination.items_in:  # HAL: the items sit in `_embedded`
+        out[pagination.items_in] = {**(out.get(pagination.items_in) or {}), pagination.items_field: items}
+    else:
+        out[pagination.items_field] = items
     if pagination.has_more_field:
         out[pagination.has_more_field] = has_more
     if pagination.total_field:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
+import random
 import re
 import time
 import unicodedata
@@ -30,9 +32,18 @@ from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import Engine, Match, strip_controls, with_warnings
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
 from sandlot.mock.validate import Refusal, ValidatedRequest
+from sandlot.openapi.schemas import object_properties
 from sandlot.state import identity as tokens
 from sandlot.state.auth import LiveKeyDetector, authenticate, issue_for_tenant
 from sandlot.state.config import SandboxConfig
+from sandlot.state.envelopes import (
+    HAL_EMBEDDED,
+    HAL_LINKS,
+    Relationship,
+    flatten_resource,
+    hal_links,
+    to_resource,
+)
 from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
 from sandlot.state.ids import new_id, random_token
 from sandlot.state.inference import (
@@ -48,13 +59,16 @@ from sandlot.state.inference import (
 )
 from sandlot.state.keys import IssuedKey, live_key_problem
 from sandlot.state.paging import fill_page_fields, page_facts, revert_refused
+from sandlot.state.serverside import children_of, object_links, own_path, strip_format
 from sandlot.state.shape import (
     apply_update,
     build_object,
     conform,
     envelope,
+    envelope_items,
     fill_from_template,
     project,
+    response_names,
 )
 from sandlot.state.store import ORIGIN_API, ListQuery, Page, Store, StoredObject
 from sandlot.util.pointers import deref
@@ -118,23 +132,30 @@ class StateStage:
         self._field_validators: dict[tuple[str, str], Any] = {}
         self._validity: dict[tuple[Any, ...], bool] = {}
         self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
+        self._by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
+        self._sub_path_cache: dict[str, list[tuple[str, str]]] = {}
         self._relations = self._relation_fields()
 
     # -- set-up ----------------------------------------------------------------------------
     def _relation_fields(self) -> dict[str, dict[str, str]]:
-        """Map collection -> {field: other collection} for fields that hold another's id."""
-        by_singular = {singularize(name).lower(): name for name in self.model.collections}
+        """Map collection -> {field: other collection} for string fields that hold another's
+        id (`customer`, `customer_id`, `cartId`) or, when the client sends it, another's
+        natural key (a cart line's `isbn` names a book)."""
+        natural = {c.id_field: c.name for c in self.model.collections.values()
+                   if c.natural and not c.slug_source and (c.properties.get(c.id_field) or {}).get("type") != "integer"}
         relations: dict[str, dict[str, str]] = {}
         for name, collection in self.model.collections.items():
             for prop, schema in collection.properties.items():
                 if prop == collection.id_field or not isinstance(schema, dict):
                     continue
-                base = prop.lower().removesuffix("_id").removesuffix("id") if prop.lower() \
-                    not in by_singular else prop.lower()
                 types = schema.get("type")
-                if base in by_singular and by_singular[base] != name and \
-                        (types == "string" or (isinstance(types, list) and "string" in types)):
-                    relations.setdefault(name, {})[prop] = by_singular[base]
+                if not (types == "string" or (isinstance(types, list) and "string" in types)):
+                    continue
+                target = self._relations_target(prop)
+                other = target.name if target is not None else \
+                    natural.get(prop) if prop in collection.writable else None
+                if other is not None and other != name:
+                    relations.setdefault(name, {})[prop] = other
         return relations
 
     def register_seed(self, fixtures: Fixtures, source: str | None = None) -> None:
@@ -183,22 +204,82 @@ class StateStage:
 
     @staticmethod
     def _unwrap(collection: Collection, body: Any) -> Any:
-        """Return the object inside a wrapped item response (`{"droplet": {...}}`)."""
+        """Return the object inside a wrapped item response (`{"droplet": {...}}`), flat as
+        stored (a JSON:API resource's attributes and relationship ids; a HAL object's fields)."""
         if collection.wrapper and isinstance(body, dict):
-            return body.get(collection.wrapper)
+            body = body.get(collection.wrapper)
+        if collection.jsonapi is not None:
+            return flatten_resource(body, collection.jsonapi)
+        if collection.hal is not None and isinstance(body, dict):
+            return {k: v for k, v in body.items() if k not in (HAL_LINKS, HAL_EMBEDDED)}
         return body
 
     def _render_item(self, req: MockRequest, match: Match, collection: Collection,
-                     obj: dict[str, Any]) -> MockResponse:
+                     obj: dict[str, Any], tenant_id: str = "", caller: Caller | None = None) -> MockResponse:
         """Render one object, wrapped as the collection's item responses are, each field as
         the response schema allows (see `shape.conform`)."""
         template = self._generated(req, match)
         obj = self._conformed(collection, obj, self._unwrap(collection, template))
+        inner = template.get(collection.wrapper) if collection.wrapper and isinstance(template, dict) else template
+        sent = self._as_sent(req, match, collection, obj, inner, tenant_id, caller or Caller())
         if not collection.wrapper:
-            return self._render(req, match, obj)
+            return self._render(req, match, sent)
         # The envelope's other fields (DigitalOcean's required `links`) come from the template.
-        around = template if isinstance(template, dict) and collection.wrapper in template else {}
-        return self._render(req, match, {**around, collection.wrapper: obj})
+        around = dict(template) if isinstance(template, dict) and collection.wrapper in template else {}
+        if collection.jsonapi is not None:
+            around.pop("included", None)
+            if isinstance(around.get("links"), dict) and isinstance(sent, dict):
+                around["links"] = {"self": (sent.get("links") or {}).get("self")
+                                   or self._origin(req) + req.path}
+        return self._render(req, match, {**around, collection.wrapper: sent})
+
+    def _as_sent(self, req: MockRequest, match: Match, collection: Collection, obj: dict[str, Any], template: Any,
+                 tenant_id: str, caller: Caller, depth: int = 0) -> Any:
+        """Return a flat object as the wire carries it: a JSON:API resource object, a HAL object
+        with its `_links` (and `_embedded` children), or itself."""
+        if collection.jsonapi is None and collection.hal is None:
+            return obj
+        key = obj.get(collection.id_field)
+        own = own_path(collection.server, key, obj, match.path_params) or self._me_path(collection, key, match)
+        base, origin = self._base_path(req), self._origin(req)
+        if collection.jsonapi is not None:
+            return to_resource(obj, collection.jsonapi, collection.id_field, template,
+                               origin + base + own if own else None, self._type_of(collection))
+        assert collection.hal is not None
+        return self._as_hal(req, match, collection, obj, template, own, tenant_id, caller, depth)
+
+    def _me_path(self, collection: Collection, key: Any, match: Match) -> str | None:
+        """Return the current-user path as a user's own URL when users have no item path, for
+        the user the request is about (`/me` for the caller)."""
+        identity = self.model.identity
+        if identity is None or identity.users != collection.name:
+            return None
+        return next((t for (m, t), b in self.model.bindings.items() if b.action == "me_read"), None)
+
+    def _type_of(self, collection: Collection) -> Callable[[Relationship], str]:
+        """Return how to name the type of a relationship's resources: as its identifier schema
+        says, else the type of the collection it is named after (the owner's: the users')."""
+        def type_of(rel: Relationship) -> str:
+            if rel.type:
+                return rel.type
+            identity = self.model.identity
+            if rel.name == collection.owner_field and identity is not None:
+                target: Collection | None = self.model.collections.get(identity.users)
+            else:
+                target = self._relations_target(rel.name)
+            if target is None:
+                return rel.name if rel.many else rel.name + "s"
+            return target.jsonapi.type if target.jsonapi else target.name
+        return type_of
+
+    def _relations_target(self, name: str) -> Collection | None:
+        """Return the collection a property or link relation names by its singular
+        (`channel`, `channel_id`, `channelId` -> channels), or None."""
+        lower = name.lower()
+        found = self._by_singular.get(lower)
+        if found is None:
+            found = self._by_singular.get(lower.removesuffix("_id").removesuffix("id"))
+        return found
 
     def _conformed(self, collection: Collection, obj: dict[str, Any], sample: Any) -> dict[str, Any]:
         """Return `obj` with the fields its property schemas refuse taken from `sample`."""
@@ -347,7 +428,7 @@ class StateStage:
                          obj: Mapping[str, Any], tenant_id: str) -> MockResponse | None:
         for field_name, other in self._relations.get(collection.name, {}).items():
             value = obj.get(field_name)
-            if isinstance(value, str) and self.store.get_object(tenant_id, other, value) is None:
+            if isinstance(value, str) and self._find(tenant_id, self.model.collections[other], value) is None:
                 # A well-formed id naming nothing: 404 where documented (schemathesis and most
                 # clients read it as "not found"), else the documented 400/422, else 404.
                 status = self._documented(match, 404, 400, 422) or 404
@@ -406,7 +487,8 @@ class StateStage:
             return None
         raw = validated.path.get(binding.parent_param, match.path_params.get(binding.parent_param, ""))
         parent_collection = self.model.collections[binding.parent_collection or ""]
-        found = self._find(tenant_id, parent_collection, raw)
+        found = self._find(tenant_id, parent_collection, raw) or \
+            self._own_account(tenant_id, validated, parent_collection, raw)
         if found is None:
             return self._not_found_in(match, singularize(parent_collection.name), raw, binding.parent_param)
         value = found.object_id if binding.parent_field == HIDDEN_PARENT else raw
@@ -434,17 +516,33 @@ class StateStage:
         if isinstance(parent, MockResponse):
             return self._refused(req, match, parent)
         key = validated.path.get(binding.id_param or "", match.path_params.get(binding.id_param or "", ""))
-        found = self._find(tenant_id, collection, key, parent)
+        found = self._find(tenant_id, collection, key, parent) or \
+            self._own_account(tenant_id, validated, collection, key)
         if found is None:
             return self._not_found(req, match, collection.singular, key, "/" + (binding.id_param or ""))
         return found
 
+    def _own_account(self, tenant_id: str, validated: ValidatedRequest, collection: Collection,
+                      key: Any) -> StoredObject | None:
+        """Return the caller's own account when a path names it (Twilio's
+        `/Accounts/{AccountSid}/Messages.json` with the account sid of the credential): it
+        exists without being created, so it is stored the first time it is named."""
+        if collection.name != self.model.accounts:
+            return None
+        id_schema = collection.properties.get(collection.id_field) or {}
+        if str(key) != str(self._account(tenant_id, validated, Caller(), id_schema)):
+            return None
+        now = self.clock()
+        obj = project(build_object(self._item_template(collection, key), {}, collection, key, now), collection)
+        return self.store.insert_object(tenant_id, collection.name, str(key), obj, now)
+
     # -- what is answered ---------------------------------------------------------------------
-    def _dressed(self, tenant_id: str, collection: Collection, data: Mapping[str, Any], caller: Caller,
-                 object_id: str) -> dict[str, Any]:
+    def _dressed(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
+                 data: Mapping[str, Any], caller: Caller, object_id: str) -> dict[str, Any]:
         """Return a stored object as its caller sees it: per-user toggles (`starred`) and
-        counters (`starsCount`, `issuesCount`) made true, null for unset nullable fields, and
-        what the sandbox keeps for itself left out."""
+        counters (`starsCount`, `issuesCount`) made true, its links built on this server
+        (`url`, `links`), null for unset nullable fields, and what the sandbox keeps for
+        itself left out."""
         obj = {k: v for k, v in data.items() if not k.startswith("__sandlot")
                and (k != collection.id_field or k in collection.properties)}
         kept = data.get(tokens.HIDDEN)
@@ -459,33 +557,122 @@ class StateStage:
             value = object_id if parent_field == HIDDEN_PARENT else data.get(collection.id_field)
             obj[prop] = self.store.list_objects(tenant_id, child, ListQuery(
                 filters={parent_field: value}, limit=1)).total
+        if collection.server.item_paths:
+            obj.update(object_links(collection.server, data.get(collection.id_field, object_id), data,
+                                    match.path_params, self._base_path(req), self._origin(req)))
         for name, schema in collection.properties.items():  # whole objects: unset nullable fields are null
             if name not in obj and isinstance(schema, dict) and (schema.get("nullable") or (
                     isinstance(schema.get("type"), list) and "null" in schema["type"])):
                 obj[name] = None
         return {k: v for k, v in project(obj, collection).items() if not k.startswith("__sandlot")}
 
+    def _base_path(self, req: MockRequest) -> str:
+        """Return the server base path the request came in under (`/v1`), or ""."""
+        return max((b for b in self.engine.base_paths if req.path == b or req.path.startswith(b.rstrip("/") + "/")),
+                   key=len, default="").rstrip("/")
+
+    @staticmethod
+    def _origin(req: MockRequest) -> str:
+        """Return this server's origin as the client reached it (`http://127.0.0.1:4010`)."""
+        scheme = req.headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
+        return f"{scheme}://{req.headers.get('host', 'localhost')}"
+
     def _render_stored(self, req: MockRequest, match: Match, tenant_id: str, collection: Collection,
                        stored: StoredObject, caller: Caller) -> MockResponse:
-        return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, stored.data, caller, stored.object_id))
+        obj = self._dressed(req, match, tenant_id, collection, stored.data, caller, stored.object_id)
+        return self._render_item(req, match, collection, obj, tenant_id, caller)
+
+    def _as_hal(self, req: MockRequest, match: Match, collection: Collection, obj: dict[str, Any], template: Any,
+                own: str | None, tenant_id: str, caller: Caller, depth: int) -> dict[str, Any]:
+        """Return a flat object as HAL: its fields, `_links` on this server (itself, its
+        sub-paths such as a cart's `items`, the objects its fields name such as an order's
+        `cart`) and `_embedded` children (a cart's lines), each a HAL object too."""
+        hal = collection.hal
+        assert hal is not None
+        prefix = (self._origin(req) if hal.absolute else "") + self._base_path(req)
+        hrefs: dict[str, str] = {}
+        if own is not None:
+            hrefs["self"] = prefix + own
+            stem = strip_format(own)
+            hrefs.update({rel: prefix + stem + suffix for rel, suffix in self._sub_paths(collection, hal.links)})
+        for rel in hal.links:
+            target = self._relations_target(rel)
+            if rel in hrefs or target is None or target.name == collection.name:
+                continue
+            key = next((obj[f] for f in (rel, f"{rel}Id", f"{rel}_id", target.id_field)
+                        if obj.get(f) is not None), None)
+            path = own_path(target.server, key, {}, match.path_params) if key is not None else None
+            if path is not None:
+                hrefs[rel] = prefix + path
+        known = template.get(HAL_LINKS) if isinstance(template, dict) else None
+        links = {**(known if isinstance(known, dict) else {}), **hal_links(hal, hrefs)}
+        out = {**obj, HAL_LINKS: links}
+        if hal.embedded and depth == 0:
+            out[HAL_EMBEDDED] = self._embedded(req, match, collection, obj, template, tenant_id, caller)
+        return out
+
+    def _sub_paths(self, collection: Collection, rels: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Return (link relation, path suffix) for the relations naming a sub-path of the item path."""
+        if not collection.server.item_paths:
+            return []
+        if collection.name not in self._sub_path_cache:
+            loose = {r.lower().replace("_", ""): r for r in rels}
+            found = children_of(collection.server.item_paths[0][0], (o.path for o in self.engine.operations))
+            self._sub_path_cache[collection.name] = [(loose[n.replace("_", "")], suffix) for n, suffix in found
+                                                     if n.replace("_", "") in loose]
+        return self._sub_path_cache[collection.name]
+
+    def _embedded(self, req: MockRequest, match: Match, collection: Collection, obj: Mapping[str, Any],
+                  template: Any, tenant_id: str, caller: Caller) -> dict[str, Any]:
+        """Return HAL's `_embedded` of an object: for each embedded relation naming a nested
+        collection, the object's children (the first 100), as HAL."""
+        out: dict[str, Any] = {}
+        for rel in collection.hal.embedded if collection.hal else ():
+            child = next((b for b in self.model.bindings.values() if b.parent_collection == collection.name
+                          and b.parent_field and b.collection.lower() == rel.lower()), None)
+            if child is None or collection.natural:
+                continue
+            kids = self.model.collections[child.collection]
+            page = self.store.list_objects(tenant_id, kids.name, ListQuery(
+                filters={child.parent_field or "": obj.get(collection.id_field)}, limit=100))
+            sample = self._item_template(kids, "sample") if page.items else {}
+            generated = (template.get(HAL_EMBEDDED) or {}).get(rel) if isinstance(template, dict) else None
+            kid_template = generated[0] if isinstance(generated, list) and generated else None
+            out[rel] = [self._as_sent(req, match, kids, self._conformed(kids, self._dressed(
+                req, match, tenant_id, kids, o.data, caller, o.object_id), sample), kid_template, tenant_id,
+                caller, depth=1) for o in page.items]
+        return out
 
     def _public_shape(self, schema: Any, user: StoredObject) -> Any:
         """Return a user as a property holding one shows it: its profile fields, or its name."""
         schema = deref(self.engine.spec.document, schema)
         data = {k: v for k, v in user.data.items() if not k.startswith("__sandlot")}
         if isinstance(schema, dict) and (schema.get("properties") or schema.get("allOf")):
-            from sandlot.state.inference import object_properties
             props = object_properties(self.engine.spec.document, schema)
-            return {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+            shape = {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+            for name, sub in props.items():
+                sub = deref(self.engine.spec.document, sub) or {}
+                if name not in shape and sub.get("type") == "boolean":
+                    # A flag about the user as the caller sees it (RealWorld's `following`): its
+                    # default, else off until an action turns it on.
+                    shape[name] = bool(sub.get("default", False))
+            return shape
         return next((data[n] for n in (*IDENTIFIER_NAMES, "id") if n in data), user.object_id)
+
+    def _owner_value(self, collection: Collection, user: StoredObject) -> Any:
+        """Return what an object's owner property holds for a user: a JSON:API relationship
+        the user's id, another property the user in its public shape."""
+        owner = collection.owner_field or ""
+        if collection.jsonapi is not None and any(r.name == owner for r in collection.jsonapi.relationships):
+            return user.object_id
+        return self._public_shape(collection.properties.get(owner), user)
 
     def _owned_by_other(self, collection: Collection, data: Mapping[str, Any], caller: Caller) -> bool:
         """Tell whether an object belongs to a user other than the caller."""
         if not collection.owner_field or caller.user is None or collection.owner_field not in data:
             return False
         owner = data[collection.owner_field]
-        mine = self._public_shape(collection.properties.get(collection.owner_field), caller.user)
+        mine = self._owner_value(collection, caller.user)
         if isinstance(owner, dict) and isinstance(mine, dict):
             keys = [k for k in (*IDENTIFIER_NAMES, "id") if k in owner and k in mine]
             return bool(keys) and bool(owner[keys[0]] != mine[keys[0]])
@@ -493,10 +680,16 @@ class StateStage:
 
     # -- actions ---------------------------------------------------------------------------
     def _incoming(self, body: Any, collection: Collection) -> Any:
-        """Return the object a request body carries (unwrapped from `{"project": {...}}`)."""
+        """Return the fields a request body carries: unwrapped from `{"project": {...}}`, a
+        JSON:API document's attributes and relationship ids, a HAL body without its links."""
+        if collection.jsonapi is not None:
+            fields = flatten_resource(body, collection.jsonapi)
+            return {k: v for k, v in fields.items() if k != "id"} if isinstance(fields, dict) else fields
         wrapper = collection.request_wrapper
         if wrapper and isinstance(body, dict) and isinstance(body.get(wrapper), dict):
-            return body[wrapper]
+            body = body[wrapper]
+        if collection.hal is not None and isinstance(body, dict):
+            return {k: v for k, v in body.items() if k not in (HAL_LINKS, HAL_EMBEDDED)}
         return body
 
     def _natural_key(self, tenant_id: str, collection: Collection, body: Mapping[str, Any],
@@ -507,10 +700,7 @@ class StateStage:
             return body[collection.id_field]
         schema = collection.properties.get(collection.id_field) or {}
         if schema.get("type") == "integer":
-            page = self.store.list_objects(tenant_id, collection.name, ListQuery(
-                filters=dict([parent]) if parent else {}, limit=1, descending=True))
-            last = page.items[0].data.get(collection.id_field) if page.items else 0
-            return (last if isinstance(last, int) else 0) + 1
+            return self._next_number(tenant_id, collection, collection.id_field, parent, 1)
         source = body.get(collection.slug_source or "") if collection.slug_source else None
         base = slugify(str(source)) if source else new_id(collection.id_format, lambda: 0)
         candidate, n = base, 1
@@ -520,6 +710,36 @@ class StateStage:
                 return candidate
             n += 1
             candidate = f"{base}-{n}"
+
+    def _next_number(self, tenant_id: str, collection: Collection, name: str, parent: tuple[str, Any] | None,
+                     start: int) -> int:
+        """Return the next number of a sequence within a parent (or the tenant): one more
+        than the newest object's, else `start`."""
+        page = self.store.list_objects(tenant_id, collection.name, ListQuery(
+            filters=dict([parent]) if parent else {}, limit=1, descending=True))
+        last = page.items[0].data.get(name) if page.items else None
+        return last + 1 if isinstance(last, int) and not isinstance(last, bool) else start
+
+    def _account(self, tenant_id: str, validated: ValidatedRequest, caller: Caller, schema: Any) -> Any:
+        """Return the account the caller acts for, as a property holding it shows it: the
+        user the API's token names, else the part of the credential that is such an id
+        (Twilio's `AC...` user name), else one made from the schema for this tenant, the same
+        on every object."""
+        if caller.user is not None:
+            return caller.user.object_id
+        validator = self._validator(schema)
+        for value in validated.credentials.values():
+            for part in (value, *value.split(":", 1)):
+                if part and authenticate(self.store, part) is None and validator.is_valid(part):
+                    return part
+        seed = int.from_bytes(hashlib.sha256(f"{tenant_id}\0account".encode()).digest()[:8], "big")
+        return self.engine.generator.build(schema, random.Random(seed))
+
+    def _validator(self, schema: Any) -> Any:
+        key = ("schema", str(id(schema)))
+        if key not in self._field_validators:
+            self._field_validators[key] = self.engine.index.validator(schema, "response")
+        return self._field_validators[key]
 
     def _create(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                 binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -534,8 +754,14 @@ class StateStage:
         body = self._incoming(validated.body, collection)
         extra: dict[str, Any] = dict([parent]) if parent else {}
         if collection.owner_field and caller.user is not None:
-            extra[collection.owner_field] = self._public_shape(
-                collection.properties.get(collection.owner_field), caller.user)
+            extra[collection.owner_field] = self._owner_value(collection, caller.user)
+        sent = response_names(body, collection.properties) if isinstance(body, dict) else {}
+        for name in collection.server.accounts:
+            if name not in extra and name not in sent:
+                extra[name] = self._account(tenant_id, validated, caller, collection.properties[name])
+        if collection.server.sequence is not None:
+            name, start = collection.server.sequence
+            extra[name] = self._next_number(tenant_id, collection, name, parent, start)
         object_id = None
         for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
             object_id = new_id(collection.id_format,
@@ -546,6 +772,10 @@ class StateStage:
                 break
         key = self._natural_key(tenant_id, collection, body if isinstance(body, dict) else {}, parent) \
             if collection.natural else object_id
+        if collection.natural and isinstance(body, dict) and body.get(collection.id_field) is not None \
+                and self._find(tenant_id, collection, key, parent) is not None:
+            return self._refuse(req, match, (409, 422, 400), f"{collection.id_field} has already been taken",
+                                "body", "/" + collection.id_field)
         obj = project(build_object(self._unwrap(collection, self._generated(req, match)),
                                    body, collection, key, now, extra), collection)
         refused = self._check_relations(req, match, collection, obj, tenant_id)
@@ -642,7 +872,8 @@ class StateStage:
         data[tokens.HIDDEN] = hidden
         self.store.replace_object(tenant_id, collection.name, stored.object_id, data, stored.updated_at)
         return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id),
+                                 tenant_id, caller)
 
     def _toggle_on(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                    binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -663,7 +894,8 @@ class StateStage:
             data = apply_update(data, {name: value}, collection, now)
             self.store.replace_object(tenant_id, collection.name, stored.object_id, data, now)
         return self._render_item(req, match, collection,
-                                 self._dressed(tenant_id, collection, data, caller, stored.object_id))
+                                 self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id),
+                                 tenant_id, caller)
 
     # -- identity ----------------------------------------------------------------------------
     def _identity_answer(self, req: MockRequest, match: Match, tenant_id: str, user: StoredObject,
@@ -673,12 +905,21 @@ class StateStage:
         identity: Identity = self.model.identity
         users = self.model.collections[identity.users]
         template = self._generated(req, match)
-        obj = self._conformed(users, self._dressed(tenant_id, users, user.data, caller, user.object_id),
-                              self._unwrap_user(template))
+        dressed = self._dressed(req, match, tenant_id, users, user.data, caller, user.object_id)
+        if isinstance(template, dict) and identity.token_field in template and not identity.user_field \
+                and not any(name in template for name in IDENTIFIER_NAMES):
+            body: Any = {**template, identity.token_field: token}  # a token answer (OAuth's), not the user
+            return self._render(req, match, body)
+        if users.jsonapi is not None or users.hal is not None:
+            response = self._render_item(req, match, users, dressed, tenant_id, caller)
+            if identity.cookie and token:
+                response.headers.append(("set-cookie", f"{identity.cookie}={token}; Path=/; HttpOnly; SameSite=Lax"))
+            return response
+        obj = self._conformed(users, dressed, self._unwrap_user(template))
         if identity.token_field and identity.token_in_user and token:
             obj[identity.token_field] = token
         if identity.user_field:
-            body: Any = {**(template if isinstance(template, dict) else {}), identity.user_field: obj}
+            body = {**(template if isinstance(template, dict) else {}), identity.user_field: obj}
             if identity.token_field and not identity.token_in_user and token:
                 body[identity.token_field] = token
         elif isinstance(template, dict) and len(template) == 1 and isinstance(next(iter(template.values())), dict):
@@ -698,13 +939,16 @@ class StateStage:
             return next(iter(template.values()))
         return template
 
-    @staticmethod
-    def _credentials_body(body: Any) -> dict[str, Any]:
-        """Return the fields of a sign-up or log-in body (unwrapped from `{"user": {...}}`)."""
-        if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict):
-            body = next(iter(body.values()))
+    def _credentials_body(self, body: Any) -> dict[str, Any]:
+        """Return the fields of a sign-up, log-in or profile body (unwrapped from
+        `{"user": {...}}`, a JSON:API document's attributes); a body whose only field is a
+        property of the user (`{"shippingAddress": {...}}`) is not a wrapper."""
+        users = self.model.collections[self.model.identity.users]
         if isinstance(body, dict) and isinstance(body.get("data"), dict) and "attributes" in body["data"]:
             body = body["data"]["attributes"]  # JSON:API
+        elif isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), dict) \
+                and next(iter(body)) not in users.properties:
+            body = next(iter(body.values()))
         return dict(body) if isinstance(body, dict) else {}
 
     def _issue_token(self, tenant_id: str, user: StoredObject, now: float) -> str:
@@ -720,7 +964,7 @@ class StateStage:
         body = self._credentials_body(validated.body)
         for name in identity.identifiers:
             if body.get(name) is not None and self._find_user(tenant_id, name, body[name]) is not None:
-                return self._refuse(req, match, (409, 422, 400), f"{name} {body[name]!r} is already taken",
+                return self._refuse(req, match, (409, 422, 400), f"{name} has already been taken",
                                     "body", "/" + name)
         password = body.pop(identity.password, None)
         object_id = str(new_id(collection.id_format, lambda: self.store.max_int_id(tenant_id, collection.name) + 1))
@@ -747,7 +991,8 @@ class StateStage:
         user = self._find_user(tenant_id, name, body[name]) if name else None
         hidden = (user.data.get(tokens.HIDDEN) or {}) if user is not None else {}
         if user is None or not tokens.password_matches(hidden.get("password"), body.get(identity.password)):
-            return self._refuse(req, match, (401, 422, 400, 403), "wrong email/username or password",
+            said = name or identity.identifiers[0]
+            return self._refuse(req, match, (401, 422, 400, 403), f"{said} or password is invalid",
                                 "body", "/" + identity.password)
         return self._identity_answer(req, match, tenant_id, user, self._issue_token(tenant_id, user, now),
                                      Caller(user))
@@ -840,8 +1085,8 @@ class StateStage:
                 before_id=str(before) if before is not None else None,
                 contains=contains, descending=binding.newest_first))
         sample = self._item_template(collection, "sample") if page.items else {}
-        items = [self._conformed(collection, self._dressed(tenant_id, collection, o.data, caller, o.object_id),
-                                 sample) for o in page.items]
+        items = [self._conformed(collection, self._dressed(req, match, tenant_id, collection, o.data, caller,
+                                                           o.object_id), sample) for o in page.items]
         next_token = None
         if page.has_more and items:
             next_token = (_encode_cursor(offset + limit) if pagination.cursor_param
@@ -849,14 +1094,16 @@ class StateStage:
         template = self._generated(req, match)
         schema = deref(self.engine.spec.document, self.engine.response_schema(match.operation))
         required = schema.get("required", []) if isinstance(schema, dict) else []
-        body = envelope(template, items, pagination, has_more=page.has_more, total=page.total,
+        generated = envelope_items(template, pagination)
+        item_template = generated[0] if generated else None
+        sent = [self._as_sent(req, match, collection, item, item_template, tenant_id, caller) for item in items]
+        body = envelope(template, sent, pagination, has_more=page.has_more, total=page.total,
                         next_token=next_token, required=required)
         return self._render(req, match, self._with_page_fields(
             req, template, body, schema, pagination, offset=offset, limit=limit,
             count=len(items), total=page.total, has_more=page.has_more, next_token=next_token))
 
     def _shape_props(self, schema: Any) -> dict[str, Any]:
-        from sandlot.state.inference import object_properties
         return object_properties(self.engine.spec.document, schema)
 
     def _with_page_fields(self, req: MockRequest, template: Any, body: Any, schema: Any,
@@ -876,7 +1123,7 @@ class StateStage:
                            page_param=pagination.page_param, page_base=pagination.page_base,
                            limit_param=pagination.limit_param,
                            offset_param=pagination.offset_param, next_query=next_query)
-        skip = {f for f in (pagination.items_field, pagination.has_more_field,
+        skip = {f for f in (pagination.items_in or pagination.items_field, pagination.has_more_field,
                             pagination.next_field, pagination.total_field) if f}
         filled, changed = fill_page_fields(body, facts, skip)
         if not changed or schema is None:

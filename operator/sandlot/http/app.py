@@ -98,6 +98,7 @@ class HttpApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.pipeline.resume()
                 if self.watch:
                     self._watch_task = asyncio.create_task(watch_spec(self.holder))
                 await send({"type": "lifespan.startup.complete"})

@@ -34,6 +34,7 @@ from sandlot.state.auth import StoreTenancy, credential_tenant
 from sandlot.state.config import ConfigError, SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures
 from sandlot.state.inference import InferenceError
+from sandlot.state.schema import StateFileError
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
 from sandlot.state.store import Store
@@ -43,7 +44,7 @@ log = logging.getLogger("sandlot.http")
 
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
 INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError,
-                UpstreamError, LiveUpstreamError, DriftStoreError)
+                UpstreamError, LiveUpstreamError, DriftStoreError, StateFileError)
 
 
 def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store: Store | None = None,
@@ -62,7 +63,7 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     engine = holder.engine
     state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock) if store is not None else None
     simulation = Simulation(engine, state=store, config=config.simulation, default_scenario=default_scenario,
-                            base_clock=base_clock, monotonic=monotonic, wall=wall)
+                            base_clock=base_clock, monotonic=monotonic, wall=wall, durable=store)
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
@@ -94,6 +95,13 @@ def build_app(spec: str, *, seed: int = 0, watch: bool = False, dynamic: bool = 
     engine = Engine.from_source(spec, seed=seed, dynamic=dynamic, lenient=lenient)
     holder = EngineHolder(engine, spec, seed, dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
+    if store is not None:
+        # No other process serves this file yet (worker processes start after this): attempts
+        # that were on the wire when the last one stopped are made again (docs/scenarios.md).
+        released = store.release_claims()
+        if released:
+            log.info("%s: %d webhook deliveries were being attempted when the last process stopped; "
+                     "they are attempted again", db, released)
     forwarding = None
     try:
         forwarding = ProxyStage(proxy, spec, clock=base_clock) if proxy is not None else None

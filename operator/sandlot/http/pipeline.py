@@ -55,6 +55,11 @@ class Pipeline:
         """Answer one request (in-process, without the ASGI edge)."""
         return self.run(self.context(req))
 
+    def resume(self) -> None:
+        """Start the background work the state file holds (webhooks due); the server's loop runs."""
+        if self.simulation is not None:
+            self.simulation.resume()
+
     def close(self) -> None:
         """Flush the state stage's request log and close its store; write the proxy's recordings
         and close its drift record (no-op for a stateless mock)."""

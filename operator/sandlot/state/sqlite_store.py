@@ -7,6 +7,13 @@ survives a restart because everything lives in the file. Every query names the t
 Reset is one `BEGIN IMMEDIATE` transaction: delete the tenant's objects and state, copy the
 seed rows back with `INSERT ... SELECT` (no Python round trip per object), so it is atomic and
 fast even for large seeds.
+
+The simulation keeps its webhook queue (every delivery and attempt) and rate-limit buckets here
+too (simulation/durable.py), so nothing scheduled is lost on a restart. Several processes may
+share one file (`--workers`): WAL lets readers run beside the one writer, every write is a
+`BEGIN IMMEDIATE` transaction that waits its turn (busy timeout), and deliveries are claimed by
+one process at a time. The file's schema version is checked, and older files migrated, by
+state/schema.py before anything is written.
 """
 
 from __future__ import annotations
@@ -14,14 +21,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sandlot.state.schema import check_readable, migrate
 from sandlot.state.store import (
     ORIGIN_API,
     ORIGIN_SEED,
+    DeliveryRow,
     KeyRecord,
     ListQuery,
     LogEntry,
@@ -71,6 +80,14 @@ def _row_to_object(row: Sequence[Any]) -> StoredObject:
     return StoredObject(collection, object_id, json.loads(data), origin, created_at, updated_at)
 
 
+_DELIVERY_COLUMNS = "delivery_id, tenant_id, seq, due_at, state, body, record"
+
+
+def _row_to_delivery(row: Sequence[Any]) -> DeliveryRow:
+    delivery_id, tenant_id, seq, due_at, state, body, record = row
+    return DeliveryRow(delivery_id, tenant_id, due_at, state, bytes(body), json.loads(record), seq)
+
+
 def _json_path(field: str | tuple[str, ...]) -> str:
     # Quoted member names let property names contain dots or dashes; a tuple is a nested property.
     names = (field,) if isinstance(field, str) else field
@@ -90,18 +107,32 @@ class SQLiteStore:
     """A `Store` in one SQLite file; safe to share between threads (one lock, one connection)."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (or create) the state file; raise StateFileError (state/schema.py), leaving the
+        file untouched, when it is damaged, not a state file or of a newer schema."""
         self.path = str(path)
+        version = check_readable(self.path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = self._connect()
+        with self._lock:
+            migrate(self._db, version, SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
         # last transactions, which a sandbox can afford for the speed it buys.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # Other worker processes write to the same file: wait for them rather than fail.
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def reopen(self) -> None:
+        """Open a new connection to the same file (a forked worker process must not use its
+        parent's; the parent closes its own before forking)."""
         with self._lock:
-            self._db.executescript(SCHEMA)
+            self._db = self._connect()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -201,6 +232,9 @@ class SQLiteStore:
                 raise KeyError(tenant_id)
             db.execute("DELETE FROM objects WHERE tenant_id = ?", (tenant_id,))
             db.execute("DELETE FROM tenant_state WHERE tenant_id = ?", (tenant_id,))
+            # The tenant's webhook deliveries and its rate-limit bucket go with the rest.
+            db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
+            db.execute("DELETE FROM rate_buckets WHERE key = ?", (tenant_id,))
             return self._restore_seed(db, tenant_id, now)
 
     @staticmethod
@@ -366,6 +400,98 @@ class SQLiteStore:
             "SELECT at, method, path, status, duration_ms, request_body, response_body"
             " FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?", (tenant_id, limit))
         return [LogEntry(*row) for row in rows]
+
+    # webhook deliveries (the simulation's outbox) -----------------------------------------------
+    def put_deliveries(self, rows: Sequence[DeliveryRow]) -> list[int]:
+        """Queue new deliveries in one transaction, in order; return their sequence numbers."""
+        seqs = []
+        with self._tx() as db:
+            for row in rows:
+                seqs.append(db.execute(
+                    "INSERT INTO webhook_deliveries (delivery_id, tenant_id, due_at, state, body, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                    (row.delivery_id, row.tenant_id, row.due_at, row.state, row.body,
+                     json.dumps(row.record, separators=(",", ":")))).fetchone()[0])
+        return seqs
+
+    def pending_deliveries(self, now: float) -> list[tuple[str, str, float]]:
+        """Return (delivery id, tenant, due at) of every delivery waiting for an attempt that no
+        process holds (a claim older than `now`, wall time, has lapsed), in sequence order."""
+        return [tuple(row) for row in self._query(  # type: ignore[misc]
+            "SELECT delivery_id, tenant_id, due_at FROM webhook_deliveries WHERE state IN"
+            " ('scheduled', 'retrying') AND (claimed_by IS NULL OR claimed_until < ?) ORDER BY seq", (now,))]
+
+    def claim_deliveries(self, delivery_ids: Sequence[str], owner: str, now: float,
+                         until: float) -> list[DeliveryRow]:
+        """Claim the given deliveries for `owner` until `until` (wall time), skipping those
+        another process claimed first or that are gone; return the claimed ones."""
+        claimed = []
+        with self._tx() as db:
+            for delivery_id in delivery_ids:
+                cur = db.execute(
+                    "UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? WHERE delivery_id = ?"
+                    " AND state IN ('scheduled', 'retrying') AND (claimed_by IS NULL OR claimed_until < ?)",
+                    (owner, until, delivery_id, now))
+                if cur.rowcount == 1:
+                    claimed.append(delivery_id)
+            rows = [db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE delivery_id = ?",
+                               (delivery_id,)).fetchone() for delivery_id in claimed]
+        return [_row_to_delivery(row) for row in rows]
+
+    def settle_delivery(self, row: DeliveryRow, owner: str, keep: int, now: float) -> bool:
+        """Write a claimed delivery's new state (its attempts, next due time) and release the
+        claim; keep the tenant's newest `keep` finished deliveries. False when the delivery is
+        gone (its tenant was reset) or another process holds it now."""
+        finished = row.state in ("delivered", "failed")
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE webhook_deliveries SET due_at = ?, state = ?, record = ?, claimed_by = NULL,"
+                " claimed_until = NULL, finished_at = ? WHERE delivery_id = ? AND claimed_by = ?",
+                (row.due_at, row.state, json.dumps(row.record, separators=(",", ":")),
+                 now if finished else None, row.delivery_id, owner))
+            if cur.rowcount != 1:
+                return False
+            if finished:
+                db.execute(
+                    "DELETE FROM webhook_deliveries WHERE tenant_id = ? AND state IN ('delivered', 'failed')"
+                    " AND seq < (SELECT MIN(seq) FROM (SELECT seq FROM webhook_deliveries WHERE tenant_id = ?"
+                    " AND state IN ('delivered', 'failed') ORDER BY seq DESC LIMIT ?))",
+                    (row.tenant_id, row.tenant_id, keep))
+        return True
+
+    def list_deliveries(self, tenant_id: str) -> list[DeliveryRow]:
+        """Return a tenant's deliveries, pending and finished, in sequence order."""
+        return [_row_to_delivery(row) for row in self._query(
+            f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = ? ORDER BY seq", (tenant_id,))]
+
+    def forget_deliveries(self, tenant_id: str) -> None:
+        """Drop every delivery of a tenant."""
+        with self._tx() as db:
+            db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
+
+    def release_claims(self) -> int:
+        """Release every claim (at start-up, when no other process of this stub runs): the
+        attempts that were on the wire when the last process stopped are made again."""
+        with self._tx() as db:
+            return db.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
+                              " WHERE claimed_by IS NOT NULL").rowcount
+
+    # rate-limit buckets ---------------------------------------------------------------------------
+    def update_bucket(self, key: str, update: Callable[[tuple[float, float] | None], tuple[float, float]]
+                      ) -> tuple[float, float]:
+        """Replace the bucket `key` (tokens, at) by `update(the stored one or None)`, in one
+        transaction, so processes sharing the file take tokens from the same bucket."""
+        with self._tx() as db:
+            found = db.execute("SELECT tokens, at FROM rate_buckets WHERE key = ?", (key,)).fetchone()
+            tokens, at = update(tuple(found) if found else None)  # type: ignore[arg-type]
+            db.execute("INSERT INTO rate_buckets VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                       " tokens = excluded.tokens, at = excluded.at", (key, tokens, at))
+        return tokens, at
+
+    def forget_bucket(self, key: str) -> None:
+        """Drop a bucket (it starts full again)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM rate_buckets WHERE key = ?", (key,))
 
     def close(self) -> None:
         with self._lock:

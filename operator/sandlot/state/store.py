@@ -9,7 +9,7 @@ Every object-level method takes the tenant id first: tenants are isolated in eve
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,6 +90,20 @@ class LogEntry:
     response_body: str
 
 
+@dataclass
+class DeliveryRow:
+    """One webhook delivery as stored: what the queue needs to find it, and the rest as JSON
+    (the simulation's `Delivery`, simulation/webhooks.py, reads and writes it)."""
+
+    delivery_id: str
+    tenant_id: str
+    due_at: float
+    state: str
+    body: bytes
+    record: dict[str, Any]
+    seq: int = 0
+
+
 class Store(Protocol):
     """What the stateful sandbox needs from persistence."""
 
@@ -128,4 +142,18 @@ class Store(Protocol):
     def append_logs(self, entries: Sequence[tuple[str, LogEntry]], keep: int) -> None: ...
     def read_log(self, tenant_id: str, limit: int) -> list[LogEntry]: ...
 
+    # the simulation's webhook queue and rate-limit buckets (simulation/durable.py)
+    def put_deliveries(self, rows: Sequence[DeliveryRow]) -> list[int]: ...
+    def pending_deliveries(self, now: float) -> list[tuple[str, str, float]]: ...
+    def claim_deliveries(self, delivery_ids: Sequence[str], owner: str, now: float,
+                         until: float) -> list[DeliveryRow]: ...
+    def settle_delivery(self, row: DeliveryRow, owner: str, keep: int, now: float) -> bool: ...
+    def list_deliveries(self, tenant_id: str) -> list[DeliveryRow]: ...
+    def forget_deliveries(self, tenant_id: str) -> None: ...
+    def release_claims(self) -> int: ...
+    def update_bucket(self, key: str, update: Callable[[tuple[float, float] | None], tuple[float, float]]
+                      ) -> tuple[float, float]: ...
+    def forget_bucket(self, key: str) -> None: ...
+
+    def reopen(self) -> None: ...
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ pipeline in the ASGI edge.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,7 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
 
     def health() -> dict[str, object]:
         facts: dict[str, object] = {"operations": len(holder.engine.operations), "reloads": holder.reloads,
-                                    "last_reload_error": holder.last_error}
+                                    "last_reload_error": holder.last_error, "pid": os.getpid()}
         if proxy is not None:
             facts["proxy"] = proxy.upstream.url
         return facts

@@ -55,6 +55,17 @@ class Pipeline:
         """Answer one request (in-process, without the ASGI edge)."""
         return self.run(self.context(req))
 
+    def before_fork(self) -> None:
+        """Close the state file's connection: forked worker processes open their own."""
+        if self.state is not None:
+            self.state.flush_log()
+            self.state.store.close()
+
+    def in_worker(self) -> None:
+        """Open this worker process's own connection to the state file."""
+        if self.state is not None:
+            self.state.store.reopen()
+
     def resume(self) -> None:
         """Start the background work the state file holds (webhooks due); the server's loop runs."""
         if self.simulation is not None:

@@ -37,7 +37,8 @@ def sandlot_version() -> str:
         return "unknown"
 
 
-#: Tables added by version 2: the simulation's queue and buckets, beside the state.
+#: Tables added by version 2: the simulation's queue and buckets beside the state, and the
+#: counters that give worker processes distinct integer ids.
 DURABLE_TABLES = """
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     seq INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL,
@@ -47,11 +48,14 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (sta
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS rate_buckets (
     key TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS id_counters (
+    tenant_id TEXT NOT NULL, collection TEXT NOT NULL, last INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, collection));
 """
 
 #: version -> the SQL that turns a file of that version into one of the next. Steps only add.
 MIGRATIONS: dict[int, str] = {
-    # 2: the webhook queue, every delivery attempt and the rate-limit buckets live in the file.
+    # 2: the webhook queue, every delivery attempt, the rate-limit buckets and id counters.
     1: DURABLE_TABLES,
 }
 

@@ -235,6 +235,7 @@ class SQLiteStore:
             # The tenant's webhook deliveries and its rate-limit bucket go with the rest.
             db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
             db.execute("DELETE FROM rate_buckets WHERE key = ?", (tenant_id,))
+            db.execute("DELETE FROM id_counters WHERE tenant_id = ?", (tenant_id,))
             return self._restore_seed(db, tenant_id, now)
 
     @staticmethod
@@ -339,6 +340,17 @@ class SQLiteStore:
             "SELECT MAX(CAST(object_id AS INTEGER)) FROM objects"
             " WHERE tenant_id = ? AND collection = ?", (tenant_id, collection))
         return int(rows[0][0] or 0)
+
+    def next_int_id(self, tenant_id: str, collection: str) -> int:
+        """Return a new integer id for the collection: one above every id it holds or handed
+        out. One transaction, so processes sharing the file never hand out the same id."""
+        with self._tx() as db:
+            return int(db.execute(
+                "INSERT INTO id_counters VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(CAST(object_id AS INTEGER)), 0)"
+                " FROM objects WHERE tenant_id = ?1 AND collection = ?2)) ON CONFLICT (tenant_id, collection)"
+                " DO UPDATE SET last = 1 + MAX(last, (SELECT COALESCE(MAX(CAST(object_id AS INTEGER)), 0)"
+                " FROM objects WHERE tenant_id = ?1 AND collection = ?2)) RETURNING last",
+                (tenant_id, collection)).fetchone()[0])
 
     def count_objects(self, tenant_id: str, origin: str | None = None) -> int:
         if origin is None:

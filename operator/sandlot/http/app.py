@@ -62,8 +62,10 @@ class HttpApp:
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            if name in headers:
+                headers[name] = f"{headers[name]}, {raw_value.decode('latin-1')}"
+            else:
+                headers[name] = raw_value.decode("latin-1")
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
         req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
@@ -125,9 +127,17 @@ def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
 
 async def _send(send: Send, response: MockResponse) -> None:
     # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
-    headers = [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
-               for k, v in response.headers]
-    if response.header("content-length") is None:  # a HEAD answer carries the length GET would send
+    # Most values are printable ASCII, which needs neither the substitution nor the replacement.
+    headers = []
+    length = True
+    for k, v in response.headers:
+        if length and k.lower() == "content-length":
+            length = False  # a HEAD answer carries the length GET would send
+        if v.isascii() and v.isprintable():
+            headers.append((k.encode("latin-1"), v.encode()))
+        else:
+            headers.append((k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace")))
+    if length:
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

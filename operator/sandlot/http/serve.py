@@ -71,6 +71,9 @@ def serve_until_stopped(app: ASGIApp, *, sockets: Sequence[socket.socket] | None
                         stop_signals: tuple[signal.Signals, ...] = STOP_SIGNALS, **config: Any) -> int | None:
     """Serve `app` (uvicorn.Config keyword arguments in `config`) until SIGINT/SIGTERM;
     return the signal that stopped it (None if it stopped on its own)."""
+    # No proxy headers: a stub has no use for the client's address behind a proxy, and uvicorn's
+    # middleware for them wraps every request; no Server header either (it would name uvicorn).
+    config = {"proxy_headers": False, "server_header": False, **config}
     server = GracefulServer(uvicorn.Config(app, **config))
     server.stop_signals = stop_signals
     server.run(sockets=list(sockets) if sockets is not None else None)

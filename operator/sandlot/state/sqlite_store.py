@@ -38,6 +38,7 @@ from sandlot.state.store import (
     StoredObject,
     Tenant,
 )
+from sandlot.util import fastjson
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -77,7 +78,7 @@ _OBJECT_COLUMNS = "collection, object_id, data, origin, created_at, updated_at"
 
 def _row_to_object(row: Sequence[Any]) -> StoredObject:
     collection, object_id, data, origin, created_at, updated_at = row
-    return StoredObject(collection, object_id, json.loads(data), origin, created_at, updated_at)
+    return StoredObject(collection, object_id, fastjson.loads(data), origin, created_at, updated_at)
 
 
 _DELIVERY_COLUMNS = "delivery_id, tenant_id, seq, due_at, state, body, record"
@@ -99,7 +100,7 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        return fastjson.dumps_text(value)
     return value
 
 
@@ -202,7 +203,7 @@ class SQLiteStore:
     def set_seed(self, objects: Mapping[str, Sequence[tuple[str, dict]]], now: float) -> None:
         """Replace the current seed; tenants that have never been seeded get it right away."""
         rows = [
-            (collection, object_id, json.dumps(data, separators=(",", ":")))
+            (collection, object_id, fastjson.dumps_text(data))
             for collection, items in objects.items()
             for object_id, data in items
         ]
@@ -261,7 +262,7 @@ class SQLiteStore:
             db.execute(
                 "INSERT INTO objects (tenant_id, collection, object_id, data, origin, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (tenant_id, collection, object_id, json.dumps(data, separators=(",", ":")),
+                (tenant_id, collection, object_id, fastjson.dumps_text(data),
                  origin, now, now),
             )
         return StoredObject(collection, object_id, data, origin, now, now)
@@ -279,7 +280,7 @@ class SQLiteStore:
             cur = db.execute(
                 "UPDATE objects SET data = ?, updated_at = ?"
                 " WHERE tenant_id = ? AND collection = ? AND object_id = ?",
-                (json.dumps(data, separators=(",", ":")), now, tenant_id, collection, object_id))
+                (fastjson.dumps_text(data), now, tenant_id, collection, object_id))
             if cur.rowcount != 1:
                 return None
             row = db.execute(
@@ -372,14 +373,14 @@ class SQLiteStore:
     def get_state(self, tenant_id: str, key: str) -> Any:
         rows = self._query("SELECT value FROM tenant_state WHERE tenant_id = ? AND key = ?",
                            (tenant_id, key))
-        return json.loads(rows[0][0]) if rows else None
+        return fastjson.loads(rows[0][0]) if rows else None
 
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO tenant_state VALUES (?, ?, ?)"
                 " ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value",
-                (tenant_id, key, json.dumps(value)))
+                (tenant_id, key, fastjson.dumps_text(value)))
 
     # usage and request log -----------------------------------------------------------------
     def count_request(self, tenant_id: str, day: str) -> int:

@@ -40,11 +40,13 @@ cluster: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-## bench: speed and memory against peers measured in the same run, then the stateful
-## mode (reset of 10,000 objects, req/s vs stateless), the operator (writes, create->Ready)
+## bench: speed and memory against peers measured in the same run, the per-request work
+## in-process, then the stateful mode (req/s vs stateless, 1 vs 2 workers, a page of a
+## 10,000-object tenant, 1,000 tenants, reset of 10,000 objects), the operator (writes, create->Ready)
 ## and `sandlot diff` on GitHub's 13 MB spec
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.inprocess
 	$(BIN)/python -m tests.sandbox.measure_throughput
 	$(BIN)/python -m tests.operator.measure_provisioning 5
 	$(BIN)/python -m tests.diff.measure_diff

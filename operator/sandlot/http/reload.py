@@ -21,10 +21,6 @@ from sandlot.openapi.loader import SpecError
 log = logging.getLogger("sandlot.mock")
 
 
-#: Allocations between young-generation collections while serving (Python's default is 700).
-GC_THRESHOLD = 20_000
-
-
 def freeze_heap() -> None:
     """Move every object alive now (the parsed spec, compiled routes) out of the GC's reach.
 
@@ -34,9 +30,6 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-    # A request allocates a few hundred short-lived objects, freed by reference counting; the
-    # default threshold (700) ran a young-generation collection every few requests.
-    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class EngineHolder:

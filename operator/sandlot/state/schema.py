@@ -37,8 +37,9 @@ def sandlot_version() -> str:
         return "unknown"
 
 
-#: Tables added by version 2: the simulation's queue and buckets beside the state, and the
-#: counters that give worker processes distinct integer ids.
+#: Added by version 2: the simulation's queue and buckets beside the state, the counters that
+#: give worker processes distinct integer ids, and the index that reads a page of a collection
+#: in creation order without sorting the whole collection.
 DURABLE_TABLES = """
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     seq INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL,
@@ -48,6 +49,7 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (sta
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS rate_buckets (
     key TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS objects_by_collection ON objects (tenant_id, collection, seq);
 CREATE TABLE IF NOT EXISTS id_counters (
     tenant_id TEXT NOT NULL, collection TEXT NOT NULL, last INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, collection));
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS id_counters (
 
 #: version -> the SQL that turns a file of that version into one of the next. Steps only add.
 MIGRATIONS: dict[int, str] = {
-    # 2: the webhook queue, every delivery attempt, the rate-limit buckets and id counters.
+    # 2: the webhook queue, every delivery attempt, the rate-limit buckets, id counters, page index.
     1: DURABLE_TABLES,
 }
 

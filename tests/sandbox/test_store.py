@@ -149,3 +149,14 @@ def test_a_tenant_created_before_any_seed_gets_the_first_one(tmp_path: Path) -> 
     assert store.count_objects("early", ORIGIN_SEED) == 5  # seeded once; a reset picks up the new seed
     assert store.reset_tenant("early", 5) == 1
     store.close()
+
+
+def test_get_states_reads_several_keys_of_one_tenant_at_once(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    store.create_tenant("b", "B", 1)
+    store.set_state("a", "scenario", "rate_limited")
+    store.set_state("a", "sandlot.clock.offset", 86400.0)
+    store.set_state("b", "scenario", "unavailable")
+    assert store.get_states("a", ("scenario", "sandlot.clock.offset", "unset")) == {
+        "scenario": "rate_limited", "sandlot.clock.offset": 86400.0}
+    assert store.get_states("b", ("sandlot.clock.offset",)) == {}

@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse, json_response, problem_response
 from sandlot.openapi.loader import iter_operations
 from sandlot.simulation import magic, scenarios, webhooks
-from sandlot.simulation.clock import MAX_OFFSET_SECONDS, TenantState, VirtualClock
+from sandlot.simulation.clock import MAX_OFFSET_SECONDS, OFFSET_KEY, TenantState, VirtualClock, offset_of
 from sandlot.simulation.durable import StoredLimiter, StoredOutbox
 from sandlot.simulation.faults import BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, documented
 from sandlot.simulation.ratelimit import Limit, RateLimiter, limit_from, refusal
@@ -106,6 +106,10 @@ class MemoryState:
     def get_state(self, tenant_id: str, key: str) -> Any:
         """Return a tenant's value for `key`, or None."""
         return self._values.get((tenant_id, key))
+
+    def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the tenant's values of `keys` that are set."""
+        return {k: self._values[(tenant_id, k)] for k in keys if (tenant_id, k) in self._values}
 
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
         """Set a tenant's value for `key`."""
@@ -213,7 +217,10 @@ class Simulation:
                     refusal(settings.limit, decision, rate_headers)
         latency = 0.0
         try:
-            sticky = self.state.get_state(tenant, STICKY_KEY) if tenant else None
+            # One read for both: the sticky scenario, and the clock the stages after this one read.
+            values = self.state.get_states(tenant, (STICKY_KEY, OFFSET_KEY)) if tenant else {}
+            sticky = values.get(STICKY_KEY)
+            ctx.clock_offset = offset_of(values.get(OFFSET_KEY))
             choice = scenarios.choose(req.headers.get(SCENARIO_HEADER), sticky, settings.default_scenario,
                                       match)
             if choice is not None:
@@ -263,8 +270,7 @@ class Simulation:
         return response
 
     def _inner(self, ctx: RequestContext, call_next: Next, tenant: str | None) -> MockResponse:
-        # The stages below read the tenant's virtual time from the context.
-        ctx.clock_offset = self.clock.offset(tenant)
+        # The stages below read the tenant's virtual time from the context (set by __call__).
         response = call_next(ctx)
         # A copy: the engine caches its responses, and this stage adds headers.
         return MockResponse(response.status, list(response.headers), response.body)

@@ -375,6 +375,12 @@ class SQLiteStore:
                            (tenant_id, key))
         return fastjson.loads(rows[0][0]) if rows else None
 
+    def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the tenant's values of `keys` that are set, in one query."""
+        rows = self._query(f"SELECT key, value FROM tenant_state WHERE tenant_id = ? AND key IN"
+                           f" ({', '.join('?' * len(keys))})", (tenant_id, *keys))
+        return {key: fastjson.loads(value) for key, value in rows}
+
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
         with self._tx() as db:
             db.execute(

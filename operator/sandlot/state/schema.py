@@ -91,21 +91,31 @@ def check_readable(path: str) -> int | None:
             raise StateFileError(
                 f"{path} is a SQLite database but not a Sandlot state file (tables: "
                 f"{', '.join(sorted(tables))}); it was left untouched: pass another --db")
-        found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'written_by')"))
+        version, written_by = stored_version(db)
     except sqlite3.DatabaseError as exc:
         raise StateFileError(
             f"{path} is damaged ({exc}); it was left untouched: restore it from a copy, or move it "
             "away (or pass another --db) to start afresh") from None
     finally:
         db.close()
-    version = int(found.get("schema_version", 1))
     if version > SCHEMA_VERSION:
         raise StateFileError(
-            f"{path} has state schema version {version} (written by Sandlot "
-            f"{found.get('written_by', 'unknown')}); this Sandlot ({sandlot_version()}) reads schema "
-            f"versions 1 to {SCHEMA_VERSION}: upgrade Sandlot, or pass another --db to start afresh. "
+            f"{path} {too_new(version, written_by)}: upgrade Sandlot, or pass another --db to start afresh. "
             "The file was left untouched.")
     return version
+
+
+def stored_version(db: sqlite3.Connection) -> tuple[int, str]:
+    """Return (schema version, the Sandlot that wrote it) of a Sandlot database with a `meta`
+    table; files written before versions were recorded are version 1."""
+    found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'written_by')"))
+    return int(found.get("schema_version", 1)), found.get("written_by", "unknown")
+
+
+def too_new(version: int, written_by: str) -> str:
+    """Return the words for a state of a schema this Sandlot cannot read, naming both versions."""
+    return (f"has state schema version {version} (written by Sandlot {written_by}); this Sandlot "
+            f"({sandlot_version()}) reads schema versions 1 to {SCHEMA_VERSION}")
 
 
 def migrate(db: sqlite3.Connection, version: int | None, base_schema: str) -> None:

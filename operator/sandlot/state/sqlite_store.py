@@ -18,6 +18,7 @@ state/schema.py before anything is written.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sandlot.state.schema import check_readable, migrate
+from sandlot.state.schema import SCHEMA_VERSION, check_readable, migrate, stored_version, too_new
 from sandlot.state.store import (
     ORIGIN_API,
     ORIGIN_SEED,
@@ -102,6 +103,17 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return fastjson.dumps_text(value)
     return value
+
+
+def _rollback_journal(image: bytes) -> bytes:
+    """Return a database image marked for the rollback journal (header bytes 18-19 = 1, not WAL's 2).
+
+    The copy of a WAL database keeps the WAL marks, and an in-memory database cannot open a WAL;
+    the marks say nothing about the content.
+    """
+    if image[18:20] == b"\x02\x02":
+        return image[:18] + b"\x01\x01" + image[20:]
+    return image
 
 
 class SQLiteStore:
@@ -511,6 +523,44 @@ class SQLiteStore:
         """Drop a bucket (it starts full again)."""
         with self._tx() as db:
             db.execute("DELETE FROM rate_buckets WHERE key = ?", (key,))
+
+    # whole-store snapshots -----------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """Return a consistent copy of the whole store (every tenant, key, object, log) as gzip'd SQLite."""
+        copy = sqlite3.connect(":memory:")
+        try:
+            with self._lock:
+                self._db.backup(copy)
+            return gzip.compress(_rollback_journal(copy.serialize()), 6)
+        finally:
+            copy.close()
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole store with a `snapshot()`; raise ValueError (store untouched) for other bytes."""
+        try:
+            raw = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ValueError("the body is not a Sandlot snapshot (gzip'd SQLite from GET /__sandlot/snapshot)") from exc
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            copy.deserialize(_rollback_journal(raw))
+            tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"tenants", "keys", "objects", "meta"} <= tables:
+                raise ValueError("the snapshot holds no Sandlot store (tables tenants, keys, objects, meta missing)")
+            version, written_by = stored_version(copy)
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"the snapshot {too_new(version, written_by)}: restore it into a Sandlot that "
+                                 "reads it")
+            # A snapshot from an older Sandlot gets the current schema (its queue and buckets tables),
+            # and the claims of the process that took it lapse: this one sends what was pending.
+            migrate(copy, version, SCHEMA)
+            copy.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL")
+            with self._lock:
+                copy.backup(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"the snapshot is not a readable SQLite database: {exc}") from exc
+        finally:
+            copy.close()
 
     def close(self) -> None:
         with self._lock:

@@ -40,14 +40,17 @@ cluster: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-## bench: speed and memory against peers measured in the same run, then the stateful
-## mode (reset of 10,000 objects, req/s vs stateless), the operator (writes, create->Ready),
-## `sandlot diff` on GitHub's 13 MB spec, and the GraphQL mock vs @graphql-tools/mock
+## bench: speed and memory against peers measured in the same run, the per-request work
+## in-process, then the stateful mode (req/s vs stateless, 1 vs 2 workers, a page of a
+## 10,000-object tenant, 1,000 tenants, reset of 10,000 objects), the operator (writes,
+## create->Ready on the emulator; 1,000 sandboxes on the real control plane), `sandlot diff` on GitHub's 13 MB spec, and the GraphQL mock vs @graphql-tools/mock
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.inprocess
 	$(BIN)/python -m bench.graphql
 	$(BIN)/python -m tests.sandbox.measure_throughput
 	$(BIN)/python -m tests.operator.measure_provisioning 5
+	$(BIN)/python -m tests.operator.measure_scale 1000
 	$(BIN)/python -m tests.diff.measure_diff
 
 ## e2e: against the real cluster in KUBECONFIG (skips without one)

@@ -43,7 +43,7 @@ class ThroughputScenario:
     """One load test: the same operation on both servers, each in its own process."""
 
     name: str            # row label in the table
-    kind: str            # "examples" or "dynamic": which targets apply
+    kind: str            # "examples", "dynamic" or "dynamic_new_id": which targets apply
     spec: Path
     path: str            # path as documented (no base path; `{n}`: a new number in every request)
     sandlot_headers: dict[str, str] = field(default_factory=dict)
@@ -105,7 +105,7 @@ THROUGHPUT = (
         sandlot_headers=DYNAMIC_HEADERS, prism_flags=("-d",),
     ),
     ThroughputScenario(
-        "GET /pets/{petId} (dynamic, new id each request)", "dynamic", PETSTORE_SPEC, "/pets/{n}",
+        "GET /pets/{petId} (dynamic, new id each request)", "dynamic_new_id", PETSTORE_SPEC, "/pets/{n}",
         sandlot_headers=DYNAMIC_HEADERS, prism_flags=("-d",),
     ),
 )

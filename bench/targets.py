@@ -15,8 +15,13 @@ from bench.servers import PRISM, SANDLOT
 EXAMPLES_RPS_RATIO = 3.0
 EXAMPLES_P99_RATIO = 0.5
 DYNAMIC_RPS_RATIO = 20.0
+#: Issue 17: a new id in every request defeats the answer cache; Prism's dynamic mode is slower
+#: there too, so the bar is lower than for repeated requests.
+DYNAMIC_NEW_ID_RPS_RATIO = 5.0
 GITHUB_STARTUP_RATIO = 0.25
 STRIPE_STARTUP_S = 5.0
+#: Issue 17: the first answer within a second of the process start, on any real spec up to 15 MB.
+FIRST_ANSWER_S = 1.0
 RSS_RATIO = 0.5
 JOURNAL_RPS_RATIO = 0.9  # issue 13: journaling costs the stateless mock at most 10 % of its throughput
 
@@ -54,7 +59,8 @@ def throughput_verdicts(results: RunResults) -> list[Verdict]:
         if row.kind == "examples":
             target = f"{row.name}: req/s >= {EXAMPLES_RPS_RATIO:g}x Prism and p99 <= {EXAMPLES_P99_RATIO:g}x Prism"
         else:
-            target = f"{row.name}: req/s >= {DYNAMIC_RPS_RATIO:g}x Prism"
+            wanted = DYNAMIC_NEW_ID_RPS_RATIO if row.kind == "dynamic_new_id" else DYNAMIC_RPS_RATIO
+            target = f"{row.name}: req/s >= {wanted:g}x Prism"
         if why_not:
             verdicts.append(Verdict(target, why_not, "n/a"))
         else:
@@ -65,7 +71,7 @@ def throughput_verdicts(results: RunResults) -> list[Verdict]:
                     target, f"req/s {rps:.2f}x, p99 {p99:.2f}x",
                     _ok(rps >= EXAMPLES_RPS_RATIO and p99 <= EXAMPLES_P99_RATIO)))
             else:
-                verdicts.append(Verdict(target, f"req/s {rps:.2f}x", _ok(rps >= DYNAMIC_RPS_RATIO)))
+                verdicts.append(Verdict(target, f"req/s {rps:.2f}x", _ok(rps >= wanted)))
         rss_target = f"{row.name}: peak RSS <= {RSS_RATIO:g}x Prism"
         if ours.peak_rss_mib and theirs.peak_rss_mib:
             ratio = ours.peak_rss_mib / theirs.peak_rss_mib
@@ -118,6 +124,14 @@ def startup_verdicts(results: RunResults) -> list[Verdict]:
             verdicts.append(Verdict(target, f"Sandlot: {problem}", _no_time_verdict(problem)))
         else:
             verdicts.append(Verdict(target, f"{ours.seconds:.2f} s", _ok(ours.seconds < STRIPE_STARTUP_S)))
+    for row in results.startup:
+        ours = row.figures.get(SANDLOT)
+        target = f"start-up on {row.spec}: first answer <= {FIRST_ANSWER_S:g} s"
+        if ours is None or ours.seconds is None:
+            problem = ours.problem if ours else "not measured"
+            verdicts.append(Verdict(target, f"Sandlot: {problem}", _no_time_verdict(problem)))
+        else:
+            verdicts.append(Verdict(target, f"{ours.seconds:.2f} s", _ok(ours.seconds <= FIRST_ANSWER_S)))
     return verdicts
 
 

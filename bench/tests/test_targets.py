@@ -35,6 +35,13 @@ def test_dynamic_needs_twenty_times_and_rss_needs_half():
     assert verdicts == ["FAIL", "FAIL"]
 
 
+def test_dynamic_with_a_new_id_each_request_needs_five_times():
+    results = RunResults(throughput=[_row("dynamic_new_id", _load(600, 1), _load(100, 9))])
+    assert list(_verdicts(results).values()) == ["PASS", "PASS"]
+    results = RunResults(throughput=[_row("dynamic_new_id", _load(400, 1), _load(100, 9))])
+    assert list(_verdicts(results).values()) == ["FAIL", "PASS"]
+
+
 def test_error_answers_make_a_ratio_meaningless():
     results = RunResults(throughput=[_row("examples", _load(9000, 1, bad=5), _load(1000, 12))])
     assert list(_verdicts(results).values())[0] == "n/a"
@@ -47,8 +54,9 @@ def test_startup_targets_handle_a_prism_that_never_started():
         StartupRow("stripe.com", 120, {"sandlot": StartupFigures(problem="did not start within 120 s"),
                                        "prism": StartupFigures(problem="did not start within 120 s")}),
     ])
-    verdicts = list(_verdicts(results).values())
-    assert verdicts == ["PASS", "FAIL"]
+    verdicts = _verdicts(results)
+    assert list(verdicts.values()) == ["PASS", "FAIL", "FAIL", "FAIL"]
+    assert verdicts["start-up on api.github.com: first answer <= 1 s"] == "FAIL"  # 3 s
 
 
 def test_text_and_markdown_show_the_same_figures():

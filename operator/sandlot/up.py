@@ -415,6 +415,8 @@ class Dispatcher:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                for app in self.by_port.values():
+                    app.pipeline.resume()
                 if self.background is not None:
                     task = asyncio.create_task(self.background())
                 await send({"type": "lifespan.startup.complete"})

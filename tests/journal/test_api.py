@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from sandlot.state.config import SandboxConfig
+from sandlot.state.fixtures import parse_fixtures
 from sandlot.state.journal import JournalSettings
 from tests.journal.conftest import ADMIN, SHOP
 from tests.scenarios.servers import Receiver, wait_deliveries
@@ -208,7 +210,10 @@ def test_har_export_and_example_and_fixture_snippets(serve) -> None:
         f"createCustomer_{entry['id']}"
     assert "har@example.com" in example["yaml"] and example["yaml"].startswith("paths:\n  /customers:\n    post:")
     fixture = stub.client(key).get(f"/__sandlot/requests/{entry['id']}/fixture").json()
-    assert fixture["collection"] == "customers" and fixture["yaml"].startswith("customers:\n- id: cus_")
+    assert fixture["collection"] == "customers" and fixture["yaml"].startswith("customers:\n- ")
+    (made,) = yaml.safe_load(fixture["yaml"])["customers"]  # the object as stored, ready for --fixtures
+    assert made["id"].startswith("cus_") and made["email"] == "har@example.com"
+    assert parse_fixtures(fixture["yaml"], "fixture.yaml")
     listed = requests_of(stub.client(key), method="GET")
     assert listed == []
 

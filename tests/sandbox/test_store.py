@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandlot.state.sqlite_store import SQLiteStore
-from sandlot.state.store import ORIGIN_API, ORIGIN_SEED, KeyRecord, ListQuery
+from sandlot.state.store import ORIGIN_API, ORIGIN_SEED, DeliveryRow, KeyRecord, ListQuery
 
 SEED = {"customers": [(f"cus_{i}", {"id": f"cus_{i}", "n": i, "vip": i % 2 == 0})
                       for i in range(5)]}
@@ -138,4 +138,64 @@ def test_a_tenant_created_before_any_seed_gets_the_first_one(tmp_path: Path) -> 
     store.set_seed({"customers": [("cus_x", {"id": "cus_x"})]}, 4)
     assert store.count_objects("early", ORIGIN_SEED) == 5  # seeded once; a reset picks up the new seed
     assert store.reset_tenant("early", 5) == 1
+    store.close()
+
+
+def test_get_states_reads_several_keys_of_one_tenant_at_once(store: SQLiteStore) -> None:
+    store.create_tenant("a", "A", 1)
+    store.create_tenant("b", "B", 1)
+    store.set_state("a", "scenario", "rate_limited")
+    store.set_state("a", "sandlot.clock.offset", 86400.0)
+    store.set_state("b", "scenario", "unavailable")
+    assert store.get_states("a", ("scenario", "sandlot.clock.offset", "unset")) == {
+        "scenario": "rate_limited", "sandlot.clock.offset": 86400.0}
+    assert store.get_states("b", ("sandlot.clock.offset",)) == {}
+
+
+V1_SCHEMA = Path(__file__).resolve().parent / "fixtures" / "schema_v1.sql"
+
+
+def test_a_snapshot_carries_the_webhook_queue_and_buckets_with_its_claims_released(tmp_path: Path) -> None:
+    old = SQLiteStore(tmp_path / "old.db")
+    old.create_tenant("a", "A", 1)
+    old.put_deliveries([DeliveryRow("dlv_1", "a", 5.0, "scheduled", b'{"n":1}', {"event_id": "evt_1"}),
+                        DeliveryRow("dlv_2", "a", 6.0, "retrying", b'{"n":2}', {"event_id": "evt_2"})])
+    # the process that took the snapshot was sending dlv_1 (its claim would last an hour)
+    assert [r.delivery_id for r in old.claim_deliveries(["dlv_1"], "gone-1", 10.0, 3600.0)] == ["dlv_1"]
+    old.update_bucket("rl:a", lambda stored: (3.0, 42.0))
+    snap = old.snapshot()
+    old.close()
+    fresh = SQLiteStore(tmp_path / "fresh.db")
+    fresh.restore(snap)
+    assert [(d[0], d[1]) for d in fresh.pending_deliveries(11.0)] == [("dlv_1", "a"), ("dlv_2", "a")]
+    assert [(r.delivery_id, r.body, r.record) for r in fresh.list_deliveries("a")] == [
+        ("dlv_1", b'{"n":1}', {"event_id": "evt_1"}), ("dlv_2", b'{"n":2}', {"event_id": "evt_2"})]
+    seen: list[tuple[float, float] | None] = []
+    fresh.update_bucket("rl:a", lambda stored: seen.append(stored) or (2.0, 43.0))
+    assert seen == [(3.0, 42.0)]
+    fresh.close()
+
+
+def test_a_snapshot_of_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_path: Path) -> None:
+    import gzip
+    import sqlite3
+
+    from sandlot.state.schema import SCHEMA_VERSION
+
+    v1 = sqlite3.connect(":memory:")
+    v1.executescript(V1_SCHEMA.read_text())
+    v1.execute("INSERT INTO tenants VALUES ('ten_old', 'old', 1.0)")
+    v1.commit()
+    store = SQLiteStore(tmp_path / "s.db")
+    store.restore(gzip.compress(v1.serialize()))
+    assert [t.tenant_id for t in store.list_tenants()] == ["ten_old"]
+    assert store.put_deliveries([DeliveryRow("dlv_1", "ten_old", 1.0, "scheduled", b"{}", {})]) == [1]
+    newer = sqlite3.connect(":memory:")
+    newer.deserialize(gzip.decompress(store.snapshot()))
+    newer.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    newer.commit()
+    with pytest.raises(ValueError, match=f"schema version {SCHEMA_VERSION + 1} .*reads schema versions 1 to "
+                                         f"{SCHEMA_VERSION}"):
+        store.restore(gzip.compress(newer.serialize()))
+    assert [t.tenant_id for t in store.list_tenants()] == ["ten_old"]  # untouched
     store.close()

@@ -12,7 +12,7 @@ from sandlot.mock.messages import MockRequest
 from sandlot.state.auth import LiveKeyDetector, bearer_or_basic
 from sandlot.state.config import ConfigError, load_config
 from sandlot.state.fixtures import FixtureError, check_fixtures, parse_fixtures
-from sandlot.state.ids import new_id
+from sandlot.state.ids import new_id, random_token
 from sandlot.state.inference import IdFormat, Timestamp
 from sandlot.state.keys import KEY_PREFIX, hash_key, issue_key, looks_live
 from sandlot.state.shape import format_timestamp
@@ -45,6 +45,17 @@ def test_id_formats() -> None:
     assert new_id(IdFormat("int"), lambda: 42) == 42
     assert re.fullmatch(r"[0-9a-f-]{36}", new_id(IdFormat("uuid"), lambda: 0))
     assert re.fullmatch(r"AC[0-9a-f]{32}", new_id(IdFormat("pattern", "^AC[0-9a-f]{32}$"), lambda: 0))
+
+
+def test_random_tokens_use_all_62_characters_evenly() -> None:
+    tokens = [random_token(31) for _ in range(5000)]
+    assert all(len(t) == 31 and t.isalnum() and t.isascii() for t in tokens)
+    counts: dict[str, int] = {}
+    for ch in "".join(tokens):
+        counts[ch] = counts.get(ch, 0) + 1
+    # 155,000 characters: 2,500 expected each (sd 50); a byte % 62 bias toward the first 8 would give 3,027
+    assert len(counts) == 62 and max(counts.values()) < 2800 and min(counts.values()) > 2200
+    assert len(set(tokens)) == len(tokens)
 
 
 def test_timestamp_styles() -> None:

@@ -67,6 +67,9 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                        help="print what was inferred for every operation (collection, key, envelope, identity, "
                             "action, filters) and exit")
     group.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file for the state (default {DEFAULT_DB})")
+    group.add_argument("--workers", type=worker_count, default=1,
+                       help="worker processes sharing the state file (default 1; up to the number of cores "
+                            "pays): each serves requests on the same port")
     group.add_argument("--fixtures", default=None, help="YAML/JSON seed loaded into every new tenant")
     group.add_argument("--admin-token", default=None,
                        help="token for /__sandlot/ (default: $SANDLOT_ADMIN_TOKEN, else generated)")
@@ -75,6 +78,17 @@ def add_mock_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                             "$SANDLOT_KEYS, comma-separated); each gets its own tenant")
     add_proxy_options(mock)
     mock.set_defaults(func=run_mock)
+
+
+def worker_count(text: str) -> int:
+    """Parse --workers: a whole number from 1 to 64."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{count}: give 1 to 64 worker processes")
+    return count
 
 
 def run_mock(args: argparse.Namespace) -> int:
@@ -93,6 +107,10 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     from sandlot.state.fixtures import parse_fixtures
     from sandlot.util.sources import read_file_or_configmap
 
+    if args.workers > 1 and not args.stateful:
+        print("error: --workers needs --stateful: worker processes share what they know through the state "
+              "file, and the stateless mock keeps scenarios, clocks and webhooks in memory", file=sys.stderr)
+        return 2
     try:
         # A ConfigMap manifest (as `kubectl apply`d) is served, and checked, from its OpenAPI key.
         specs = [spec_source(s, scratch) for s in args.spec]
@@ -244,7 +262,7 @@ def inspector_url(host: str, port: int) -> str:
 def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
     """Bind the socket (a busy port is exit 2 with the way out) and serve until stopped."""
     from sandlot.http.reload import freeze_heap
-    from sandlot.http.serve import bind_error, listen_socket, serve_until_stopped
+    from sandlot.http.serve import bind_error, listen_socket, serve_until_stopped, serve_workers
 
     try:
         sock = listen_socket(args.host, args.port)
@@ -254,12 +272,14 @@ def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
     freeze_heap()
     port = sock.getsockname()[1]
     engine = app.holder.engine
+    workers = getattr(args, "workers", 1)
+    processes = f", {workers} worker processes" if workers > 1 else ""
     if getattr(engine, "graphql", None) is not None:
-        log.info("Serving the GraphQL schema %s at http://%s:%d%s (loaded in %.2f s)", args.spec, args.host, port,
-                 getattr(engine, "path", ""), time.perf_counter() - started)
+        log.info("Serving the GraphQL schema %s at http://%s:%d%s (loaded in %.2f s)%s", args.spec, args.host,
+                 port, getattr(engine, "path", ""), time.perf_counter() - started, processes)
     else:
-        log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)",
-                 len(engine.operations), args.spec, args.host, port, time.perf_counter() - started)
+        log.info("Serving %d operations from %s at http://%s:%d (loaded in %.2f s)%s",
+                 len(engine.operations), args.spec, args.host, port, time.perf_counter() - started, processes)
     if app.pipeline.journal is not None:
         print(f"Inspector: {inspector_url(args.host, port)}", flush=True)
     try:
@@ -268,10 +288,16 @@ def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
+    config = {"host": args.host, "port": port, "access_log": False, "http": "httptools", "loop": loop,
+              "log_level": str(args.log_level).lower(), "lifespan": "on"}
     try:
         # SIGTERM (how Kubernetes stops a stub) and Ctrl-C both return here, so clean-up runs.
-        serve_until_stopped(app, sockets=[sock], host=args.host, port=port, access_log=False, http="httptools",
-                            loop=loop, log_level=str(args.log_level).lower(), lifespan="on")
+        if workers > 1:
+            pipeline = app.pipeline
+            serve_workers(app, sock, workers, before_fork=pipeline.before_fork, in_worker=pipeline.in_worker,
+                          worker_done=pipeline.close, **config)
+        else:
+            serve_until_stopped(app, sockets=[sock], **config)
     finally:
         sock.close()
     return 0

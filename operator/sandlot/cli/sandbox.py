@@ -60,13 +60,18 @@ def add_sandbox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 def _open(db: str):  # type: ignore[no-untyped-def]
     from pathlib import Path
 
+    from sandlot.state.schema import StateFileError
     from sandlot.state.sqlite_store import SQLiteStore
 
     if not Path(db).exists():
         print(f"error: no state file {db}; start `sandlot mock --stateful --db {db}` or "
               "`sandlot up` first, or pass --db", file=sys.stderr)
         return None
-    return SQLiteStore(db)
+    try:
+        return SQLiteStore(db)
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:

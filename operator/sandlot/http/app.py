@@ -68,8 +68,10 @@ class HttpApp:
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            if name in headers:
+                headers[name] = f"{headers[name]}, {raw_value.decode('latin-1')}"
+            else:
+                headers[name] = raw_value.decode("latin-1")
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
         req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
@@ -107,6 +109,7 @@ class HttpApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.pipeline.resume()
                 if self.watch:
                     self._watch_task = asyncio.create_task(watch_spec(self.holder))
                 await send({"type": "lifespan.startup.complete"})
@@ -133,7 +136,9 @@ def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:
 
 def _head(response: MockResponse) -> list[tuple[bytes, bytes]]:
     # Generated header values may hold any character: no CR/LF (response splitting), latin-1 only.
-    return [(k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
+    # Most values are printable ASCII, which needs neither the substitution nor the replacement.
+    return [(k.encode("latin-1"), v.encode()) if v.isascii() and v.isprintable()
+            else (k.encode("latin-1"), _HEADER_UNSAFE.sub(" ", v).encode("latin-1", "replace"))
             for k, v in response.headers]
 
 

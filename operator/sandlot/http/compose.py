@@ -17,6 +17,7 @@ WebSocket (http/websocket.py).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ from sandlot.state.graphql import GraphQLStateStage, StoreRecords
 from sandlot.state.inference import InferenceError
 from sandlot.state.journal import JournalStore
 from sandlot.state.journal_stage import JournalStage
+from sandlot.state.schema import StateFileError
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
 from sandlot.state.store import Store
@@ -58,7 +60,7 @@ log = logging.getLogger("sandlot.http")
 
 #: Errors that mean "the inputs are wrong": the command line reports them in one line, exit code 2.
 INPUT_ERRORS = (SpecError, ConfigError, FixtureError, InferenceError, SourceError, SimulationError,
-                UpstreamError, LiveUpstreamError, DriftStoreError)
+                UpstreamError, LiveUpstreamError, DriftStoreError, StateFileError)
 #: Where `build_app` keeps the journal by default: in the state file (stateful), else in memory.
 BESIDE_STATE = "beside-state"
 IN_MEMORY = ":memory:"
@@ -93,14 +95,14 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     elif store is not None:
         state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock)
     simulation = Simulation(engine, state=store, config=config.simulation, default_scenario=default_scenario,
-                            base_clock=base_clock, monotonic=monotonic, wall=wall,
+                            base_clock=base_clock, monotonic=monotonic, wall=wall, durable=store,
                             engine_scenarios={n: EngineScenario(*v) for n, v in GRAPHQL_SCENARIOS.items()}
                             if graphql else None)
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
         facts: dict[str, object] = {"operations": len(holder.engine.operations), "reloads": holder.reloads,
-                                    "last_reload_error": holder.last_error}
+                                    "last_reload_error": holder.last_error, "pid": os.getpid()}
         if proxy is not None:
             facts["proxy"] = proxy.upstream.url
         return facts
@@ -192,6 +194,13 @@ def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, 
         holder = EngineHolder(Engine.from_source(spec, seed=seed, dynamic=dynamic, lenient=lenient), spec, seed,
                               dynamic, lenient)
     store = SQLiteStore(db) if db is not None else None
+    if store is not None:
+        # No other process serves this file yet (worker processes start after this): attempts
+        # that were on the wire when the last one stopped are made again (docs/scenarios.md).
+        released = store.release_claims()
+        if released:
+            log.info("%s: %d webhook deliveries were being attempted when the last process stopped; "
+                     "they are attempted again", db, released)
     forwarding = None
     where = (db if db is not None else IN_MEMORY) if journal == BESIDE_STATE else journal
     journal_store = JournalStore(where, (config or SandboxConfig()).journal) if where is not None else None

@@ -60,6 +60,27 @@ class Pipeline:
         """Answer one request (in-process, without the ASGI edge)."""
         return self.run(self.context(req))
 
+    def before_fork(self) -> None:
+        """Write the journal's buffered rows and close the connections to the state file:
+        forked worker processes open their own."""
+        if self.journal is not None:
+            self.journal.flush()
+            self.journal.store.close()
+        if self.state is not None:
+            self.state.store.close()
+
+    def in_worker(self) -> None:
+        """Open this worker process's own connections to the state file (and the journal's)."""
+        if self.state is not None:
+            self.state.store.reopen()
+        if self.journal is not None:
+            self.journal.store.reopen()
+
+    def resume(self) -> None:
+        """Start the background work the state file holds (webhooks due); the server's loop runs."""
+        if self.simulation is not None:
+            self.simulation.resume()
+
     def close(self) -> None:
         """Write the journal's buffered requests and close it; write the proxy's recordings and
         close its drift record; close the state's store."""

@@ -22,6 +22,7 @@ from typing import Any
 from sandlot.mock.messages import MockResponse, problem_response
 from sandlot.mock.negotiate import is_json, media_type, negotiate
 from sandlot.openapi.schemas import SchemaIndex
+from sandlot.util import fastjson
 
 log = logging.getLogger("sandlot.mock")
 
@@ -243,7 +244,7 @@ def serialize(value: Any, content_type: str) -> bytes:
     # application/json is by far the most common type: no need to parse it
     media = content_type if content_type == "application/json" else media_type(content_type)
     if media == "application/json" or is_json(media):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return fastjson.dumps(value)
     if media == "application/x-www-form-urlencoded" and isinstance(value, Mapping):
         return urllib.parse.urlencode(value, doseq=True).encode()
     if isinstance(value, bytes):

@@ -35,6 +35,7 @@ from sandlot.mock.params import (
 )
 from sandlot.openapi.loader import escape_token
 from sandlot.openapi.schemas import SchemaIndex
+from sandlot.util import fastjson
 
 # Keywords that do not constrain a value; a schema of only these and `type` is checked by type.
 _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "deprecated"}
@@ -367,7 +368,7 @@ class RequestPlan:
     def _parse_body(self, raw: bytes, concrete: str, content_type: str | None, schema: Any) -> Any:
         if is_json(concrete) or concrete == "":
             try:
-                return json.loads(raw)
+                return fastjson.loads(raw)
             except ValueError as exc:
                 raise ValueError(f"not valid JSON ({exc})") from None
         if concrete == "application/x-www-form-urlencoded":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sandlot.util.durations import DurationError
@@ -26,10 +26,16 @@ OFFSET_KEY = "sandlot.clock.offset"
 MAX_OFFSET_SECONDS = 3650 * 86400.0
 
 
+def offset_of(value: Any) -> float:
+    """Return the offset a stored `OFFSET_KEY` value holds (0 when there is none)."""
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 class TenantState(Protocol):
     """Per-tenant key/value state that a reset clears (the Store's get_state/set_state)."""
 
     def get_state(self, tenant_id: str, key: str) -> Any: ...
+    def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]: ...
     def set_state(self, tenant_id: str, key: str, value: Any) -> None: ...
 
 
@@ -46,8 +52,7 @@ class VirtualClock:
         """Return how far the tenant's clock was moved forward, in seconds."""
         if tenant_id is None:
             return 0.0
-        value = self.state.get_state(tenant_id, OFFSET_KEY)
-        return float(value) if isinstance(value, (int, float)) else 0.0
+        return offset_of(self.state.get_state(tenant_id, OFFSET_KEY))
 
     def now(self, tenant_id: str | None) -> float:
         """Return the tenant's virtual time (Unix seconds)."""

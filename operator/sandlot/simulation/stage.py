@@ -10,8 +10,10 @@ request, closing or resetting the connection, latency) goes on the context as `c
 the ASGI edge (http/edge.py). The admin router (http/admin.py) reaches the simulation's
 settings, clock, sticky scenarios and webhooks through the methods at the end of the class.
 Per-tenant state (sticky scenario, clock offset, webhook endpoints, idempotency records) lives
-in the store's tenant state, so a reset clears it atomically with the objects; deliveries and
-rate-limit buckets live in memory and are forgotten on reset.
+in the store's tenant state, so a reset clears it atomically with the objects. The stateful
+stub keeps its webhook queue and rate-limit buckets in the state file too (simulation/durable.py),
+so they survive a restart and are shared by worker processes; the stateless mock keeps them in
+memory.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +32,14 @@ from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse, json_response, problem_response
 from sandlot.openapi.loader import iter_operations
 from sandlot.simulation import magic, scenarios, webhooks
-from sandlot.simulation.clock import MAX_OFFSET_SECONDS, TenantState, VirtualClock
+from sandlot.simulation.clock import MAX_OFFSET_SECONDS, OFFSET_KEY, TenantState, VirtualClock, offset_of
+from sandlot.simulation.durable import StoredLimiter, StoredOutbox
 from sandlot.simulation.faults import BUILTIN, LATENCY_HEADER, SCENARIO_HEADER, SLOW, documented
 from sandlot.simulation.ratelimit import Limit, RateLimiter, limit_from, refusal
 from sandlot.simulation.webhook_sender import WebhookWorker
 from sandlot.state import idempotency
 from sandlot.state.auth import PUBLIC_TENANT, bearer_or_basic
+from sandlot.state.store import Store
 from sandlot.util.durations import DurationError, parse_duration
 
 log = logging.getLogger("sandlot.simulation")
@@ -104,6 +108,10 @@ class MemoryState:
         """Return a tenant's value for `key`, or None."""
         return self._values.get((tenant_id, key))
 
+    def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the tenant's values of `keys` that are set."""
+        return {k: self._values[(tenant_id, k)] for k in keys if (tenant_id, k) in self._values}
+
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
         """Set a tenant's value for `key`."""
         self._values[(tenant_id, key)] = value
@@ -128,10 +136,11 @@ class Simulation:
     def __init__(self, engine: Engine, *, state: TenantState | None = None,
                  config: Mapping[str, Any] | None = None, default_scenario: str | None = None,
                  base_clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time,
+                 wall: Callable[[], float] = time.time, durable: Store | None = None,
                  engine_scenarios: scenarios.EngineScenarios | None = None) -> None:
         """`engine` is the one serving at start (its spec's x-sandlot-* settings are checked now);
-        `state` keeps per-tenant values (the stateful store; in memory without one);
+        `state` keeps per-tenant values (the stateful store; in memory without one); `durable`
+        (the stateful store) keeps the webhook queue and rate-limit buckets (else: memory);
         `engine_scenarios` are the ones the last step carries out (GraphQL's field errors)."""
         self.config = dict(config or {})
         self.engine_scenarios = dict(engine_scenarios or {})
@@ -144,10 +153,17 @@ class Simulation:
         self._monotonic = monotonic
         self._engine = engine
         self._settings_for: tuple[int, Settings] | None = None
-        self.limiter: RateLimiter | None = None
-        self.outbox = webhooks.Outbox()
+        self._durable = durable
+        self.limiter: RateLimiter | StoredLimiter | None = None
+        self.outbox: webhooks.DeliveryQueue = webhooks.Outbox() if durable is None else \
+            StoredOutbox(durable, lambda: self.worker.policy.timeout, wall)
         self.worker = WebhookWorker(self.outbox, self.clock.now, webhooks.RetryPolicy(), wall)
         self.settings()
+
+    def resume(self) -> None:
+        """Start delivering what the state file holds (called once the server's loop runs)."""
+        if self._durable is not None:
+            self.worker.ensure_started()
 
     # -- settings follow the spec (reloads) --------------------------------------------------
     def settings(self, engine: Engine | None = None) -> Settings:
@@ -166,7 +182,12 @@ class Simulation:
                 settings = self._settings_for[1]
             self._settings_for = (id(engine), settings)
             if self.limiter is None or self.limiter.limit != settings.limit:
-                self.limiter = RateLimiter(settings.limit, self._monotonic) if settings.limit else None
+                if settings.limit is None:
+                    self.limiter = None
+                elif self._durable is not None:
+                    self.limiter = StoredLimiter(self._durable, settings.limit, self._monotonic)
+                else:
+                    self.limiter = RateLimiter(settings.limit, self._monotonic)
             self.worker.policy = settings.policy
         return self._settings_for[1]
 
@@ -201,7 +222,10 @@ class Simulation:
                     refusal(settings.limit, decision, rate_headers)
         latency = 0.0
         try:
-            sticky = self.state.get_state(tenant, STICKY_KEY) if tenant else None
+            # One read for both: the sticky scenario, and the clock the stages after this one read.
+            values = self.state.get_states(tenant, (STICKY_KEY, OFFSET_KEY)) if tenant else {}
+            sticky = values.get(STICKY_KEY)
+            ctx.clock_offset = offset_of(values.get(OFFSET_KEY))
             choice = scenarios.choose(req.headers.get(SCENARIO_HEADER), sticky, settings.default_scenario,
                                       match)
             if choice is not None:
@@ -253,8 +277,7 @@ class Simulation:
         return response
 
     def _inner(self, ctx: RequestContext, call_next: Next, tenant: str | None) -> MockResponse:
-        # The stages below read the tenant's virtual time from the context.
-        ctx.clock_offset = self.clock.offset(tenant)
+        # The stages below read the tenant's virtual time from the context (set by __call__).
         response = call_next(ctx)
         # A copy: the engine caches its responses, and this stage adds headers.
         return MockResponse(response.status, list(response.headers), response.body)
@@ -272,8 +295,9 @@ class Simulation:
             obj = json.loads(response.body) if response.body else None
         except ValueError:
             obj = None
+        made: list[webhooks.Delivery] = []
         for rule in rules:
-            self.emit(tenant, rule.send, obj=obj, delay=rule.delay, source="rule")
+            made += self._deliveries(tenant, rule.send, obj=obj, delay=rule.delay, source="rule")
         if callbacks:
             context = {"request.body": magic.parse_body(req), "request.query": dict(
                 urllib.parse.parse_qsl(req.query)), "request.header": req.headers, "response.body": obj}
@@ -281,8 +305,9 @@ class Simulation:
                 url = webhooks.expand_expression(callback.url_expression, context)
                 if url is None:
                     continue
-                self._schedule_to(tenant, [{"id": None, "url": url, "secret": self.callback_secret(tenant)}],
-                                  callback.name, callback.schema, obj, None, (), 0.0, "callback")
+                made += self._build(tenant, [{"id": None, "url": url, "secret": self.callback_secret(tenant)}],
+                                    callback.name, callback.schema, obj, None, (), 0.0, "callback")
+        self._schedule(made)
 
     def callback_secret(self, tenant: str) -> str:
         """Return the tenant's secret for signing operation callbacks (made on first use)."""
@@ -304,14 +329,31 @@ class Simulation:
              faults: tuple[str, ...] = (), delay: float = 0.0, source: str = "trigger",
              now: float | None = None) -> list[webhooks.Delivery]:
         """Build one event and schedule it to every subscribed endpoint of the tenant."""
+        made = self._deliveries(tenant, event_type, obj=obj, override=override, faults=faults, delay=delay,
+                                source=source, now=now)
+        self._schedule(made)
+        return made
+
+    def _deliveries(self, tenant: str, event_type: str, *, obj: Any = None, override: Any = None,
+                    faults: tuple[str, ...] = (), delay: float = 0.0, source: str = "trigger",
+                    now: float | None = None) -> list[webhooks.Delivery]:
+        """Build one event's deliveries to every subscribed endpoint of the tenant (not yet queued)."""
         event = self.event_types().get(event_type)
         targets = webhooks.subscribed(self.endpoints(tenant), event_type)
-        return self._schedule_to(tenant, targets, event_type, event.schema if event else None, obj,
-                                 override, faults, delay, source, now=now)
+        return self._build(tenant, targets, event_type, event.schema if event else None, obj,
+                           override, faults, delay, source, now=now)
 
-    def _schedule_to(self, tenant: str, targets: list[Mapping[str, Any]], event_type: str, schema: Any,
-                     obj: Any, override: Any, faults: tuple[str, ...], delay: float, source: str,
-                     now: float | None = None) -> list[webhooks.Delivery]:
+    def _schedule(self, made: list[webhooks.Delivery]) -> None:
+        """Queue deliveries at once (in the state file: one transaction) and wake the worker."""
+        if not made:
+            return
+        self.outbox.schedule(made)
+        self.worker.ensure_started()
+        self.worker.poke()
+
+    def _build(self, tenant: str, targets: list[Mapping[str, Any]], event_type: str, schema: Any,
+               obj: Any, override: Any, faults: tuple[str, ...], delay: float, source: str,
+               now: float | None = None) -> list[webhooks.Delivery]:
         engine = self._engine
         now = self.clock.now(tenant) if now is None else now
         event_id = "evt_" + secrets.token_hex(12)
@@ -325,12 +367,8 @@ class Simulation:
             for _ in range(copies):
                 delivery = webhooks.Delivery(
                     "whd_" + secrets.token_hex(8), tenant, event_id, event_type, str(target["url"]),
-                    str(target["secret"]), body, now + delay, self.outbox.next_seq(), target.get("id"),
-                    source, tuple(faults))
-                self.outbox.schedule(delivery)
+                    str(target["secret"]), body, now + delay, 0, target.get("id"), source, tuple(faults))
                 made.append(delivery)
-        self.worker.ensure_started()
-        self.worker.poke()
         return made
 
     # -- what the admin router (http/admin.py) asks of the simulation -----------------------
@@ -430,12 +468,10 @@ class Simulation:
         made: list[webhooks.Delivery] = []
         now = self.clock.now(tenant)  # one time for the batch: the sequence alone orders it
         for name in names:
-            made += self.emit(tenant, name, obj=args.get("object"), override=args.get("body"),
-                              faults=faults, delay=delay, now=now)
-        if webhooks.OUT_OF_ORDER in faults:
-            seqs = sorted(d.seq for d in made)
-            for delivery, seq in zip(made, reversed(seqs), strict=True):
-                delivery.seq = seq  # same due time, so the sequence decides: the batch goes backwards
+            made += self._deliveries(tenant, name, obj=args.get("object"), override=args.get("body"),
+                                     faults=faults, delay=delay, now=now)
+        # Same due time, so the queue's numbering decides: out_of_order queues the batch backwards.
+        self._schedule(made[::-1] if webhooks.OUT_OF_ORDER in faults else made)
         return json_response(202, {"tenant": tenant, "events": sorted({d.event_id for d in made}),
                                    "deliveries": [d.view() for d in sorted(made, key=lambda d: d.seq)],
                                    "note": None if made else "no endpoint of this tenant subscribes to these "
@@ -449,10 +485,8 @@ class Simulation:
             return None
         again = webhooks.Delivery(
             "whd_" + secrets.token_hex(8), tenant, old.event_id, old.event_type, old.url, old.secret, old.body,
-            self.clock.now(tenant), self.outbox.next_seq(), old.endpoint_id, "resend")
-        self.outbox.schedule(again)
-        self.worker.ensure_started()
-        self.worker.poke()
+            self.clock.now(tenant), 0, old.endpoint_id, "resend")  # the queue numbers it
+        self._schedule([again])
         return again
 
     def reset(self, tenant: str) -> None:

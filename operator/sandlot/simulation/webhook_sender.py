@@ -1,7 +1,8 @@
 """The webhook delivery worker: the side-effect edge of webhooks.
 
 Started lazily by the simulation stage on the server's event loop (the first event scheduled
-or clock advance starts it). It takes due deliveries from the `Outbox` (simulation/webhooks.py) one at a time, in due
+or clock advance starts it). It takes due deliveries from the queue (`Outbox` in memory, simulation/webhooks.py, or
+`StoredOutbox` in the state file, simulation/durable.py) one at a time, in due
 order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
 the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
 next delivery is due or until `poke()` says something changed (a new event, a clock advance).
@@ -20,7 +21,7 @@ from sandlot.simulation.webhooks import (
     SIGNATURE_HEADER,
     Attempt,
     Delivery,
-    Outbox,
+    DeliveryQueue,
     RetryPolicy,
     signature_header,
 )
@@ -53,7 +54,7 @@ def request_headers(delivery: Delivery, attempt: int, signed_at: int) -> dict[st
 class WebhookWorker:
     """Deliver due webhooks until cancelled."""
 
-    def __init__(self, outbox: Outbox, now_of: Callable[[str], float], policy: RetryPolicy,
+    def __init__(self, outbox: DeliveryQueue, now_of: Callable[[str], float], policy: RetryPolicy,
                  wall: Callable[[], float] = time.time) -> None:
         self.outbox = outbox
         self.now_of = now_of
@@ -95,12 +96,16 @@ class WebhookWorker:
         async with aiohttp.ClientSession() as session:
             while True:
                 self._wake.clear()
-                due = self.outbox.due(self.now_of)
-                for delivery in due:
-                    await self._attempt(session, delivery)
-                if due:
-                    continue
-                wait = self.outbox.seconds_to_next(self.now_of)
+                try:
+                    due = self.outbox.due(self.now_of)
+                    for delivery in due:
+                        await self._attempt(session, delivery)
+                    if due:
+                        continue
+                    wait = self.outbox.seconds_to_next(self.now_of)
+                except Exception:  # noqa: BLE001 - a queue error (a busy state file) must not stop delivering
+                    log.exception("webhook queue error; trying again in %.0f s", MAX_IDLE)
+                    wait = MAX_IDLE
                 try:
                     await asyncio.wait_for(self._wake.wait(), min(MAX_IDLE, wait if wait is not None
                                                                   else MAX_IDLE))

@@ -30,7 +30,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sandlot.util.durations import DurationError, parse_duration
 
@@ -43,6 +43,9 @@ DELAY = "delay"
 OUT_OF_ORDER = "out_of_order"
 BAD_SIGNATURE = "bad_signature"
 FAULTS = (DUPLICATE, DELAY, OUT_OF_ORDER, BAD_SIGNATURE)
+
+#: Finished deliveries kept per tenant for the delivery log.
+KEEP_FINISHED = 200
 
 _EXPRESSION = re.compile(r"\{(\$[^}]+)\}")
 
@@ -333,12 +336,25 @@ class Delivery:
     secret: str
     body: bytes
     due_at: float
-    seq: int
+    seq: int = 0  # numbered by the queue when scheduled
     endpoint_id: str | None = None
     source: str = "trigger"  # trigger | rule | callback
     faults: tuple[str, ...] = ()
     state: str = "scheduled"  # scheduled | delivered | failed
     attempts: list[Attempt] = field(default_factory=list)
+
+    def record_attempt(self, attempt: Attempt, policy: RetryPolicy) -> bool:
+        """Add an attempt: schedule the retry with exponential backoff (False), or finish (True)."""
+        ok = attempt.status is not None and 200 <= attempt.status < 300
+        if not ok and attempt.number < policy.attempts:
+            self.due_at = attempt.at + policy.delay_after(attempt.number)
+            attempt.next_attempt_at = self.due_at
+            self.state = "retrying"
+            self.attempts.append(attempt)
+            return False
+        self.attempts.append(attempt)
+        self.state = "delivered" if ok else "failed"
+        return True
 
     def view(self) -> dict[str, Any]:
         """Return the delivery as the admin API shows it (no secret; the body as JSON)."""
@@ -353,23 +369,23 @@ class Delivery:
 
 
 class Outbox:
-    """Scheduled deliveries of every tenant, in due order; keeps the finished ones for the log."""
+    """Scheduled deliveries of every tenant, in memory, in due order; keeps the finished ones for
+    the log. The stateless mock's queue; the stateful one keeps its queue in the state file
+    (simulation/durable.py, `StoredOutbox`), with the same methods."""
 
-    def __init__(self, keep: int = 200) -> None:
+    def __init__(self, keep: int = KEEP_FINISHED) -> None:
         self.keep = keep
         self._pending: list[Delivery] = []
         self._inflight: list[Delivery] = []
         self._done: dict[str, list[Delivery]] = {}
         self._seq = 0
 
-    def next_seq(self) -> int:
-        """Return the next sequence number (ties on due time go in sequence order)."""
-        self._seq += 1
-        return self._seq
-
-    def schedule(self, delivery: Delivery) -> None:
-        """Add a delivery."""
-        self._pending.append(delivery)
+    def schedule(self, deliveries: Sequence[Delivery]) -> None:
+        """Queue deliveries, numbering them in order (ties on due time go in that order)."""
+        for delivery in deliveries:
+            self._seq += 1
+            delivery.seq = self._seq
+            self._pending.append(delivery)
 
     def due(self, now_of: Callable[[str], float]) -> list[Delivery]:
         """Return (and take out) the deliveries due now, earliest first, ties in sequence order."""
@@ -388,19 +404,12 @@ class Outbox:
 
     def settle(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> None:
         """Record an attempt; schedule the retry with exponential backoff, or finish."""
-        ok = attempt.status is not None and 200 <= attempt.status < 300
         if not any(d is delivery for d in self._inflight):
             return  # the tenant was reset while this attempt was on the wire
         self._inflight = [d for d in self._inflight if d is not delivery]
-        if not ok and attempt.number < policy.attempts:
-            delivery.due_at = attempt.at + policy.delay_after(attempt.number)
-            attempt.next_attempt_at = delivery.due_at
-            delivery.state = "retrying"
-            delivery.attempts.append(attempt)
+        if not delivery.record_attempt(attempt, policy):
             self._pending.append(delivery)
             return
-        delivery.attempts.append(attempt)
-        delivery.state = "delivered" if ok else "failed"
         done = self._done.setdefault(delivery.tenant_id, [])
         done.append(delivery)
         del done[:-self.keep]
@@ -416,3 +425,14 @@ class Outbox:
         self._pending = [d for d in self._pending if d.tenant_id != tenant_id]
         self._inflight = [d for d in self._inflight if d.tenant_id != tenant_id]
         self._done.pop(tenant_id, None)
+
+
+class DeliveryQueue(Protocol):
+    """What the simulation and the delivery worker need of a queue (`Outbox`, `StoredOutbox`)."""
+
+    def schedule(self, deliveries: Sequence[Delivery]) -> None: ...
+    def due(self, now_of: Callable[[str], float]) -> list[Delivery]: ...
+    def seconds_to_next(self, now_of: Callable[[str], float]) -> float | None: ...
+    def settle(self, delivery: Delivery, attempt: Attempt, policy: RetryPolicy) -> None: ...
+    def deliveries(self, tenant_id: str) -> list[Delivery]: ...
+    def forget(self, tenant_id: str) -> None: ...

@@ -18,9 +18,17 @@ from sandlot.state.inference import IdFormat
 _ALPHABET = string.ascii_letters + string.digits
 
 
+#: Random bytes below this map evenly onto the 62 characters (4 x 62); the rest are skipped.
+_EVEN = 4 * len(_ALPHABET)
+
+
 def random_token(length: int) -> str:
-    """Return `length` random base62 characters."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """Return `length` random base62 characters (uniform, from one read of the OS's randomness:
+    a read per character was a system call each, a tenth of a create's time)."""
+    found: list[str] = []
+    while len(found) < length:
+        found += [_ALPHABET[b % 62] for b in secrets.token_bytes(length + 8) if b < _EVEN]
+    return "".join(found[:length])
 
 
 def new_id(fmt: IdFormat, next_int: Callable[[], int]) -> str | int:

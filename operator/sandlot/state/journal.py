@@ -236,14 +236,26 @@ class JournalStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = self._connect()
         with self._lock:
             self._db.executescript(SCHEMA)
         self._age_checked = 0.0
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    def reopen(self) -> None:
+        """Open a new connection to the same file: a forked worker process must not use its
+        parent's (the parent closes its own before forking). A `:memory:` journal starts empty."""
+        with self._lock:
+            self._db = self._connect()
+            if self.path == ":memory:":
+                self._db.executescript(SCHEMA)
 
     def append(self, rows: Sequence[Row], now: float) -> int | None:
         """Write rows (COLUMNS order) in one transaction, keep each tenant's newest `size` and drop

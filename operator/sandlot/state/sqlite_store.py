@@ -7,6 +7,13 @@ survives a restart because everything lives in the file. Every query names the t
 Reset is one `BEGIN IMMEDIATE` transaction: delete the tenant's objects and state, copy the
 seed rows back with `INSERT ... SELECT` (no Python round trip per object), so it is atomic and
 fast even for large seeds.
+
+The simulation keeps its webhook queue (every delivery and attempt) and rate-limit buckets here
+too (simulation/durable.py), so nothing scheduled is lost on a restart. Several processes may
+share one file (`--workers`): WAL lets readers run beside the one writer, every write is a
+`BEGIN IMMEDIATE` transaction that waits its turn (busy timeout), and deliveries are claimed by
+one process at a time. The file's schema version is checked, and older files migrated, by
+state/schema.py before anything is written.
 """
 
 from __future__ import annotations
@@ -15,20 +22,23 @@ import gzip
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sandlot.state.schema import SCHEMA_VERSION, check_readable, migrate, stored_version, too_new
 from sandlot.state.store import (
     ORIGIN_API,
     ORIGIN_SEED,
+    DeliveryRow,
     KeyRecord,
     ListQuery,
     Page,
     StoredObject,
     Tenant,
 )
+from sandlot.util import fastjson
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -63,7 +73,15 @@ _OBJECT_COLUMNS = "collection, object_id, data, origin, created_at, updated_at"
 
 def _row_to_object(row: Sequence[Any]) -> StoredObject:
     collection, object_id, data, origin, created_at, updated_at = row
-    return StoredObject(collection, object_id, json.loads(data), origin, created_at, updated_at)
+    return StoredObject(collection, object_id, fastjson.loads(data), origin, created_at, updated_at)
+
+
+_DELIVERY_COLUMNS = "delivery_id, tenant_id, seq, due_at, state, body, record"
+
+
+def _row_to_delivery(row: Sequence[Any]) -> DeliveryRow:
+    delivery_id, tenant_id, seq, due_at, state, body, record = row
+    return DeliveryRow(delivery_id, tenant_id, due_at, state, bytes(body), json.loads(record), seq)
 
 
 def _json_path(field: str | tuple[str, ...]) -> str:
@@ -77,7 +95,7 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        return fastjson.dumps_text(value)
     return value
 
 
@@ -96,18 +114,32 @@ class SQLiteStore:
     """A `Store` in one SQLite file; safe to share between threads (one lock, one connection)."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (or create) the state file; raise StateFileError (state/schema.py), leaving the
+        file untouched, when it is damaged, not a state file or of a newer schema."""
         self.path = str(path)
+        version = check_readable(self.path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = self._connect()
+        with self._lock:
+            migrate(self._db, version, SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
         # last transactions, which a sandbox can afford for the speed it buys.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # Other worker processes write to the same file: wait for them rather than fail.
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def reopen(self) -> None:
+        """Open a new connection to the same file (a forked worker process must not use its
+        parent's; the parent closes its own before forking)."""
         with self._lock:
-            self._db.executescript(SCHEMA)
+            self._db = self._connect()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -177,7 +209,7 @@ class SQLiteStore:
     def set_seed(self, objects: Mapping[str, Sequence[tuple[str, dict]]], now: float) -> None:
         """Replace the current seed; tenants that have never been seeded get it right away."""
         rows = [
-            (collection, object_id, json.dumps(data, separators=(",", ":")))
+            (collection, object_id, fastjson.dumps_text(data))
             for collection, items in objects.items()
             for object_id, data in items
         ]
@@ -207,6 +239,10 @@ class SQLiteStore:
                 raise KeyError(tenant_id)
             db.execute("DELETE FROM objects WHERE tenant_id = ?", (tenant_id,))
             db.execute("DELETE FROM tenant_state WHERE tenant_id = ?", (tenant_id,))
+            # The tenant's webhook deliveries and its rate-limit bucket go with the rest.
+            db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
+            db.execute("DELETE FROM rate_buckets WHERE key = ?", (tenant_id,))
+            db.execute("DELETE FROM id_counters WHERE tenant_id = ?", (tenant_id,))
             return self._restore_seed(db, tenant_id, now)
 
     @staticmethod
@@ -232,7 +268,7 @@ class SQLiteStore:
             db.execute(
                 "INSERT INTO objects (tenant_id, collection, object_id, data, origin, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (tenant_id, collection, object_id, json.dumps(data, separators=(",", ":")),
+                (tenant_id, collection, object_id, fastjson.dumps_text(data),
                  origin, now, now),
             )
         return StoredObject(collection, object_id, data, origin, now, now)
@@ -250,7 +286,7 @@ class SQLiteStore:
             cur = db.execute(
                 "UPDATE objects SET data = ?, updated_at = ?"
                 " WHERE tenant_id = ? AND collection = ? AND object_id = ?",
-                (json.dumps(data, separators=(",", ":")), now, tenant_id, collection, object_id))
+                (fastjson.dumps_text(data), now, tenant_id, collection, object_id))
             if cur.rowcount != 1:
                 return None
             row = db.execute(
@@ -312,6 +348,17 @@ class SQLiteStore:
             " WHERE tenant_id = ? AND collection = ?", (tenant_id, collection))
         return int(rows[0][0] or 0)
 
+    def next_int_id(self, tenant_id: str, collection: str) -> int:
+        """Return a new integer id for the collection: one above every id it holds or handed
+        out. One transaction, so processes sharing the file never hand out the same id."""
+        with self._tx() as db:
+            return int(db.execute(
+                "INSERT INTO id_counters VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(CAST(object_id AS INTEGER)), 0)"
+                " FROM objects WHERE tenant_id = ?1 AND collection = ?2)) ON CONFLICT (tenant_id, collection)"
+                " DO UPDATE SET last = 1 + MAX(last, (SELECT COALESCE(MAX(CAST(object_id AS INTEGER)), 0)"
+                " FROM objects WHERE tenant_id = ?1 AND collection = ?2)) RETURNING last",
+                (tenant_id, collection)).fetchone()[0])
+
     def count_objects(self, tenant_id: str, origin: str | None = None) -> int:
         if origin is None:
             rows = self._query("SELECT COUNT(*) FROM objects WHERE tenant_id = ?", (tenant_id,))
@@ -332,14 +379,20 @@ class SQLiteStore:
     def get_state(self, tenant_id: str, key: str) -> Any:
         rows = self._query("SELECT value FROM tenant_state WHERE tenant_id = ? AND key = ?",
                            (tenant_id, key))
-        return json.loads(rows[0][0]) if rows else None
+        return fastjson.loads(rows[0][0]) if rows else None
+
+    def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the tenant's values of `keys` that are set, in one query."""
+        rows = self._query(f"SELECT key, value FROM tenant_state WHERE tenant_id = ? AND key IN"
+                           f" ({', '.join('?' * len(keys))})", (tenant_id, *keys))
+        return {key: fastjson.loads(value) for key, value in rows}
 
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO tenant_state VALUES (?, ?, ?)"
                 " ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value",
-                (tenant_id, key, json.dumps(value)))
+                (tenant_id, key, fastjson.dumps_text(value)))
 
     # usage --------------------------------------------------------------------------------------
     def count_request(self, tenant_id: str, day: str) -> int:
@@ -349,6 +402,98 @@ class SQLiteStore:
                 "INSERT INTO usage VALUES (?, ?, 1) ON CONFLICT (tenant_id, day)"
                 " DO UPDATE SET requests = requests + 1 RETURNING requests",
                 (tenant_id, day)).fetchone()[0]
+
+    # webhook deliveries (the simulation's outbox) -----------------------------------------------
+    def put_deliveries(self, rows: Sequence[DeliveryRow]) -> list[int]:
+        """Queue new deliveries in one transaction, in order; return their sequence numbers."""
+        seqs = []
+        with self._tx() as db:
+            for row in rows:
+                seqs.append(db.execute(
+                    "INSERT INTO webhook_deliveries (delivery_id, tenant_id, due_at, state, body, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                    (row.delivery_id, row.tenant_id, row.due_at, row.state, row.body,
+                     json.dumps(row.record, separators=(",", ":")))).fetchone()[0])
+        return seqs
+
+    def pending_deliveries(self, now: float) -> list[tuple[str, str, float]]:
+        """Return (delivery id, tenant, due at) of every delivery waiting for an attempt that no
+        process holds (a claim older than `now`, wall time, has lapsed), in sequence order."""
+        return [tuple(row) for row in self._query(  # type: ignore[misc]
+            "SELECT delivery_id, tenant_id, due_at FROM webhook_deliveries WHERE state IN"
+            " ('scheduled', 'retrying') AND (claimed_by IS NULL OR claimed_until < ?) ORDER BY seq", (now,))]
+
+    def claim_deliveries(self, delivery_ids: Sequence[str], owner: str, now: float,
+                         until: float) -> list[DeliveryRow]:
+        """Claim the given deliveries for `owner` until `until` (wall time), skipping those
+        another process claimed first or that are gone; return the claimed ones."""
+        claimed = []
+        with self._tx() as db:
+            for delivery_id in delivery_ids:
+                cur = db.execute(
+                    "UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? WHERE delivery_id = ?"
+                    " AND state IN ('scheduled', 'retrying') AND (claimed_by IS NULL OR claimed_until < ?)",
+                    (owner, until, delivery_id, now))
+                if cur.rowcount == 1:
+                    claimed.append(delivery_id)
+            rows = [db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE delivery_id = ?",
+                               (delivery_id,)).fetchone() for delivery_id in claimed]
+        return [_row_to_delivery(row) for row in rows]
+
+    def settle_delivery(self, row: DeliveryRow, owner: str, keep: int, now: float) -> bool:
+        """Write a claimed delivery's new state (its attempts, next due time) and release the
+        claim; keep the tenant's newest `keep` finished deliveries. False when the delivery is
+        gone (its tenant was reset) or another process holds it now."""
+        finished = row.state in ("delivered", "failed")
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE webhook_deliveries SET due_at = ?, state = ?, record = ?, claimed_by = NULL,"
+                " claimed_until = NULL, finished_at = ? WHERE delivery_id = ? AND claimed_by = ?",
+                (row.due_at, row.state, json.dumps(row.record, separators=(",", ":")),
+                 now if finished else None, row.delivery_id, owner))
+            if cur.rowcount != 1:
+                return False
+            if finished:
+                db.execute(
+                    "DELETE FROM webhook_deliveries WHERE tenant_id = ? AND state IN ('delivered', 'failed')"
+                    " AND seq < (SELECT MIN(seq) FROM (SELECT seq FROM webhook_deliveries WHERE tenant_id = ?"
+                    " AND state IN ('delivered', 'failed') ORDER BY seq DESC LIMIT ?))",
+                    (row.tenant_id, row.tenant_id, keep))
+        return True
+
+    def list_deliveries(self, tenant_id: str) -> list[DeliveryRow]:
+        """Return a tenant's deliveries, pending and finished, in sequence order."""
+        return [_row_to_delivery(row) for row in self._query(
+            f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = ? ORDER BY seq", (tenant_id,))]
+
+    def forget_deliveries(self, tenant_id: str) -> None:
+        """Drop every delivery of a tenant."""
+        with self._tx() as db:
+            db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
+
+    def release_claims(self) -> int:
+        """Release every claim (at start-up, when no other process of this stub runs): the
+        attempts that were on the wire when the last process stopped are made again."""
+        with self._tx() as db:
+            return db.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
+                              " WHERE claimed_by IS NOT NULL").rowcount
+
+    # rate-limit buckets ---------------------------------------------------------------------------
+    def update_bucket(self, key: str, update: Callable[[tuple[float, float] | None], tuple[float, float]]
+                      ) -> tuple[float, float]:
+        """Replace the bucket `key` (tokens, at) by `update(the stored one or None)`, in one
+        transaction, so processes sharing the file take tokens from the same bucket."""
+        with self._tx() as db:
+            found = db.execute("SELECT tokens, at FROM rate_buckets WHERE key = ?", (key,)).fetchone()
+            tokens, at = update(tuple(found) if found else None)  # type: ignore[arg-type]
+            db.execute("INSERT INTO rate_buckets VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                       " tokens = excluded.tokens, at = excluded.at", (key, tokens, at))
+        return tokens, at
+
+    def forget_bucket(self, key: str) -> None:
+        """Drop a bucket (it starts full again)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM rate_buckets WHERE key = ?", (key,))
 
     # whole-store snapshots -----------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -367,12 +512,20 @@ class SQLiteStore:
             raw = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise ValueError("the body is not a Sandlot snapshot (gzip'd SQLite from GET /__sandlot/snapshot)") from exc
-        copy = sqlite3.connect(":memory:")
+        copy = sqlite3.connect(":memory:", isolation_level=None)
         try:
             copy.deserialize(_rollback_journal(raw))
             tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not {"tenants", "keys", "objects"} <= tables:
-                raise ValueError("the snapshot holds no Sandlot store (tables tenants, keys, objects missing)")
+            if not {"tenants", "keys", "objects", "meta"} <= tables:
+                raise ValueError("the snapshot holds no Sandlot store (tables tenants, keys, objects, meta missing)")
+            version, written_by = stored_version(copy)
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"the snapshot {too_new(version, written_by)}: restore it into a Sandlot that "
+                                 "reads it")
+            # A snapshot from an older Sandlot gets the current schema (its queue and buckets tables),
+            # and the claims of the process that took it lapse: this one sends what was pending.
+            migrate(copy, version, SCHEMA)
+            copy.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL")
             with self._lock:
                 copy.backup(self._db)
         except sqlite3.DatabaseError as exc:

@@ -765,7 +765,7 @@ class StateStage:
         object_id = None
         for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
             object_id = new_id(collection.id_format,
-                               lambda: self.store.max_int_id(tenant_id, collection.name) + 1)
+                               lambda: self.store.next_int_id(tenant_id, collection.name))
             if collection.natural:
                 object_id = random_token(24)
             if self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
@@ -967,7 +967,7 @@ class StateStage:
                 return self._refuse(req, match, (409, 422, 400), f"{name} has already been taken",
                                     "body", "/" + name)
         password = body.pop(identity.password, None)
-        object_id = str(new_id(collection.id_format, lambda: self.store.max_int_id(tenant_id, collection.name) + 1))
+        object_id = str(new_id(collection.id_format, lambda: self.store.next_int_id(tenant_id, collection.name)))
         if collection.natural:
             object_id = random_token(24)
         key = body.get(collection.id_field) if collection.natural else object_id

@@ -1,0 +1,51 @@
+"""The data plane's JSON codec on its hot paths: orjson where it gives the same values, the
+standard library where it would not.
+
+Called by the responder (every JSON response body, mock/responder.py), the state store (every
+stored object, state/sqlite_store.py) and the request validator (JSON request bodies,
+mock/validate.py). orjson encodes and decodes a small object 10-20x faster than `json`, which
+is a tenth of an uncached request's work. Where the two would differ, `json` does the work:
+
+- `dumps`: values orjson refuses (integers beyond 64 bits, non-string keys, other types) are
+  encoded by `json` (compact, UTF-8), so nothing that encoded before fails now. Floats are
+  written in their shortest round-trip form either way (`1e-05` from `json`, `0.00001` from
+  orjson: the same number);
+- `loads`: text with a run of 19 or more digits (an integer orjson would turn into a float) and
+  text orjson refuses (`NaN`, `Infinity`, or malformed) go to `json`, so values, and the error
+  messages for malformed bodies, are the standard library's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+
+
+def dumps(value: Any) -> bytes:
+    """Return `value` as compact UTF-8 JSON."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dumps_text(value: Any) -> str:
+    """Return `value` as compact JSON text."""
+    return dumps(value).decode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Return the value JSON `data` holds (raises ValueError, as `json.loads`, when it is not JSON)."""
+    digits = _LONG_DIGITS_BYTES if isinstance(data, bytes) else _LONG_DIGITS
+    if digits.search(data) is None:  # type: ignore[arg-type]
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)

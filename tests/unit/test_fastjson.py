@@ -1,0 +1,34 @@
+"""sandlot.util.fastjson: orjson's speed, the standard library's values (exact outputs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandlot.util import fastjson
+
+
+def test_dumps_is_compact_utf8() -> None:
+    assert fastjson.dumps({"name": "Zoë", "tags": ["a", 1, 2.5, None, True]}) == \
+        '{"name":"Zoë","tags":["a",1,2.5,null,true]}'.encode()
+
+
+def test_dumps_hands_what_orjson_refuses_to_json() -> None:
+    assert fastjson.dumps({"big": 2**70}) == b'{"big":1180591620717411303424}'
+    assert fastjson.dumps({1: "x"}) == b'{"1":"x"}'
+    assert fastjson.dumps_text({"a": [1]}) == '{"a":[1]}'
+
+
+def test_loads_keeps_big_integers_and_json_extensions_exact() -> None:
+    assert fastjson.loads(b'{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
+    assert fastjson.loads('{"n": 12}') == {"n": 12}
+    assert str(fastjson.loads(b"[NaN]")[0]) == "nan"  # as json.loads reads it
+
+
+def test_loads_raises_json_errors_with_json_messages() -> None:
+    with pytest.raises(ValueError) as caught:
+        fastjson.loads(b'{"a": }')
+    with pytest.raises(ValueError) as expected:
+        json.loads(b'{"a": }')
+    assert str(caught.value) == str(expected.value)

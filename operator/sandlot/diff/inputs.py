@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandlot.openapi.loader import Spec, SpecError, load_spec
+from sandlot.openapi.loader import ExternalRefRefused, Spec, SpecError, load_spec
 from sandlot.openapi.sourcemap import SourceMap
 from sandlot.util.sources import SourceError, configmap_payload
 
@@ -19,7 +19,15 @@ GRAPHQL_SUFFIXES = (".graphql", ".gql", ".graphqls")
 
 
 class DiffInputError(Exception):
-    """OLD or NEW cannot be compared: the message names the source and how to fix it."""
+    """OLD or NEW cannot be compared: the message names the source and how to fix it.
+
+    `self_contained` is False when the document refers to another file or URL that was not read
+    (text_input): it may be fine, it just cannot be compared from its text alone.
+    """
+
+    def __init__(self, message: str, *, self_contained: bool = True) -> None:
+        super().__init__(message)
+        self.self_contained = self_contained
 
 
 @dataclass
@@ -65,6 +73,24 @@ def load_input(source: str) -> Input:
             from None
     except (SourceError, OSError, UnicodeDecodeError) as exc:
         raise DiffInputError(f"{source}: {exc}") from None
+
+
+def text_input(name: str, text: str) -> Input:
+    """Return one side of a diff from a document's text alone (raises DiffInputError).
+
+    `name` (a file name: `openapi.yaml`, `schema.graphql`) names it in messages and says whether
+    it is GraphQL SDL. Nothing else is read: a `$ref` to another file or URL is refused, so the
+    operator can compare what a tenant's source served without fetching anything unguarded.
+    """
+    if name.lower().endswith(GRAPHQL_SUFFIXES):
+        return Input(name, sdl=text)
+    try:
+        spec = load_spec(name, text=text.encode("utf-8"), external_refs=False)
+    except ExternalRefRefused as exc:
+        raise DiffInputError(str(exc), self_contained=False) from None
+    except SpecError as exc:
+        raise DiffInputError(str(exc)) from None
+    return Input(name, spec)  # no source map: a text has no file whose lines could be shown
 
 
 def _fetch(url: str) -> str:

@@ -11,21 +11,10 @@ import pytest
 
 from sandlot.diff.inputs import DiffInputError, text_input
 from sandlot.diff.run import compare_texts
+from tests.diff.helpers import PETS_TEXT
 from tests.netservers import LoopbackServer, body
 
-OLD = """openapi: 3.0.3
-info: {title: Pets, version: '1'}
-paths:
-  /pets:
-    get:
-      responses:
-        '200': {description: ok}
-  /pets/{id}:
-    get:
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      responses:
-        '200': {description: ok}
-"""
+OLD = PETS_TEXT
 NEW = """openapi: 3.0.3
 info: {title: Pets, version: '2'}
 paths:

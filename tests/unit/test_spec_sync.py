@@ -22,6 +22,7 @@ from sandlot.reconcile.sync import (
     follow,
     serves,
     source_id,
+    specs_patch,
     start,
 )
 from tests.diff.helpers import PETS_TEXT
@@ -247,3 +248,9 @@ def test_a_long_summary_is_cut_errors_too():
     assert lines[0] == "12 changes: 12 errors, 0 warnings, 0 info (breaking)"
     assert len(lines) == 8 and lines[-1] == "  ... and 6 more"
     assert all(line.startswith("  ERROR    api-path-removed-without-deprecation  GET /p") for line in lines[1:-1])
+
+
+def test_the_status_patch_deletes_what_is_gone():
+    current = {"pets": {"digest": "a", "etag": '"1"', "breaking": {"digest": "b"}}, "cards": {"digest": "c"}}
+    wanted = {"pets": {"digest": "b"}}
+    assert specs_patch(current, wanted) == {"cards": None, "pets": {"digest": "b", "etag": None, "breaking": None}}

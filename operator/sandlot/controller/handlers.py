@@ -26,11 +26,13 @@ from pydantic import ValidationError
 
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
+from sandlot.controller import sync
 from sandlot.controller.sources import (
     SourceError,
     address_policy,
     learn_cluster_networks,
     platform_sources,
+    read_latest,
     read_source,
 )
 from sandlot.kube import Conflict, Kube, NotFound, Recreating, ensure, make_api_client, secret_values
@@ -398,10 +400,16 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
         return read_source(ctx.kube, sbx.cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
                            timeout=ctx.settings.fetch_timeout_seconds)
 
+    def read_spec(source: Any, field_: str, etag: str | None, last_modified: str | None) -> Any:
+        return read_latest(ctx.kube, sbx.cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
+                           timeout=ctx.settings.fetch_timeout_seconds, etag=etag, last_modified=last_modified)
+
+    now = format_time(_now())
     try:
-        specs: dict[str, Document] = {
-            d.name: read(d.openapi, f"spec.downstreams[{i}].openapi") for i, d in enumerate(model.spec.downstreams)
-        }
+        followed = sync.follow_specs(ctx.kube, cr=(sbx.cr_namespace, sbx.name), sandbox_namespace=sbx.namespace,
+                                     status=sbx.status, annotations=body["metadata"].get("annotations") or {},
+                                     model=model, read=read_spec, now=now)
+        specs: dict[str, Document] = followed.documents
         fixtures = None
         if model.spec.seed is not None and model.spec.seed.fixtures is not None:
             fixtures = read(model.spec.seed.fixtures, "spec.seed.fixtures")
@@ -462,6 +470,7 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
             logger.info(f"provisioned {summary}")
         else:
             kopf.info(body, reason="Updated", message=summary)
+    sync.report(sbx, followed, now)
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
     _report_workloads(sbx)

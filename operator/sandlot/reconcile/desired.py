@@ -25,7 +25,7 @@ class Document:
     text: str
 
     def digest(self) -> str:
-        """Return a short digest of the text (stub pods restart when it changes)."""
+        """Return a short digest of the text: the version of a spec in status.specs and the acceptance annotation."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
 
@@ -130,7 +130,7 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
                               data={doc.filename: doc.text}, **common))
         objects.append(render("deployment-stub.yaml.j2", name=name, downstream=d.to_wire(),
                               selector=selector, stub_image=inputs.stub.image, stub_port=inputs.stub.port,
-                              args=_stub_args(sbx, d, doc, inputs), spec_hash=doc.digest(),
+                              args=_stub_args(sbx, d, doc, inputs),
                               service_account=naming.SERVICE_ACCOUNT,
                               credentials_secret=naming.CREDENTIALS_SECRET,
                               spec_configmap=naming.spec_configmap_name(d.name),

@@ -218,3 +218,18 @@ def conditions(specs: Mapping[str, SpecSync], cr: tuple[str, str]) -> list[tuple
         parts.append(f"{name}: {brk.digest} breaks {brk.previous} ({how}: {accept_command(*cr, name, brk.digest)})\n"
                      f"{brk.summary}")
     return [synced, ("SpecDrift", True, "BreakingChange", "\n".join(parts))]
+
+
+def specs_patch(current: Mapping[str, Any], wanted: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return the JSON merge patch of status.specs that turns `current` into `wanted`.
+
+    A merge patch keeps what it does not mention, so a downstream removed from the spec, and a
+    field an entry no longer has (an ETag the source stopped sending), are sent as null.
+    """
+    patch: dict[str, Any] = dict.fromkeys(sorted(set(current) - set(wanted)))
+    for name, entry in wanted.items():
+        value = dict(entry)
+        for key in current.get(name) or {}:
+            value.setdefault(key, None)
+        patch[name] = value
+    return patch

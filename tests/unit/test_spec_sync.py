@@ -18,7 +18,9 @@ from sandlot.reconcile.sync import (
     Read,
     accept_annotation,
     accept_command,
+    acceptance_pending,
     conditions,
+    configmap_references,
     follow,
     serves,
     source_id,
@@ -254,3 +256,24 @@ def test_the_status_patch_deletes_what_is_gone():
     current = {"pets": {"digest": "a", "etag": '"1"', "breaking": {"digest": "b"}}, "cards": {"digest": "c"}}
     wanted = {"pets": {"digest": "b"}}
     assert specs_patch(current, wanted) == {"cards": None, "pets": {"digest": "b", "etag": None, "breaking": None}}
+
+
+def test_the_configmaps_a_sandbox_reads_its_specs_from():
+    spec = {"downstreams": [
+        {"name": "pets", "openapi": {"configMap": {"name": "pets-openapi", "key": "openapi.yaml"}}},
+        {"name": "cards", "openapi": {"url": "https://specs.example/cards.yaml"}},
+        {"name": "more-pets", "openapi": {"configMap": {"name": "pets-openapi", "key": "v2.yaml"}}},
+        {"name": "odd", "openapi": {"configMap": {"key": "no-name"}}}, "not a downstream"]}
+    assert configmap_references("team", "pr-1", spec) == {("team", "pets-openapi"): "team/pr-1"}
+    assert configmap_references("team", "pr-1", {}) == {}
+
+
+def test_an_acceptance_is_pending_only_for_what_a_pass_would_act_on():
+    held = step("BlockBreaking", synced(), ONE, THREE).state.to_wire()
+    served_break = step("Auto", synced(), ONE, THREE).state.to_wire()
+    annotation = accept_annotation("pets")
+    assert acceptance_pending({"pets": held}, {annotation: D3}) is True
+    assert acceptance_pending({"pets": held}, {annotation: D1}) is False
+    assert acceptance_pending({"pets": held}, {}) is False
+    assert acceptance_pending({"pets": served_break}, {annotation: D3}) is True
+    assert acceptance_pending({"pets": synced().to_wire()}, {annotation: D1}) is False  # already done

@@ -233,3 +233,32 @@ def specs_patch(current: Mapping[str, Any], wanted: Mapping[str, dict[str, Any]]
             value.setdefault(key, None)
         patch[name] = value
     return patch
+
+
+def configmap_references(namespace: str, name: str, spec: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """Return {(namespace, ConfigMap name): "namespace/name"} for every ConfigMap a SandboxEnvironment's
+    downstreams read their specs from: the index the ConfigMap watch follows (controller/sync.py).
+
+    Reads the raw spec (a malformed one names what it can): the index is built for every object kopf sees.
+    """
+    refs: dict[tuple[str, str], str] = {}
+    for downstream in spec.get("downstreams") or []:
+        ref = ((downstream or {}).get("openapi") or {}).get("configMap") if isinstance(downstream, Mapping) else None
+        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
+            refs[(namespace, ref["name"])] = f"{namespace}/{name}"
+    return refs
+
+
+def acceptance_pending(specs: Mapping[str, Any], annotations: Mapping[str, str]) -> bool:
+    """Return True when an acceptance annotation names a version a reconcile pass would act on: a held
+    version (to serve it) or a served breaking one (to clear SpecDrift)."""
+    for name, entry in specs.items():
+        value = annotations.get(accept_annotation(name))
+        if not value or not isinstance(entry, Mapping):
+            continue
+        if entry.get("state") == "Held" and entry.get("sourceDigest") == value:
+            return True
+        breaking = entry.get("breaking") or {}
+        if breaking and not breaking.get("held") and value in (breaking.get("digest"), entry.get("digest")):
+            return True
+    return False

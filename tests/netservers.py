@@ -176,6 +176,8 @@ class Forwarded:
     method: str
     path: str
     access_key: str | None
+    if_none_match: str | None = None
+    status: int = 0
 
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -198,12 +200,13 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = self.rfile.read(length) if length else None
                 found = _CREDENTIAL.search(self.headers.get("Authorization", ""))
-                proxy.forwarded.append(Forwarded(self.command, self.path, found.group(1) if found else None))
                 conn = http.client.HTTPConnection(target_parts.hostname, target_parts.port, timeout=30)
                 try:
                     conn.request(self.command, self.path, body=payload, headers=dict(self.headers.items()))
                     resp = conn.getresponse()
                     data = resp.read()
+                    proxy.forwarded.append(Forwarded(self.command, self.path, found.group(1) if found else None,
+                                                     self.headers.get("If-None-Match"), resp.status))
                     self.send_response(resp.status)
                     for name, value in resp.getheaders():
                         if name.lower() not in ("transfer-encoding", "connection", "content-length"):

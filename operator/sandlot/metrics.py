@@ -27,6 +27,10 @@ SPEC_CHANGES = Counter(
     "sandlot_spec_changes_total",
     "New versions of downstreams' specs found at their sources, by what the operator did with them (served, held "
     "until accepted, invalid) and whether they break the version the stub served.", ["outcome", "breaking"])
+SPEC_POLLS = Counter(
+    "sandlot_spec_polls_total",
+    "Polls of url and s3 spec sources, by result: not_modified (a 304: nothing sent), unchanged, changed, failed.",
+    ["result"])
 
 _phases: dict[str, tuple[str, str]] = {}
 _lock = threading.Lock()

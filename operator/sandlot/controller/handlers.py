@@ -50,6 +50,7 @@ from sandlot.reconcile.desired import (
 )
 from sandlot.reconcile.lifetime import expires_at, format_time
 from sandlot.reconcile.readiness import assess
+from sandlot.reconcile.sync import configmap_references
 from sandlot.reconcile.tenancy import PlatformSources, SourceGrant, check_sources, check_tenant, source_grant
 from sandlot.settings import OperatorSettings, load_settings
 from sandlot.util.keys import new_key_secret as generate_api_key
@@ -88,6 +89,8 @@ class Context:
     addresses: AddressPolicy = field(default_factory=AddressPolicy)
     #: What the platform's settings open for every tenant's sources.
     platform: PlatformSources = field(default_factory=PlatformSources)
+    #: Watches the ConfigMaps sandboxes read their specs from (controller/sync.py); None until started.
+    follower: sync.ConfigMapFollower | None = None
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -516,7 +519,7 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
-        if unhandled or due:
+        if unhandled or due or sync.due(ctx, memo, body, model):
             memo.last_resync = now
             try:
                 _reconcile(ctx, body, logger)
@@ -593,6 +596,11 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
             kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
         return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
 
+    @kopf.index(GROUP, VERSION, PLURAL, id="spec_configmaps", registry=registry)
+    def spec_configmaps(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str]:
+        """Index the ConfigMaps each sandbox reads its downstreams' specs from (the watch follows them)."""
+        return configmap_references(namespace, name, spec)
+
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         """Configure kopf and create the API client the handlers share."""
@@ -607,6 +615,13 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
                                    addresses=address_policy(operator_settings, learn_cluster_networks(kube)),
                                    platform=platform_sources(operator_settings))
         _sweep_orphans(memo.sandlot.kube, log)
+        memo.sandlot.follower = sync.ConfigMapFollower(memo.sandlot.kube).start()
+
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        """Stop watching spec ConfigMaps."""
+        if getattr(memo, "sandlot", None) is not None and memo.sandlot.follower is not None:
+            memo.sandlot.follower.stop()
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
@@ -619,9 +634,12 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.recheck_seconds, initial_delay=settings.recheck_seconds,
                 registry=registry)
-    def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, spec_configmaps: kopf.Index,
+                **_: Any) -> None:
         """Periodically enforce the ttl and converge what the change handlers left (see _recheck)."""
         ctx = _context(memo)
+        if ctx.follower is not None:
+            ctx.follower.use(spec_configmaps)  # kopf hands its live index to resource handlers only
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
             if free:  # a busy sandbox is being reconciled right now; look again next time
                 _recheck(ctx, memo, body, logger)

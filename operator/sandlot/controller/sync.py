@@ -10,26 +10,39 @@ conditions, posts the Events and counts the changes.
 The stub moves to a new version without a restart: the operator rewrites only the ConfigMap, the
 kubelet projects it into the running pod (within its sync period, about a minute by default) and
 `sandlot mock` reloads the file in place (http/reload.py), keeping its stateful data.
+
+What starts a pass, besides the handlers' own: `ConfigMapFollower` watches the ConfigMaps that
+sandboxes name as sources and wakes those sandboxes; `due` (called by the periodic check) looks
+at a woken sandbox's ConfigMaps, polls its url and s3 sources every SANDLOT_SPEC_POLL_SECONDS
+with their validators, and notices an acceptance annotation, and says whether a pass must run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from sandlot import metrics
-from sandlot.api.v1alpha1 import SandboxEnvironment, SpecSync
-from sandlot.controller.sources import Latest, SourceError
+from sandlot.api.v1alpha1 import API_VERSION, SandboxEnvironment, SandboxTenantSpec, SpecSync
+from sandlot.controller.sources import Latest, SourceError, read_latest
 from sandlot.kube import Kube
 from sandlot.reconcile import naming
 from sandlot.reconcile import sync as decide
 from sandlot.reconcile.conditions import set_condition
 from sandlot.reconcile.desired import Document
-from sandlot.reconcile.tenancy import SOURCE_NOT_ALLOWED
+from sandlot.reconcile.tenancy import SOURCE_NOT_ALLOWED, check_sources, source_grant
+
+log = logging.getLogger("sandlot.operator")
 
 #: Reads a downstream's source: (source, CR field, etag, last_modified) -> what it holds now.
 Reader = Callable[[Any, str, str | None, str | None], Latest]
@@ -138,3 +151,236 @@ def report(sbx: Any, followed: Followed, now: str) -> None:
         if verdict.event is not None:
             post = kopf.warn if verdict.event.warning else kopf.info
             post(sbx.body, reason=verdict.event.reason, message=verdict.event.message)
+
+
+# ----- what starts a pass: the ConfigMap watch, url/s3 polls, acceptances -------------------------------------
+
+
+def _data_digest(configmap: Mapping[str, Any] | None) -> str | None:
+    """Return a digest of a ConfigMap's data (None: it does not exist), so metadata-only changes wake nobody."""
+    if configmap is None:
+        return None
+    data = {"data": configmap.get("data") or {}, "binaryData": configmap.get("binaryData") or {}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class ConfigMapFollower:
+    """Watch the ConfigMaps that SandboxEnvironments read their downstreams' specs from; wake the sandboxes
+    that read one that changed.
+
+    `references` is kopf's live index of those ConfigMaps ((namespace, name) -> the sandboxes' keys,
+    reconcile/sync.py `configmap_references`), handed over by the periodic check (`use`): kopf
+    gives its indices to resource handlers only. There is one watch per namespace holding such a
+    sandbox, started and stopped as the index changes: the operator never watches every ConfigMap
+    of the cluster, only those of the namespaces where sandboxes read one (a team's own few), and a
+    change to any other ConfigMap there is dropped on arrival. A watch by name alone cannot be had
+    (a field selector names one object per watch: a watch per ConfigMap), and a label selector
+    would ask every team to label its ConfigMaps. A woken sandbox is picked up by its periodic
+    check (`due`), which reads the ConfigMap once and reconciles only when the version changed.
+    """
+
+    def __init__(self, kube: Kube, references: Mapping[tuple[str, str], Iterable[str]] | None = None, *,
+                 check_seconds: float = 1.0, watch_seconds: int = 300) -> None:
+        self.kube = kube
+        self.references: Mapping[tuple[str, str], Iterable[str]] = references if references is not None else {}
+        self.check_seconds = check_seconds
+        self.watch_seconds = watch_seconds
+        self._woken: set[str] = set()
+        self._lock = threading.Lock()
+        self._watches: dict[str, _NamespaceWatch] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ConfigMapFollower:
+        """Start following (a thread that keeps one watch per namespace the index names)."""
+        self._thread = threading.Thread(target=self._manage, name="sandlot-configmap-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every watch and the thread that manages them."""
+        self._stop.set()
+        for watch in list(self._watches.values()):
+            watch.stop()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def use(self, references: Mapping[tuple[str, str], Iterable[str]]) -> None:
+        """Follow the ConfigMaps of `references` (kopf's live index; the same object every time)."""
+        self.references = references
+
+    def namespaces(self) -> set[str]:
+        """Return the namespaces holding a ConfigMap some sandbox reads its spec from."""
+        return {namespace for namespace, _ in self._keys()}
+
+    def _keys(self) -> list[tuple[str, str]]:
+        for _ in range(5):  # kopf updates the index on its own thread: copy it, again if it moved meanwhile
+            try:
+                return list(self.references)
+            except RuntimeError:
+                continue
+        return []
+
+    def wake(self, namespace: str, names: Iterable[str] | None = None) -> None:
+        """Mark the sandboxes reading the named ConfigMaps of `namespace` (None: any of them) as due."""
+        wanted = None if names is None else set(names)
+        keys = [key for key in self._keys() if key[0] == namespace and (wanted is None or key[1] in wanted)]
+        sandboxes: set[str] = set()
+        for key in keys:
+            try:
+                sandboxes.update(self.references[key])
+            except KeyError:
+                continue
+        with self._lock:
+            self._woken |= sandboxes
+
+    def take(self, sandbox: str) -> bool:
+        """Return whether `sandbox` ("namespace/name") was woken since last asked (and forget it)."""
+        with self._lock:
+            woken = sandbox in self._woken
+            self._woken.discard(sandbox)
+            return woken
+
+    def _manage(self) -> None:
+        while not self._stop.is_set():
+            wanted = self.namespaces()
+            for namespace in wanted - set(self._watches):
+                self._watches[namespace] = _NamespaceWatch(self, namespace).start()
+            for namespace in set(self._watches) - wanted:
+                self._watches.pop(namespace).stop()
+            self._stop.wait(self.check_seconds)
+
+
+class _NamespaceWatch:
+    """One namespace's ConfigMaps: list (waking every sandbox reading one: changes may have been missed), then
+    watch from the list's version, waking the sandboxes that read a ConfigMap whose data changed."""
+
+    def __init__(self, follower: ConfigMapFollower, namespace: str) -> None:
+        self.follower = follower
+        self.namespace = namespace
+        self._stop = threading.Event()
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"sandlot-configmaps-{namespace}", daemon=True)
+
+    def start(self) -> _NamespaceWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            try:
+                response.shutdown()  # wakes the read blocked on the watch stream
+            except (OSError, AttributeError):
+                pass
+
+    def _opened(self, response: Any) -> None:
+        self._response = response
+        if self._stop.is_set():
+            self.stop()
+
+    def _run(self) -> None:
+        kube, backoff = self.follower.kube, 1.0
+        while not self._stop.is_set():
+            try:
+                items, version = kube.list_at("v1", "ConfigMap", self.namespace)
+                seen = {cm["metadata"]["name"]: _data_digest(cm) for cm in items}
+                self.follower.wake(self.namespace)
+                while not self._stop.is_set():
+                    for type_, obj in kube.watch("v1", "ConfigMap", self.namespace, resource_version=version,
+                                                 timeout_seconds=self.follower.watch_seconds, opened=self._opened):
+                        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                        if type_ == "BOOKMARK":
+                            continue
+                        name = obj["metadata"]["name"]
+                        digest = None if type_ == "DELETED" else _data_digest(obj)
+                        if seen.get(name) != digest:
+                            seen[name] = digest
+                            self.follower.wake(self.namespace, [name])
+                backoff = 1.0
+            except ApiException as exc:
+                if exc.status != 410:  # 410: the version is too old; list again at once
+                    log.info(f"watch of ConfigMaps in {self.namespace} failed ({exc.status}); again in {backoff:.0f}s")
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 60.0)
+            except Exception as exc:  # noqa: BLE001 - a dropped connection, a shutdown: start again unless stopping
+                if not self._stop.is_set():
+                    log.info(f"watch of ConfigMaps in {self.namespace} ended ({exc!r}); again in {backoff:.0f}s")
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 60.0)
+
+
+def _reader(ctx: Any, cr_namespace: str, model: SandboxEnvironment) -> Reader | None:
+    """Return a reader of the sandbox's sources within its tenant's grant, or None when the grant (or the
+    SandboxTenant) refuses or is invalid: a full pass then says why."""
+    found = next((t for t in ctx.kube.list(API_VERSION, "SandboxTenant")  # RBAC: list, not get (docs/install.md)
+                  if t["metadata"]["name"] == model.spec.tenant), None)
+    try:
+        tenant = SandboxTenantSpec.model_validate(found.get("spec") or {}) if found is not None else None
+    except ValidationError:
+        return None
+    grant = source_grant(model.spec.tenant, tenant, ctx.platform)
+    if check_sources(model, grant, cr_namespace) is not None:
+        return None
+
+    def read(source: Any, field_: str, etag: str | None, last_modified: str | None) -> Latest:
+        return read_latest(ctx.kube, cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
+                           timeout=ctx.settings.fetch_timeout_seconds, etag=etag, last_modified=last_modified)
+    return read
+
+
+def _source_moved(read: Reader, source: Any, field_: str, entry: SpecSync, poll: bool) -> bool:
+    """Return whether a source holds another version than status.specs says it did (or became (un)readable)."""
+    try:
+        latest = read(source, field_, entry.etag, entry.lastModified)
+    except SourceError:
+        if poll:
+            metrics.SPEC_POLLS.labels(result="failed").inc()
+        return entry.state != "Unreadable"
+    if latest.document is None:
+        metrics.SPEC_POLLS.labels(result="not_modified").inc()
+        return entry.state == "Unreadable"
+    moved = latest.document.digest() != entry.sourceDigest or entry.state == "Unreadable"
+    if poll:
+        metrics.SPEC_POLLS.labels(result="changed" if moved else "unchanged").inc()
+    return moved
+
+
+def due(ctx: Any, memo: Any, body: Mapping[str, Any], model: SandboxEnvironment) -> bool:
+    """Return whether a reconcile pass must run now for the sandbox's specs (called by the periodic check).
+
+    True when an acceptance annotation names a version to act on, when a ConfigMap source the watch
+    saw change (`ctx.follower`) holds another version than status.specs says, or when a url or s3
+    source due for its poll (every `ctx.settings.spec_poll_seconds`; validators sent, so an unchanged
+    document costs a 304) does. Reads at most one object per source; writes nothing.
+    """
+    meta = body["metadata"]
+    specs = (body.get("status") or {}).get("specs") or {}
+    if not specs:
+        return False  # never followed yet: the handlers' own passes come first
+    if decide.acceptance_pending(specs, meta.get("annotations") or {}):
+        return True
+    cr_namespace, key = meta["namespace"], f"{meta['namespace']}/{meta['name']}"
+    woken = ctx.follower is not None and ctx.follower.take(key)
+    now = time.monotonic()
+    poll = now - getattr(memo, "spec_polled_at", float("-inf")) >= ctx.settings.spec_poll_seconds
+    followed = [(i, d, _previous(specs.get(d.name))) for i, d in enumerate(model.spec.downstreams)]
+    followed = [(i, d, e) for i, d, e in followed if e is not None and e.source == decide.source_id(d.openapi)]
+    remote = [(i, d, e) for i, d, e in followed if d.openapi.configMap is None]
+    if poll and remote:
+        memo.spec_polled_at = now
+    else:
+        poll = False
+    check = [(i, d, e) for i, d, e in followed if (woken and d.openapi.configMap is not None)
+             or (poll and d.openapi.configMap is None)]
+    if not check:
+        return False
+    try:
+        read = _reader(ctx, cr_namespace, model)
+        if read is None:
+            return True
+        return any(_source_moved(read, d.openapi, f"spec.downstreams[{i}].openapi", entry, d.openapi.configMap is None)
+                   for i, d, entry in check)
+    except ApiException:
+        return True  # the full pass retries and reports it

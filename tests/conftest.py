@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("SANDLOT_RECHECK_SECONDS", "0.5")
 os.environ.setdefault("SANDLOT_RETRY_SECONDS", "1")
 os.environ.setdefault("SANDLOT_RESYNC_SECONDS", "2")
+os.environ.setdefault("SANDLOT_ACTIVITY_SECONDS", "0.5")
 os.environ.setdefault("SANDLOT_STUB_IMAGE", "ghcr.io/sandlot-dev/sandlot:test")
 
 pytest_plugins = ["tests.kubeemu.fixtures", "tests.controlplane.fixtures"]

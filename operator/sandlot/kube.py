@@ -57,6 +57,12 @@ CREATE_ONLY = {("v1", "Secret")}
 RECREATE = {("batch/v1", "Job")}
 
 
+#: A Kubernetes object as the API sends it: decoded JSON.
+Obj = dict[str, Any]
+#: Objects of a list (named here: inside Kube, `list` is the method).
+Objs = list[Obj]
+
+
 class NotFound(Exception):
     """The object (or the namespace it should live in) does not exist."""
 
@@ -92,7 +98,7 @@ def secret_values(secret: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def config_hash(obj: dict[str, Any]) -> str:
+def config_hash(obj: Obj) -> str:
     """Return a digest of what the operator wants for `obj` (annotation excluded)."""
     clean = json.loads(json.dumps(obj, sort_keys=True))
     clean.get("metadata", {}).get("annotations", {}).pop(ANNOTATION_HASH, None)
@@ -121,9 +127,9 @@ class Kube:
         self.api = api_client or k8s.ApiClient()
         self.writes = 0
 
-    def _call(self, method: str, path: str, *, body: Any = None, query: list | None = None,
-              content_type: str = "application/json") -> Any:
-        """Call the API and return the decoded JSON body."""
+    def _call(self, method: str, path: str, *, body: Any = None, query: list[tuple[str, str]] | None = None,
+              content_type: str = "application/json") -> Obj:
+        """Call the API and return the decoded JSON body (always an object for these calls)."""
         if method != "GET":
             self.writes += 1
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -136,9 +142,10 @@ class Kube:
         raw = resp.read()
         if not 200 <= resp.status < 300:
             raise ApiException(status=resp.status, reason=resp.reason, body=raw.decode("utf-8", "replace"))
-        return json.loads(raw) if raw else {}
+        decoded: Obj = json.loads(raw) if raw else {}
+        return decoded
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         """Return the object, or None when it does not exist."""
         try:
             return self._call("GET", _path(api_version, kind, namespace, name))
@@ -148,20 +155,20 @@ class Kube:
             raise
 
     def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict]:
+             label_selector: str | None = None) -> list[Obj]:
         """Return the objects of a kind (in one namespace or all), optionally selected by labels."""
         query = [("labelSelector", label_selector)] if label_selector else []
         data = self._call("GET", _path(api_version, kind, namespace), query=query)
         return list(data.get("items") or [])
 
-    def list_at(self, api_version: str, kind: str, namespace: str | None = None) -> tuple[list[dict], str]:
+    def list_at(self, api_version: str, kind: str, namespace: str | None = None) -> tuple[Objs, str]:
         """Return the objects of a kind (in one namespace or all) and the list's resourceVersion, where a watch
         of what changes afterwards starts."""
         data = self._call("GET", _path(api_version, kind, namespace))
         return list(data.get("items") or []), str((data.get("metadata") or {}).get("resourceVersion") or "")
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *, resource_version: str,
-              timeout_seconds: int = 300, opened: Callable[[Any], None] | None = None) -> Iterator[tuple[str, dict]]:
+              timeout_seconds: int = 300, opened: Callable[[Any], None] | None = None) -> Iterator[tuple[str, Obj]]:
         """Yield (type, object) for each change of a kind after `resource_version`, until the server ends the
         watch (after `timeout_seconds`). `opened` receives the open response, so another thread can end the
         watch early (`response.shutdown()`). An ERROR event raises ApiException with its code (410: the
@@ -199,7 +206,7 @@ class Kube:
             else:
                 stream.close()  # ended early (an error, or shut down by another thread): drop the connection
 
-    def create(self, obj: dict) -> dict:
+    def create(self, obj: Obj) -> Obj:
         """Create `obj`; raise NotFound when its namespace does not exist."""
         meta = obj["metadata"]
         try:
@@ -209,14 +216,14 @@ class Kube:
                 raise NotFound(f"namespace {meta.get('namespace')} not found") from exc
             raise
 
-    def replace(self, obj: dict) -> dict:
+    def replace(self, obj: Obj) -> Obj:
         """Replace `obj` (its metadata.resourceVersion guards against lost updates)."""
         meta = obj["metadata"]
         return self._call("PUT", _path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]),
                           body=obj)
 
-    def patch(self, api_version: str, kind: str, name: str, patch: dict, *, namespace: str | None = None,
-              status: bool = False) -> dict:
+    def patch(self, api_version: str, kind: str, name: str, patch: Obj, *, namespace: str | None = None,
+              status: bool = False) -> Obj:
         """Apply a JSON merge patch to an object or its status subresource."""
         path = _path(api_version, kind, namespace, name, "status" if status else None)
         return self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")
@@ -233,7 +240,7 @@ class Kube:
             raise
 
 
-def ensure(kube: Kube, desired: dict, *, probably_absent: bool = False) -> str:
+def ensure(kube: Kube, desired: Obj, *, probably_absent: bool = False) -> str:
     """Make one object match `desired`; return "created", "updated" or "unchanged".
 
     Idempotent and restart-safe: the hash annotation says whether the live object already

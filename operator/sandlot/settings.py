@@ -84,6 +84,30 @@ class OperatorSettings(BaseSettings):
         description="The API server's address inside a pod (set by Kubernetes); never a source.",
     )
 
+    workers: int = Field(
+        default=32, ge=1, le=256,
+        description="Sandboxes reconciled at once (threads; each mostly waits on the API server).",
+    )
+    activity_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How often the stubs of an awake sandbox are asked for their last request "
+                    "(tenants with idleAfter).",
+    )
+    stub_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Timeout of the operator's calls to a stub (activity, state snapshot and restore).",
+    )
+    operator_namespace: str | None = Field(
+        default=None, validation_alias="SANDLOT_POD_NAMESPACE",
+        description="The operator's namespace (the chart sets it): sandbox NetworkPolicies let it reach the stubs.",
+    )
+    operator_pod_labels: str = Field(
+        default="", description="Labels of the operator's pods, `k=v,k=v` (the chart sets them), for the same policy.",
+    )
+    wake_url: str | None = Field(
+        default=None, description="Base URL of the operator's wake endpoint as teams reach it (the chart sets it).",
+    )
+
     @field_validator("sources_allowed_cidrs", "cluster_cidrs", "sources_allowed_urls", "sources_allowed_s3",
                      "sources_allowed_s3_endpoints", mode="before")
     @classmethod
@@ -118,10 +142,11 @@ class OperatorSettings(BaseSettings):
             if not _S3_PAIR.match(pair):
                 raise ValueError(f"{pair!r} is not a bucket/prefix pair (e.g. acme-specs/payments/)")
         return value
-    workers: int = Field(
-        default=32, ge=1, le=256,
-        description="Sandboxes reconciled at once (threads; each mostly waits on the API server).",
-    )
+
+    def pod_labels(self) -> dict[str, str]:
+        """Return operator_pod_labels as a dict."""
+        pairs = (item.partition("=") for item in self.operator_pod_labels.split(",") if item.strip())
+        return {k.strip(): v.strip() for k, _, v in pairs}
 
 
 def load_settings() -> OperatorSettings:

@@ -70,8 +70,11 @@ def test_defaults_run_one_locked_down_operator(render):
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert container["image"] == f"ghcr.io/sandlot-dev/sandlot:{APP_VERSION}"
-    assert container["args"] == ["operator", "--health-port=8080", "--metrics-port=9090"]
+    assert container["args"] == ["operator", "--health-port=8080", "--metrics-port=9090", "--wake-port=8081"]
     assert _env(container)["SANDLOT_STUB_IMAGE"]["value"] == container["image"]
+    assert _env(container)["SANDLOT_WAKE_URL"]["value"] == f"http://{RELEASE}-wake.{NAMESPACE}.svc:8081"
+    assert _env(container)["SANDLOT_OPERATOR_POD_LABELS"]["value"] == (
+        "app.kubernetes.io/name=sandlot,app.kubernetes.io/instance=" + RELEASE + ",app.kubernetes.io/component=operator")
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -81,7 +84,7 @@ def test_defaults_run_one_locked_down_operator(render):
     }
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"health": 8080, "metrics": 9090}
+    assert ports == {"health": 8080, "metrics": 9090, "wake": 8081}
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
@@ -90,16 +93,20 @@ def test_defaults_run_one_locked_down_operator(render):
     assert one(objects, "ServiceAccount")["metadata"]["name"] == RELEASE
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == ["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
-                     "ServiceAccount"]
+                     "Service", "ServiceAccount"]
 
 
-def test_metrics_service_selects_the_operator_pods(render):
+def test_metrics_and_wake_services_select_the_operator_pods(render):
     objects = render()
-    service = one(objects, "Service")
     pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert service["spec"]["selector"].items() <= pod_labels.items()
-    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics",
-                                         "protocol": "TCP"}]
+    for name, port in ((f"{RELEASE}-metrics", 9090), (f"{RELEASE}-wake", 8081)):
+        service = named(objects, "Service", name)
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+        kind = name.rsplit("-", 1)[1]
+        assert service["spec"]["ports"] == [{"name": kind, "port": port, "targetPort": kind, "protocol": "TCP"}]
+    without = render({"wake": {"enabled": False}})
+    assert [s["metadata"]["name"] for s in by_kind(without, "Service")] == [f"{RELEASE}-metrics"]
+    assert "--wake-port=8081" not in _container(without)["args"] and "SANDLOT_WAKE_URL" not in _env(_container(without))
 
 
 def test_binding_grants_the_role_to_the_operator_account(render):
@@ -115,7 +122,7 @@ def test_ha_with_watch_namespaces_peers_per_namespace(render):
     container = _container(objects)
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-    assert container["args"] == ["operator", "--health-port=8080", "--metrics-port=9090",
+    assert container["args"] == ["operator", "--health-port=8080", "--metrics-port=9090", "--wake-port=8081",
                                  "--namespace=team-a", "--namespace=team-b", "--peering=sandlot"]
     assert container["image"] == "registry.example.com/platform/sandlot:1.2.3"
     assert _env(container)["SANDLOT_STUB_IMAGE"]["value"] == "registry.example.com/platform/sandlot:1.2.3"
@@ -167,7 +174,8 @@ def test_digest_stub_override_and_existing_service_account(render):
 def test_servicemonitor_scrapes_the_metrics_service(render):
     objects = render(VALUE_SETS["ha-servicemonitor-custom-image-namespaces"])
     monitor = one(objects, "ServiceMonitor")
-    service = one(objects, "Service")
+    service = named(objects, "Service", f"{RELEASE}-metrics")  # the wake Service has no `metrics` port to scrape
+    assert [p["name"] for p in named(objects, "Service", f"{RELEASE}-wake")["spec"]["ports"]] == ["wake"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s",

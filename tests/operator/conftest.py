@@ -59,8 +59,8 @@ def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def remove_test_objects(c: Cluster) -> None:
-    """Remove what a test left on the shared control plane: its sandboxes (finalizers dropped),
-    sandbox namespaces, its namespace and every SandboxTenant. Nothing waits for namespaces to go."""
+    """Remove what a test left on the shared control plane: its sandboxes and every SandboxTenant
+    (finalizers dropped), sandbox namespaces and its namespace. Nothing waits for namespaces to go."""
     api = "sandlot.dev/v1alpha1"
     for sbx in c.kube.list(api, "SandboxEnvironment"):
         meta = sbx["metadata"]
@@ -71,7 +71,9 @@ def remove_test_objects(c: Cluster) -> None:
     for ns in c.kube.list("v1", "Namespace", label_selector="app.kubernetes.io/managed-by=sandlot"):
         c.kube.delete("v1", "Namespace", ns["metadata"]["name"])
     c.kube.delete("v1", "Namespace", c.ns)
-    for tenant in c.kube.list(api, "SandboxTenant"):
+    for tenant in c.kube.list(api, "SandboxTenant"):  # kopf's finalizer (it runs a timer on each) goes too
+        if tenant["metadata"].get("finalizers"):
+            c.kube.patch(api, "SandboxTenant", tenant["metadata"]["name"], {"metadata": {"finalizers": None}})
         c.kube.delete(api, "SandboxTenant", tenant["metadata"]["name"])
 
 

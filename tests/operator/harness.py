@@ -33,7 +33,9 @@ GROUP, VERSION, PLURAL = "sandlot.dev", "v1alpha1", "sandboxenvironments"
 class OperatorRunner:
     """One in-process operator: start it, stop it, start another."""
 
-    def __init__(self) -> None:
+    def __init__(self, stubs: Any = None) -> None:
+        #: How the operator reaches the stubs (controller/stubs.py); None: over HTTP at their in-cluster URLs.
+        self.stubs = stubs
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -44,7 +46,7 @@ class OperatorRunner:
         from sandlot.controller.handlers import build_registry
 
         self._stop, self._ready = threading.Event(), threading.Event()
-        registry = build_registry()
+        registry = build_registry(stubs=self.stubs)
 
         def run() -> None:
             try:
@@ -198,6 +200,31 @@ class Cluster:
                                 namespace=namespace, status=True)
                 marked += 1
         return marked
+
+
+class Repeating:
+    """Call `step()` every `every` seconds from a thread while the `with` block lasts (samplers, traffic)."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.step()
+            self._stop.wait(self.every)
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, interval: float = 0.1,

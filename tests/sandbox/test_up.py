@@ -14,9 +14,10 @@ import yaml
 
 from sandlot.util.sources import SourceError, read_s3, s3_client
 from tests.netservers import moto_server
+from tests.ports import free_ports_in_a_row
 
 from .conftest import EXAMPLE, configmap_value
-from .servers import SANDLOT, free_port, free_ports_in_a_row, port_is_free, start, stop
+from .servers import SANDLOT, free_port, port_is_free, start, stop
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}

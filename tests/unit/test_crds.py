@@ -58,8 +58,11 @@ def test_schema_is_structural(name):
 def test_printer_columns():
     crd = build_crds()["sandboxenvironments.yaml"]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")]
-    assert names == ["Phase", "Tenant", "Expires", "Age"]
+    assert names == ["Phase", "Tenant", "Queue", "Expires", "Age"]
     assert crd["spec"]["names"]["shortNames"] == ["sbx"]
+    tenants = build_crds()["sandboxtenants.yaml"]["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [c["name"] for c in tenants if not c.get("priority")] == [
+        "Max", "Active", "Queued", "Sleeping", "CPU", "Memory", "Age"]
 
 
 def _validator():

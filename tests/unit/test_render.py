@@ -78,3 +78,35 @@ def test_values_cannot_break_the_yaml():
     app = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "app")
     env = app["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env[0] == {"name": "TRICKY", "value": "a: b\n- c\n'\"{{ x }}\"#"}
+
+
+def _render_with(**changes) -> list[dict]:
+    body = yaml.safe_load((GOLDEN / "sandbox.yaml").read_text())
+    sbx = SandboxEnvironment.model_validate(body)
+    stub = StubSettings("img", **changes.pop("stub", {}))
+    return desired_objects(sbx, Inputs("team-payments", "pr-42", stub, specs={
+        "stripe": Document("a.yaml", ""), "mailer": Document("b.json", "")}, **changes))
+
+
+def test_a_sleeping_sandbox_keeps_every_object_with_the_app_and_stubs_at_zero():
+    awake, asleep = _render_with(), _render_with(awake=False)
+    assert [(o["kind"], o["metadata"]["name"]) for o in asleep] == [(o["kind"], o["metadata"]["name"]) for o in awake]
+    replicas = {o["metadata"]["name"]: o["spec"]["replicas"] for o in asleep if o["kind"] == "Deployment"}
+    assert replicas == {"app": 0, "stub-stripe": 0, "stub-mailer": 0}
+    changed = [o["metadata"]["name"] for o, p in zip(asleep, awake, strict=True) if o != p]
+    assert changed == ["stub-stripe", "stub-mailer", "app"]  # nothing else is touched by sleep and wake
+
+
+def test_the_operator_may_reach_the_stubs_port_and_nothing_else_when_it_knows_its_namespace():
+    assert not [o for o in _render_with() if o["metadata"]["name"] == "allow-sandlot-operator"]
+    objs = _render_with(stub={"operator_namespace": "sandlot-system", "port": 4010,
+                              "operator_pod_labels": {"app.kubernetes.io/name": "sandlot"}})
+    policy = next(o for o in objs if o["metadata"]["name"] == "allow-sandlot-operator")
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/component": "stub"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "sandlot-system"}},
+                               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "sandlot"}}}],
+                     "ports": [{"port": 4010, "protocol": "TCP"}]}]}
+    for version in ("1.29.0", "1.33.0"):
+        kubernetes_validate.validate(policy, version, strict=True)

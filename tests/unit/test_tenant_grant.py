@@ -77,22 +77,22 @@ def test_registry_prefixes(image, prefixes, allowed):
 
 def test_the_seed_job_image_is_checked_like_the_app_image():
     sbx = sandbox(seed={"job": {"image": "docker.io/evil/seed:1"}})
-    refusal = check_tenant(sbx, tenant(allowedRegistries=["ghcr.io/acme/"]), cr_namespace="team", others=0)
+    refusal = check_tenant(sbx, tenant(allowedRegistries=["ghcr.io/acme/"]), cr_namespace="team")
     assert refusal == Refusal("ImageNotAllowed", "spec.seed.job.image: 'docker.io/evil/seed:1' is not from a "
                               "registry tenant 'payments' allows (ghcr.io/acme/); push the image there")
     assert check_tenant(sandbox(seed={"job": {"image": "ghcr.io/acme/seed:1"}}),
-                        tenant(allowedRegistries=["ghcr.io/acme/"]), cr_namespace="team", others=0) is None
+                        tenant(allowedRegistries=["ghcr.io/acme/"]), cr_namespace="team") is None
 
 
 def test_a_claimed_namespace_cannot_escape_its_tenant_by_naming_another():
     # team-a belongs to tenant payments; naming a tenant that does not exist (no limits) or an
     # open one is refused all the same.
     for named, spec in (("nobody", None), ("open", tenant())):
-        refusal = check_tenant(sandbox(tenant=named), spec, cr_namespace="team-a", others=0, claimed_by=["payments"])
+        refusal = check_tenant(sandbox(tenant=named), spec, cr_namespace="team-a", claimed_by=["payments"])
         assert refusal == Refusal("TenantNamespaceNotAllowed", f"spec.tenant: namespace 'team-a' belongs to tenant "
                                   f"payments, not {named!r}; set spec.tenant: payments")
-    assert check_tenant(sandbox(), tenant(), cr_namespace="team-a", others=0, claimed_by=["payments"]) is None
-    assert check_tenant(sandbox(tenant="nobody"), None, cr_namespace="unclaimed", others=0) is None
+    assert check_tenant(sandbox(), tenant(), cr_namespace="team-a", claimed_by=["payments"]) is None
+    assert check_tenant(sandbox(tenant="nobody"), None, cr_namespace="unclaimed") is None
 
 
 def test_the_grant_defaults_to_public_urls_and_own_s3_credentials():

@@ -8,10 +8,13 @@ Field constraints here become OpenAPI validation in the CRD, so bad input is ref
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from sandlot.util.durations import parse_duration as duration_seconds
 
 GROUP = "sandlot.dev"
 VERSION = "v1alpha1"
@@ -27,6 +30,8 @@ CONFIGMAP_KEY = r"^[-._a-zA-Z0-9]+$"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: A time to live: a positive whole number of minutes, hours or days (`90m`, `72h`, `7d`).
 TTL_PATTERN = r"^[1-9][0-9]{0,4}(m|h|d)$"
+#: A duration that may also be in seconds (`30s`, `15m`, `8h`, `14d`): idleAfter, maxLifetime.
+DURATION_PATTERN = r"^[1-9][0-9]{0,5}(s|m|h|d)$"
 #: A Kubernetes resource quantity (`500m`, `2`, `4Gi`).
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 #: An IPv4 or IPv6 CIDR block.
@@ -38,11 +43,21 @@ BUCKET = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
 #: An AWS IAM role ARN.
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return the length of a duration as the API spells it (`30s`, `90m`, `72h`, `7d`); raise ValueError otherwise.
+
+    The grammar is the one of util/durations.py (the fields' patterns narrow it further).
+    """
+    return timedelta(seconds=duration_seconds(text, "duration"))
+
+
 Port = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535.")]
 Quantity = Annotated[str, Field(pattern=QUANTITY, description="Kubernetes quantity, e.g. 500m, 2, 4Gi.")]
 
 
-def _one_of(*fields: str) -> dict:
+def _one_of(*fields: str) -> dict[str, Any]:
     """Return a CEL rule that accepts an object with exactly one of `fields` set."""
     terms = " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields)
     return {"rule": f"{terms} == 1", "message": f"set exactly one of {', '.join(fields)}"}
@@ -63,7 +78,7 @@ class KubeModel(BaseModel):
         extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=False
     )
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         """Return the object as Kubernetes stores it: camelCase, unset optionals left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
@@ -262,14 +277,19 @@ class SandboxEnvironmentSpec(KubeModel):
         }]},
     )
     seed: Seed | None = None
-    ttl: str = Field(default="24h", pattern=TTL_PATTERN,
-                     description="Lifetime from creation: minutes, hours or days, e.g. 90m, 72h, 7d.")
+    ttl: str | None = Field(
+        default=None, pattern=TTL_PATTERN,
+        description="Lifetime from admission (creation when it never waited): minutes, hours or days, "
+                    "e.g. 90m, 72h, 7d. Unset: the tenant's defaultTtl, else 24h.")
     onExpiry: Literal["Delete", "Retain"] = Field(
         default="Delete", alias="onExpiry",
         description="Delete: remove the CR at expiry. Retain: tear down but keep the CR in phase Expired (GitOps).",
     )
     tenant: str = Field(default="default", min_length=1, max_length=63, pattern=DNS1123_LABEL,
                         description="Tenant that owns the sandbox (a SandboxTenant name).")
+    priority: str | None = Field(
+        default=None, max_length=63, pattern=DNS1123_LABEL,
+        description="One of the tenant's priority levels: higher levels leave the queue first.")
     quota: Quota = Field(default_factory=Quota, json_schema_extra={"default": {}})
     network: Network = Field(default_factory=Network, json_schema_extra={"default": {}})
 
@@ -296,7 +316,7 @@ class Condition(KubeModel):
     observedGeneration: int | None = Field(default=None, alias="observedGeneration")
 
 
-Phase = Literal["Pending", "Provisioning", "Ready", "Failed", "Terminating", "Expired"]
+Phase = Literal["Pending", "Queued", "Provisioning", "Ready", "Sleeping", "Failed", "Terminating", "Expired"]
 
 
 class SpecBreak(KubeModel):
@@ -342,6 +362,17 @@ class SandboxEnvironmentStatus(KubeModel):
     observedGeneration: int | None = Field(default=None, alias="observedGeneration")
     firstReadyAt: str | None = Field(default=None, alias="firstReadyAt",
                                      description="When the sandbox first became Ready.")
+    queuePosition: int | None = Field(default=None, alias="queuePosition",
+                                      description="Place in the tenant's queue (1 leaves next) while Queued.")
+    admittedAt: str | None = Field(default=None, alias="admittedAt",
+                                   description="When the tenant first admitted it; the ttl counts from here.")
+    sleepingSince: str | None = Field(default=None, alias="sleepingSince",
+                                      description="When it was put to sleep (idle); unset while awake.")
+    wakeRequestedAt: str | None = Field(default=None, alias="wakeRequestedAt",
+                                        description="When a wake was asked for (its place in the queue).")
+    restorePending: list[str] | None = Field(
+        default=None, alias="restorePending",
+        description="Stateful stubs whose state, kept while asleep, is still to be put back.")
     conditions: list[Condition] | None = None
     specs: dict[str, SpecSync] | None = Field(default=None, description=(
         "Per downstream: the version of its spec the stub serves and how it follows the source "
@@ -394,6 +425,22 @@ class TenantS3Credentials(KubeModel):
         return self
 
 
+class Budget(KubeModel):
+    """Resources a tenant's active sandboxes may reserve together: the sum of their spec.quota."""
+
+    cpu: Quantity | None = Field(default=None, description="Sum of spec.quota.cpu; unset: no limit.")
+    memory: Quantity | None = Field(default=None, description="Sum of spec.quota.memory; unset: no limit.")
+    pods: int | None = Field(default=None, ge=1, le=1000000, description="Sum of spec.quota.pods; unset: no limit.")
+
+
+class PriorityLevel(KubeModel):
+    """A named priority a sandbox may ask for (`spec.priority`)."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=DNS1123_LABEL, description="What sandboxes name.")
+    value: int = Field(ge=-1000000, le=1000000, description="Higher values leave the queue first.")
+    description: str | None = Field(default=None, max_length=256, description="Who should use it.")
+
+
 class SandboxTenantSpec(KubeModel):
     """What the platform team grants a tenant."""
 
@@ -401,7 +448,8 @@ class SandboxTenantSpec(KubeModel):
         default_factory=list, max_length=200,
         description="Namespaces whose SandboxEnvironments belong to this tenant; empty means any.",
     )
-    maxSandboxes: int = Field(default=10, ge=0, le=1000, alias="maxSandboxes", description="Sandboxes at once.")
+    maxSandboxes: int = Field(default=10, ge=0, le=1000, alias="maxSandboxes",
+                              description="Active sandboxes at once (sleeping ones do not count).")
     maxTtl: str = Field(default="7d", pattern=TTL_PATTERN, alias="maxTtl", description="Longest ttl allowed.")
     defaultQuota: Quota | None = Field(default=None, alias="defaultQuota",
                                        description="Quota for sandboxes that set none.")
@@ -419,22 +467,108 @@ class SandboxTenantSpec(KubeModel):
         default=None, alias="s3Credentials",
         description="Credentials for S3 sources that name no secretRef: a mapped role, or the operator's own.",
     )
+    overflow: Literal["Queue", "Reject"] = Field(
+        default="Queue",
+        description="What happens to a sandbox beyond maxSandboxes or the budget: it waits in the "
+                    "tenant's queue (Queue), or is refused at once (Reject).")
+    maxQueued: int = Field(default=100, ge=0, le=1000, alias="maxQueued",
+                           description="Sandboxes that may wait at once; one more is refused (QueueFull).")
+    budget: Budget | None = Field(default=None, description="Resources the active sandboxes may reserve together.")
+    priorities: list[PriorityLevel] = Field(
+        default_factory=list, max_length=20,
+        description="Priority levels sandboxes may name; higher first, first come first within a level.",
+        json_schema_extra={"x-kubernetes-validations": [{
+            "rule": "self.all(p, self.exists_one(q, q.name == p.name))",
+            "message": "priority level names must be unique",
+        }]},
+    )
+    defaultPriority: str | None = Field(default=None, alias="defaultPriority", max_length=63,
+                                        pattern=DNS1123_LABEL,
+                                        description="Level of sandboxes that name none (else value 0).")
+    defaultTtl: str | None = Field(default=None, alias="defaultTtl", pattern=TTL_PATTERN,
+                                   description="ttl of sandboxes that set none (else 24h); at most maxTtl.")
+    idleAfter: str | None = Field(
+        default=None, alias="idleAfter", pattern=DURATION_PATTERN,
+        description="Put a sandbox to sleep after this long with no request reaching its stubs, e.g. 30m; "
+                    "unset: never.")
+    maxLifetime: str | None = Field(
+        default=None, alias="maxLifetime", pattern=DURATION_PATTERN,
+        description="Hard limit from creation, time queued and asleep included, whatever the ttl, e.g. 14d.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
+        "rule": "!has(self.defaultPriority) || (has(self.priorities) && "
+                "self.priorities.exists(p, p.name == self.defaultPriority))",
+        "message": "defaultPriority must name one of spec.priorities",
+    }]})
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SandboxTenantSpec:
+        names = [p.name for p in self.priorities]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"priorities: the level name {name!r} is used twice; each must be unique")
+        if self.defaultPriority is not None and self.defaultPriority not in names:
+            raise ValueError(f"defaultPriority: {self.defaultPriority!r} is not one of spec.priorities "
+                             f"({', '.join(names) or 'none defined'})")
+        if self.defaultTtl is not None:
+            if parse_duration(self.defaultTtl) > parse_duration(self.maxTtl):
+                raise ValueError(f"defaultTtl: {self.defaultTtl} is longer than maxTtl {self.maxTtl}; "
+                                 "lower defaultTtl or raise maxTtl")
+        return self
+
+
+class AdmittedEntry(KubeModel):
+    """One sandbox the tenant has admitted: the admission ledger's record of it."""
+
+    sandbox: str = Field(description="namespace/name of the SandboxEnvironment.")
+    uid: str
+    admittedAt: str = Field(alias="admittedAt")
+    priority: int = 0
+    cpu: str = Field(description="Its spec.quota.cpu, counted against the budget.")
+    memory: str
+    pods: int
+
+
+class QueueEntry(KubeModel):
+    """One sandbox waiting in the tenant's queue, in order."""
+
+    sandbox: str
+    uid: str
+    priority: int = 0
+
+
+class BudgetUsed(KubeModel):
+    """The sum of the active sandboxes' quotas."""
+
+    cpu: str = "0"
+    memory: str = "0"
+    pods: int = 0
 
 
 class SandboxTenantStatus(KubeModel):
-    """How much of its grant a tenant uses."""
+    """How much of its grant a tenant uses, and the admission ledger (admitted, queue): operator-written."""
+
+    # `admitted` and `queue` are the ledger: the operator writes them with optimistic concurrency
+    # on the tenant's resourceVersion, so the admitted set is kept in the API server.
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
 
-    sandboxes: int | None = None
+    active: int | None = Field(default=None, description="Admitted, awake sandboxes.")
+    queued: int | None = Field(default=None, description="Sandboxes waiting for admission.")
+    sleeping: int | None = Field(default=None, description="Sandboxes asleep (not counted as active).")
+    budgetUsed: BudgetUsed | None = Field(default=None, alias="budgetUsed")
+    waitingFor: str | None = Field(default=None, alias="waitingFor",
+                                   description="What the first sandbox in the queue waits for.")
+    admitted: list[AdmittedEntry] | None = None
+    queue: list[QueueEntry] | None = None
 
 
 class SandboxEnvironment(KubeModel):
     """A namespaced request for one isolated sandbox."""
 
-    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default="sandlot.dev/v1alpha1", alias="apiVersion")
     kind: Literal["SandboxEnvironment"] = "SandboxEnvironment"
-    metadata: dict = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: SandboxEnvironmentSpec
     status: SandboxEnvironmentStatus | None = None
 
@@ -442,8 +576,8 @@ class SandboxEnvironment(KubeModel):
 class SandboxTenant(KubeModel):
     """A cluster-scoped tenant, owned by the platform team."""
 
-    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    apiVersion: Literal["sandlot.dev/v1alpha1"] = Field(default="sandlot.dev/v1alpha1", alias="apiVersion")
     kind: Literal["SandboxTenant"] = "SandboxTenant"
-    metadata: dict = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: SandboxTenantSpec = Field(default_factory=SandboxTenantSpec)
     status: SandboxTenantStatus | None = None

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     op.add_argument("--health-port", type=port_number, default=8080, help="liveness endpoint port (default 8080)")
     op.add_argument("--metrics-port", type=port_number, default=9090, help="Prometheus metrics port (default 9090)")
+    op.add_argument("--wake-port", type=lambda text: 0 if text == "0" else port_number(text), default=0,
+                    help="serve the wake endpoint of sleeping sandboxes on this port (default 0: not served; "
+                         "the chart serves it on 8081)")
     op.add_argument("--peering", default=None, help="kopf peering name for HA (default: standalone)")
     op.add_argument("--verbose", action="store_true", help="debug logging")
     op.set_defaults(func=_cmd_operator)

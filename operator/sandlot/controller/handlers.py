@@ -25,8 +25,9 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from sandlot import metrics
-from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec
-from sandlot.controller import sync
+from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec, parse_duration
+from sandlot.controller import sleep, sync
+from sandlot.controller.admission import Admission, LedgerBusy, Tenant, TenantInvalid
 from sandlot.controller.sources import (
     SourceError,
     address_policy,
@@ -35,8 +36,10 @@ from sandlot.controller.sources import (
     read_latest,
     read_source,
 )
+from sandlot.controller.stubs import HttpStubClient, StubClient, StubError
 from sandlot.kube import Conflict, Kube, NotFound, Recreating, ensure, make_api_client, secret_values
 from sandlot.reconcile import naming
+from sandlot.reconcile.admission import REFUSED_REASONS, WAKE_ANNOTATION, Admitted, Queued, queued_message
 from sandlot.reconcile.conditions import get_condition, set_condition
 from sandlot.reconcile.desired import (
     Credentials,
@@ -47,8 +50,10 @@ from sandlot.reconcile.desired import (
     credentials_copy_name,
     desired_objects,
     endpoints,
+    state_secret_name,
 )
-from sandlot.reconcile.lifetime import expires_at, format_time
+from sandlot.reconcile.idle import idle_verdict
+from sandlot.reconcile.lifetime import Expiry, expiry, format_time, parse_time
 from sandlot.reconcile.readiness import assess
 from sandlot.reconcile.sync import configmap_references
 from sandlot.reconcile.tenancy import PlatformSources, SourceGrant, check_sources, check_tenant, source_grant
@@ -58,6 +63,7 @@ from sandlot.util.netguard import AddressPolicy
 
 PLURAL = "sandboxenvironments"
 KIND = "SandboxEnvironment"
+TENANT_PLURAL = "sandboxtenants"
 FINALIZER = "sandlot.dev/teardown"
 #: Kinds the operator creates inside a sandbox namespace, checked when pruning leftovers.
 PRUNABLE = [
@@ -68,7 +74,8 @@ PRUNABLE = [
 #: How long a deletion waits in its handler for the namespace to go before retrying slowly.
 TEARDOWN_WAIT_SECONDS = 120.0
 #: Readiness reasons the periodic check may clear again once the cause is gone.
-WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed"}
+WORKLOAD_REASONS = {"Provisioning", "Ready", "ImagePullFailed", "ContainerFailing", "SeedJobFailed", "Waking",
+                    "Restoring"}
 
 log = logging.getLogger("sandlot.operator")
 
@@ -89,10 +96,30 @@ class Context:
     addresses: AddressPolicy = field(default_factory=AddressPolicy)
     #: What the platform's settings open for every tenant's sources.
     platform: PlatformSources = field(default_factory=PlatformSources)
+    admission: Admission = None  # type: ignore[assignment]  # set in __post_init__
+    #: How the operator reaches a sandbox's stubs (activity, state around a sleep); HTTP unless a test plugs one in.
+    stubs: StubClient = None  # type: ignore[assignment]
     #: Watches the ConfigMaps sandboxes read their specs from (controller/sync.py); None until started.
     follower: sync.ConfigMapFollower | None = None
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _probed: dict[str, float] = field(default_factory=dict)
+    #: The last SleepFailed problem per sandbox, so a lasting problem posts one Event.
+    warned: dict[str, str] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.admission is None:
+            self.admission = Admission(self.kube, format_validation)
+        if self.stubs is None:
+            self.stubs = HttpStubClient(timeout=self.settings.stub_timeout_seconds)
+
+    def due(self, key: str, every: float) -> bool:
+        """Return True at most once per `every` seconds for `key` (rate-limits the stubs' activity probes)."""
+        now = time.monotonic()
+        if now - self._probed.get(key, -every) < every:
+            return False
+        self._probed[key] = now
+        return True
 
     @contextmanager
     def exclusive(self, key: str, *, wait: bool = True) -> Iterator[bool]:
@@ -109,7 +136,8 @@ class Context:
 
 def _context(memo: Any) -> Context:
     """Return the handler context kept in kopf's memo (created at start-up)."""
-    return memo.sandlot
+    ctx: Context = memo.sandlot
+    return ctx
 
 
 def format_validation(exc: ValidationError) -> str:
@@ -209,32 +237,31 @@ def _parse(sbx: Sandbox) -> SandboxEnvironment:
         raise kopf.PermanentError(message) from exc
 
 
-def _tenant_check(sbx: Sandbox, model: SandboxEnvironment) -> SandboxTenantSpec | None:
-    """Return the sandbox's SandboxTenant grant (None: no such tenant); stop, or retry later, when it refuses."""
-    kube = sbx.ctx.kube
-    tenants = kube.list(API_VERSION, "SandboxTenant")
-    claimed_by = sorted(t["metadata"]["name"] for t in tenants
+class Waiting(Exception):
+    """The sandbox waits in its tenant's queue: nothing more to do in this pass."""
+
+
+def _read_tenant(sbx: Sandbox, model: SandboxEnvironment) -> Tenant | None:
+    """Return the sandbox's SandboxTenant as stored now (None: none of that name), or report it invalid."""
+    try:
+        return sbx.ctx.admission.read(model.spec.tenant)
+    except TenantInvalid as exc:
+        sbx.fail("TenantInvalid", str(exc))
+        raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
+
+
+def _tenant_check(sbx: Sandbox, model: SandboxEnvironment, tenant: Tenant | None) -> SandboxTenantSpec | None:
+    """Return the tenant's grant (None: no such tenant); stop when it does not allow this sandbox's spec.
+
+    A namespace a SandboxTenant claims (its `namespaces`) may use no other tenant, so a
+    sandbox cannot escape its tenant's limits by naming another, or a missing, SandboxTenant.
+    """
+    claimed_by = sorted(t["metadata"]["name"] for t in sbx.ctx.kube.list(API_VERSION, "SandboxTenant")
                         if sbx.cr_namespace in ((t.get("spec") or {}).get("namespaces") or []))
-    tenant_obj = next((t for t in tenants if t["metadata"]["name"] == model.spec.tenant), None)
-    tenant = None
-    if tenant_obj is not None:
-        try:
-            tenant = SandboxTenantSpec.model_validate(tenant_obj.get("spec") or {})
-        except ValidationError as exc:
-            sbx.fail("TenantInvalid", f"SandboxTenant {model.spec.tenant!r} is invalid: {format_validation(exc)}")
-            raise kopf.TemporaryError("tenant invalid", delay=sbx.ctx.settings.retry_seconds) from exc
-    others = 0
-    if tenant is not None:
-        others = sum(
-            1 for o in kube.list(API_VERSION, KIND)
-            if (o.get("spec") or {}).get("tenant", "default") == model.spec.tenant
-            and not o["metadata"].get("deletionTimestamp")
-            and (o["metadata"]["namespace"], o["metadata"]["name"]) != (sbx.cr_namespace, sbx.name)
-            and (o.get("status") or {}).get("phase") not in ("Expired", "Failed")
-        )
-    refusal = check_tenant(model, tenant, cr_namespace=sbx.cr_namespace, others=others, claimed_by=claimed_by)
+    spec = tenant.spec if tenant else None
+    refusal = check_tenant(model, spec, cr_namespace=sbx.cr_namespace, claimed_by=claimed_by)
     if refusal is None:
-        return tenant
+        return spec
     sbx.fail(refusal.reason, refusal.message, final=not refusal.retry)
     if refusal.retry:
         raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
@@ -252,6 +279,63 @@ def _source_check(sbx: Sandbox, model: SandboxEnvironment, tenant: SandboxTenant
         sbx.fail(refusal.reason, refusal.message)
         raise kopf.TemporaryError(refusal.message, delay=sbx.ctx.settings.retry_seconds * 4)
     return grant
+
+
+def _admit(sbx: Sandbox, model: SandboxEnvironment, tenant: Tenant | None) -> None:
+    """Hold a seat in the tenant's ledger, or stage the sandbox's place in the queue and stop (Waiting).
+
+    The ledger in the tenant's status is the truth: a seat there means go on. A sandbox the
+    ledger does not know yet, or the first in line, runs a full admission pass (which commits
+    with optimistic concurrency); the others only read their place. Without a SandboxTenant no
+    limit applies and the sandbox counts as admitted at its creation.
+    """
+    ctx = sbx.ctx
+    name = model.spec.tenant
+    verdict: Any = None
+    if tenant is not None:
+        seat = tenant.ledger.seat(sbx.key, sbx.uid)
+        place = tenant.ledger.place(sbx.key, sbx.uid)
+        if seat is not None:
+            verdict = Admitted(seat.admitted_at)
+        elif place is not None and place > 1:
+            verdict = Queued(place, len(tenant.ledger.queue), tenant.status.get("waitingFor") or "")
+        else:
+            try:
+                outcome = ctx.admission.run(name)
+            except TenantInvalid as exc:
+                sbx.fail("TenantInvalid", str(exc))
+                raise kopf.TemporaryError("tenant invalid", delay=ctx.settings.retry_seconds) from exc
+            except LedgerBusy as exc:
+                raise kopf.TemporaryError(str(exc), delay=1) from exc
+            tenant = outcome[0] if outcome else None
+            verdict = outcome[1].verdicts.get(sbx.key) if outcome else None
+    if tenant is None:  # no limits: admitted at creation (or now, if it waited under a tenant since deleted)
+        verdict = Admitted(sbx.status.get("admittedAt")
+                           or (format_time(_now()) if sbx.phase == "Queued" else sbx.creation))
+    if isinstance(verdict, Admitted):
+        if sbx.phase == "Queued":
+            waited = (_now() - parse_time(sbx.status.get("wakeRequestedAt") or sbx.creation)).total_seconds()
+            metrics.QUEUE_WAIT_SECONDS.observe(max(waited, 0.0))
+            kopf.info(sbx.body, reason="Admitted",
+                      message=f"admitted by tenant {name!r} after waiting in its queue; provisioning")
+        elif tenant is not None and not sbx.status.get("admittedAt"):
+            kopf.info(sbx.body, reason="Admitted", message=f"admitted by tenant {name!r}")
+        sbx.write(admittedAt=sbx.status.get("admittedAt") or verdict.admitted_at, queuePosition=None)
+        return
+    if isinstance(verdict, Queued):
+        message = queued_message(name, verdict)
+        if sbx.phase != "Queued":
+            kopf.info(sbx.body, reason="Queued", message=message)
+        sbx.write(phase="Queued", queuePosition=verdict.position, ready=(False, "Queued", message))
+        raise Waiting(message)
+    if verdict is None:
+        ready = get_condition(sbx.status.get("conditions"), "Ready") or {}
+        if ready.get("reason") in REFUSED_REASONS:  # refused before, and the spec has not changed since
+            raise kopf.PermanentError(ready.get("message", ""))
+        raise kopf.TemporaryError(f"tenant {name!r} has no verdict on this sandbox yet", delay=1)
+    sbx.fail(verdict.reason, verdict.message, final=True)
+    raise kopf.PermanentError(verdict.message)
+
 
 
 def _check_ownership(sbx: Sandbox) -> None:
@@ -306,8 +390,24 @@ def _workload_verdict(kube: Kube, namespace: str) -> Any:
 
 
 def _report_workloads(sbx: Sandbox) -> None:
-    """Stage the phase and Ready condition the workloads show (and Events on a change)."""
+    """Stage the phase and Ready condition the workloads show (and Events on a change).
+
+    A sandbox woken from sleep is Ready only once its stubs have their kept state back.
+    """
     verdict = _workload_verdict(sbx.ctx.kube, sbx.namespace)
+    pending = sbx.status.get("restorePending") or []
+    if verdict.ready and pending:
+        problems, lost = sleep.restore_state(sbx.ctx.kube, sbx.ctx.stubs, namespace=sbx.namespace,
+                                             urls=sbx.status.get("endpoints") or {}, downstreams=pending)
+        if lost:
+            kopf.warn(sbx.body, reason="StateLost", message=f"the state kept for stub(s) {', '.join(lost)} while the "
+                      f"sandbox slept is gone (Secret {state_secret_name(lost[0])} deleted?); they start from "
+                      "their seed")
+        sbx.write(restorePending=[p for p in pending if p in problems] or None)
+        if problems:
+            sbx.write(phase="Provisioning", ready=(False, "Restoring", "putting back the state the stubs had before "
+                      "the sandbox slept: " + "; ".join(f"{k}: {v}" for k, v in problems.items())))
+            return
     was_ready = sbx.phase == "Ready"
     phase = "Ready" if verdict.ready else ("Failed" if verdict.failed else "Provisioning")
     previous = get_condition(sbx.status.get("conditions"), "Ready") or {}
@@ -338,12 +438,22 @@ def _teardown_namespace(sbx: Sandbox) -> bool:
     return False
 
 
-def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
-    """Handle a sandbox whose ttl ran out: delete the CR, or tear down and keep it Expired."""
+def _expiry(sbx: Sandbox, model: SandboxEnvironment, tenant: Any) -> Expiry:
+    """Return when the sandbox expires, from its admission, its ttl and the tenant's limits."""
+    return expiry(created=sbx.creation, admitted_at=sbx.status.get("admittedAt"), ttl=model.spec.ttl,
+                  tenant=tenant, tenant_name=model.spec.tenant)
+
+
+def _expire(sbx: Sandbox, model: SandboxEnvironment, ends: Expiry) -> None:
+    """Handle a sandbox whose ttl (or its tenant's maxLifetime) ran out.
+
+    Delete the CR, or tear down and keep it Expired (onExpiry: Retain).
+    """
     kube = sbx.ctx.kube
-    when = sbx.status.get("expiresAt") or format_time(expires_at(sbx.creation, model.spec.ttl))
+    when = format_time(ends.at) if ends.at else sbx.status.get("expiresAt")
+    raise_it = "spec.ttl" if ends.limit == "ttl" else "the tenant's maxLifetime"
     if model.spec.onExpiry == "Delete":
-        kopf.info(sbx.body, reason="Expired", message=f"ttl {model.spec.ttl} ran out at {when}; deleting")
+        kopf.info(sbx.body, reason="Expired", message=f"{ends.describe} ran out at {when}; deleting")
         metrics.EXPIRATIONS.labels(action="deleted").inc()
         kube.delete(API_VERSION, KIND, sbx.name, sbx.cr_namespace)
         return
@@ -351,13 +461,15 @@ def _expire(sbx: Sandbox, model: SandboxEnvironment) -> None:
         return
     if sbx.phase != "Terminating":
         kopf.info(sbx.body, reason="Expired",
-                  message=f"ttl {model.spec.ttl} ran out at {when}; tearing down, keeping the CR (onExpiry: Retain)")
+                  message=f"{ends.describe} ran out at {when}; tearing down, keeping the CR (onExpiry: Retain)")
         sbx.write(phase="Terminating", ready=(False, "Expired", f"expired at {when}; tearing down"))
     if _teardown_namespace(sbx):
         metrics.EXPIRATIONS.labels(action="retained").inc()
         sbx.write(phase="Expired", ready=(False, "Expired",
-                  f"expired at {when}; raise spec.ttl to bring the sandbox back, or delete it"),
-                  endpoints={}, observed=True)
+                  f"expired at {when} ({ends.describe}); raise {raise_it} to bring the sandbox back, or delete it"),
+                  endpoints={}, queuePosition=None, sleepingSince=None, wakeRequestedAt=None, restorePending=None,
+                  observed=True)
+        sbx.ctx.admission.release(model.spec.tenant)
     sbx.flush()
 
 
@@ -369,7 +481,7 @@ def _summary(changes: dict[str, list[str]]) -> str:
 # ----- reconcile -------------------------------------------------------------------------------
 
 
-def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
+def _reconcile(ctx: Context, body: Any, logger: kopf.Logger) -> None:
     """Converge one sandbox (idempotent; the handlers and the periodic check both call it).
 
     Status is written once at the end of a pass (or once when the pass stops on a problem).
@@ -377,25 +489,44 @@ def _reconcile(ctx: Context, body: Any, logger: logging.Logger) -> None:
     sbx = Sandbox(ctx, body)
     try:
         _converge(ctx, sbx, logger)
+    except Waiting as waiting:
+        logger.info(f"queued: {waiting}")
     finally:
         sbx.flush()
 
 
-def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
+def _converge(ctx: Context, sbx: Sandbox, logger: kopf.Logger) -> None:
     """Run one reconcile pass of `sbx`, staging its status."""
     body = sbx.body
     model = _parse(sbx)
     sbx.tenant = model.spec.tenant
-    expiry = expires_at(sbx.creation, model.spec.ttl)
-    sbx.write(expiresAt=format_time(expiry))
-    if _now() >= expiry:
-        _expire(sbx, model)
+    tenant = _read_tenant(sbx, model)
+    ends = _expiry(sbx, model, tenant.spec if tenant else None)
+    if ends.at is not None and _now() >= ends.at:
+        _expire(sbx, model, ends)
         return
-    tenant = _tenant_check(sbx, model)
+    spec = _tenant_check(sbx, model, tenant)
+    sleeping, wake = bool(sbx.status.get("sleepingSince")), sleep.wake_requested(body)
+    asleep = sleeping and not wake
+    try:
+        if sleeping and wake and not sbx.status.get("wakeRequestedAt"):
+            sbx.write(wakeRequestedAt=format_time(_now()))  # its place in the queue, if it has to wait
+        if not asleep:
+            _admit(sbx, model, tenant)
+    finally:
+        ends = _expiry(sbx, model, tenant.spec if tenant else None)
+        sbx.write(expiresAt=format_time(ends.at) if ends.at else None)
+    if wake:
+        _wake(sbx, sleeping)
     _check_ownership(sbx)
-    grant = _source_check(sbx, model, tenant)
-    first = sbx.phase in (None, "Pending", "Expired")
-    if sbx.phase != "Ready":
+    grant = _source_check(sbx, model, spec)
+    first = sbx.phase in (None, "Pending", "Queued", "Expired")
+    if asleep:
+        if (get_condition(sbx.status.get("conditions"), "Ready") or {}).get("reason") != "Sleeping":
+            # e.g. a wake request withdrawn while it waited in the queue
+            sbx.write(ready=(False, "Sleeping", _sleeping_message(ctx, sbx, sbx.status["sleepingSince"], "")))
+        sbx.write(phase="Sleeping", queuePosition=None, wakeRequestedAt=None)
+    elif sbx.phase != "Ready":
         sbx.write(phase="Provisioning", ready=(False, "Provisioning", "creating the sandbox's objects"),
                   namespace=sbx.namespace)
 
@@ -427,8 +558,9 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     s = ctx.settings
     inputs = Inputs(cr_namespace=sbx.cr_namespace, cr_name=sbx.name,
                     stub=StubSettings(image=s.stub_image, port=s.stub_port, cluster_domain=s.cluster_domain,
-                                      dns_namespace=s.dns_namespace, dns_pod_label=s.dns_pod_label),
-                    specs=specs, fixtures=fixtures, credentials=creds)
+                                      dns_namespace=s.dns_namespace, dns_pod_label=s.dns_pod_label,
+                                      operator_namespace=s.operator_namespace, operator_pod_labels=s.pod_labels()),
+                    specs=specs, fixtures=fixtures, credentials=creds, awake=not asleep)
     wanted = desired_objects(model, inputs)
     urls = endpoints(model, inputs)
     writes_before = kube.writes
@@ -476,7 +608,75 @@ def _converge(ctx: Context, sbx: Sandbox, logger: logging.Logger) -> None:
     sync.report(sbx, followed, now)
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
-    _report_workloads(sbx)
+    if not asleep:
+        _report_workloads(sbx)
+
+
+def _wake(sbx: Sandbox, sleeping: bool) -> None:
+    """Bring an admitted sandbox out of sleep (its objects scale up in this pass) and drop the wake request."""
+    if sleeping:
+        waited = sbx.status.get("sleepingSince")
+        kopf.info(sbx.body, reason="Waking", message=f"waking (asleep since {waited}); the stubs get their state back "
+                                                     "before the sandbox is Ready")
+        metrics.WAKES.inc()
+        sbx.write(phase="Provisioning", sleepingSince=None, wakeRequestedAt=None,
+                  ready=(False, "Waking", "scaling the app and the stubs back up"))
+        sbx.flush()  # awake in the API first: a kill now leaves an awake sandbox holding its seat
+    sleep.clear_wake_request(sbx.ctx.kube, sbx.cr_namespace, sbx.name)
+
+
+def _sleeping_message(ctx: Context, sbx: Sandbox, since: str, why: str) -> str:
+    """Return the Ready condition's message for a sleeping sandbox: since when, why, and how to wake it."""
+    how = f"`kubectl annotate sbx {sbx.name} -n {sbx.cr_namespace} {WAKE_ANNOTATION}=now`"
+    if ctx.settings.wake_url:
+        how += f" or POST {ctx.settings.wake_url.rstrip('/')}/wake/{sbx.cr_namespace}/{sbx.name} with its apiKey"
+    return f"asleep since {since}{': ' + why if why else ''}; wake it with {how}"
+
+
+def _maybe_sleep(ctx: Context, sbx: Sandbox, model: SandboxEnvironment, logger: kopf.Logger) -> None:
+    """Put a Ready sandbox to sleep when its tenant sets idleAfter and no request reached its stubs for that long.
+
+    Order matters for a kill at any moment: the stubs' state is kept first (a sandbox killed
+    before it is marked asleep simply stays awake), then the status says Sleeping (from then on
+    it holds no seat), then the app and the stubs are scaled to zero, then the seat goes to the
+    next in line.
+    """
+    tenant = ctx.admission.spec(model.spec.tenant, max_age=ctx.settings.resync_seconds)
+    if tenant is None or not tenant.idleAfter or not ctx.due(sbx.key, ctx.settings.activity_seconds):
+        return
+    urls = sbx.status.get("endpoints") or {}
+    names = [d.name for d in model.spec.downstreams]
+    awake_since = parse_time(sbx.status.get("admittedAt") or sbx.creation)
+    idle_after = parse_duration(tenant.idleAfter)
+
+    def verdict() -> Any:
+        return idle_verdict(sleep.readings(ctx.stubs, urls, names), awake_since=awake_since,
+                            idle_after=idle_after, now=_now())
+
+    first = verdict()
+    if not first.sleep:
+        return
+    stateful = [d.name for d in model.spec.downstreams if d.stateful]
+    try:
+        sleep.keep_state(ctx.kube, ctx.stubs, cr_namespace=sbx.cr_namespace, cr_name=sbx.name, tenant=sbx.tenant,
+                         urls=urls, downstreams=stateful)
+    except (StubError, sleep.StateTooLarge, ApiException) as exc:
+        logger.warning(f"not sleeping: {exc}")
+        if ctx.warned.get(sbx.key) != str(exc):  # one Event per distinct problem, not one per probe
+            ctx.warned[sbx.key] = str(exc)
+            kopf.warn(sbx.body, reason="SleepFailed", message=f"not put to sleep: {exc}")
+        return
+    ctx.warned.pop(sbx.key, None)
+    if not verdict().sleep:  # a request arrived while the state was being kept
+        return
+    now = format_time(_now())
+    message = _sleeping_message(ctx, sbx, now, first.why)
+    kopf.info(sbx.body, reason="Sleeping", message=message)
+    metrics.SLEEPS.inc()
+    sbx.write(phase="Sleeping", sleepingSince=now, restorePending=stateful or None, ready=(False, "Sleeping", message))
+    sbx.flush()
+    _reconcile(ctx, {**sbx.body, "status": dict(sbx.status)}, logger)  # scale the app and the stubs to zero
+    ctx.admission.release(model.spec.tenant)
 
 
 def _suffix(filename: str) -> str:
@@ -487,7 +687,7 @@ def _suffix(filename: str) -> str:
     return ".yaml"
 
 
-def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None:
+def _recheck(ctx: Context, memo: Any, body: Any, logger: kopf.Logger) -> None:
     """Enforce the ttl, converge unhandled or drifted specs, and move readiness forward.
 
     Recovery never depends on kopf's own bookkeeping: a sandbox whose current generation was
@@ -510,12 +710,14 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
                 pass
         return
     sbx.tenant = model.spec.tenant
-    if _now() >= expires_at(sbx.creation, model.spec.ttl):
-        _expire(sbx, model)
+    ends = _expiry(sbx, model, ctx.admission.spec(model.spec.tenant, max_age=ctx.settings.resync_seconds))
+    if ends.at is not None and _now() >= ends.at:
+        _expire(sbx, model, ends)
         return
     if sbx.phase != "Expired":
         now = time.monotonic()
-        unhandled = sbx.status.get("observedGeneration") != sbx.generation
+        unhandled = (sbx.status.get("observedGeneration") != sbx.generation or sbx.phase == "Queued"
+                     or sleep.wake_requested(body))
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
@@ -531,9 +733,11 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: logging.Logger) -> None
         if ctx.kube.get("v1", "Namespace", sbx.namespace) is not None:
             _report_workloads(sbx)
             sbx.flush()
+    if sbx.phase == "Ready":
+        _maybe_sleep(ctx, sbx, model, logger)
 
 
-async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logger) -> None:
+async def _teardown(ctx: Context, body: Any, runtime: Any, logger: kopf.Logger) -> None:
     """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone.
 
     Waits in the handler (asynchronously, no thread held) for the namespace controller to
@@ -544,8 +748,11 @@ async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logge
     sbx = Sandbox(ctx, body)
     if sbx.phase != "Terminating":
         kopf.info(body, reason="TearingDown", message=f"deleting namespace {sbx.namespace}")
-        sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"))
+        sbx.write(phase="Terminating", ready=(False, "Terminating", "the sandbox is being deleted"),
+                  queuePosition=None)
         await asyncio.to_thread(sbx.flush)
+        # Its seat (or place) goes to the next in line now.
+        await asyncio.to_thread(ctx.admission.release, sbx.tenant)
     deadline = time.monotonic() + TEARDOWN_WAIT_SECONDS
     while not await asyncio.to_thread(_teardown_namespace, sbx):
         if time.monotonic() >= deadline:
@@ -556,7 +763,7 @@ async def _teardown(ctx: Context, body: Any, runtime: Any, logger: logging.Logge
     logger.info(f"namespace {sbx.namespace} is gone")
 
 
-def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
+def _sweep_orphans(kube: Kube, logger: kopf.Logger) -> None:
     """Delete sandbox namespaces whose SandboxEnvironment no longer exists (e.g. a finalizer removed by hand)."""
     try:
         namespaces = kube.list("v1", "Namespace", label_selector=f"{naming.MANAGED_BY}={naming.MANAGER}")
@@ -577,8 +784,11 @@ def _sweep_orphans(kube: Kube, logger: logging.Logger) -> None:
 # ----- registration ----------------------------------------------------------------------------
 
 
-def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorRegistry:
-    """Return a kopf registry with the SandboxEnvironment handlers, timed by `settings` (read now if None)."""
+def build_registry(settings: OperatorSettings | None = None, stubs: StubClient | None = None) -> kopf.OperatorRegistry:
+    """Return a kopf registry with the SandboxEnvironment handlers, timed by `settings` (read now if None).
+
+    `stubs` is how the operator reaches the sandboxes' stubs (default: HTTP at their in-cluster URLs).
+    """
     operator_settings = settings = settings or load_settings()
     registry = kopf.OperatorRegistry()
 
@@ -597,9 +807,9 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
         return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
 
     @kopf.index(GROUP, VERSION, PLURAL, id="spec_configmaps", registry=registry)
-    def spec_configmaps(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str]:
+    def spec_configmaps(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str]:
         """Index the ConfigMaps each sandbox reads its downstreams' specs from (the watch follows them)."""
-        return configmap_references(namespace, name, spec)
+        return configmap_references(namespace or "", name, spec)
 
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
@@ -613,7 +823,8 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
             kube = Kube(make_api_client())
             memo.sandlot = Context(kube=kube, settings=operator_settings,
                                    addresses=address_policy(operator_settings, learn_cluster_networks(kube)),
-                                   platform=platform_sources(operator_settings))
+                                   platform=platform_sources(operator_settings),
+                                   stubs=stubs or HttpStubClient(timeout=operator_settings.stub_timeout_seconds))
         _sweep_orphans(memo.sandlot.kube, log)
         memo.sandlot.follower = sync.ConfigMapFollower(memo.sandlot.kube).start()
 
@@ -626,7 +837,7 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
-    def reconcile(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    def reconcile(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         """Make the sandbox namespace hold exactly what the spec asks for."""
         ctx = _context(memo)
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}"):
@@ -634,18 +845,33 @@ def build_registry(settings: OperatorSettings | None = None) -> kopf.OperatorReg
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.recheck_seconds, initial_delay=settings.recheck_seconds,
                 registry=registry)
-    def recheck(body: kopf.Body, memo: kopf.Memo, logger: logging.Logger, spec_configmaps: kopf.Index,
-                **_: Any) -> None:
+    def recheck(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any) -> None:
         """Periodically enforce the ttl and converge what the change handlers left (see _recheck)."""
         ctx = _context(memo)
         if ctx.follower is not None:
-            ctx.follower.use(spec_configmaps)  # kopf hands its live index to resource handlers only
+            # kopf hands its live index (by the indexer's id) to resource handlers only
+            ctx.follower.use(kwargs["spec_configmaps"])
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
             if free:  # a busy sandbox is being reconciled right now; look again next time
                 _recheck(ctx, memo, body, logger)
 
+    @kopf.on.event(GROUP, VERSION, TENANT_PLURAL, registry=registry)
+    def tenant_changed(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        """Keep the cache of tenant specs (used for expiry and idle checks) in step with the API."""
+        deleted = event.get("type") == "DELETED"
+        _context(memo).admission.observe(body["metadata"]["name"], None if deleted else dict(body))
+
+    @kopf.timer(GROUP, VERSION, TENANT_PLURAL, interval=settings.recheck_seconds, registry=registry)
+    def tenant_pass(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+        """Run the tenant's admission pass: free the seats of sandboxes gone or asleep, seat the next,
+        publish the figures."""
+        try:
+            _context(memo).admission.run(body["metadata"]["name"])
+        except (TenantInvalid, LedgerBusy) as exc:
+            logger.warning(str(exc))
+
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: logging.Logger, **_: Any) -> None:
+    async def teardown(body: kopf.Body, memo: kopf.Memo, runtime: Any, logger: kopf.Logger, **_: Any) -> None:
         """Delete the sandbox namespace and hold the CR (finalizer) until everything in it is gone."""
         await _teardown(_context(memo), body, runtime, logger)
 

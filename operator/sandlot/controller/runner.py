@@ -49,6 +49,11 @@ def run_operator(args: argparse.Namespace) -> int:
     registry = build_registry(load_settings())
 
     start_http_server(args.metrics_port)
+    if args.wake_port:
+        from sandlot.controller.wake import WakeServer
+        from sandlot.kube import Kube, make_api_client
+
+        WakeServer(Kube(make_api_client()), args.wake_port).start()
     # kopf enters peering mode whenever a peering name is given, so pass one only for HA.
     # Replicas with equal priority all pause, so each replica draws its own.
     peering = ({"peering_name": args.peering, "priority": random.SystemRandom().randint(1, 2**31 - 1)}

@@ -25,7 +25,7 @@ from sandlot.kube import Kube, secret_values
 from sandlot.reconcile.desired import Document
 from sandlot.reconcile.tenancy import SOURCE_NOT_ALLOWED, PlatformSources, Refusal, S3Plan, SourceGrant, plan_s3
 from sandlot.settings import OperatorSettings
-from sandlot.util import netguard
+from sandlot.util import netguard, sources
 
 log = logging.getLogger("sandlot.operator")
 
@@ -48,13 +48,11 @@ class Latest:
     last_modified: str | None = None
 
 
-class SourceError(Exception):
-    """A source named in the spec cannot be read; `reason` is a condition reason."""
+class SourceError(sources.SourceError):
+    """A source named in the spec cannot be read: the shared SourceError, built reason first."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+        super().__init__(message, reason)
 
 
 def _filename(key: str, default: str) -> str:
@@ -102,12 +100,7 @@ def _from_url(url: str, field: str, policy: netguard.FetchPolicy, timeout: float
 
 def s3_client(ref: Any, credentials: dict[str, str], timeout: float) -> Any:
     """Return a boto3 S3 client for `ref` (its region and endpoint) with `credentials` (empty: boto3's own chain)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2})
-    return boto3.client("s3", region_name=ref.region or "us-east-1", endpoint_url=ref.endpointUrl,
-                        config=config, **credentials)
+    return sources.s3_client(ref.region, ref.endpointUrl, credentials=credentials, timeout=timeout)
 
 
 def _s3_credentials(kube: Kube, namespace: str, plan: S3Plan, ref: Any, field: str, tenant: str,

@@ -33,7 +33,8 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from sandlot import metrics
-from sandlot.api.v1alpha1 import API_VERSION, SandboxEnvironment, SandboxTenantSpec, SpecSync
+from sandlot.api.v1alpha1 import SandboxEnvironment, SpecSync
+from sandlot.controller.admission import TenantInvalid
 from sandlot.controller.sources import Latest, SourceError, read_latest
 from sandlot.kube import Kube
 from sandlot.reconcile import naming
@@ -314,12 +315,11 @@ class _NamespaceWatch:
 def _reader(ctx: Any, cr_namespace: str, model: SandboxEnvironment) -> Reader | None:
     """Return a reader of the sandbox's sources within its tenant's grant, or None when the grant (or the
     SandboxTenant) refuses or is invalid: a full pass then says why."""
-    found = next((t for t in ctx.kube.list(API_VERSION, "SandboxTenant")  # RBAC: list, not get (docs/install.md)
-                  if t["metadata"]["name"] == model.spec.tenant), None)
     try:
-        tenant = SandboxTenantSpec.model_validate(found.get("spec") or {}) if found is not None else None
-    except ValidationError:
+        found = ctx.admission.read(model.spec.tenant)  # one GET; an invalid tenant reads nothing
+    except TenantInvalid:
         return None
+    tenant = found.spec if found is not None else None
     grant = source_grant(model.spec.tenant, tenant, ctx.platform)
     if check_sources(model, grant, cr_namespace) is not None:
         return None
@@ -365,8 +365,11 @@ def due(ctx: Any, memo: Any, body: Mapping[str, Any], model: SandboxEnvironment)
     woken = ctx.follower is not None and ctx.follower.take(key)
     now = time.monotonic()
     poll = now - getattr(memo, "spec_polled_at", float("-inf")) >= ctx.settings.spec_poll_seconds
-    followed = [(i, d, _previous(specs.get(d.name))) for i, d in enumerate(model.spec.downstreams)]
-    followed = [(i, d, e) for i, d, e in followed if e is not None and e.source == decide.source_id(d.openapi)]
+    followed = []  # (index, downstream, its status entry) for those still read from the source they were
+    for i, d in enumerate(model.spec.downstreams):
+        entry = _previous(specs.get(d.name))
+        if entry is not None and entry.source == decide.source_id(d.openapi):
+            followed.append((i, d, entry))
     remote = [(i, d, e) for i, d, e in followed if d.openapi.configMap is None]
     if poll and remote:
         memo.spec_polled_at = now

@@ -2,7 +2,10 @@
 
 The first of the HTTP app's stages (http/compose.py): requests under `/__sandlot/` are
 answered here, all others pass on to the simulation. Open to anyone: `health`, `openapi.json`,
-`scenarios`, `magic`. Everything else acts on one tenant and needs the admin token
+`scenarios`, `magic`, `activity` (when the stub last answered a request: http/activity.py,
+recorded here for every request but the probes). `snapshot` (stateful: the whole store,
+GET to take it, PUT to put it back; the operator's sleep and wake) needs the admin token.
+Everything else acts on one tenant and needs the admin token
 (`Authorization: Bearer <token>` or `X-Sandlot-Admin-Token`, naming the tenant with `tenant` or
 `key`) or the tenant's own credential (self-service, so a test suite can reset before each run
 without holding the admin token): `reset`, `requests` (stateful), `scenario`, `clock`,
@@ -27,6 +30,7 @@ from sandlot.drift.report import FORMATS as DRIFT_FORMATS
 from sandlot.drift.report import MEDIA_TYPES as DRIFT_MEDIA_TYPES
 from sandlot.drift.report import render as render_drift
 from sandlot.drift.stage import ProxyStage
+from sandlot.http.activity import PROBE_ROUTES, Activity
 from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import RESERVED_PREFIX
 from sandlot.mock.messages import MockResponse, json_response, problem_response
@@ -75,10 +79,13 @@ class AdminRouter:
     """The admin stage: route `/__sandlot/*`, check the caller once, answer through the stages."""
 
     def __init__(self, simulation: Simulation, state: StateStage | None, admin_token: str | None,
-                 health: Health, clock: Callable[[], float] = time.time, drift: ProxyStage | None = None) -> None:
+                 health: Health, clock: Callable[[], float] = time.time, drift: ProxyStage | None = None,
+                 activity: Activity | None = None) -> None:
         """`health` adds the app's own facts (operations, reloads) to `GET /__sandlot/health`;
-        `drift` is the drift proxy whose record `GET /__sandlot/drift` shows."""
+        `drift` is the drift proxy whose record `GET /__sandlot/drift` shows; `activity` records
+        when requests came (`GET /__sandlot/activity`)."""
         self.drift = drift
+        self.activity = activity or Activity(clock)
         self.simulation = simulation
         self.state = state
         self.admin_token = admin_token
@@ -88,16 +95,21 @@ class AdminRouter:
     def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer a request under `/__sandlot/`; pass any other on."""
         if not ctx.request.path.startswith(RESERVED_PREFIX):
+            self.activity.touch()
             return call_next(ctx)
         route = ctx.request.path[len(RESERVED_PREFIX):].strip("/")
         method = ctx.request.method
+        if route not in PROBE_ROUTES:
+            self.activity.touch()
         public = self._public(ctx, route, method)
         if public is not None:
             return public
+        caller = self._caller(ctx)
+        if route == "snapshot" and self.state is not None:  # its body is a snapshot, not JSON arguments
+            return self._snapshot(ctx, method, caller)
         args = request_args(ctx)
         if isinstance(args, MockResponse):
             return args
-        caller = self._caller(ctx)
         if route == "drift" and self.drift is not None:
             return self._drift(ctx, method, args, caller)
         if route in ("keys", "tenants") or route.startswith("keys/"):
@@ -155,6 +167,8 @@ class AdminRouter:
     def _public(self, ctx: RequestContext, route: str, method: str) -> MockResponse | None:
         if method not in ("GET", "HEAD"):
             return None
+        if route == "activity" and method in ("GET", "HEAD"):
+            return json_response(200, self.activity.report())
         if route == "health":
             body = {"status": "ok", **self.health()}
             if self.state is not None:
@@ -268,6 +282,26 @@ class AdminRouter:
             return problem_response(400, f"format must be one of {', '.join(DRIFT_FORMATS)}, not {fmt!r}.")
         return MockResponse(200, [("content-type", DRIFT_MEDIA_TYPES[fmt])],
                             render_drift(self.drift.report(), fmt).encode())
+
+    def _snapshot(self, ctx: RequestContext, method: str, caller: Caller) -> MockResponse:
+        """GET: the whole store as gzip'd SQLite; PUT: replace the whole store with such a body (admin only).
+
+        The operator takes one before a sandbox sleeps and puts it back when it wakes, so the
+        stub's objects, tenants and keys survive its pod being scaled to zero.
+        """
+        assert self.state is not None
+        if not caller.admin:
+            return problem_response(403, f"{ctx.request.path} needs the admin token.")
+        if method == "GET":
+            return MockResponse(200, [("content-type", "application/gzip")], self.state.snapshot())
+        if method == "PUT":
+            try:
+                tenants = self.state.restore(ctx.request.body)
+            except ValueError as exc:
+                return problem_response(400, f"{exc}.")
+            return json_response(200, {"restored": True, "bytes": len(ctx.request.body), "tenants": tenants})
+        return problem_response(405, f"{method} is not allowed on {ctx.request.path}",
+                                headers=[("allow", "GET, PUT")])
 
     @staticmethod
     def _not_found(ctx: RequestContext) -> MockResponse:

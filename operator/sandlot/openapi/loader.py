@@ -16,7 +16,6 @@ import json
 import os
 import re
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,13 @@ from typing import Any
 
 import yaml
 
+from sandlot.util import netguard
 from sandlot.util.pointers import escape_token, resolve_pointer
 
 BUNDLE_KEY = "x-sandlot-bundled"
 _URL_TIMEOUT_S = 30
+#: The largest document read from a URL (GitHub's spec is 13 MB).
+_URL_MAX_BYTES = 64 << 20
 _EXTERNAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(?!#)')
 _LOCAL_REF_IN_JSON = re.compile(rb'"\$ref"\s*:\s*"(#[^"]*)"')
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -89,10 +91,11 @@ def _is_url(source: str) -> bool:
 def _read(location: str) -> bytes:
     """Read a file or URL; raise SpecError naming it when that fails."""
     try:
-        if _is_url(location):
-            with urllib.request.urlopen(location, timeout=_URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
-                return resp.read()
+        if _is_url(location):  # the one URL fetch, open to its user's reach
+            return netguard.fetch(location, netguard.USER_REACH, timeout=_URL_TIMEOUT_S, max_bytes=_URL_MAX_BYTES)
         return Path(location).read_bytes()
+    except netguard.FetchError as exc:
+        raise SpecError(f"cannot read the document: {exc.message}", file=location) from exc
     except (OSError, ValueError) as exc:
         raise SpecError(f"cannot read the document: {exc}", file=location) from exc
 

@@ -28,9 +28,11 @@ def set_condition(conditions: list[dict[str, Any]] | None, *, type_: str, status
     return out
 
 
-def _condition(type_: str, status: str, reason: str, message: str, when: str, generation: int | None) -> dict:
+def _condition(type_: str, status: str, reason: str, message: str, when: str,
+               generation: int | None) -> dict[str, Any]:
     """Return one condition object."""
-    cond = {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": when}
+    cond: dict[str, Any] = {"type": type_, "status": status, "reason": reason, "message": message,
+                            "lastTransitionTime": when}
     if generation is not None:
         cond["observedGeneration"] = generation
     return cond

@@ -7,6 +7,7 @@ what should exist. The result is ordered: namespace first, then isolation, then 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,9 @@ class StubSettings:
     cluster_domain: str = "cluster.local"
     dns_namespace: str = "kube-system"
     dns_pod_label: str = "k8s-app=kube-dns"
+    #: Where the operator runs: a NetworkPolicy lets its pods (these labels) reach the stubs' port.
+    operator_namespace: str | None = None
+    operator_pod_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Inputs:
     specs: dict[str, Document] = field(default_factory=dict)
     fixtures: Document | None = None
     credentials: Credentials | None = None
+    #: False while the sandbox sleeps: the app and the stubs are scaled to zero, everything else kept.
+    awake: bool = True
 
 
 def service_url(service: str, namespace: str, port: int, domain: str) -> str:
@@ -111,6 +117,10 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
                dns_label_key=dns_key, dns_label_value=dns_value,
                egress=[r.to_wire() for r in spec.network.egress], **common),
     ]
+    if inputs.stub.operator_namespace and spec.downstreams:
+        objects.append(render("networkpolicy-operator.yaml.j2", operator_namespace=inputs.stub.operator_namespace,
+                              operator_pod_labels=inputs.stub.operator_pod_labels, stub_port=inputs.stub.port,
+                              **common))
     objects.append(render("serviceaccount.yaml.j2", service_account=naming.SERVICE_ACCOUNT, **common))
     if inputs.credentials is not None:
         objects.append(render("secret-credentials.yaml.j2", name=naming.CREDENTIALS_SECRET,
@@ -130,6 +140,7 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
                               data={doc.filename: doc.text}, **common))
         objects.append(render("deployment-stub.yaml.j2", name=name, downstream=d.to_wire(),
                               selector=selector, stub_image=inputs.stub.image, stub_port=inputs.stub.port,
+                              replicas=1 if inputs.awake else 0,
                               args=_stub_args(sbx, d, doc, inputs),
                               service_account=naming.SERVICE_ACCOUNT,
                               credentials_secret=naming.CREDENTIALS_SECRET,
@@ -142,7 +153,8 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
     app_env = app_environment(
         [e.to_wire() for e in spec.app.env], [(d.envVar, urls[d.name]) for d in spec.downstreams],
         api_key_from={"secretKeyRef": {"name": naming.CREDENTIALS_SECRET, "key": "apiKey"}})
-    objects.append(render("deployment-app.yaml.j2", name=naming.APP_NAME, app=spec.app.to_wire(),
+    app = spec.app.to_wire() if inputs.awake else {**spec.app.to_wire(), "replicas": 0}
+    objects.append(render("deployment-app.yaml.j2", name=naming.APP_NAME, app=app,
                           env=app_env, service_account=naming.SERVICE_ACCOUNT, **common))
     objects.append(render("service.yaml.j2", name=naming.APP_NAME, component="app", port=spec.app.port,
                           selector={naming.LABEL_COMPONENT: "app",
@@ -175,3 +187,21 @@ def credentials_copy(*, cr_namespace: str, cr_name: str, cr_uid: str, tenant: st
                   owner=naming.owner_annotation(cr_namespace, cr_name), owner_api_version=API_VERSION,
                   owner_kind="SandboxEnvironment", owner_name=cr_name, owner_uid=cr_uid,
                   data=dict(sorted(data.items())))
+
+
+#: The key of a kept stub store in its Secret.
+STATE_KEY = "state.sqlite3.gz"
+
+
+def state_secret_name(downstream: str) -> str:
+    """Return the name of the Secret that keeps a stub's store while its sandbox sleeps."""
+    return f"sandlot-state-{downstream}"
+
+
+def state_secret(*, cr_namespace: str, cr_name: str, tenant: str, downstream: str, data: bytes) -> dict[str, Any]:
+    """Return the Secret keeping a stateful stub's whole store (gzip'd SQLite) while the sandbox sleeps."""
+    return render("secret-state.yaml.j2", name=state_secret_name(downstream),
+                  namespace=naming.sandbox_namespace(cr_namespace, cr_name),
+                  labels=naming.sandbox_labels(cr_namespace, cr_name, tenant),
+                  owner=naming.owner_annotation(cr_namespace, cr_name), downstream=downstream, key=STATE_KEY,
+                  data=base64.b64encode(data).decode())

@@ -29,7 +29,7 @@ def _deployment_ready(dep: dict[str, Any]) -> bool:
     wanted = spec.get("replicas", 1)
     if (status.get("observedGeneration") or 0) < (dep["metadata"].get("generation") or 0):
         return False
-    return (status.get("updatedReplicas") or 0) >= wanted and (status.get("availableReplicas") or 0) >= wanted
+    return bool((status.get("updatedReplicas") or 0) >= wanted and (status.get("availableReplicas") or 0) >= wanted)
 
 
 def _field_of(component: str, downstream: str | None) -> str:

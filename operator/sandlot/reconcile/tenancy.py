@@ -1,10 +1,10 @@
-"""Check a sandbox against its SandboxTenant's grant: namespaces, ttl, images, count and sources.
+"""Check a sandbox against its SandboxTenant's grant: namespaces, ttl, images and sources.
 
 Pure: the handler passes the tenant (or None when no SandboxTenant of that name exists: then
-only the built-in defaults apply), the tenants that claim the sandbox's namespace, how many
-other sandboxes the tenant has, and the platform's settings for sources. Nothing here touches
-the network or the API; the guarded fetch (sandlot.util.netguard) enforces the same URL rules again
-on every redirect.
+only the built-in defaults apply), the tenants that claim the sandbox's namespace, and the
+platform's settings for sources. Nothing here touches the network or the API; the guarded fetch
+(sandlot.util.netguard) enforces the same URL rules again on every redirect. How many sandboxes
+may run at once, and in which order the others wait, is admission's part (reconcile/admission.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandlot.api.v1alpha1 import S3ObjectRef, SandboxEnvironment, SandboxTenantSpec
-from sandlot.reconcile.lifetime import parse_ttl
+from sandlot.reconcile.lifetime import effective_ttl, parse_ttl
 from sandlot.util.netguard import FetchPolicy, Refused, check_url
 
 SOURCE_NOT_ALLOWED = "SourceNotAllowed"
@@ -70,7 +70,7 @@ def sandbox_images(sbx: SandboxEnvironment) -> list[tuple[str, str]]:
 
 
 def check_tenant(sbx: SandboxEnvironment, tenant: SandboxTenantSpec | None, *, cr_namespace: str,
-                 others: int, claimed_by: Sequence[str] = ()) -> Refusal | None:
+                 claimed_by: Sequence[str] = ()) -> Refusal | None:
     """Return a Refusal when the tenant's grant does not allow `sbx`, else None.
 
     `claimed_by` names the SandboxTenants whose `namespaces` list `cr_namespace`: a namespace a
@@ -89,19 +89,16 @@ def check_tenant(sbx: SandboxEnvironment, tenant: SandboxTenantSpec | None, *, c
                        f"spec.tenant: namespace {cr_namespace!r} does not belong to tenant {name!r} "
                        f"(allowed: {', '.join(tenant.namespaces)}); use the right tenant or ask the platform "
                        "team to add the namespace")
-    if parse_ttl(sbx.spec.ttl) > parse_ttl(tenant.maxTtl):
+    ttl = effective_ttl(sbx.spec.ttl, tenant)
+    if parse_ttl(ttl) > parse_ttl(tenant.maxTtl):
         return Refusal("TTLTooLong",
-                       f"spec.ttl: {sbx.spec.ttl} is longer than tenant {name!r} allows ({tenant.maxTtl}); "
+                       f"spec.ttl: {ttl} is longer than tenant {name!r} allows ({tenant.maxTtl}); "
                        "lower spec.ttl")
     for field, image in sandbox_images(sbx):
         if not image_allowed(image, tenant.allowedRegistries):
             return Refusal("ImageNotAllowed",
                            f"{field}: {image!r} is not from a registry tenant {name!r} allows "
                            f"({', '.join(tenant.allowedRegistries)}); push the image there")
-    if others >= tenant.maxSandboxes:
-        return Refusal("QuotaExceeded",
-                       f"tenant {name!r} already has {others} sandboxes (maxSandboxes {tenant.maxSandboxes}); "
-                       "delete one or ask the platform team to raise the limit", retry=True)
     return None
 
 

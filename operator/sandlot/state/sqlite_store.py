@@ -11,6 +11,7 @@ fast even for large seeds.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import threading
@@ -84,6 +85,17 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
     return value
+
+
+def _rollback_journal(image: bytes) -> bytes:
+    """Return a database image marked for the rollback journal (header bytes 18-19 = 1, not WAL's 2).
+
+    The copy of a WAL database keeps the WAL marks, and an in-memory database cannot open a WAL;
+    the marks say nothing about the content.
+    """
+    if image[18:20] == b"\x02\x02":
+        return image[:18] + b"\x01\x01" + image[20:]
+    return image
 
 
 class SQLiteStore:
@@ -366,6 +378,36 @@ class SQLiteStore:
             "SELECT at, method, path, status, duration_ms, request_body, response_body"
             " FROM request_log WHERE tenant_id = ? ORDER BY id DESC LIMIT ?", (tenant_id, limit))
         return [LogEntry(*row) for row in rows]
+
+    # whole-store snapshots -----------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """Return a consistent copy of the whole store (every tenant, key, object, log) as gzip'd SQLite."""
+        copy = sqlite3.connect(":memory:")
+        try:
+            with self._lock:
+                self._db.backup(copy)
+            return gzip.compress(_rollback_journal(copy.serialize()), 6)
+        finally:
+            copy.close()
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole store with a `snapshot()`; raise ValueError (store untouched) for other bytes."""
+        try:
+            raw = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ValueError("the body is not a Sandlot snapshot (gzip'd SQLite from GET /__sandlot/snapshot)") from exc
+        copy = sqlite3.connect(":memory:")
+        try:
+            copy.deserialize(_rollback_journal(raw))
+            tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"tenants", "keys", "objects"} <= tables:
+                raise ValueError("the snapshot holds no Sandlot store (tables tenants, keys, objects missing)")
+            with self._lock:
+                copy.backup(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"the snapshot is not a readable SQLite database: {exc}") from exc
+        finally:
+            copy.close()
 
     def close(self) -> None:
         with self._lock:

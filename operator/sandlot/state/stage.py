@@ -245,6 +245,22 @@ class StateStage:
         self._last_purge.pop(tenant_id, None)
         return count
 
+    def snapshot(self) -> bytes:
+        """Return the whole store (every tenant, key and object) as gzip'd SQLite, the log flushed first."""
+        self.flush_log()
+        return self.store.snapshot()
+
+    def restore(self, data: bytes) -> int:
+        """Replace the whole store with a snapshot; return how many tenants it holds.
+
+        What was derived from the replaced state (purge times, buffered log entries) is dropped.
+        Raises ValueError naming the problem when `data` is not a snapshot.
+        """
+        self.store.restore(data)
+        self._last_purge.clear()
+        self._pending_log = []
+        return len(self.store.list_tenants())
+
     # -- the request path ------------------------------------------------------------------
     def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer one request (see the module docstring); nothing is left for `call_next`."""

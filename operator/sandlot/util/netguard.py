@@ -150,6 +150,13 @@ class FetchPolicy:
     prefixes_remedy: str = ""
 
 
+#: For what a user runs on their own machine (`sandlot mock URL`, `sandlot up`): every address is
+#: open, since the tool reaches only what its user can; the rest of `fetch` (size, time,
+#: redirect limits, one connection per checked address) still applies.
+USER_REACH = FetchPolicy(addresses=AddressPolicy(
+    opened=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))))
+
+
 def system_resolve(host: str, port: int) -> list[str]:
     """Return the addresses `host` resolves to (IPv4 and IPv6, each once, in resolver order)."""
     seen: list[str] = []

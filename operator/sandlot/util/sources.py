@@ -3,9 +3,11 @@ ConfigMap among parsed manifests, an http(s) URL, or an S3 object.
 
 Called by `sandlot up` (OpenAPI documents and fixtures its manifest names), `sandlot mock`
 (a SPEC or --fixtures that is a ConfigMap manifest) and the stateful stub's start-up. Every
-failure is a `SourceError` that names the source and the fix. The operator reads its sources
-in the cluster (controller/sources.py); it will adopt this module's interface once that
-reader gains its tenant safeguards (no private addresses, per-tenant credentials).
+failure is a `SourceError` that names the source and the fix. The operator's reader
+(controller/sources.py) reads ConfigMaps through the API and applies the tenant's grant, and
+shares the rest with this module: URLs are read by the one guarded fetch (util/netguard.py;
+here with every address open, since `sandlot up` runs with its user's own reach), S3 clients
+come from `s3_client`, and its SourceError is this one, with a condition reason.
 
 S3 is read through a boto3 client the caller may pass in, so tests point it at moto's server
 and production at AWS, and credentials stay the caller's business.
@@ -14,13 +16,13 @@ and production at AWS, and credentials stay the caller's business.
 from __future__ import annotations
 
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
+from sandlot.util import netguard
 
 #: A cheap test before parsing: a ConfigMap manifest says so at its top level.
 _CONFIGMAP_KIND = re.compile(r'^(kind:\s*["\']?ConfigMap["\']?\s*$|\{?\s*"kind"\s*:\s*"ConfigMap")',
@@ -30,7 +32,15 @@ URL_TIMEOUT_SECONDS = 20.0
 
 
 class SourceError(LookupError):
-    """A source that cannot be read: says which one and how to fix it."""
+    """A source that cannot be read: says which one and how to fix it.
+
+    `reason` is a condition reason for the operator's status (`ConfigMapNotFound` ...).
+    """
+
+    def __init__(self, message: str, reason: str = "SourceUnreadable") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
 
 
 class ConfigMapRef(Protocol):
@@ -76,15 +86,19 @@ def read_file(path: str | Path) -> str:
         raise SourceError(f"cannot read {path}: {reason}") from None
 
 
+#: The largest document a URL source may serve (GitHub's spec is 13 MB).
+MAX_URL_BYTES = 64 << 20
+
+
 def read_url(url: str, timeout: float = URL_TIMEOUT_SECONDS) -> str:
-    """Return the text served at an http(s) URL."""
+    """Return the text served at an http(s) URL (through the one fetch, open to every address)."""
     if not url.startswith(("http://", "https://")):
         raise SourceError(f"{url!r} is not an http(s) URL")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) checked above
-            return bytes(resp.read()).decode("utf-8", "replace")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise SourceError(f"cannot fetch {url} ({exc}); check that the URL is reachable") from None
+        body = netguard.fetch(url, netguard.USER_REACH, timeout=timeout, max_bytes=MAX_URL_BYTES)
+    except netguard.FetchError as exc:
+        raise SourceError(f"cannot fetch {exc.message}; check that the URL is reachable") from None
+    return body.decode("utf-8", "replace")
 
 
 def read_configmap(manifests: Iterable[Mapping[str, Any]], name: str, key: str,
@@ -156,11 +170,20 @@ def read_s3(client: Any, bucket: str, key: str) -> str:
     return bytes(response["Body"].read()).decode("utf-8")
 
 
-def s3_client(region: str | None = None, endpoint_url: str | None = None) -> Any:
-    """Create a boto3 S3 client for a source (credentials from the usual AWS environment)."""
-    import boto3
+def s3_client(region: str | None = None, endpoint_url: str | None = None, *,
+              credentials: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
+    """Create a boto3 S3 client for a source: the one place S3 clients are made.
 
-    return boto3.client("s3", region_name=region or "us-east-1", endpoint_url=endpoint_url)
+    `credentials` are boto3's keyword arguments (`aws_access_key_id` ...); without them boto3's
+    usual chain applies (the environment, a profile, an instance role). `timeout` bounds the
+    connection and each read, with one retry.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2}) if timeout else None
+    return boto3.client("s3", region_name=region or "us-east-1", endpoint_url=endpoint_url, config=config,
+                        **dict(credentials or {}))
 
 
 def read_source(source: SourceRef, manifests: Iterable[Mapping[str, Any]], where: str, *,

@@ -266,6 +266,9 @@ def test_the_configmaps_a_sandbox_reads_its_specs_from():
         {"name": "odd", "openapi": {"configMap": {"key": "no-name"}}}, "not a downstream"]}
     assert configmap_references("team", "pr-1", spec) == {("team", "pets-openapi"): "team/pr-1"}
     assert configmap_references("team", "pr-1", {}) == {}
+    for malformed in ({"downstreams": 3}, {"downstreams": {"name": "x"}}, {"downstreams": "abc"},
+                      {"downstreams": [{"openapi": "x"}, {"openapi": {"configMap": "y"}}]}):
+        assert configmap_references("team", "pr-1", malformed) == {}
 
 
 def test_an_acceptance_is_pending_only_for_what_a_pass_would_act_on():

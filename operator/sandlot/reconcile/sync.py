@@ -242,8 +242,10 @@ def configmap_references(namespace: str, name: str, spec: Mapping[str, Any]) -> 
     Reads the raw spec (a malformed one names what it can): the index is built for every object kopf sees.
     """
     refs: dict[tuple[str, str], str] = {}
-    for downstream in spec.get("downstreams") or []:
-        ref = ((downstream or {}).get("openapi") or {}).get("configMap") if isinstance(downstream, Mapping) else None
+    downstreams = spec.get("downstreams") if isinstance(spec, Mapping) else None
+    for downstream in downstreams if isinstance(downstreams, list) else []:
+        openapi = downstream.get("openapi") if isinstance(downstream, Mapping) else None
+        ref = openapi.get("configMap") if isinstance(openapi, Mapping) else None
         if isinstance(ref, Mapping) and isinstance(ref.get("name"), str):
             refs[(namespace, ref["name"])] = f"{namespace}/{name}"
     return refs

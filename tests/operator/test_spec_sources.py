@@ -106,18 +106,22 @@ def test_a_url_source_is_polled_with_its_etag(cluster, start_operator):
         wait_for(lambda: [h.status for h in specs.hits].count(304) >= 2, what="polls answered 304",
                  details=lambda: specs.hits)
         assert polls("not_modified") >= not_modified + 2
+        settled = len(specs.hits)  # the passes that brought the sandbox up are done; only polls from here
         specs.routes["/pets/openapi.yaml"] = (200, {"ETag": '"v2"'}, COMPATIBLE.encode())
         wait_for(lambda: served(cluster, ns) == COMPATIBLE, what="the new version served, through a poll",
                  details=lambda: status(cluster, "polled"))
         wait_for(lambda: status(cluster, "polled")["specs"]["pets"].get("etag") == '"v2"', what="the new ETag kept")
         wait_for(lambda: specs.hits[-1].if_none_match == '"v2"' and specs.hits[-1].status == 304,
                  what="polls with the new ETag")
-    # The first read had no validators; every later one sent the ETag it was given, so an unchanged
-    # document cost a 304 and no body.
+    # The first read had no validators; once the sandbox was up every read sent the ETag it was
+    # given, so an unchanged document cost a 304 and no body. (Passes that ran while the operator's
+    # copy of the sandbox did not show status.specs yet, as when it is created, read without them.)
     assert specs.hits[0].if_none_match is None
-    assert all(h.if_none_match in ('"v1"', '"v2"') for h in specs.hits[1:])
-    changed = [h.if_none_match for h in specs.hits if h.status == 200 and h.if_none_match]
-    assert changed == ['"v1"', '"v1"']  # the poll that found v2, then the pass that served it
+    assert all(h.if_none_match in ('"v1"', '"v2"') for h in specs.hits[settled:])
+    changed = [h.if_none_match for h in specs.hits[settled:] if h.status == 200]
+    # The poll that found v2, then the pass that served it (a poll racing the status write, on a busy
+    # machine, may add one more of each).
+    assert changed[:2] == ['"v1"', '"v1"'] and set(changed) == {'"v1"'}
 
 
 def test_an_s3_source_is_polled_with_its_etag(cluster, start_operator):
@@ -138,10 +142,11 @@ def test_an_s3_source_is_polled_with_its_etag(cluster, start_operator):
 
         wait_for(lambda: [f.status for f in reads()].count(304) >= 2, what="polls answered 304",
                  details=lambda: proxy.forwarded)
+        settled = len(reads())  # the passes that brought the sandbox up are done; only polls from here
         admin.put_object(Bucket="specs", Key="pets/openapi.yaml", Body=COMPATIBLE.encode())
         wait_for(lambda: served(cluster, ns) == COMPATIBLE, what="the new version served, through a poll",
                  details=lambda: status(cluster, "s3"))
         # status.specs is written after the stub's ConfigMap, in the same pass
         wait_for(lambda: status(cluster, "s3")["specs"]["pets"]["etag"] != etag, what="the new ETag kept")
         assert status(cluster, "s3")["specs"]["pets"]["digest"] == D1
-        assert reads()[0].if_none_match is None and all(f.if_none_match for f in reads()[1:])
+        assert reads()[0].if_none_match is None and all(f.if_none_match for f in reads()[settled:])

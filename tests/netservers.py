@@ -10,6 +10,7 @@ certificate for given host names. `RecordingProxy` sits in front of moto's S3/ST
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import http.server
 import os
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -36,11 +38,31 @@ from tests.controlplane.cluster import issue_certificate
 
 @dataclass(frozen=True)
 class Hit:
-    """One request a server received."""
+    """One request a server received (with the validators of a conditional GET, if any)."""
 
     path: str
     host: str
     sni: str | None
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+    status: int = 0
+
+
+def not_modified(request_headers: Any, route_headers: dict[str, str]) -> bool:
+    """Return True when a conditional GET's validators match what a route serves (RFC 9110 13.1.1-13.1.3).
+
+    If-None-Match wins over If-Modified-Since; dates compare as dates, as real servers do.
+    """
+    etag, since = request_headers.get("If-None-Match"), request_headers.get("If-Modified-Since")
+    if etag is not None:
+        return route_headers.get("ETag") is not None and route_headers["ETag"] in [t.strip() for t in etag.split(",")]
+    modified = route_headers.get("Last-Modified")
+    if since is None or modified is None:
+        return False
+    try:
+        return email.utils.parsedate_to_datetime(modified) <= email.utils.parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
 
 
 Route = tuple[int, dict[str, str], bytes] | Callable[[], tuple[int, dict[str, str], bytes]]
@@ -59,13 +81,17 @@ class LoopbackServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 sni = getattr(self.connection, "sandlot_sni", None)
-                server.hits.append(Hit(self.path, self.headers.get("Host", ""), sni))
                 route = server.routes.get(self.path)
                 status, headers, body = (route() if callable(route) else route) if route else (404, {}, b"no")
+                if status == 200 and not_modified(self.headers, headers):
+                    status, body = 304, b""
+                server.hits.append(Hit(self.path, self.headers.get("Host", ""), sni, self.headers.get("If-None-Match"),
+                                       self.headers.get("If-Modified-Since"), status))
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                if status != 304:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 try:
                     self.wfile.write(body)
@@ -150,6 +176,8 @@ class Forwarded:
     method: str
     path: str
     access_key: str | None
+    if_none_match: str | None = None
+    status: int = 0
 
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -172,12 +200,13 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = self.rfile.read(length) if length else None
                 found = _CREDENTIAL.search(self.headers.get("Authorization", ""))
-                proxy.forwarded.append(Forwarded(self.command, self.path, found.group(1) if found else None))
                 conn = http.client.HTTPConnection(target_parts.hostname, target_parts.port, timeout=30)
                 try:
                     conn.request(self.command, self.path, body=payload, headers=dict(self.headers.items()))
                     resp = conn.getresponse()
                     data = resp.read()
+                    proxy.forwarded.append(Forwarded(self.command, self.path, found.group(1) if found else None,
+                                                     self.headers.get("If-None-Match"), resp.status))
                     self.send_response(resp.status)
                     for name, value in resp.getheaders():
                         if name.lower() not in ("transfer-encoding", "connection", "content-length"):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,8 @@ RECREATE = {("batch/v1", "Job")}
 
 #: A Kubernetes object as the API sends it: decoded JSON.
 Obj = dict[str, Any]
+#: Objects of a list (named here: inside Kube, `list` is the method).
+Objs = list[Obj]
 
 
 class NotFound(Exception):
@@ -157,6 +160,51 @@ class Kube:
         query = [("labelSelector", label_selector)] if label_selector else []
         data = self._call("GET", _path(api_version, kind, namespace), query=query)
         return list(data.get("items") or [])
+
+    def list_at(self, api_version: str, kind: str, namespace: str | None = None) -> tuple[Objs, str]:
+        """Return the objects of a kind (in one namespace or all) and the list's resourceVersion, where a watch
+        of what changes afterwards starts."""
+        data = self._call("GET", _path(api_version, kind, namespace))
+        return list(data.get("items") or []), str((data.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch(self, api_version: str, kind: str, namespace: str | None = None, *, resource_version: str,
+              timeout_seconds: int = 300, opened: Callable[[Any], None] | None = None) -> Iterator[tuple[str, Obj]]:
+        """Yield (type, object) for each change of a kind after `resource_version`, until the server ends the
+        watch (after `timeout_seconds`). `opened` receives the open response, so another thread can end the
+        watch early (`response.shutdown()`). An ERROR event raises ApiException with its code (410: the
+        version is too old; list again)."""
+        query = [("watch", "true"), ("resourceVersion", resource_version), ("timeoutSeconds", str(timeout_seconds)),
+                 ("allowWatchBookmarks", "true")]
+        method, url, headers, body, post = self.api.param_serialize(
+            "GET", _path(api_version, kind, namespace), query_params=query,
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        resp = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                 _request_timeout=(10, timeout_seconds + 30))
+        if resp.status != 200:
+            raise ApiException(status=resp.status, reason=resp.reason, body=resp.read().decode("utf-8", "replace"))
+        stream = resp.response
+        if opened is not None:
+            opened(stream)
+        buffer, finished = b"", False
+        try:
+            for chunk in stream.stream(amt=None, decode_content=False):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise ApiException(status=status.get("code") or 500, reason=status.get("reason"),
+                                           body=status.get("message"))
+                    yield event["type"], event.get("object") or {}
+            finished = True
+        finally:
+            if finished:
+                stream.release_conn()  # read to its end: the connection can serve the next request
+            else:
+                stream.close()  # ended early (an error, or shut down by another thread): drop the connection
 
     def create(self, obj: Obj) -> Obj:
         """Create `obj`; raise NotFound when its namespace does not exist."""

@@ -23,6 +23,14 @@ RECONCILE_ERRORS = Counter("sandlot_reconcile_errors_total", "Failed reconcile a
 EXPIRATIONS = Counter("sandlot_expirations_total", "Sandboxes whose ttl ran out, by what happened to the CR.",
                       ["action"])
 API_WRITES = Counter("sandlot_api_write_calls_total", "Kubernetes API write calls made by the reconcilers.")
+SPEC_CHANGES = Counter(
+    "sandlot_spec_changes_total",
+    "New versions of downstreams' specs found at their sources, by what the operator did with them (served, held "
+    "until accepted, invalid) and whether they break the version the stub served.", ["outcome", "breaking"])
+SPEC_POLLS = Counter(
+    "sandlot_spec_polls_total",
+    "Polls of url and s3 spec sources, by result: not_modified (a 304: nothing sent), unchanged, changed, failed.",
+    ["result"])
 
 TENANT_SANDBOXES = Gauge("sandlot_tenant_sandboxes",
                          "Sandboxes of a tenant by admission state: active (holding a seat), queued, sleeping.",

@@ -48,6 +48,11 @@ class OperatorSettings(BaseSettings):
         description="Kubeconfig path(s) outside a cluster (the standard KUBECONFIG variable).",
     )
     fetch_timeout_seconds: float = Field(default=20.0, gt=0, description="Timeout for URL and S3 spec sources.")
+    spec_poll_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How often url and s3 spec sources are polled for a new version (with their ETag and "
+                    "Last-Modified, so an unchanged document costs a 304); ConfigMap sources are watched.",
+    )
     sources_allowed_cidrs: CommaList = Field(
         default_factory=list,
         description="Non-public address ranges url sources may be read from (e.g. an internal spec server's "

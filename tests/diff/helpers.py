@@ -14,6 +14,20 @@ from sandlot.diff.openapi import diff_openapi
 
 TODAY = dt.date(2026, 1, 1)
 OK = {"200": {"description": "ok"}}
+#: A small spec as YAML text, for the comparisons of texts (what the operator holds): GET /pets and GET /pets/{id}.
+PETS_TEXT = """openapi: 3.0.3
+info: {title: Pets, version: '1'}
+paths:
+  /pets:
+    get:
+      responses:
+        '200': {description: ok}
+  /pets/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses:
+        '200': {description: ok}
+"""
 
 
 def operation(**fields: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ allowed), and what a test leaves behind is removed afterwards.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -83,6 +84,25 @@ def operator(cluster) -> Iterator[OperatorRunner]:
         yield runner
     finally:
         runner.stop()
+
+
+@contextmanager
+def operators(monkeypatch: pytest.MonkeyPatch, base: dict[str, str]) -> Iterator[Callable[..., OperatorRunner]]:
+    """Yield start(**settings): starts an in-process operator with `base` and these env settings; stops every
+    one started on exit."""
+    runners: list[OperatorRunner] = []
+
+    def start(**env: str) -> OperatorRunner:
+        for name, value in {**base, **env}.items():
+            monkeypatch.setenv(name, value)
+        runners.append(OperatorRunner().start())
+        return runners[-1]
+
+    try:
+        yield start
+    finally:
+        for runner in runners:
+            runner.stop()
 
 
 def sandbox_spec(**overrides) -> dict:

@@ -11,6 +11,8 @@ plane (test_attacks.py).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,18 +40,47 @@ def request(url: str, token: str | None, method: str = "GET", body: dict | None 
         return err.code, json.loads(err.read() or b"{}")
 
 
+def project(folder: Path, files: dict[str, str]) -> None:
+    """Write a ConfigMap volume's files into `folder` as the kubelet does, first or again (its AtomicWriter).
+
+    The files live in a timestamped folder `..<time>`; `..data` links to it and each file name links
+    to `..data/<name>`. An update writes a new timestamped folder, renames a fresh `..data_tmp` link
+    over `..data` (one atomic step: a reader sees the old set or the new one) and removes the old
+    folder. This is how a changed ConfigMap reaches a running pod, which is never restarted for it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "..data"
+    old = os.readlink(data) if data.is_symlink() else None
+    stamp = f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
+    (folder / stamp).mkdir()
+    for name, text in files.items():
+        (folder / stamp / name).write_text(text)
+    (folder / "..data_tmp").symlink_to(stamp)
+    os.rename(folder / "..data_tmp", data)
+    for name in files:
+        if not (folder / name).is_symlink():
+            (folder / name).symlink_to(Path("..data") / name)
+    if old is not None:
+        shutil.rmtree(folder / old)
+
+
 @contextmanager
 def stub_process(deployment: dict[str, Any], secrets: dict[str, dict[str, str]],
-                 files: dict[str, dict[str, str]], workdir: Path) -> Iterator[str]:
+                 files: dict[str, dict[str, str]], workdir: Path, projected: frozenset[str] = frozenset()
+                 ) -> Iterator[str]:
     """Start the Deployment's first container locally; yield its base URL (http://127.0.0.1:PORT).
 
     `secrets` maps a Secret name to its values (for `secretKeyRef`s); `files` maps a volume
-    mount path (`/spec`) to the files it holds ({name: text}).
+    mount path (`/spec`) to the files it holds ({name: text}); the mount paths in `projected` are
+    laid out as the kubelet projects a ConfigMap (`project`), so a test can update them as it does.
     """
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     mounts = {m["mountPath"]: workdir / m["name"] for m in container.get("volumeMounts") or []}
     for path, folder in mounts.items():
         folder.mkdir(parents=True, exist_ok=True)
+        if path in projected:
+            project(folder, files.get(path) or {})
+            continue
         for name, text in (files.get(path) or {}).items():
             (folder / name).write_text(text)
     args = list(container["args"])

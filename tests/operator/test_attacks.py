@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 
 from sandlot.reconcile.naming import sandbox_namespace
 from tests.netservers import LoopbackServer, RecordingProxy, body, moto_server, redirect
-from tests.operator.conftest import PETSTORE, sandbox_spec
+from tests.operator.conftest import operators, PETSTORE, sandbox_spec
 from tests.operator.harness import Cluster, OperatorRunner, wait_for
 from tests.operator.stub_process import request, stub_process
 
@@ -51,19 +51,8 @@ _tenants = itertools.count(1)
 @pytest.fixture
 def start_operator(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., OperatorRunner]]:
     """Return start(**settings): an in-process operator with the operator's AWS identity and these env settings."""
-    runners: list[OperatorRunner] = []
-
-    def start(**env: str) -> OperatorRunner:
-        for name, value in {**OPERATOR_AWS, **env}.items():
-            monkeypatch.setenv(name, value)
-        runners.append(OperatorRunner().start())
-        return runners[-1]
-
-    try:
+    with operators(monkeypatch, OPERATOR_AWS) as start:
         yield start
-    finally:
-        for runner in runners:
-            runner.stop()
 
 
 @pytest.fixture

@@ -226,3 +226,41 @@ def test_a_sleeping_sandbox_still_ends_at_max_lifetime(cluster, stubs, sleepy_op
              what="deleted at maxLifetime although asleep")
     assert "Expired" in cluster.event_reasons(cluster.ns)
     wait_for(lambda: tenant_status(cluster, "brief").get("sleeping") == 0, what="the tenant counts no sleeper")
+
+
+@REAL_ONLY
+def test_a_sleeping_sandbox_follows_its_spec_and_wakes_on_the_new_version_with_its_state(cluster, stubs,
+                                                                                         sleepy_operator):
+    cluster.configmap(cluster.ns, "pets-crud", {"openapi.yaml": PETS})
+    make_tenant(cluster, "dozy", idleAfter="3s")
+    cluster.apply_sandbox(cluster.ns, "dozer", crud_spec(tenant="dozy"))
+    ns = sandbox_namespace(cluster.ns, "dozer")
+    wait_for(lambda: phase(cluster, "dozer") == "Ready", what="dozer Ready")
+    local = stubs.start(ns, "pets")
+    auth = {"authorization": f"Bearer {api_key(cluster, 'dozer')}"}
+    pet = httpx.post(local + "/pets", headers=auth, json={"name": "Rex"})
+    assert pet.status_code == 201
+    assert httpx.get(local + "/owners", headers=auth).status_code == 404
+    _asleep(cluster, stubs, "dozer")
+
+    # A compatible new version while it sleeps: followed (the stub's ConfigMap), nothing woken.
+    newer = PETS.replace("components:\n", "  /owners:\n    get:\n      operationId: listOwners\n      responses:\n"
+                                          "        '200':\n          description: ok\n          content:\n"
+                                          "            application/json:\n              schema: {type: array, "
+                                          "items: {type: object, properties: {id: {type: string}}}}\n"
+                                          "components:\n", 1)
+    cluster.kube.patch("v1", "ConfigMap", "pets-crud", {"data": {"openapi.yaml": newer}}, namespace=cluster.ns)
+    wait_for(lambda: (cluster.kube.get("v1", "ConfigMap", "openapi-pets", ns) or {}).get("data", {})
+             .get("openapi.yaml") == newer, what="the new version written for the sleeping stub",
+             details=lambda: status(cluster, "dozer"))
+    wait_for(lambda: status(cluster, "dozer")["specs"]["pets"]["state"] == "Synced"
+             and status(cluster, "dozer")["specs"]["pets"]["sourceDigest"]
+             == status(cluster, "dozer")["specs"]["pets"]["digest"], what="status.specs synced")
+    assert phase(cluster, "dozer") == "Sleeping" and replicas(cluster, ns) == {"app": 0, "stub-pets": 0}
+
+    _kubectl(cluster, "annotate", "sbx", "dozer", "-n", cluster.ns, "sandlot.dev/wake=now")
+    _awake_again(cluster, stubs, "dozer")
+    url = stubs.url(ns, "pets")
+    assert httpx.get(url + "/owners", headers=auth).status_code == 200  # the new version
+    again = httpx.get(f"{url}/pets/{pet.json()['id']}", headers=auth)
+    assert again.status_code == 200 and again.json() == pet.json()  # and the state it handed over

@@ -15,7 +15,8 @@ import yaml
 
 from sandlot.api.v1alpha1 import SandboxEnvironment
 from sandlot.reconcile.desired import Credentials, Document, Inputs, StubSettings, desired_objects, endpoints
-from tests.operator.stub_process import request, stub_process
+from tests.operator.harness import wait_for
+from tests.operator.stub_process import project, request, stub_process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "payments"
 
@@ -61,3 +62,35 @@ def test_rendered_stub_serves_the_spec_and_accepts_the_generated_key(tmp_path):
         assert inspector.endswith(":4010/__sandlot/ui")
         with urllib.request.urlopen(f"{base}/__sandlot/ui", timeout=5) as page:
             assert page.status == 200 and b"Sandlot inspector" in page.read()
+
+
+def test_the_stub_follows_its_configmap_as_the_kubelet_projects_it_and_keeps_its_data(tmp_path):
+    """The operator moves a stub to a new spec by rewriting its ConfigMap only (no restart): the kubelet
+    swaps the projected files in the running pod, and the stub must reload them and keep its state."""
+    manifests = list(yaml.safe_load_all((EXAMPLE / "sandbox.yaml").read_text()))
+    sbx = SandboxEnvironment.model_validate(next(d for d in manifests if d and d.get("kind") == "SandboxEnvironment"))
+    spec_text = _configmap_data("payments-openapi.yaml")["openapi.yaml"]
+    key = "sk_sbx_" + "ef" * 32
+    objs = desired_objects(sbx, Inputs(
+        cr_namespace="team", cr_name="checkout", stub=StubSettings("img"),
+        specs={"payments": Document("openapi.yaml", spec_text)}, credentials=Credentials(key, "admin-secret")))
+    stub = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "stub-payments")
+    secret = next(o for o in objs if o["kind"] == "Secret")
+    assert "--no-watch" not in stub["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not (stub["spec"]["template"]["metadata"].get("annotations") or {})  # nothing restarts it on a new spec
+    newer = spec_text.replace("paths:\n", "paths:\n  /ping:\n    get:\n      operationId: ping\n      responses:\n"
+                                         "        '200': {description: pong}\n", 1)
+    assert newer != spec_text
+    with stub_process(stub, {secret["metadata"]["name"]: secret["stringData"]}, {"/spec": {"openapi.yaml": spec_text}},
+                      tmp_path, projected=frozenset({"/spec"})) as base:
+        status, customer = request(f"{base}/v1/customers", key, "POST", {"email": "ada@example.com"})
+        assert status == 201
+        assert request(f"{base}/v1/ping", key)[0] == 404
+        project(tmp_path / "spec", {"openapi.yaml": newer})
+        wait_for(lambda: request(f"{base}/v1/ping", key)[0] == 200, what="the projected spec served")
+        assert request(f"{base}/v1/customers/{customer['id']}", key) == (200, customer)
+        assert request(f"{base}/__sandlot/health", "admin-secret")[1]["reloads"] == 1
+        project(tmp_path / "spec", {"openapi.yaml": spec_text})  # and again: the watch follows the new folder
+        wait_for(lambda: request(f"{base}/v1/ping", key)[0] == 404, what="the second projection served")
+        assert request(f"{base}/v1/customers/{customer['id']}", key) == (200, customer)
+

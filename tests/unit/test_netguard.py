@@ -15,6 +15,7 @@ import pytest
 
 from sandlot.util.netguard import (
     AddressPolicy,
+    Fetched,
     FetchPolicy,
     NamedNetwork,
     Refused,
@@ -22,6 +23,7 @@ from sandlot.util.netguard import (
     Unreachable,
     check_url,
     fetch,
+    fetch_if_changed,
     non_public,
     under_prefix,
     url_problem,
@@ -232,3 +234,48 @@ def test_proxy_variables_are_ignored(monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     with LoopbackServer("127.0.0.2", {"/s": body("ok")}) as specs:
         assert fetch(specs.url("/s"), FetchPolicy(addresses=OPEN)) == b"ok"
+
+
+# ----- following a document: conditional GETs -------------------------------------------------------
+
+
+def test_validators_are_sent_and_a_304_reads_no_body():
+    v1 = (200, {"ETag": '"v1"', "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"}, b"openapi: 3.0.3\n")
+    with LoopbackServer("127.0.0.2", {"/openapi.yaml": v1}) as specs:
+        policy = FetchPolicy(addresses=OPEN)
+        first = fetch_if_changed(specs.url("/openapi.yaml"), policy)
+        assert first == Fetched(b"openapi: 3.0.3\n", '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT")
+        again = fetch_if_changed(specs.url("/openapi.yaml"), policy, etag=first.etag,
+                                 last_modified=first.last_modified)
+        assert again == Fetched(None, '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT")
+        specs.routes["/openapi.yaml"] = (200, {"ETag": '"v2"'}, b"openapi: 3.1.0\n")
+        changed = fetch_if_changed(specs.url("/openapi.yaml"), policy, etag=first.etag,
+                                   last_modified=first.last_modified)
+        assert changed == Fetched(b"openapi: 3.1.0\n", '"v2"', None)
+    assert [(h.if_none_match, h.if_modified_since, h.status) for h in specs.hits] == [
+        (None, None, 200),
+        ('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT", 304),
+        ('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT", 200),
+    ]
+
+
+def test_if_modified_since_alone_is_honoured_by_a_server_without_etags():
+    dated = (200, {"Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"}, b"x: 1\n")
+    with LoopbackServer("127.0.0.2", {"/s": dated}) as specs:
+        found = fetch_if_changed(specs.url("/s"), FetchPolicy(addresses=OPEN),
+                                 last_modified="Tue, 01 Dec 2026 10:00:00 GMT")
+    assert found == Fetched(None, None, "Tue, 01 Dec 2026 10:00:00 GMT")
+    assert [(h.if_none_match, h.status) for h in specs.hits] == [(None, 304)]
+
+
+def test_a_conditional_fetch_keeps_every_guard():
+    with LoopbackServer("127.0.0.1", {"/latest/meta-data": body(METADATA)}) as metadata:
+        with pytest.raises(Refused, match="127.0.0.1 is a loopback address"):
+            fetch_if_changed(metadata.url("/latest/meta-data"), FetchPolicy(), etag='"x"')
+        assert metadata.hits == []
+
+
+def test_a_304_without_validators_is_no_answer():
+    with LoopbackServer("127.0.0.2", {"/s": (304, {}, b"")}) as specs:
+        with pytest.raises(Unreachable, match="answered 304"):
+            fetch(specs.url("/s"), FetchPolicy(addresses=OPEN))

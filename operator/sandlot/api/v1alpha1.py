@@ -177,6 +177,10 @@ class GraphQLSource(OpenAPISource):
     exactly one of the three."""
 
 
+#: How a downstream's stub follows a new version of its spec (docs/drift.md).
+SyncPolicy = Literal["Auto", "Manual", "BlockBreaking"]
+
+
 class Downstream(KubeModel):
     """A service the app calls, replaced by a Sandlot stub serving its OpenAPI document or GraphQL schema."""
 
@@ -196,6 +200,11 @@ class Downstream(KubeModel):
     lenient: bool = Field(default=False, description=(
         "Accept what server frameworks coerce (\"3\" for an integer, \"true\" for a boolean, one value for an "
         "array), as a lenient production server does; each coercion is named in a Sandlot-Warning header."))
+    syncPolicy: SyncPolicy = Field(default="Auto", alias="syncPolicy", description=(
+        "How the stub follows a new version of the spec at its source (a ConfigMap is watched, a url or s3 "
+        "object polled): Auto serves every new version; BlockBreaking serves it unless it breaks the served "
+        "one, which waits until accepted with the annotation sandlot.dev/accept-spec-<name>=<digest>; Manual "
+        "serves no new version until accepted so. The stub keeps its stateful data either way."))
 
     @model_validator(mode="after")
     def _one_description(self) -> Downstream:
@@ -337,6 +346,36 @@ class Condition(KubeModel):
 Phase = Literal["Pending", "Queued", "Provisioning", "Ready", "Sleeping", "Failed", "Terminating", "Expired"]
 
 
+class SpecBreak(KubeModel):
+    """A version of a downstream's spec that breaks the one before it, not accepted yet."""
+
+    digest: str = Field(description="The breaking version (served under syncPolicy Auto, else held).")
+    previous: str = Field(description="The version it breaks.")
+    errors: int = Field(description="How many of its changes break clients (level error).")
+    summary: str = Field(description="The changes, by `sandlot diff`'s engine: breaking ones first.")
+    held: bool = Field(default=False, description="True when it is not served (BlockBreaking or Manual).")
+
+
+class SpecSync(KubeModel):
+    """How a downstream's stub follows its spec (status.specs[<downstream name>])."""
+
+    source: str = Field(description="Where the spec is read: the ConfigMap and key, the URL or the S3 object.")
+    digest: str = Field(description="The version the stub serves: the first 16 hex digits of its SHA-256.")
+    syncedAt: str = Field(alias="syncedAt", description="When the stub was given that version.")
+    sourceDigest: str = Field(alias="sourceDigest", description="The version the source held when last read.")
+    state: Literal["Synced", "Held", "Invalid", "Unreadable"] = Field(description=(
+        "Synced: the stub serves what the source holds. Held: the source's version waits for acceptance. "
+        "Invalid: the source's version cannot be served. Unreadable: the source cannot be read now. The "
+        "stub keeps serving `digest` in all but Synced."))
+    message: str = Field(default="", description="What is held, invalid or unreadable, and what to do.")
+    etag: str | None = Field(default=None, description="The url or s3 source's ETag when last read (sent back "
+                                                        "as If-None-Match).")
+    lastModified: str | None = Field(default=None, alias="lastModified",
+                                     description="The url source's Last-Modified when last read (sent back as "
+                                                 "If-Modified-Since).")
+    breaking: SpecBreak | None = Field(default=None, description="A breaking change not accepted yet.")
+
+
 class SandboxEnvironmentStatus(KubeModel):
     """What the operator reports."""
 
@@ -362,6 +401,9 @@ class SandboxEnvironmentStatus(KubeModel):
         default=None, alias="restorePending",
         description="Stateful stubs whose state, kept while asleep, is still to be put back.")
     conditions: list[Condition] | None = None
+    specs: dict[str, SpecSync] | None = Field(default=None, description=(
+        "Per downstream: the version of its spec the stub serves and how it follows the source "
+        "(conditions SpecSynced and SpecDrift sum them up)."))
 
 
 class S3Prefix(KubeModel):

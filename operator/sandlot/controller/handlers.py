@@ -26,13 +26,14 @@ from pydantic import ValidationError
 
 from sandlot import metrics
 from sandlot.api.v1alpha1 import API_VERSION, GROUP, VERSION, SandboxEnvironment, SandboxTenantSpec, parse_duration
-from sandlot.controller import sleep
+from sandlot.controller import sleep, sync
 from sandlot.controller.admission import Admission, LedgerBusy, Tenant, TenantInvalid
 from sandlot.controller.sources import (
     SourceError,
     address_policy,
     learn_cluster_networks,
     platform_sources,
+    read_latest,
     read_source,
 )
 from sandlot.controller.stubs import HttpStubClient, StubClient, StubError
@@ -54,6 +55,7 @@ from sandlot.reconcile.desired import (
 from sandlot.reconcile.idle import idle_verdict
 from sandlot.reconcile.lifetime import Expiry, expiry, format_time, parse_time
 from sandlot.reconcile.readiness import assess
+from sandlot.reconcile.sync import configmap_references
 from sandlot.reconcile.tenancy import PlatformSources, SourceGrant, check_sources, check_tenant, source_grant
 from sandlot.settings import OperatorSettings, load_settings
 from sandlot.util.keys import new_key_secret as generate_api_key
@@ -97,6 +99,8 @@ class Context:
     admission: Admission = None  # type: ignore[assignment]  # set in __post_init__
     #: How the operator reaches a sandbox's stubs (activity, state around a sleep); HTTP unless a test plugs one in.
     stubs: StubClient = None  # type: ignore[assignment]
+    #: Watches the ConfigMaps sandboxes read their specs from (controller/sync.py); None until started.
+    follower: sync.ConfigMapFollower | None = None
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _probed: dict[str, float] = field(default_factory=dict)
     #: The last SleepFailed problem per sandbox, so a lasting problem posts one Event.
@@ -530,11 +534,16 @@ def _converge(ctx: Context, sbx: Sandbox, logger: kopf.Logger) -> None:
         return read_source(ctx.kube, sbx.cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
                            timeout=ctx.settings.fetch_timeout_seconds)
 
+    def read_spec(source: Any, field_: str, etag: str | None, last_modified: str | None) -> Any:
+        return read_latest(ctx.kube, sbx.cr_namespace, source, field_, grant=grant, addresses=ctx.addresses,
+                           timeout=ctx.settings.fetch_timeout_seconds, etag=etag, last_modified=last_modified)
+
+    now = format_time(_now())
     try:
-        specs: dict[str, Document] = {
-            d.name: read(d.source, f"spec.downstreams[{i}].{d.source_field}")
-            for i, d in enumerate(model.spec.downstreams)
-        }
+        followed = sync.follow_specs(ctx.kube, cr=(sbx.cr_namespace, sbx.name), sandbox_namespace=sbx.namespace,
+                                     status=sbx.status, annotations=body["metadata"].get("annotations") or {},
+                                     model=model, read=read_spec, now=now)
+        specs: dict[str, Document] = followed.documents
         fixtures = None
         if model.spec.seed is not None and model.spec.seed.fixtures is not None:
             fixtures = read(model.spec.seed.fixtures, "spec.seed.fixtures")
@@ -596,6 +605,7 @@ def _converge(ctx: Context, sbx: Sandbox, logger: kopf.Logger) -> None:
             logger.info(f"provisioned {summary}")
         else:
             kopf.info(body, reason="Updated", message=summary)
+    sync.report(sbx, followed, now)
     sbx.write(namespace=sbx.namespace, endpoints=urls, credentialsSecret=credentials_copy_name(sbx.name),
               observed=True)
     if not asleep:
@@ -711,7 +721,7 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: kopf.Logger) -> None:
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
-        if unhandled or due:
+        if unhandled or due or sync.due(ctx, memo, body, model):
             memo.last_resync = now
             try:
                 _reconcile(ctx, body, logger)
@@ -796,6 +806,11 @@ def build_registry(settings: OperatorSettings | None = None, stubs: StubClient |
             kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
         return kopf.login_with_service_account(**kwargs) or kopf.login_via_client(**kwargs)
 
+    @kopf.index(GROUP, VERSION, PLURAL, id="spec_configmaps", registry=registry)
+    def spec_configmaps(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], str]:
+        """Index the ConfigMaps each sandbox reads its downstreams' specs from (the watch follows them)."""
+        return configmap_references(namespace or "", name, spec)
+
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         """Configure kopf and create the API client the handlers share."""
@@ -811,6 +826,13 @@ def build_registry(settings: OperatorSettings | None = None, stubs: StubClient |
                                    platform=platform_sources(operator_settings),
                                    stubs=stubs or HttpStubClient(timeout=operator_settings.stub_timeout_seconds))
         _sweep_orphans(memo.sandlot.kube, log)
+        memo.sandlot.follower = sync.ConfigMapFollower(memo.sandlot.kube).start()
+
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        """Stop watching spec ConfigMaps."""
+        if getattr(memo, "sandlot", None) is not None and memo.sandlot.follower is not None:
+            memo.sandlot.follower.stop()
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
@@ -823,9 +845,12 @@ def build_registry(settings: OperatorSettings | None = None, stubs: StubClient |
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.recheck_seconds, initial_delay=settings.recheck_seconds,
                 registry=registry)
-    def recheck(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    def recheck(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any) -> None:
         """Periodically enforce the ttl and converge what the change handlers left (see _recheck)."""
         ctx = _context(memo)
+        if ctx.follower is not None:
+            # kopf hands its live index (by the indexer's id) to resource handlers only
+            ctx.follower.use(kwargs["spec_configmaps"])
         with ctx.exclusive(f"{body['metadata']['namespace']}/{body['metadata']['name']}", wait=False) as free:
             if free:  # a busy sandbox is being reconciled right now; look again next time
                 _recheck(ctx, memo, body, logger)

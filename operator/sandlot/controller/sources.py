@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import posixpath
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -36,6 +37,15 @@ OPEN_WITH = ("the operator reads no loopback, link-local, private or cluster add
              "sources.allowedCIDRs); serve the document from a public address or ship it in a ConfigMap")
 #: Keys of an S3 credentials Secret (the names the AWS SDKs read from the environment).
 ACCESS_KEY, SECRET_KEY, SESSION_TOKEN = "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
+
+
+@dataclass(frozen=True)
+class Latest:
+    """What a source holds now: its document (None: unchanged since the validators sent) and its validators."""
+
+    document: Document | None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class SourceError(sources.SourceError):
@@ -68,11 +78,13 @@ def _from_configmap(kube: Kube, namespace: str, ref: Any, field: str) -> Documen
     return Document(_filename(ref.key, "openapi.yaml"), data[ref.key])
 
 
-def _from_url(url: str, field: str, policy: netguard.FetchPolicy, timeout: float) -> Document:
-    """Return the document served at an http(s) URL, read through the guarded fetch."""
+def _from_url(url: str, field: str, policy: netguard.FetchPolicy, timeout: float, etag: str | None = None,
+              last_modified: str | None = None) -> Latest:
+    """Return the document served at an http(s) URL, read through the guarded fetch (unless unchanged since
+    `etag`/`last_modified`)."""
     try:
-        body = netguard.fetch(url, policy, timeout=timeout, max_bytes=MAX_DOCUMENT_BYTES,
-                              user_agent="sandlot-operator")
+        found = netguard.fetch_if_changed(url, policy, etag=etag, last_modified=last_modified, timeout=timeout,
+                                          max_bytes=MAX_DOCUMENT_BYTES, user_agent="sandlot-operator")
     except netguard.Refused as exc:
         raise SourceError(SOURCE_NOT_ALLOWED, f"{field}.url: {exc.message}") from exc
     except netguard.TooLarge as exc:
@@ -81,7 +93,9 @@ def _from_url(url: str, field: str, policy: netguard.FetchPolicy, timeout: float
     except netguard.FetchError as exc:
         raise SourceError("SpecURLUnreachable", f"{field}.url: {exc.message}; or ship the document in a "
                           "ConfigMap") from exc
-    return Document(_filename(url, "openapi.yaml"), body.decode("utf-8", "replace"))
+    document = None if found.body is None else Document(_filename(url, "openapi.yaml"),
+                                                        found.body.decode("utf-8", "replace"))
+    return Latest(document, found.etag, found.last_modified)
 
 
 def s3_client(ref: Any, credentials: dict[str, str], timeout: float) -> Any:
@@ -129,17 +143,25 @@ def _s3_credentials(kube: Kube, namespace: str, plan: S3Plan, ref: Any, field: s
     return {}
 
 
+def _not_modified(exc: Exception) -> bool:
+    """Return True for botocore's answer to a GetObject whose IfNoneMatch matched (HTTP 304)."""
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code")) in ("304", "NotModified")
+
+
 def _from_s3(kube: Kube, namespace: str, ref: Any, field: str, grant: SourceGrant, timeout: float,
-             client_factory: Any) -> Document:
-    """Return an S3 object, read with the credentials the tenant's grant names."""
+             client_factory: Any, etag: str | None = None) -> Latest:
+    """Return an S3 object, read with the credentials the tenant's grant names (unless its ETag is still `etag`)."""
     plan = plan_s3(ref, field, grant, namespace)
     if isinstance(plan, Refusal):
         raise SourceError(plan.reason, plan.message)
     client = client_factory(ref, _s3_credentials(kube, namespace, plan, ref, field, grant.tenant, timeout), timeout)
     try:
-        obj = client.get_object(Bucket=ref.bucket, Key=ref.key)
+        obj = client.get_object(Bucket=ref.bucket, Key=ref.key, **({"IfNoneMatch": etag} if etag else {}))
         body = obj["Body"].read(MAX_DOCUMENT_BYTES + 1)
     except Exception as exc:  # boto3 raises many types; all mean the same to the user
+        if etag and _not_modified(exc):
+            return Latest(None, etag)
         whose = {"secret": f"Secret {plan.secret!r}", "role": f"role {plan.role_arn}",
                  "operator": "the operator's own credentials"}[plan.credentials]
         raise SourceError("S3ObjectUnreadable",
@@ -147,7 +169,7 @@ def _from_s3(kube: Kube, namespace: str, ref: Any, field: str, grant: SourceGran
                           "bucket, the key and what those credentials may read") from exc
     if len(body) > MAX_DOCUMENT_BYTES:
         raise SourceError("SpecTooLarge", f"{field}.s3: s3://{ref.bucket}/{ref.key} is larger than 1 MiB")
-    return Document(_filename(ref.key, "openapi.yaml"), body.decode("utf-8", "replace"))
+    return Latest(Document(_filename(ref.key, "openapi.yaml"), body.decode("utf-8", "replace")), obj.get("ETag"))
 
 
 def read_source(kube: Kube, namespace: str, source: Any, field: str, *, grant: SourceGrant,
@@ -157,13 +179,24 @@ def read_source(kube: Kube, namespace: str, source: Any, field: str, *, grant: S
 
     `namespace` is the SandboxEnvironment's own: the only one ConfigMaps and Secrets are read from.
     """
+    found = read_latest(kube, namespace, source, field, grant=grant, addresses=addresses, timeout=timeout,
+                        s3_client_factory=s3_client_factory)
+    assert found.document is not None  # nothing is "unchanged" without validators
+    return found.document
+
+
+def read_latest(kube: Kube, namespace: str, source: Any, field: str, *, grant: SourceGrant,
+                addresses: netguard.AddressPolicy, timeout: float = 20.0, etag: str | None = None,
+                last_modified: str | None = None, s3_client_factory: Any = s3_client) -> Latest:
+    """Return what a source holds now, as read_source does, with its validators; a url or s3 source
+    unchanged since `etag` (or, for a URL, `last_modified`) answers Latest(None, ...) and sends no body."""
     if source.configMap is not None:
-        return _from_configmap(kube, namespace, source.configMap, field)
+        return Latest(_from_configmap(kube, namespace, source.configMap, field))
     if getattr(source, "url", None) is not None:
         policy = netguard.FetchPolicy(addresses=addresses, url_prefixes=grant.url_prefixes,
                                       prefixes_remedy=grant.url_remedy())
-        return _from_url(source.url, field, policy, timeout)
-    return _from_s3(kube, namespace, source.s3, field, grant, timeout, s3_client_factory)
+        return _from_url(source.url, field, policy, timeout, etag, last_modified)
+    return _from_s3(kube, namespace, source.s3, field, grant, timeout, s3_client_factory, etag)
 
 
 # ----- the platform's policy, built at start-up ------------------------------------------------------

@@ -180,14 +180,16 @@ _HIGHLIGHT = {"error": "\x1b[1;31m", "warning": "\x1b[33m"}  # bold red, yellow 
 _PLAIN = "\x1b[0m"
 
 
-def render_summary(report: Report, *, color: bool = False, most: int = 20) -> str:
-    """Render a short summary for a log or a terminal (`sandlot up` when a spec changes): the counts,
-    then one line per change, errors first and written ERROR (bold red with `color`), at most
-    `most` lines (errors are never cut)."""
+def render_summary(report: Report, *, color: bool = False, most: int = 20, cut_errors: bool = False,
+                   command: bool = True) -> str:
+    """Render a short summary for a log or a terminal (`sandlot up` when a spec changes) or a status
+    condition (the operator): the counts, then one line per change, errors first and written ERROR
+    (bold red with `color`), at most `most` lines (errors are cut too only with `cut_errors`); the
+    line about the rest names the `sandlot diff` command that lists it all unless `command` is False."""
     if not report.changes:
         return "no change to the API (descriptions, examples or layout only)\n"
     errors = sum(change.level == "error" for change in report.changes)
-    shown = report.changes[:max(most, errors)]
+    shown = report.changes[:most if cut_errors else max(most, errors)]
     lines = [_summary(report.changes) + (" (breaking)" if errors else "")]
     for change in shown:
         label = "ERROR" if change.level == "error" else change.level
@@ -195,7 +197,8 @@ def render_summary(report: Report, *, color: bool = False, most: int = 20) -> st
         text = f"  {label:<8} {change.id}{operation}: {change.message}"
         lines.append(f"{_HIGHLIGHT[change.level]}{text}{_PLAIN}" if color and change.level in _HIGHLIGHT else text)
     if len(shown) < len(report.changes):
-        lines.append(f"  ... and {len(report.changes) - len(shown)} more: sandlot diff {report.old} {report.new}")
+        rest = f"  ... and {len(report.changes) - len(shown)} more"
+        lines.append(f"{rest}: sandlot diff {report.old} {report.new}" if command else rest)
     return "\n".join(lines) + "\n"
 
 

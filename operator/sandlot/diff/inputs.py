@@ -11,15 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandlot.openapi.loader import Spec, SpecError, load_spec
+from graphql import print_schema
+
+from sandlot.openapi.loader import ExternalRefRefused, Spec, SpecError, load_spec
 from sandlot.openapi.sourcemap import SourceMap
+from sandlot.util.introspection import IntrospectionError, looks_like_introspection, schema_from_introspection
 from sandlot.util.sources import SourceError, configmap_payload
 
 GRAPHQL_SUFFIXES = (".graphql", ".gql", ".graphqls")
 
 
 class DiffInputError(Exception):
-    """OLD or NEW cannot be compared: the message names the source and how to fix it."""
+    """OLD or NEW cannot be compared: the message names the source and how to fix it.
+
+    `self_contained` is False when the document refers to another file or URL that was not read
+    (text_input): it may be fine, it just cannot be compared from its text alone.
+    """
+
+    def __init__(self, message: str, *, self_contained: bool = True) -> None:
+        super().__init__(message)
+        self.self_contained = self_contained
 
 
 @dataclass
@@ -67,6 +78,26 @@ def load_input(source: str) -> Input:
         raise DiffInputError(f"{source}: {exc}") from None
 
 
+def text_input(name: str, text: str) -> Input:
+    """Return one side of a diff from a document's text alone (raises DiffInputError).
+
+    `name` (a file name: `openapi.yaml`, `schema.graphql`) names it in messages and says whether
+    it is GraphQL SDL. Nothing else is read: a `$ref` to another file or URL is refused, so the
+    operator can compare what a tenant's source served without fetching anything unguarded.
+    """
+    if name.lower().endswith(GRAPHQL_SUFFIXES):
+        return Input(name, sdl=text)
+    if name.lower().endswith(".json") and looks_like_introspection(text):
+        return Input(name, sdl=introspection_sdl(name, text))
+    try:
+        spec = load_spec(name, text=text.encode("utf-8"), external_refs=False)
+    except ExternalRefRefused as exc:
+        raise DiffInputError(str(exc), self_contained=False) from None
+    except SpecError as exc:
+        raise DiffInputError(str(exc)) from None
+    return Input(name, spec)  # no source map: a text has no file whose lines could be shown
+
+
 def _fetch(url: str) -> str:
     """Return the text at an http(s) URL (GraphQL schemas; OpenAPI URLs go through the loader)."""
     from sandlot.openapi.loader import _read
@@ -75,3 +106,11 @@ def _fetch(url: str) -> str:
         return _read(url).decode("utf-8")
     except SpecError as exc:
         raise DiffInputError(f"{exc}") from None
+
+
+def introspection_sdl(name: str, text: str) -> str:
+    """Return the SDL of a GraphQL introspection result, so it is compared as a schema is (raises DiffInputError)."""
+    try:
+        return print_schema(schema_from_introspection(text))
+    except IntrospectionError as exc:
+        raise DiffInputError(f"{name}: {exc}") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sandlot.diff.changes import Change, Location, exit_code, rank
 from sandlot.diff.formats import Report, render
-from sandlot.diff.inputs import DiffInputError, Input, load_input
+from sandlot.diff.inputs import DiffInputError, Input, load_input, text_input
 from sandlot.openapi.sourcemap import SourceMap
 
 
@@ -50,6 +50,16 @@ def compare(old: Input, new: Input, today: dt.date | None = None) -> list[Change
     return sorted(changes, key=lambda c: rank(c.level))  # stable: document order within a level
 
 
+def compare_texts(old_name: str, old_text: str, new_name: str, new_text: str,
+                  today: dt.date | None = None) -> list[Change]:
+    """Return every change from one document's text to another's, errors first (raises DiffInputError).
+
+    The operator's entry point: both sides are texts it holds (what a stub serves, what its source
+    holds now), read by nothing but the loader, which follows no `$ref` out of them.
+    """
+    return compare(text_input(old_name, old_text), text_input(new_name, new_text), today)
+
+
 def run_diff(old: str, new: str, *, fmt: str = "text", fail_on: str | None = None,
              today: dt.date | None = None) -> tuple[str, int]:
     """Compare two sources; return the rendered report and the exit code (raises DiffInputError)."""
@@ -57,4 +67,4 @@ def run_diff(old: str, new: str, *, fmt: str = "text", fail_on: str | None = Non
     return render(Report(old, new, changes), fmt, fail_on), exit_code(changes, fail_on)
 
 
-__all__ = ["DiffInputError", "compare", "display_path", "run_diff"]
+__all__ = ["DiffInputError", "compare", "compare_texts", "display_path", "run_diff"]

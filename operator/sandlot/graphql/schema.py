@@ -19,7 +19,6 @@ rule: graphql-core's SDL validation and its schema validation.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -34,7 +33,6 @@ from graphql import (
     GraphQLSyntaxError,
     Source,
     build_ast_schema,
-    build_client_schema,
     is_specified_scalar_type,
     parse,
     print_ast,
@@ -44,6 +42,7 @@ from graphql.language import ast
 from graphql.validation.validate import validate_sdl
 
 from sandlot.openapi.loader import SpecError
+from sandlot.util.introspection import IntrospectionError, schema_from_introspection
 from sandlot.util.sources import SourceError, configmap_payload, read_file, read_url
 
 log = logging.getLogger("sandlot.graphql")
@@ -157,21 +156,9 @@ def load_schema(sources: str | Sequence[str], *, check: bool = False) -> LoadedS
 
 def _from_introspection(name: str, text: str) -> GraphQLSchema:
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        line = getattr(exc, "lineno", None)
-        column = getattr(exc, "colno", None)
-        raise SchemaError(f"invalid JSON: {getattr(exc, 'msg', exc)}", file=name, line=line, column=column) from None
-    if isinstance(data, dict) and isinstance(data.get("data"), dict):
-        data = data["data"]
-    if not isinstance(data, dict) or not isinstance(data.get("__schema"), dict):
-        raise SchemaError('not an introspection result: expected {"data": {"__schema": ...}} or '
-                          '{"__schema": ...}', file=name)
-    try:
-        # assume_valid: serve what it says (--check runs the rules); published results break a few
-        return build_client_schema(data, assume_valid=True)  # type: ignore[arg-type] # __schema checked above
-    except (TypeError, GraphQLError, KeyError, ValueError) as exc:
-        raise SchemaError(f"the introspection result cannot be built: {exc}", file=name) from None
+        return schema_from_introspection(text)
+    except IntrospectionError as exc:
+        raise SchemaError(str(exc), file=name, line=exc.line, column=exc.column) from None
 
 
 def _located(error: GraphQLError, problem: str | None = None) -> SchemaError:
@@ -384,9 +371,10 @@ def names_of(sources: str | Sequence[str]) -> list[str]:
 def _strict_introspection(names: Sequence[str]) -> GraphQLSchema:
     """Return an introspection result's schema built without assume_valid (so its rules run)."""
     name, text, _ = _texts(names)[0]
-    data = json.loads(text)
-    data = data.get("data", data) if isinstance(data, dict) else data
-    return build_client_schema(data)
+    try:
+        return schema_from_introspection(text, assume_valid=False)
+    except IntrospectionError as exc:
+        raise SchemaError(str(exc), file=name, line=exc.line, column=exc.column) from None
 
 
 def _document_of(names: Sequence[str]) -> DocumentNode:

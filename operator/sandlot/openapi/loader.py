@@ -53,6 +53,10 @@ class SpecError(Exception):
         super().__init__(f"{where}: at {pointer or '/'}: {problem}" if pointer else f"{where}: {problem}")
 
 
+class ExternalRefRefused(SpecError):
+    """A `$ref` to another file or URL in a document loaded with `external_refs=False`: nothing was read."""
+
+
 @dataclass
 class Spec:
     """A loaded, bundled OpenAPI document and where it came from."""
@@ -146,9 +150,10 @@ def _join(base: str, relative: str) -> str:
 class _Bundler:
     """Walk a document and its referenced files, rewriting every `$ref` to a local pointer."""
 
-    def __init__(self, root: Any, root_location: str) -> None:
+    def __init__(self, root: Any, root_location: str, external_refs: bool = True) -> None:
         self.root = root
         self.root_location = root_location
+        self.external_refs = external_refs
         self.docs: dict[str, Any] = {root_location: root}
         self.local: dict[tuple[str, str], str] = {}
         self.bundled: dict[str, Any] = {}
@@ -182,6 +187,11 @@ class _Bundler:
 
     def _doc(self, location: str, referrer: str, pointer: str) -> Any:
         if location not in self.docs:
+            if not self.external_refs:
+                raise ExternalRefRefused(
+                    f"$ref to {location}: this document may refer to nothing outside itself (another file or "
+                    "a URL); bundle it into one document first (e.g. `npx @redocly/cli bundle`)",
+                    file=referrer, pointer=pointer)
             try:
                 self.docs[location] = _parse(location, _read(location))
             except SpecError as exc:
@@ -334,14 +344,16 @@ def _check_header(document: Any, location: str) -> str:
     return version
 
 
-def load_spec(source: str | os.PathLike[str], text: bytes | None = None) -> Spec:
+def load_spec(source: str | os.PathLike[str], text: bytes | None = None, *, external_refs: bool = True) -> Spec:
     """Load and bundle an OpenAPI document from a file path or http(s) URL.
 
     `text`, when given, is the document itself (a ConfigMap's key): `source` then only names it in
-    errors and anchors its relative `$ref`s.
+    errors and anchors its relative `$ref`s. `external_refs=False` reads nothing but `text`: a
+    `$ref` to another file or URL raises ExternalRefRefused (the operator compares documents a
+    tenant named, which it may fetch only through the guarded fetch).
     """
     location = str(source)
-    if not _is_url(location):
+    if not _is_url(location) and external_refs:  # (a text read alone keeps the name it was given)
         location = os.path.abspath(location)
     raw = _read(location) if text is None else text
     document = _parse(location, raw)
@@ -351,7 +363,7 @@ def load_spec(source: str | os.PathLike[str], text: bytes | None = None) -> Spec
         # Fast path for big single-file JSON specs: no key fixing or rewriting needed.
         _check_local_refs_json(raw, document, location)
         return Spec(document, location, openapi, [] if _is_url(location) else [location])
-    bundler = _Bundler(document, location)
+    bundler = _Bundler(document, location, external_refs)
     bundler.run()
     _inline_operation_refs(document)
     return Spec(document, location, openapi, bundler.files(), bundler.origins)

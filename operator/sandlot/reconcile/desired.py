@@ -26,7 +26,7 @@ class Document:
     text: str
 
     def digest(self) -> str:
-        """Return a short digest of the text (stub pods restart when it changes)."""
+        """Return a short digest of the text: the version of a spec in status.specs and the acceptance annotation."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
 
@@ -164,7 +164,7 @@ def desired_objects(sbx: SandboxEnvironment, inputs: Inputs) -> list[dict[str, A
         objects.append(render("deployment-stub.yaml.j2", name=name, downstream=d.to_wire(),
                               selector=selector, stub_image=inputs.stub.image, stub_port=inputs.stub.port,
                               replicas=1 if inputs.awake else 0,
-                              args=_stub_args(sbx, d, doc, inputs), spec_hash=doc.digest(),
+                              args=_stub_args(sbx, d, doc, inputs),
                               service_account=naming.SERVICE_ACCOUNT,
                               credentials_secret=naming.CREDENTIALS_SECRET,
                               spec_configmap=naming.spec_configmap_name(d.name),

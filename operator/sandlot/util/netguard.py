@@ -3,7 +3,8 @@
 Every URL a tenant writes into a SandboxEnvironment is read through `fetch()` and nothing else
 (today the operator's spec sources, controller/sources.py; the data plane's source reader can
 use the same function). It takes a URL and a `FetchPolicy` and returns the body as bytes, or
-raises a `FetchError` that says what went wrong and how to fix it. Standard library only: no
+raises a `FetchError` that says what went wrong and how to fix it. `fetch_if_changed()` is the
+same read with HTTP validators (ETag, Last-Modified), for following a document over time. Standard library only: no
 kopf, no Kubernetes client, no settings; the caller builds the policy.
 
 What it guarantees on every hop (the URL itself and each redirect):
@@ -286,6 +287,16 @@ def _read_body(url: str, resp: http.client.HTTPResponse, max_bytes: int, deadlin
             raise TooLarge(url, f"{url}: the body is larger than {max_bytes} bytes")
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What a conditional fetch found: the body (None: not modified since the validators sent) and the
+    validators to send next time (the response's ETag and Last-Modified, or the ones sent)."""
+
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 def fetch(url: str, policy: FetchPolicy, *, timeout: float = 20.0, max_bytes: int = 1 << 20,
           max_redirects: int = 5, resolve: Resolver = system_resolve, ssl_context: ssl.SSLContext | None = None,
           user_agent: str = "sandlot") -> bytes:
@@ -293,6 +304,23 @@ def fetch(url: str, policy: FetchPolicy, *, timeout: float = 20.0, max_bytes: in
 
     Raises Refused (nothing was sent to the refused URL), Unreachable or TooLarge.
     """
+    found = fetch_if_changed(url, policy, timeout=timeout, max_bytes=max_bytes, max_redirects=max_redirects,
+                             resolve=resolve, ssl_context=ssl_context, user_agent=user_agent)
+    assert found.body is not None  # without validators a 304 is not an answer (Unreachable)
+    return found.body
+
+
+def fetch_if_changed(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modified: str | None = None,
+                     timeout: float = 20.0, max_bytes: int = 1 << 20, max_redirects: int = 5,
+                     resolve: Resolver = system_resolve, ssl_context: ssl.SSLContext | None = None,
+                     user_agent: str = "sandlot") -> Fetched:
+    """Return what `url` serves unless it is unchanged since `etag` / `last_modified` (HTTP's
+    If-None-Match / If-Modified-Since; a 304 gives `body` None), with the same checks as `fetch`.
+
+    Following a document this way costs the server a 304 and no body while nothing changed.
+    """
+    conditions = {"If-None-Match": etag, "If-Modified-Since": last_modified}
+    conditional = {name: value for name, value in conditions.items() if value}
     deadline = time.monotonic() + timeout
     current, chain = url, [url]
     for _ in range(max_redirects + 1):
@@ -315,7 +343,7 @@ def fetch(url: str, policy: FetchPolicy, *, timeout: float = 20.0, max_bytes: in
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             try:
                 conn.request("GET", target, headers={"User-Agent": user_agent, "Accept": "*/*",
-                                                     "Accept-Encoding": "identity"})
+                                                     "Accept-Encoding": "identity", **conditional})
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 raise Unreachable(url, f"{current}: the request failed ({exc}); check the URL is reachable "
@@ -324,12 +352,16 @@ def fetch(url: str, policy: FetchPolicy, *, timeout: float = 20.0, max_bytes: in
                 current = urllib.parse.urljoin(current, resp.getheader("Location", "")).split("#", 1)[0]
                 chain.append(current)
                 continue
+            validators = (resp.getheader("ETag") or etag, resp.getheader("Last-Modified") or last_modified)
+            if resp.status == 304 and conditional:
+                return Fetched(None, *validators)
             if not 200 <= resp.status < 300:
                 raise Unreachable(url, f"{current}: the server answered {resp.status} {resp.reason}; check the URL")
             try:
-                return _read_body(url, resp, max_bytes, deadline, conn)
+                body = _read_body(url, resp, max_bytes, deadline, conn)
             except (OSError, http.client.HTTPException) as exc:
                 raise Unreachable(url, f"{current}: reading the body failed ({exc})") from None
+            return Fetched(body, resp.getheader("ETag"), resp.getheader("Last-Modified"))
         finally:
             conn.close()
     raise Unreachable(url, f"{url}: more than {max_redirects} redirects ({' -> '.join(chain)}); point at the "

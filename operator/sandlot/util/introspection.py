@@ -1,0 +1,53 @@
+"""A GraphQL introspection result (JSON) read into a schema: the one reader of that format.
+
+Used by the GraphQL engine (graphql/schema.py: serving a schema given as an introspection result)
+and by the spec diff (diff/inputs.py: comparing two versions of one, which the operator does when
+a GraphQL downstream's source changes). Built by graphql-core's `build_client_schema`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSchema, build_client_schema
+
+
+class IntrospectionError(ValueError):
+    """The text is not an introspection result graphql-core can build; `line`/`column` for bad JSON."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+def looks_like_introspection(text: str) -> bool:
+    """Tell whether a JSON text is an introspection result (it names `__schema` near its start)."""
+    return '"__schema"' in text[:4096]
+
+
+def introspection_data(text: str) -> dict[str, Any]:
+    """Return the `{"__schema": ...}` object of a result given as `{"data": {"__schema": ...}}` or bare."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise IntrospectionError(f"invalid JSON: {getattr(exc, 'msg', exc)}", getattr(exc, "lineno", None),
+                                 getattr(exc, "colno", None)) from None
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data = data["data"]
+    if not isinstance(data, dict) or not isinstance(data.get("__schema"), dict):
+        raise IntrospectionError('not an introspection result: expected {"data": {"__schema": ...}} or '
+                                 '{"__schema": ...}')
+    return data
+
+
+def schema_from_introspection(text: str, *, assume_valid: bool = True) -> GraphQLSchema:
+    """Build the schema an introspection result describes (raises IntrospectionError).
+
+    `assume_valid` serves what it says (published results break a few rules); False runs them."""
+    data = introspection_data(text)
+    try:
+        return build_client_schema(data, assume_valid=assume_valid)  # type: ignore[arg-type] # __schema checked
+    except (TypeError, GraphQLError, KeyError, ValueError) as exc:
+        raise IntrospectionError(f"the introspection result cannot be built: {exc}") from None

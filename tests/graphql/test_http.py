@@ -4,6 +4,7 @@ deterministic values by field name and type, directives, examples, scenarios and
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -179,6 +180,24 @@ def test_request_error_scenario_and_http_scenarios(stub: Stub) -> None:
     assert stub.post(query, headers={"sandlot-scenario": "field_error; colour=red"}).status_code == 400
     listed = httpx.get(stub.url + "/__sandlot/scenarios").json()["builtin"]
     assert {"field_error", "request_error", "unavailable"} <= set(listed)
+
+
+def test_latency_and_timeout_scenarios(stub: Stub) -> None:
+    query = "{ viewer { name } }"
+    started = time.monotonic()
+    slow = stub.post(query, headers={"sandlot-scenario": "slow; latency=300ms"})
+    assert time.monotonic() - started >= 0.3  # held at least the latency (a lower bound only)
+    assert slow.status_code == 200 and slow.json() == stub.post(query).json()
+    started = time.monotonic()
+    stub.post(query, headers={"sandlot-latency": "300ms"}).raise_for_status()
+    assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    with pytest.raises(httpx.RemoteProtocolError):  # held, then closed without a byte
+        stub.post(query, headers={"sandlot-scenario": "timeout; delay=300ms"})
+    assert time.monotonic() - started >= 0.3
+    with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+        stub.post(query, headers={"sandlot-scenario": "connection_reset"})
+    assert stub.data(query)["viewer"]["name"]  # the stub is fine afterwards
 
 
 def test_sticky_scenario_for_a_credential(stub: Stub) -> None:

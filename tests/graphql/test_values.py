@@ -1,0 +1,55 @@
+"""Generated GraphQL values on a small schema of its own, executed by the engine (no HTTP): the
+field name and type choose the value, `@example` on a field or a custom scalar, a `@fake` type,
+and list lengths bounded with or without a paging argument."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from graphql import parse
+
+from sandlot.graphql.engine import GraphQLEngine, GraphQLRequest
+from tests.graphql import conformance
+
+LIBRARY = '''
+scalar Colour @example(value: "#3366ff")
+type Book {
+  id: ID!
+  title: String!
+  isbn: String @example(value: "978-0-306-40615-7")
+  colour: Colour
+  stargazerCount: Int!
+  authorName: String!
+  website: String @fake(type: url)
+  publishedAt: String
+  tags: [String!]!
+}
+type Query { shelf: [Book!]! books(first: Int): [Book!]! }
+'''
+QUERY = ("{ shelf { id title isbn colour stargazerCount authorName website publishedAt tags } "
+         "many: books(first: 50) { id } two: books(first: 2) { id } }")
+
+
+def _engine(tmp_path: Path) -> GraphQLEngine:
+    schema = tmp_path / "library.graphql"
+    schema.write_text(LIBRARY)
+    return GraphQLEngine.from_source(str(schema))
+
+
+def test_values_follow_directives_and_field_names_and_lists_are_bounded(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    result = engine.execute(GraphQLRequest(QUERY)).result
+    assert "errors" not in result and not conformance.problems(engine.schema, parse(QUERY), result)
+    shelf = result["data"]["shelf"]
+    assert 1 <= len(shelf) <= 3  # a list without a paging argument: 1 to 3 items
+    assert len(result["data"]["many"]) == 10 and len(result["data"]["two"]) == 2  # `first` asks, up to 10
+    for book in shelf:
+        assert book["isbn"] == "978-0-306-40615-7"  # @example on the field
+        assert book["colour"] == "#3366ff"  # @example on the custom scalar's definition
+        assert book["website"].startswith("https://")  # @fake(type: url)
+        assert book["stargazerCount"] >= 0  # a count is never negative
+        assert re.fullmatch(r"[A-Z][a-z'-]+( [A-Z][a-z'-]+)+", book["authorName"]), book["authorName"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d.*", book["publishedAt"]), book["publishedAt"]
+        assert book["id"] and all(isinstance(tag, str) for tag in book["tags"]) and 1 <= len(book["tags"]) <= 3
+    assert engine.execute(GraphQLRequest(QUERY)).result == result  # the same query, the same answer

@@ -140,3 +140,37 @@ def test_aliases_read_the_field_they_alias(stub: Stub) -> None:
     auth = _key(stub)
     data = stub.data('{ customer(id: "cus_ada") { name: email email: name } }', headers=auth)
     assert data == {"customer": {"name": "ada@example.com", "email": "Ada Lovelace"}}
+
+
+BOOKS = '''
+interface Node { id: ID! }
+type Book implements Node { id: ID! title: String! pages: Int }
+input AddBookInput { title: String! pages: Int }
+type Query { node(id: ID!): Node book(id: ID!): Book books: [Book!]! }
+type Mutation {
+  addBook(input: AddBookInput!): Book!
+  editBook(id: ID!, title: String): Book!
+  removeBook(id: ID!): ID!
+}
+'''
+
+
+def test_add_edit_remove_are_inferred_by_naming_and_node_finds_what_was_made(tmp_path: Path) -> None:
+    schema = tmp_path / "books.graphql"
+    schema.write_text(BOOKS)
+    with serve(schema, db=tmp_path / "books.db") as stub:
+        auth = _key(stub)
+        made = stub.data('mutation { addBook(input: {title: "Dune", pages: 412}) { id title pages } }',
+                         headers=auth)["addBook"]
+        assert made["title"] == "Dune" and made["pages"] == 412
+        book = made["id"]
+        found = stub.data(f'{{ node(id: "{book}") {{ __typename ... on Book {{ title }} }} '
+                          f'book(id: "{book}") {{ pages }} books {{ id }} }}', headers=auth)
+        assert found == {"node": {"__typename": "Book", "title": "Dune"}, "book": {"pages": 412},
+                         "books": [{"id": book}]}
+        edited = stub.data(f'mutation {{ editBook(id: "{book}", title: "Dune Messiah") {{ title pages }} }}',
+                           headers=auth)
+        assert edited == {"editBook": {"title": "Dune Messiah", "pages": 412}}
+        assert stub.data(f'mutation {{ removeBook(id: "{book}") }}', headers=auth) == {"removeBook": book}
+        assert stub.data(f'{{ node(id: "{book}") {{ id }} books {{ id }} }}', headers=auth) == {
+            "node": None, "books": []}

@@ -3,14 +3,17 @@ one (reconcile/desired.py), and `sandlot up` serving one from a ConfigMap with i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from graphql import get_introspection_query, graphql_sync
 from pydantic import ValidationError
 
 from sandlot.api.v1alpha1 import Downstream, SandboxEnvironment
+from sandlot.graphql.schema import load_schema
 from sandlot.reconcile.desired import Document, Inputs, StubSettings, desired_objects
 from tests.graphql.servers import FIXTURES, SHOP
 from tests.sandbox.servers import free_port, start, stop
@@ -45,6 +48,31 @@ def test_the_operator_ships_the_schema_and_points_the_app_at_the_endpoint() -> N
     [app] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "app"]
     env_vars = {e["name"]: e.get("value") for e in app["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env_vars["SHOP_URL"].endswith(".svc.cluster.local:4010/graphql")
+
+
+def test_a_schema_from_s3_or_a_url_is_shipped_under_the_name_the_stub_knows_it_by(tmp_path: Path) -> None:
+    introspection = json.dumps({"data": graphql_sync(load_schema(str(SHOP)).schema, get_introspection_query()).data})
+    sources = {"sdl": ({"s3": {"bucket": "acme-schemas", "key": "shop/schema.sdl"}}, "schema.sdl", SHOP.read_text()),
+               "json": ({"url": "https://specs.acme.example/shop"}, "shop.json", introspection)}
+    for name, (source, filename, text) in sources.items():
+        env = SandboxEnvironment.model_validate({
+            "apiVersion": "sandlot.dev/v1alpha1", "kind": "SandboxEnvironment",
+            "metadata": {"name": "s", "namespace": "t"},
+            "spec": {"app": {"image": "ghcr.io/acme/app:1"}, "tenant": "team",
+                     "downstreams": [{"name": name, "graphql": source, "envVar": "SHOP_URL"}]}})
+        inputs = Inputs("t", "s", StubSettings("ghcr.io/sandlot-dev/sandlot:test"),
+                        specs={name: Document(filename, text)})
+        objects = desired_objects(env, inputs)
+        [config] = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"openapi-{name}"]
+        shipped = "schema.graphql" if name == "sdl" else "shop.json"
+        assert config["data"] == {shipped: text}
+        [stub] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"stub-{name}"]
+        args = stub["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[:2] == ["mock", f"/spec/{shipped}"] and "--stateful" in args  # stateful by default
+        # and the stub's engine loads what was shipped, by that name
+        local = tmp_path / shipped
+        local.write_text(text)
+        assert "Customer" in load_schema(str(local)).schema.type_map
 
 
 def test_sandlot_up_serves_a_graphql_downstream_with_its_fixtures(tmp_path: Path) -> None:

@@ -128,3 +128,17 @@ async def test_unknown_key_is_refused(stateful: Stub) -> None:
         assert closed.value.rcvd.code == 4403
     finally:
         await ws.close()
+
+
+async def test_clock_subscriptions_tick_as_real_time_passes() -> None:
+    with serve(config={"graphql": {"subscriptions": {"heartbeat": {"every": "300ms"}}}}) as stub:
+        ws = await _connect(stub)
+        try:
+            started = asyncio.get_running_loop().time()
+            await ws.send(json.dumps({"id": "h", "type": "subscribe",
+                                      "payload": {"query": "subscription { heartbeat }"}}))
+            ticks = [await _recv(ws, timeout=3) for _ in range(2)]  # nobody advances the clock
+            assert asyncio.get_running_loop().time() - started >= 0.6
+            assert all(t["id"] == "h" and isinstance(t["payload"]["data"]["heartbeat"], int) for t in ticks)
+        finally:
+            await ws.close()

@@ -86,7 +86,8 @@ def test_filters_narrow_the_journal(serve) -> None:
     assert ids(status="404,429") == [("GET /v1/nothing", 404), ("GET /v1/charges", 429)]
     assert ids(scenario="rate_limited") == [("GET /v1/charges", 429)]
     assert ids(errors="true") == [("POST /v1/charges", 400)]
-    assert ids(q="find-me") == [("POST /v1/charges", 400)]
+    assert ids(q="find-me") == [("POST /v1/charges", 400)]  # in a request body
+    assert ids(q="rate_limit_error") == [("GET /v1/charges", 429)]  # in a response body
     assert ids(limit=2) == [("GET /v1/nothing", 404), ("GET /v1/charges/ch_1", 200)]
     assert ids(since="1h") == ids() and len(ids()) == 5
     assert ids(since="2999-01-01T00:00:00Z") == []

@@ -184,7 +184,8 @@ def test_sandbox_controls_clock_sticky_scenario_webhooks_and_reset(browser, serv
         receiver.wait_for(1)
         page.click("#refresh-hooks")
         page.wait_for_selector("#deliveries li:has-text('attempt 1: 200')")
-        assert "signature t=" in page.locator("#deliveries").inner_text()
+        attempts = page.locator("#deliveries").inner_text()  # every attempt: status, latency, signature
+        assert re.search(r"attempt 1: 200 in [\d.]+ ms · signature t=\d+,v1=", attempts), attempts
         page.click("#deliveries button:has-text('Resend')")
         page.wait_for_selector("#sandbox-result:has-text('Resent charge.succeeded')")
         assert receiver.wait_for(2)[1].json()["type"] == "charge.succeeded"

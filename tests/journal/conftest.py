@@ -31,6 +31,14 @@ class Stub:
         self.server = server
         self.url = server.url
         self.app = app
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Stop serving and close the pipeline (as Ctrl-C does: the buffered journal is written)."""
+        if not self.stopped:
+            self.stopped = True
+            self.server.__exit__()
+            self.app.pipeline.close()
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         """Return a client sending `key` as a bearer token (none: no credential)."""
@@ -52,7 +60,7 @@ class Stub:
 def serve(tmp_path: Path) -> Iterator[Any]:
     """Start a stub: `serve(stateful=True)` over the payments example with its fixtures, else
     stateless; keyword arguments go to `build_app` (`spec`, `journal`, `config` ...)."""
-    started: list[tuple[UvicornThread, HttpApp]] = []
+    started: list[Stub] = []
 
     def start(spec: Path = PAYMENTS, *, stateful: bool = False, **kwargs: Any) -> Stub:
         source = spec_source(str(spec), tmp_path / f"spec{len(started)}")
@@ -65,11 +73,10 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         app = build_app(source, config=config, **kwargs)
         if stateful and kwargs.get("fixtures") is not None:
             assert app.pipeline.state is not None
-        server = UvicornThread(app).__enter__()
-        started.append((server, app))
-        return Stub(server, app)
+        stub = Stub(UvicornThread(app).__enter__(), app)
+        started.append(stub)
+        return stub
 
     yield start
-    for server, app in started:
-        server.__exit__()
-        app.pipeline.close()
+    for stub in started:
+        stub.stop()

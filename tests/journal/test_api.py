@@ -86,7 +86,8 @@ def test_filters_narrow_the_journal(serve) -> None:
     assert ids(status="404,429") == [("GET /v1/nothing", 404), ("GET /v1/charges", 429)]
     assert ids(scenario="rate_limited") == [("GET /v1/charges", 429)]
     assert ids(errors="true") == [("POST /v1/charges", 400)]
-    assert ids(q="find-me") == [("POST /v1/charges", 400)]
+    assert ids(q="find-me") == [("POST /v1/charges", 400)]  # in a request body
+    assert ids(q="rate_limit_error") == [("GET /v1/charges", 429)]  # in a response body
     assert ids(limit=2) == [("GET /v1/nothing", 404), ("GET /v1/charges/ch_1", 200)]
     assert ids(since="1h") == ids() and len(ids()) == 5
     assert ids(since="2999-01-01T00:00:00Z") == []
@@ -190,6 +191,44 @@ def test_replay_sends_the_recorded_request_again_as_its_tenant(serve) -> None:
     assert again["response"]["json"]["email"] == "twice@example.com" and again["response"]["json"]["id"] != created["id"]
     emails = [c["email"] for c in stub.client(key).get("/v1/customers", params={"limit": 10}).json()["data"]]
     assert emails.count("twice@example.com") == 2
+
+
+def test_bodies_are_capped_and_a_request_kept_in_part_is_not_replayed(serve) -> None:
+    config = SandboxConfig(admin_token=ADMIN, journal=JournalSettings(body_bytes=64))
+    stub = serve(stateful=True, config=config)
+    _, key = stub.new_key("cap")
+    sent = stub.client(key).post("/v1/customers", json={"email": "cap@example.com", "name": "n" * 200})
+    assert sent.status_code == 201
+    entry = requests_of(stub.client(key))[0]
+    for kept, whole in ((entry["request"], sent.request.content), (entry["response"], sent.content)):
+        assert len(whole) > 64
+        assert (kept["size"], kept["truncated"], kept["binary"], kept["json"]) == (len(whole), True, False, None)
+        assert kept["body"] == whole[:64].decode()
+    refused = stub.client(key).post(f"/__sandlot/requests/{entry['id']}/replay")
+    assert refused.status_code == 409 and "kept only in part" in refused.json()["detail"]
+    assert len(requests_of(stub.client(key))) == 1  # nothing was sent again
+    small = stub.client(key).post("/v1/customers", json={"email": "s@example.com"})
+    assert requests_of(stub.client(key))[0]["request"]["truncated"] is False and small.status_code == 201
+
+
+def test_a_journal_in_a_file_survives_a_restart(serve, tmp_path: Path) -> None:
+    # Stateful: the journal is in the state file (--db), beside the objects.
+    db = tmp_path / "kept-state.db"
+    stub = serve(stateful=True, db=db)
+    _, key = stub.new_key("kept")
+    stub.client(key).post("/v1/customers", json={"email": "kept@example.com"})
+    stub.stop()  # at once: what is still buffered is written on close
+    again = serve(stateful=True, db=db)
+    assert [(e["operation"], e["request"]["json"]) for e in requests_of(again.client(key))] == \
+        [("createCustomer", {"email": "kept@example.com"})]
+    # Stateless with --journal FILE: kept in that file instead of memory.
+    journal = tmp_path / "kept.journal.db"
+    stub = serve(journal=journal)
+    stub.client(KEY).get("/v1/customers")
+    stub.stop()
+    assert journal.exists()
+    again = serve(journal=journal)
+    assert [(e["path"], e["status"]) for e in requests_of(again.admin())] == [("/v1/customers", 200)]
 
 
 def test_har_export_and_example_and_fixture_snippets(serve) -> None:

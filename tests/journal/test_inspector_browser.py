@@ -2,9 +2,10 @@
 driven by Playwright for Python, against a stateful stub on 127.0.0.1.
 
 It loads the page, sees requests appear live, filters, opens a request's detail (validation
-errors highlighted), copies it as curl, replays it, exports HAR, switches a sticky scenario on and
-off, advances the virtual clock, resends a webhook delivery, resets the tenant, and checks that
-every control is labelled and reachable from the keyboard. `.ci/run` sets SANDLOT_REQUIRE_BROWSER=1
+errors highlighted), copies it as curl, replays it, saves it as an example and as a fixture,
+exports HAR, switches a sticky scenario on and off, advances the virtual clock, resends a webhook
+delivery, resets the tenant, and checks that every control is labelled and reachable from the
+keyboard. `.ci/run` sets SANDLOT_REQUIRE_BROWSER=1
 (and installs chromium), so there a missing browser fails; elsewhere these tests skip and say why.
 Screenshots go to the test's temporary folder, and into docs/images/ (shown by docs/inspector.md)
 when SANDLOT_UPDATE_SCREENSHOTS=1.
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.scenarios.servers import Receiver
 
@@ -86,7 +88,7 @@ def _rows(page: Any) -> Any:
     return page.locator("#requests tbody tr")
 
 
-def test_requests_appear_live_filter_detail_replay_and_export(browser, serve, shots, tmp_path) -> None:
+def test_requests_appear_live_filter_detail_replay_save_and_export(browser, serve, shots, tmp_path) -> None:
     stub = serve(stateful=True)
     _, key = stub.new_key("browser")
     api = stub.client(key)
@@ -132,6 +134,23 @@ def test_requests_appear_live_filter_detail_replay_and_export(browser, serve, sh
     emails = [c["email"] for c in api.get("/v1/customers", params={"limit": 20}).json()["data"]]
     assert emails.count("live@example.com") == 2
 
+    # Save as example (YAML for the spec, at the pointer shown) and as fixture (stateful), both downloaded.
+    with page.expect_download() as saved:
+        page.click("#save-example")
+    page.wait_for_selector("#action-result:has-text('Saved example')")
+    assert "goes at /paths/~1customers/post/responses/201/content/application~1json/examples/createCustomer_" in \
+        page.locator("#action-result").inner_text()
+    assert saved.value.suggested_filename.startswith("sandlot-example-")
+    example = Path(saved.value.path()).read_text()
+    assert example.startswith("paths:\n  /customers:\n    post:") and "live@example.com" in example
+    assert page.locator("#snippet").text_content() == example
+    with page.expect_download() as saved:
+        page.click("#save-fixture")
+    page.wait_for_selector("#action-result:has-text('Saved fixture')")
+    assert "fixtures for customers" in page.locator("#action-result").inner_text()
+    (made,) = yaml.safe_load(Path(saved.value.path()).read_text())["customers"]
+    assert made["id"].startswith("cus_") and made["email"] == "live@example.com"
+
     with page.expect_download() as download:
         page.click("#export-har")
     har = json.loads(Path(download.value.path()).read_text())
@@ -165,7 +184,8 @@ def test_sandbox_controls_clock_sticky_scenario_webhooks_and_reset(browser, serv
         receiver.wait_for(1)
         page.click("#refresh-hooks")
         page.wait_for_selector("#deliveries li:has-text('attempt 1: 200')")
-        assert "signature t=" in page.locator("#deliveries").inner_text()
+        attempts = page.locator("#deliveries").inner_text()  # every attempt: status, latency, signature
+        assert re.search(r"attempt 1: 200 in [\d.]+ ms · signature t=\d+,v1=", attempts), attempts
         page.click("#deliveries button:has-text('Resend')")
         page.wait_for_selector("#sandbox-result:has-text('Resent charge.succeeded')")
         assert receiver.wait_for(2)[1].json()["type"] == "charge.succeeded"

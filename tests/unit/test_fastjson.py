@@ -32,3 +32,18 @@ def test_loads_raises_json_errors_with_json_messages() -> None:
     with pytest.raises(ValueError) as expected:
         json.loads(b'{"a": }')
     assert str(caught.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("text", [
+    '{"n": 12345678901234567890123}',          # a long integer: the standard library reads it
+    '{"n": -99999999999999999999, "m": 1.5}',
+    '{"s": "٠١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}',         # another script's digits, in a string
+    '{"a": 123456789012345678, "b": "1234567890123456789"}',
+    '{"id": "cus_1", "created": 1700000000, "tags": ["x"]}',
+])
+def test_loads_gives_the_standard_librarys_values_for_str_and_bytes(text: str) -> None:
+    expected = json.loads(text)
+    for data in (text, text.encode()):
+        got = fastjson.loads(data)
+        assert got == expected
+        assert json.dumps(got) == json.dumps(expected)  # ints stay ints, floats floats

@@ -47,3 +47,11 @@ def test_loads_gives_the_standard_librarys_values_for_str_and_bytes(text: str) -
         got = fastjson.loads(data)
         assert got == expected
         assert json.dumps(got) == json.dumps(expected)  # ints stay ints, floats floats
+
+
+def test_canonical_text_sorts_keys_and_takes_what_orjson_refuses() -> None:
+    assert fastjson.canonical({"b": [1, 1.0, True], "a": {"d": None, "c": "é"}}) == \
+        '{"a":{"c":"é","d":null},"b":[1,1.0,true]}'
+    assert fastjson.canonical({"b": 1}) != fastjson.canonical({"b": True})
+    assert fastjson.canonical({"n": 2**70}) == json.dumps({"n": 2**70})
+    assert fastjson.canonical({2: "y", 1: "x"}) == json.dumps({1: "x", 2: "y"}, sort_keys=True)

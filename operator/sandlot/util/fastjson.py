@@ -48,6 +48,15 @@ def dumps_text(value: Any) -> str:
     return dumps(value).decode()
 
 
+def canonical(value: Any) -> str:
+    """Return a value as JSON text with sorted keys (what is not JSON as its `str`): equal
+    values give equal text, for the keys of caches."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:  # integers beyond 64 bits, keys that are not strings
+        return json.dumps(value, sort_keys=True, default=str)
+
+
 def loads(data: bytes | str) -> Any:
     """Return the value JSON `data` holds (raises ValueError, as `json.loads`, when it is not JSON)."""
     if not _long_digits(data):

@@ -136,6 +136,7 @@ class StateStage:
         self._by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
         self._sub_path_cache: dict[str, list[tuple[str, str]]] = {}
         self._nullable: dict[str, tuple[str, ...]] = {}
+        self._samples: dict[str, dict[str, Any]] = {}
         self._relations = self._relation_fields()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -203,6 +204,14 @@ class StateStage:
                 if isinstance(generated, dict):
                     return generated
         return {}
+
+    def _sample(self, collection: Collection) -> dict[str, Any]:
+        """Return the spec's idea of one object of a collection, which a listed object's fields
+        the response schema refuses are taken from (made once per collection; read only)."""
+        found = self._samples.get(collection.name)
+        if found is None:
+            found = self._samples[collection.name] = self._item_template(collection, "sample")
+        return found
 
     @staticmethod
     def _unwrap(collection: Collection, body: Any) -> Any:
@@ -647,7 +656,7 @@ class StateStage:
             kids = self.model.collections[child.collection]
             page = self.store.list_objects(tenant_id, kids.name, ListQuery(
                 filters={child.parent_field or "": obj.get(collection.id_field)}, limit=100))
-            sample = self._item_template(kids, "sample") if page.items else {}
+            sample = self._sample(kids) if page.items else {}
             generated = (template.get(HAL_EMBEDDED) or {}).get(rel) if isinstance(template, dict) else None
             kid_template = generated[0] if isinstance(generated, list) and generated else None
             out[rel] = [self._as_sent(req, match, kids, self._conformed(kids, self._dressed(
@@ -1096,7 +1105,7 @@ class StateStage:
                 after_id=str(after) if after is not None else None,
                 before_id=str(before) if before is not None else None,
                 contains=contains, descending=binding.newest_first))
-        sample = self._item_template(collection, "sample") if page.items else {}
+        sample = self._sample(collection) if page.items else {}
         items = [self._conformed(collection, self._dressed(req, match, tenant_id, collection, o.data, caller,
                                                            o.object_id), sample) for o in page.items]
         next_token = None

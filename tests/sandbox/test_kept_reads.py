@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandlot.state.keys import hash_key, issue_key
-from sandlot.state.sqlite_store import READ_CACHE, SQLiteStore
+from sandlot.state.sqlite_store import READ_CACHE, READ_ROWS, SQLiteStore
 from sandlot.state.store import ORIGIN_API, KeyRecord, ListQuery
 from tests.sandbox.conftest import Client
 from tests.sandbox.servers import SANDLOT
@@ -123,6 +123,17 @@ def test_kept_reads_are_bounded(pair) -> None:
     for i in range(READ_CACHE + 10):
         assert first.find_key(hash_key(f"sk_sbx_unknown_{i}")) is None
     assert len(first._kept["keys"]) <= READ_CACHE
+
+
+def test_kept_rows_are_bounded_in_all(pair) -> None:
+    first, _ = pair
+    for i in range(3, 13):
+        first.insert_object("ten_a", "customers", f"cus_{i}", {"id": f"cus_{i}", "n": i}, 1)
+    wanted = list(range(13))
+    for i in range(READ_ROWS // 8):  # every one another page of eleven rows (ten and one to tell more)
+        page = first.list_objects("ten_a", "customers", ListQuery(limit=10, filters={"n": [*wanted, 100 + i]}))
+        assert page.total == 13 and page.has_more
+    assert sum(len(rows) for rows, _ in first._kept["objects"].values()) <= READ_ROWS
 
 
 # -- through the stateful stages, with another process writing the file ----------------------------

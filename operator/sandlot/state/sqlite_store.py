@@ -81,6 +81,8 @@ _OBJECT_COLUMNS = "collection, object_id, data, origin, created_at, updated_at"
 #: Reads kept per kind (key lookups, tenant state, objects and pages) until the file changes; a
 #: full kind is emptied rather than evicted one by one.
 READ_CACHE = 4096
+#: Rows kept in all (pages of large objects weigh more than lookups): past it, all is dropped.
+READ_ROWS = 20_000
 #: The kinds of kept reads a write may change (`_tx(changes=...)`): keys, tenant state, objects.
 KEYS, STATES, OBJECTS = "keys", "states", "objects"
 EVERYTHING = (KEYS, STATES, OBJECTS)
@@ -137,6 +139,7 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in EVERYTHING}
+        self._kept_rows = 0
         self._db = self._connect()
         with self._lock:
             migrate(self._db, version, SCHEMA)
@@ -172,6 +175,15 @@ class SQLiteStore:
     def _forget(self, kinds: Sequence[str]) -> None:
         for kind in kinds:
             self._kept[kind].clear()
+        if all(not kept for kept in self._kept.values()):
+            self._kept_rows = 0
+
+    def _keep(self, kept: dict[Any, Any], key: Any, value: Any, rows: int) -> None:
+        """Keep a read of `rows` rows, within the budget of rows kept (call with the lock held)."""
+        if self._kept_rows + rows > READ_ROWS:
+            self._forget(EVERYTHING)
+        kept[key] = value
+        self._kept_rows += rows
 
     def _kept_reads(self, kind: str) -> dict[Any, Any]:
         """Return the kept reads of one kind, emptied first when another connection committed
@@ -192,7 +204,8 @@ class SQLiteStore:
             kept = self._kept_reads(kind)
             rows: list[tuple] | None = kept.get(key)
             if rows is None:
-                rows = kept[key] = self._db.execute(sql, params).fetchall()
+                rows = self._db.execute(sql, params).fetchall()
+                self._keep(kept, key, rows, len(rows))
         return rows
 
     @contextmanager
@@ -397,7 +410,8 @@ class SQLiteStore:
                 rows = self._db.execute(sql, [*params, query.limit + 1, query.offset]).fetchall()
                 total = self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {filtered_where}",
                                          filtered_params).fetchone()[0]
-                found = kept[key] = (rows, total)
+                found = (rows, total)
+                self._keep(kept, key, found, len(rows))
             rows, total = found
         items = [_row_to_object(row) for row in rows[: query.limit]]
         if flip:

@@ -40,6 +40,17 @@ def test_live_key_detection_everywhere_a_key_may_travel() -> None:
     assert list(bearer_or_basic("Basic !!!")) == []
 
 
+def test_the_live_key_verdict_of_a_header_set_is_remembered_per_headers_and_query() -> None:
+    detector = LiveKeyDetector(("sk_live_*",))
+    clean = MockRequest("GET", "/a", "", {"authorization": "Bearer sk_sbx_1", "x-trace": "1"})
+    live = MockRequest("GET", "/b", "", {"authorization": "Bearer sk_sbx_1", "x-trace": "sk_live_9"})
+    in_query = MockRequest("GET", "/a", "key=sk_live_9", {"authorization": "Bearer sk_sbx_1", "x-trace": "1"})
+    for _ in range(3):  # asked again and again, in any order, each keeps its own verdict
+        assert not detector.found_in(clean)
+        assert detector.found_in(live)
+        assert detector.found_in(in_query)
+
+
 def test_id_formats() -> None:
     assert re.fullmatch(r"cus_[A-Za-z0-9]{14}", new_id(IdFormat("prefixed", "cus_", 14), lambda: 0))
     assert new_id(IdFormat("int"), lambda: 42) == 42

@@ -9,6 +9,7 @@ worker's `GET /__sandlot/requests` sees them all); SIGINT stops them all with ex
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,14 +71,21 @@ components:
 """
 
 
-def test_two_workers_creating_in_one_collection_lose_no_update(tmp_path: Path) -> None:
+def _two_workers(tmp_path: Path, db: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start `sandlot mock --stateful --workers 2` on the counter spec; return (process, root URL)."""
     spec = tmp_path / "items.yaml"
     spec.write_text(SPEC)
-    db, port = tmp_path / "state.db", free_port()
+    port = free_port()
     root = f"http://127.0.0.1:{port}"
     proc = start(["mock", str(spec), "--stateful", "--workers", "2", "--db", str(db), "--port", str(port),
                   "--no-watch", "--admin-token", ADMIN, "--key", KEY, "--log-level", "warning"],
                  f"{root}/__sandlot/health")
+    return proc, root
+
+
+def test_two_workers_creating_in_one_collection_lose_no_update(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    proc, root = _two_workers(tmp_path, db)
     try:
         pids = set()
         for _ in range(200):  # a new connection each time: the kernel hands them to either worker
@@ -125,9 +133,38 @@ def test_two_workers_creating_in_one_collection_lose_no_update(tmp_path: Path) -
 def test_workers_need_the_stateful_mode(tmp_path: Path) -> None:
     spec = tmp_path / "items.yaml"
     spec.write_text(SPEC)
-    import subprocess
-
     done = subprocess.run([*SANDLOT, "mock", str(spec), "--workers", "2", "--port", str(free_port())],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.startswith("error: --workers needs --stateful")
+
+
+def test_a_key_revoked_through_one_worker_is_refused_by_every_worker_at_once(tmp_path: Path) -> None:
+    """Each worker keeps the key's tenant between requests (state/sqlite_store.py); a revoke
+    committed by one worker reaches the other's very next request."""
+    from sandlot.state.keys import key_from_secret
+
+    db = tmp_path / "state.db"
+    proc, root = _two_workers(tmp_path, db)
+    auth = {"authorization": f"Bearer {KEY}"}
+    try:
+        made = httpx.post(f"{root}/v1/items", json={"name": "one"}, headers=auth, timeout=10)
+        assert made.status_code == 201, made.text
+        item = f"{root}/v1/items/{made.json()['id']}"
+        pids = set()
+        for _ in range(200):  # a new connection each time: the kernel hands them to either worker
+            assert httpx.get(item, headers=auth, timeout=10).status_code == 200  # both keep the key now
+            pids.add(httpx.get(f"{root}/__sandlot/health", timeout=10).json()["pid"])
+            if len(pids) == 2:
+                break
+        for _ in range(10):
+            assert httpx.get(item, headers=auth, timeout=10).status_code == 200
+        revoked = httpx.delete(f"{root}/__sandlot/keys/{key_from_secret(KEY).key_id}",
+                               headers={"authorization": f"Bearer {ADMIN}"}, timeout=10)
+        assert revoked.status_code == 200, revoked.text
+        after = [httpx.get(item, headers=auth, timeout=10).status_code for _ in range(20)]
+    finally:
+        code, _, err = stop(proc)
+    assert code == 0, err
+    assert len(pids) == 2
+    assert after == [401] * 20

@@ -32,3 +32,26 @@ def test_loads_raises_json_errors_with_json_messages() -> None:
     with pytest.raises(ValueError) as expected:
         json.loads(b'{"a": }')
     assert str(caught.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("text", [
+    '{"n": 12345678901234567890123}',          # a long integer: the standard library reads it
+    '{"n": -99999999999999999999, "m": 1.5}',
+    '{"s": "٠١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}',         # another script's digits, in a string
+    '{"a": 123456789012345678, "b": "1234567890123456789"}',
+    '{"id": "cus_1", "created": 1700000000, "tags": ["x"]}',
+])
+def test_loads_gives_the_standard_librarys_values_for_str_and_bytes(text: str) -> None:
+    expected = json.loads(text)
+    for data in (text, text.encode()):
+        got = fastjson.loads(data)
+        assert got == expected
+        assert json.dumps(got) == json.dumps(expected)  # ints stay ints, floats floats
+
+
+def test_canonical_text_sorts_keys_and_takes_what_orjson_refuses() -> None:
+    assert fastjson.canonical({"b": [1, 1.0, True], "a": {"d": None, "c": "é"}}) == \
+        '{"a":{"c":"é","d":null},"b":[1,1.0,true]}'
+    assert fastjson.canonical({"b": 1}) != fastjson.canonical({"b": True})
+    assert fastjson.canonical({"n": 2**70}) == json.dumps({"n": 2**70})
+    assert fastjson.canonical({2: "y", 1: "x"}) == json.dumps({1: "x", 2: "y"}, sort_keys=True)

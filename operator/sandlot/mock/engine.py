@@ -318,7 +318,7 @@ class Engine:
                 if skeleton is not NOTSET and validator.is_valid(explained):
                     body = explained
         try:
-            response = plan.render(chosen, accept, self.rng(req), body=body, head=match.head)
+            response = plan.render(chosen, accept, lambda: self.rng(req), body=body, head=match.head)
         except ResponseChoiceError:
             return problem_response(refusal.status, refusal.detail, refusal.errors, refusal.headers)
         response.headers.extend(refusal.headers)
@@ -335,7 +335,7 @@ class Engine:
         plan = self.plan(match.operation).response
         try:
             chosen = plan.choose(status)
-            return plan.render(chosen, req.headers.get("accept"), self.rng(req), example=example,
+            return plan.render(chosen, req.headers.get("accept"), lambda: self.rng(req), example=example,
                                dynamic=dynamic, body=body, head=match.head)
         except ResponseChoiceError as err:
             if err.status == 406 and self.plan(match.operation).request.declares_accept:

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,10 @@ class ResponseChoiceError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class _NeedsGenerator(Exception):
+    """A header is generated, and no generator was given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class ResponsePlan:
         # (response key, Accept) -> negotiated media type; Accept values are few in practice,
         # and the cap keeps a client sending random ones from growing it without bound.
         self._negotiated: dict[tuple[str, str | None], str | None] = {}
+        # response key -> whether one of its headers is generated (so needs the request's generator)
+        self._generates_headers: dict[str, bool] = {}
 
     def documented(self, status: int) -> Chosen | None:
         """Return the response documented for `status`: exact code, then its NXX range, then default."""
@@ -121,11 +127,19 @@ class ResponsePlan:
         entry = content.get(media) if media else next(iter(content.values()))
         return (self.index.deref(entry) or {}).get("schema") if isinstance(entry, Mapping) else None
 
-    def render(self, chosen: Chosen, accept: str | None, rng: random.Random, *, example: str | None = None,
-               dynamic: bool = False, body: Any = NOTSET, head: bool = False) -> MockResponse:
-        """Render a chosen response: negotiate the media type, build the body and the headers."""
+    def render(self, chosen: Chosen, accept: str | None, rng: Callable[[], random.Random], *,
+               example: str | None = None, dynamic: bool = False, body: Any = NOTSET,
+               head: bool = False) -> MockResponse:
+        """Render a chosen response: negotiate the media type, build the body and the headers.
+
+        `rng` makes the request's seeded generator; it is called only when something is
+        generated (seeding costs more than rendering a given body, the stateful mode's case)."""
         content: Mapping[str, Any] = chosen.response.get("content") or {}
-        headers = self._headers(chosen.response, rng)
+        generates = self._generates_headers.get(chosen.key)
+        if generates is None:
+            generates = self._generates_headers[chosen.key] = self._header_values(chosen.response) is None
+        made = rng() if body is NOTSET or generates else None
+        headers = self._headers(chosen.response, made)
         if not content:
             if example is not None:
                 raise ResponseChoiceError(404, f"response {chosen.key} has no content, so no example {example!r}")
@@ -137,7 +151,8 @@ class ResponsePlan:
         entry = self.index.deref(content[media]) or {}
         schema = entry.get("schema")
         if body is NOTSET:
-            body = self._body(chosen, media, entry, schema, rng, example, dynamic)
+            assert made is not None
+            body = self._body(chosen, media, entry, schema, made, example, dynamic)
         sent_type = _concrete(media)
         payload = b"" if body is NOTSET else serialize(body, sent_type)
         if head:  # HEAD sends GET's headers, Content-Length included, and no body (RFC 9110 9.3.2)
@@ -198,7 +213,14 @@ class ResponsePlan:
                 log.warning("a documented example does not match its schema; generating instead")
         return self._example_ok[cache_key]
 
-    def _headers(self, response: Mapping[str, Any], rng: random.Random) -> list[tuple[str, str]]:
+    def _header_values(self, response: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+        """Return a response's documented headers when none of them is generated, else None."""
+        try:
+            return self._headers(response, None)
+        except _NeedsGenerator:
+            return None
+
+    def _headers(self, response: Mapping[str, Any], rng: random.Random | None) -> list[tuple[str, str]]:
         out = []
         for name, header in (response.get("headers") or {}).items():
             if name.lower() in _HOP_HEADERS:
@@ -212,6 +234,8 @@ class ResponsePlan:
                 if isinstance(first, Mapping) and "value" in first:
                     value = first["value"]
                 elif header.get("schema") is not None:
+                    if rng is None:
+                        raise _NeedsGenerator
                     value = self.generator.build(header["schema"], rng, direction="response")
                 else:
                     continue

@@ -18,6 +18,7 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from sandlot.mock.context import RequestContext
 from sandlot.mock.messages import MockRequest, MockResponse
@@ -28,6 +29,8 @@ from sandlot.state.store import KeyRecord, Store
 #: The tenant of requests that carry no credential (and of every request to an API that issues
 #: its own tokens, when no sandbox key says otherwise: one default tenant, keyless).
 PUBLIC_TENANT = "public"
+#: Header sets and queries whose live-key verdict is remembered (then forgotten all at once).
+_SEEN = 1024
 #: Where a sandbox key travels when the API's own credential occupies Authorization.
 SANDLOT_KEY_HEADER = "sandlot-key"
 
@@ -111,12 +114,20 @@ class LiveKeyDetector:
         self.patterns = tuple(patterns)
         self._regex = re.compile("|".join(fnmatch.translate(p) for p in self.patterns)) \
             if self.patterns else None
+        # (headers, query) -> the answer: a client sends the same headers request after request.
+        self._seen: dict[tuple[Any, ...], bool] = {}
 
     def found_in(self, req: MockRequest) -> bool:
         """Return True when any presented value matches a live-key pattern."""
         if self._regex is None:
             return False
-        return any(self._regex.match(value) for value in presented_values(req))
+        key = (req.query, *req.headers.items())
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= _SEEN:
+                self._seen.clear()
+            found = self._seen[key] = any(self._regex.match(value) for value in presented_values(req))
+        return found
 
 
 def offered_credentials(ctx: RequestContext) -> list[str]:

@@ -10,6 +10,7 @@ The rules are written down in docs/stateful.md ("Whole objects").
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -235,21 +236,36 @@ def with_children(server: ServerFields, properties: Mapping[str, Any], templates
     return replace(server, link_maps=tuple(maps))
 
 
+_PARAM = re.compile(r"\{([^}/]+)\}")
+#: Characters a path parameter's value keeps as they are (what `quote(..., safe="")` keeps).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple[str, ...]:
+    """Return a path template split at its parameters: literal, name, literal, ... (odd items are names)."""
+    return tuple(_PARAM.split(template))
+
+
+def _quoted(value: Any) -> str:
+    text = str(value)
+    return text if _UNQUOTED.fullmatch(text) else urllib.parse.quote(text, safe="")
+
+
 def fill_template(template: str, values: Mapping[str, Any]) -> str | None:
     """Return a path template with its parameters set (percent-encoded), or None when one
     has no value."""
-    missing = False
-
-    def put(found: re.Match[str]) -> str:
-        nonlocal missing
-        value = values.get(found.group(1))
+    parts = _template_parts(template)
+    if len(parts) == 1:
+        return template
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        value = values.get(parts[i])
         if value is None or isinstance(value, (dict, list)):
-            missing = True
-            return ""
-        return urllib.parse.quote(str(value), safe="")
-
-    path = re.sub(r"\{([^}/]+)\}", put, template)
-    return None if missing else path
+            return None
+        out.append(_quoted(value))
+        out.append(parts[i + 1])
+    return "".join(out)
 
 
 def param_values(template: str, key: Any, id_param: str, obj: Mapping[str, Any],
@@ -258,10 +274,13 @@ def param_values(template: str, key: Any, id_param: str, obj: Mapping[str, Any],
     property each other parameter names (`AccountSid` -> `account_sid`, `workspaceId` ->
     `workspace`), then the request's own path parameters."""
     values: dict[str, Any] = {id_param: key}
-    by_loose = {_loose(k): v for k, v in obj.items() if isinstance(v, (str, int))}
-    for param in re.findall(r"\{([^}/]+)\}", template):
+    by_loose: dict[str, Any] | None = None
+    parts = _template_parts(template)
+    for param in parts[1::2]:
         if param in values:
             continue
+        if by_loose is None:
+            by_loose = {_loose(k): v for k, v in obj.items() if isinstance(v, (str, int))}
         loose = _loose(param)
         for candidate in (loose, loose.removesuffix("id")):
             if candidate in by_loose:

@@ -8,6 +8,14 @@ Reset is one `BEGIN IMMEDIATE` transaction: delete the tenant's objects and stat
 seed rows back with `INSERT ... SELECT` (no Python round trip per object), so it is atomic and
 fast even for large seeds.
 
+Reads on the request path (a key's tenant, tenant state, an object, a page) are kept until the
+file changes: before a kept read is answered, `PRAGMA data_version` tells whether another
+connection (another worker process, `sandlot keys revoke`, the request journal) committed since
+the last look, and everything kept is dropped if so; this connection's own writes drop what they
+change. So a revoked key stops working at the next request in every process, at the cost of one
+small query instead of a lookup per read. Kept rows are parsed again for each caller (nobody
+shares a mutable object).
+
 The simulation keeps its webhook queue (every delivery and attempt) and rate-limit buckets here
 too (simulation/durable.py), so nothing scheduled is lost on a restart. Several processes may
 share one file (`--workers`): WAL lets readers run beside the one writer, every write is a
@@ -70,6 +78,15 @@ UNSEEDED = "sandlot.unseeded"
 
 _OBJECT_COLUMNS = "collection, object_id, data, origin, created_at, updated_at"
 
+#: Reads kept per kind (key lookups, tenant state, objects and pages) until the file changes; a
+#: full kind is emptied rather than evicted one by one.
+READ_CACHE = 4096
+#: Rows kept in all (pages of large objects weigh more than lookups): past it, all is dropped.
+READ_ROWS = 20_000
+#: The kinds of kept reads a write may change (`_tx(changes=...)`): keys, tenant state, objects.
+KEYS, STATES, OBJECTS = "keys", "states", "objects"
+EVERYTHING = (KEYS, STATES, OBJECTS)
+
 
 def _row_to_object(row: Sequence[Any]) -> StoredObject:
     collection, object_id, data, origin, created_at, updated_at = row
@@ -121,9 +138,12 @@ class SQLiteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in EVERYTHING}
+        self._kept_rows = 0
         self._db = self._connect()
         with self._lock:
             migrate(self._db, version, SCHEMA)
+            self._watch()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -140,10 +160,59 @@ class SQLiteStore:
         parent's; the parent closes its own before forking)."""
         with self._lock:
             self._db = self._connect()
+            self._watch()
+
+    # kept reads ------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Start watching this connection's view of the file, with nothing kept."""
+        self._version_cursor = self._db.cursor()
+        self._version = self._data_version()
+        self._forget(EVERYTHING)
+
+    def _data_version(self) -> int:
+        return int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+
+    def _forget(self, kinds: Sequence[str]) -> None:
+        for kind in kinds:
+            self._kept[kind].clear()
+        if all(not kept for kept in self._kept.values()):
+            self._kept_rows = 0
+
+    def _keep(self, kept: dict[Any, Any], key: Any, value: Any, rows: int) -> None:
+        """Keep a read of `rows` rows, within the budget of rows kept (call with the lock held)."""
+        if self._kept_rows + rows > READ_ROWS:
+            self._forget(EVERYTHING)
+        kept[key] = value
+        self._kept_rows += rows
+
+    def _kept_reads(self, kind: str) -> dict[Any, Any]:
+        """Return the kept reads of one kind, emptied first when another connection committed
+        since the last look (call with the lock held)."""
+        version = self._data_version()
+        if version != self._version:
+            self._version = version
+            self._forget(EVERYTHING)
+        kept = self._kept[kind]
+        if len(kept) >= READ_CACHE:
+            kept.clear()
+        return kept
+
+    def _kept_query(self, kind: str, sql: str, params: tuple[Any, ...]) -> list[tuple]:
+        """Return the rows of a read of one kind: kept ones while the file is unchanged."""
+        key = (sql, *params)
+        with self._lock:
+            kept = self._kept_reads(kind)
+            rows: list[tuple] | None = kept.get(key)
+            if rows is None:
+                rows = self._db.execute(sql, params).fetchall()
+                self._keep(kept, key, rows, len(rows))
+        return rows
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one immediate transaction, rolled back on any error."""
+    def _tx(self, changes: Sequence[str] = EVERYTHING) -> Iterator[sqlite3.Connection]:
+        """Run the block in one immediate transaction, rolled back on any error; the kept reads
+        of the kinds it `changes` are dropped (this connection's commits do not move
+        data_version)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -151,6 +220,8 @@ class SQLiteStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._forget(changes)
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -160,7 +231,7 @@ class SQLiteStore:
     # tenants and keys ----------------------------------------------------------------------
     def create_tenant(self, tenant_id: str, name: str, now: float) -> Tenant:
         """Create a tenant and load the current seed into it, in one transaction."""
-        with self._tx() as db:
+        with self._tx((STATES, OBJECTS)) as db:
             db.execute("INSERT INTO tenants VALUES (?, ?, ?)", (tenant_id, name, now))
             if db.execute("SELECT 1 FROM meta WHERE key = 'seed_set_at'").fetchone() is None:
                 db.execute("INSERT INTO tenant_state VALUES (?, ?, 'true')", (tenant_id, UNSEEDED))
@@ -178,7 +249,7 @@ class SQLiteStore:
         return [Tenant(*row) for row in rows]
 
     def add_key(self, record: KeyRecord) -> None:
-        with self._tx() as db:
+        with self._tx((KEYS,)) as db:
             db.execute(
                 "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?)",
                 (record.key_id, record.key_hash, record.tenant_id, record.hint, record.created_at,
@@ -186,8 +257,7 @@ class SQLiteStore:
             )
 
     def find_key(self, key_hash: str) -> KeyRecord | None:
-        rows = self._query("SELECT * FROM keys WHERE key_hash = ? AND revoked_at IS NULL",
-                           (key_hash,))
+        rows = self._kept_query(KEYS, "SELECT * FROM keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,))
         return KeyRecord(*rows[0]) if rows else None
 
     def list_keys(self, tenant_id: str | None = None) -> list[KeyRecord]:
@@ -199,7 +269,7 @@ class SQLiteStore:
         return [KeyRecord(*row) for row in rows]
 
     def revoke_key(self, key_id: str, now: float) -> bool:
-        with self._tx() as db:
+        with self._tx((KEYS,)) as db:
             cur = db.execute(
                 "UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                 (now, key_id))
@@ -213,7 +283,7 @@ class SQLiteStore:
             for collection, items in objects.items()
             for object_id, data in items
         ]
-        with self._tx() as db:
+        with self._tx((STATES, OBJECTS)) as db:
             db.execute("DELETE FROM seed_objects")
             db.executemany(
                 "INSERT INTO seed_objects (collection, object_id, data) VALUES (?, ?, ?)", rows)
@@ -233,7 +303,7 @@ class SQLiteStore:
 
     def reset_tenant(self, tenant_id: str, now: float) -> int:
         """Return the tenant to exactly the seed (objects and state) atomically; count objects."""
-        with self._tx() as db:
+        with self._tx((STATES, OBJECTS)) as db:
             if db.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone() \
                     is None:
                 raise KeyError(tenant_id)
@@ -264,7 +334,7 @@ class SQLiteStore:
     # objects -------------------------------------------------------------------------------
     def insert_object(self, tenant_id: str, collection: str, object_id: str, data: dict,
                       now: float, origin: str = ORIGIN_API) -> StoredObject:
-        with self._tx() as db:
+        with self._tx((OBJECTS,)) as db:
             db.execute(
                 "INSERT INTO objects (tenant_id, collection, object_id, data, origin, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -274,15 +344,14 @@ class SQLiteStore:
         return StoredObject(collection, object_id, data, origin, now, now)
 
     def get_object(self, tenant_id: str, collection: str, object_id: str) -> StoredObject | None:
-        rows = self._query(
-            f"SELECT {_OBJECT_COLUMNS} FROM objects"
-            " WHERE tenant_id = ? AND collection = ? AND object_id = ?",
-            (tenant_id, collection, object_id))
+        rows = self._kept_query(OBJECTS, f"SELECT {_OBJECT_COLUMNS} FROM objects"
+                                " WHERE tenant_id = ? AND collection = ? AND object_id = ?",
+                                (tenant_id, collection, object_id))
         return _row_to_object(rows[0]) if rows else None
 
     def replace_object(self, tenant_id: str, collection: str, object_id: str, data: dict,
                        now: float) -> StoredObject | None:
-        with self._tx() as db:
+        with self._tx((OBJECTS,)) as db:
             cur = db.execute(
                 "UPDATE objects SET data = ?, updated_at = ?"
                 " WHERE tenant_id = ? AND collection = ? AND object_id = ?",
@@ -296,7 +365,7 @@ class SQLiteStore:
         return _row_to_object(row)
 
     def delete_object(self, tenant_id: str, collection: str, object_id: str) -> bool:
-        with self._tx() as db:
+        with self._tx((OBJECTS,)) as db:
             cur = db.execute(
                 "DELETE FROM objects WHERE tenant_id = ? AND collection = ? AND object_id = ?",
                 (tenant_id, collection, object_id))
@@ -333,10 +402,17 @@ class SQLiteStore:
             flip = True
         sql = (f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE {' AND '.join(where)}"
                f" ORDER BY seq {order} LIMIT ? OFFSET ?")
+        key = ("page", sql, *params, query.limit, query.offset)
         with self._lock:
-            rows = self._db.execute(sql, [*params, query.limit + 1, query.offset]).fetchall()
-            total = self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {filtered_where}",
-                                     filtered_params).fetchone()[0]
+            kept = self._kept_reads(OBJECTS)
+            found = kept.get(key)
+            if found is None:
+                rows = self._db.execute(sql, [*params, query.limit + 1, query.offset]).fetchall()
+                total = self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {filtered_where}",
+                                         filtered_params).fetchone()[0]
+                found = (rows, total)
+                self._keep(kept, key, found, len(rows))
+            rows, total = found
         items = [_row_to_object(row) for row in rows[: query.limit]]
         if flip:
             items.reverse()
@@ -351,7 +427,7 @@ class SQLiteStore:
     def next_int_id(self, tenant_id: str, collection: str) -> int:
         """Return a new integer id for the collection: one above every id it holds or handed
         out. One transaction, so processes sharing the file never hand out the same id."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # id_counters: nothing kept reads them
             return int(db.execute(
                 "INSERT INTO id_counters VALUES (?1, ?2, 1 + (SELECT COALESCE(MAX(CAST(object_id AS INTEGER)), 0)"
                 " FROM objects WHERE tenant_id = ?1 AND collection = ?2)) ON CONFLICT (tenant_id, collection)"
@@ -369,7 +445,7 @@ class SQLiteStore:
 
     def purge_older_than(self, tenant_id: str, cutoff: float) -> int:
         """Delete the tenant's api-created objects created before `cutoff` (seeds stay)."""
-        with self._tx() as db:
+        with self._tx((OBJECTS,)) as db:
             cur = db.execute(
                 "DELETE FROM objects WHERE tenant_id = ? AND origin = ? AND created_at < ?",
                 (tenant_id, ORIGIN_API, cutoff))
@@ -377,18 +453,16 @@ class SQLiteStore:
 
     # per-tenant state ----------------------------------------------------------------------
     def get_state(self, tenant_id: str, key: str) -> Any:
-        rows = self._query("SELECT value FROM tenant_state WHERE tenant_id = ? AND key = ?",
-                           (tenant_id, key))
-        return fastjson.loads(rows[0][0]) if rows else None
+        return self.get_states(tenant_id, (key,)).get(key)
 
     def get_states(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Any]:
         """Return the tenant's values of `keys` that are set, in one query."""
-        rows = self._query(f"SELECT key, value FROM tenant_state WHERE tenant_id = ? AND key IN"
-                           f" ({', '.join('?' * len(keys))})", (tenant_id, *keys))
+        rows = self._kept_query(STATES, f"SELECT key, value FROM tenant_state WHERE tenant_id = ? AND key IN"
+                                        f" ({', '.join('?' * len(keys))})", (tenant_id, *keys))
         return {key: fastjson.loads(value) for key, value in rows}
 
     def set_state(self, tenant_id: str, key: str, value: Any) -> None:
-        with self._tx() as db:
+        with self._tx((STATES,)) as db:
             db.execute(
                 "INSERT INTO tenant_state VALUES (?, ?, ?)"
                 " ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value",
@@ -397,7 +471,7 @@ class SQLiteStore:
     # usage --------------------------------------------------------------------------------------
     def count_request(self, tenant_id: str, day: str) -> int:
         """Count one request for the tenant on `day` and return the day's total so far."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # usage: nothing kept reads it
             return db.execute(
                 "INSERT INTO usage VALUES (?, ?, 1) ON CONFLICT (tenant_id, day)"
                 " DO UPDATE SET requests = requests + 1 RETURNING requests",
@@ -407,7 +481,7 @@ class SQLiteStore:
     def put_deliveries(self, rows: Sequence[DeliveryRow]) -> list[int]:
         """Queue new deliveries in one transaction, in order; return their sequence numbers."""
         seqs = []
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             for row in rows:
                 seqs.append(db.execute(
                     "INSERT INTO webhook_deliveries (delivery_id, tenant_id, due_at, state, body, record)"
@@ -428,7 +502,7 @@ class SQLiteStore:
         """Claim the given deliveries for `owner` until `until` (wall time), skipping those
         another process claimed first or that are gone; return the claimed ones."""
         claimed = []
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             for delivery_id in delivery_ids:
                 cur = db.execute(
                     "UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? WHERE delivery_id = ?"
@@ -445,7 +519,7 @@ class SQLiteStore:
         claim; keep the tenant's newest `keep` finished deliveries. False when the delivery is
         gone (its tenant was reset) or another process holds it now."""
         finished = row.state in ("delivered", "failed")
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             cur = db.execute(
                 "UPDATE webhook_deliveries SET due_at = ?, state = ?, record = ?, claimed_by = NULL,"
                 " claimed_until = NULL, finished_at = ? WHERE delivery_id = ? AND claimed_by = ?",
@@ -468,13 +542,13 @@ class SQLiteStore:
 
     def forget_deliveries(self, tenant_id: str) -> None:
         """Drop every delivery of a tenant."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             db.execute("DELETE FROM webhook_deliveries WHERE tenant_id = ?", (tenant_id,))
 
     def release_claims(self) -> int:
         """Release every claim (at start-up, when no other process of this stub runs): the
         attempts that were on the wire when the last process stopped are made again."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             return db.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL"
                               " WHERE claimed_by IS NOT NULL").rowcount
 
@@ -483,7 +557,7 @@ class SQLiteStore:
                       ) -> tuple[float, float]:
         """Replace the bucket `key` (tokens, at) by `update(the stored one or None)`, in one
         transaction, so processes sharing the file take tokens from the same bucket."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             found = db.execute("SELECT tokens, at FROM rate_buckets WHERE key = ?", (key,)).fetchone()
             tokens, at = update(tuple(found) if found else None)  # type: ignore[arg-type]
             db.execute("INSERT INTO rate_buckets VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
@@ -492,7 +566,7 @@ class SQLiteStore:
 
     def forget_bucket(self, key: str) -> None:
         """Drop a bucket (it starts full again)."""
-        with self._tx() as db:
+        with self._tx(()) as db:  # deliveries and buckets: nothing kept reads them
             db.execute("DELETE FROM rate_buckets WHERE key = ?", (key,))
 
     # whole-store snapshots -----------------------------------------------------------------
@@ -528,6 +602,7 @@ class SQLiteStore:
             copy.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL")
             with self._lock:
                 copy.backup(self._db)
+                self._forget(EVERYTHING)
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"the snapshot is not a readable SQLite database: {exc}") from exc
         finally:

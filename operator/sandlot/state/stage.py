@@ -71,6 +71,7 @@ from sandlot.state.shape import (
     response_names,
 )
 from sandlot.state.store import ORIGIN_API, ListQuery, Page, Store, StoredObject
+from sandlot.util import fastjson
 from sandlot.util.pointers import deref
 
 log = logging.getLogger("sandlot.sandbox")
@@ -134,6 +135,8 @@ class StateStage:
         self.model: StateModel = infer_model(engine.spec.document, self.config.overrides)
         self._by_singular = {singularize(c.name).lower(): c for c in self.model.collections.values()}
         self._sub_path_cache: dict[str, list[tuple[str, str]]] = {}
+        self._nullable: dict[str, tuple[str, ...]] = {}
+        self._samples: dict[str, dict[str, Any]] = {}
         self._relations = self._relation_fields()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -201,6 +204,14 @@ class StateStage:
                 if isinstance(generated, dict):
                     return generated
         return {}
+
+    def _sample(self, collection: Collection) -> dict[str, Any]:
+        """Return the spec's idea of one object of a collection, which a listed object's fields
+        the response schema refuses are taken from (made once per collection; read only)."""
+        found = self._samples.get(collection.name)
+        if found is None:
+            found = self._samples[collection.name] = self._item_template(collection, "sample")
+        return found
 
     @staticmethod
     def _unwrap(collection: Collection, body: Any) -> Any:
@@ -289,8 +300,7 @@ class StateStage:
                 return True
             # Lists render the same values again and again; jsonschema costs ~10 us a field.
             scalar = value is None or isinstance(value, (str, int, float, bool))
-            key = (collection.name, name, type(value).__name__,
-                   value if scalar else json.dumps(value, sort_keys=True, default=str))
+            key = (collection.name, name, type(value).__name__, value if scalar else fastjson.canonical(value))
             known = self._validity.get(key)
             if known is None:
                 if len(self._validity) >= VALIDITY_CACHE:
@@ -560,16 +570,27 @@ class StateStage:
         if collection.server.item_paths:
             obj.update(object_links(collection.server, data.get(collection.id_field, object_id), data,
                                     match.path_params, self._base_path(req), self._origin(req)))
-        for name, schema in collection.properties.items():  # whole objects: unset nullable fields are null
-            if name not in obj and isinstance(schema, dict) and (schema.get("nullable") or (
-                    isinstance(schema.get("type"), list) and "null" in schema["type"])):
+        for name in self._nullable_names(collection):  # whole objects: unset nullable fields are null
+            if name not in obj:
                 obj[name] = None
         return {k: v for k, v in project(obj, collection).items() if not k.startswith("__sandlot")}
 
+    def _nullable_names(self, collection: Collection) -> tuple[str, ...]:
+        """Return the collection's nullable properties (found once per collection)."""
+        found = self._nullable.get(collection.name)
+        if found is None:
+            found = self._nullable[collection.name] = tuple(
+                name for name, schema in collection.properties.items() if isinstance(schema, dict) and (
+                    schema.get("nullable") or (isinstance(schema.get("type"), list) and "null" in schema["type"])))
+        return found
+
     def _base_path(self, req: MockRequest) -> str:
         """Return the server base path the request came in under (`/v1`), or ""."""
-        return max((b for b in self.engine.base_paths if req.path == b or req.path.startswith(b.rstrip("/") + "/")),
-                   key=len, default="").rstrip("/")
+        path, found = req.path, ""
+        for base in self.engine.base_paths:
+            if len(base) > len(found) and (path == base or path.startswith(base.rstrip("/") + "/")):
+                found = base
+        return found.rstrip("/")
 
     @staticmethod
     def _origin(req: MockRequest) -> str:
@@ -635,7 +656,7 @@ class StateStage:
             kids = self.model.collections[child.collection]
             page = self.store.list_objects(tenant_id, kids.name, ListQuery(
                 filters={child.parent_field or "": obj.get(collection.id_field)}, limit=100))
-            sample = self._item_template(kids, "sample") if page.items else {}
+            sample = self._sample(kids) if page.items else {}
             generated = (template.get(HAL_EMBEDDED) or {}).get(rel) if isinstance(template, dict) else None
             kid_template = generated[0] if isinstance(generated, list) and generated else None
             out[rel] = [self._as_sent(req, match, kids, self._conformed(kids, self._dressed(
@@ -1084,7 +1105,7 @@ class StateStage:
                 after_id=str(after) if after is not None else None,
                 before_id=str(before) if before is not None else None,
                 contains=contains, descending=binding.newest_first))
-        sample = self._item_template(collection, "sample") if page.items else {}
+        sample = self._sample(collection) if page.items else {}
         items = [self._conformed(collection, self._dressed(req, match, tenant_id, collection, o.data, caller,
                                                            o.object_id), sample) for o in page.items]
         next_token = None

@@ -288,6 +288,7 @@ def test_the_operators_credentials_and_a_mapped_role_are_used_only_as_the_platfo
     n = next(_tenants)
     admin.create_bucket(Bucket="shared-specs")
     admin.put_object(Bucket="shared-specs", Key="pets/v1.yaml", Body=PETSTORE.encode())
+    admin.put_object(Bucket="shared-specs", Key="pets/v2.yaml", Body=PETSTORE.encode())
     admin.put_object(Bucket="shared-specs", Key="private/keys.yaml", Body=b"nope")
     allowed = {"s3": [{"bucket": "shared-specs", "prefix": "pets/"}], "s3Endpoints": [proxy.url]}
     tenant(cluster, f"opted-in-{n}", {"namespaces": [cluster.ns], "allowedSources": allowed,
@@ -309,14 +310,25 @@ def test_the_operators_credentials_and_a_mapped_role_are_used_only_as_the_platfo
     cluster.kube.patch(API, "SandboxTenant", f"opted-in-{n}", {"spec": {"s3Credentials": {
         "useOperatorCredentials": False, "roleArn": role}}})
     before = len(proxy.forwarded)
+    # Its own object: the first sandbox's spec poll (pets/v1.yaml), in flight while the tenant
+    # changes, is not this sandbox's read.
     cluster.apply_sandbox(cluster.ns, "mapped-role", sandbox_spec(tenant=f"opted-in-{n}", downstreams=s3_downstream(
-        "shared-specs", "pets/v1.yaml", proxy.url)))
+        "shared-specs", "pets/v2.yaml", proxy.url)))
     wait_reason(cluster, "mapped-role", "Ready", timeout=90)
     later = proxy.forwarded[before:]
     sts = [f for f in later if f.method == "POST" and f.path == "/"]
-    reads = [f for f in later if f.path.startswith("/shared-specs/pets/")]
+    reads = [f for f in later if f.path == "/shared-specs/pets/v2.yaml"]
     assert sts and {f.access_key for f in sts} == {OPERATOR_AWS["AWS_ACCESS_KEY_ID"]}
     assert reads and all(f.access_key and f.access_key != OPERATOR_AWS["AWS_ACCESS_KEY_ID"] for f in reads)
+    # The first sandbox, opted in before, is held to the new terms too: its next read of its
+    # source (the tests' 2 s resync) is signed with the role's key, no longer the operator's.
+    mark = len(proxy.forwarded)
+
+    def next_read() -> Any:
+        return next((f for f in proxy.forwarded[mark:] if f.path == "/shared-specs/pets/v1.yaml"), None)
+
+    wait_for(next_read, what="the first sandbox's next read of its source", timeout=30)
+    assert next_read().access_key != OPERATOR_AWS["AWS_ACCESS_KEY_ID"]
 
 
 # ----- images ----------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from graphql.language import ast
 from graphql.validation.validate import validate_sdl
 
 from sandlot.openapi.loader import SpecError
-from sandlot.util.introspection import IntrospectionError, schema_from_introspection
+from sandlot.util.introspection import IntrospectionError, looks_like_introspection, schema_from_introspection
 from sandlot.util.sources import SourceError, configmap_payload, read_file, read_url
 
 log = logging.getLogger("sandlot.graphql")
@@ -95,7 +95,7 @@ def looks_like_graphql(source: str) -> bool:
     if name.endswith(".json") and path.is_file():
         with path.open("rb") as handle:
             head = handle.read(4096)
-        return b'"__schema"' in head
+        return looks_like_introspection(head.decode("utf-8", "replace"))
     return False
 
 

@@ -296,5 +296,17 @@ def ensure(kube: Kube, desired: Obj, *, probably_absent: bool = False) -> str:
         kube.patch("v1", "Namespace", meta["name"], {"metadata": {
             "labels": meta.get("labels"), "annotations": meta.get("annotations")}})
         return "updated"
-    kube.replace(obj)
+    try:
+        kube.replace(obj)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        # Another writer (a controller updating the status) came between the read and the
+        # replace. The desired object is whole, so it is replaced once more over the version
+        # stored now, after the same ownership check.
+        live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        if live is None or (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_OWNER) != owner:
+            raise
+        meta["resourceVersion"] = live["metadata"].get("resourceVersion")
+        kube.replace(obj)
     return "updated"

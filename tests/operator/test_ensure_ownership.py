@@ -33,3 +33,32 @@ def test_an_object_made_for_the_same_sandbox_is_updated(cluster):
     assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "unchanged"
     assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v2")) == "updated"
     assert cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)["data"] == {"k": "v2"}
+
+
+class _WrittenBetween:
+    """The operator's client, with another writer changing the object right after the operator
+    reads it (as the deployment controller writes a Deployment's status)."""
+
+    def __init__(self, kube, namespace: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.raced = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.kube, name)
+
+    def get(self, *args, **kwargs):
+        live = self.kube.get(*args, **kwargs)
+        if live is not None and not self.raced:
+            self.raced = True
+            self.kube.patch("v1", "ConfigMap", "openapi-pets", {"metadata": {"labels": {"touched-by": "controller"}}},
+                            namespace=self.namespace)
+        return live
+
+
+def test_a_write_between_the_read_and_the_replace_does_not_fail_the_update(cluster):
+    assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "created"
+    racing = _WrittenBetween(cluster.kube, cluster.ns)
+    assert ensure(racing, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v2")) == "updated"
+    assert racing.raced
+    assert cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)["data"] == {"k": "v2"}

@@ -105,6 +105,17 @@ def _clean_up(real: Backend) -> None:
             real.delete(f"{TENANTS}/{tenant}")
 
 
+def _wait_filled(real: Backend, ns: str) -> None:
+    """Wait until kube-controller-manager has put kube-root-ca.crt and the default ServiceAccount into
+    `ns`, as the emulator does at once: a listing taken before would differ only in timing."""
+    deadline = time.monotonic() + EVENTUALLY_SECONDS
+    while (real.get(f"{NAMESPACES}/{ns}/configmaps/kube-root-ca.crt").code != 200
+           or real.get(f"{NAMESPACES}/{ns}/serviceaccounts/default").code != 200):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"kube-controller-manager did not fill namespace {ns}")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def backends(kube_emulator: KubeEmulator, sandlot_release: Release) -> Iterator[tuple[Backend, Backend]]:
     """Yield (emulator, kube-apiserver) backends, each with the namespace `diff-N` created."""
@@ -118,6 +129,7 @@ def backends(kube_emulator: KubeEmulator, sandlot_release: Release) -> Iterator[
         for backend in (emulator, real):
             created = backend.post(NAMESPACES, {"metadata": {"name": ns}})
             assert created.code == 201, (backend.name, created)
+        _wait_filled(real, ns)
         try:
             yield emulator, real
         finally:

@@ -109,8 +109,24 @@ class Cluster:
         self.api.close()
 
     def ensure_namespace(self, name: str) -> None:
+        """Create the namespace if missing; on the real control plane, return once it is filled.
+
+        kube-controller-manager puts kube-root-ca.crt and the default ServiceAccount into every
+        new namespace on its own time; a snapshot taken before that would count them as changes.
+        """
         if self.kube.get("v1", "Namespace", name) is None:
             self.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        if self.plane is not None:
+            self.wait_namespace_filled(name)
+
+    def wait_namespace_filled(self, name: str, timeout: float = 60) -> None:
+        """Wait until kube-controller-manager has put its own objects into namespace `name`."""
+        deadline = time.monotonic() + timeout
+        while (self.kube.get("v1", "ConfigMap", "kube-root-ca.crt", name) is None
+               or self.kube.get("v1", "ServiceAccount", "default", name) is None):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"kube-controller-manager did not fill namespace {name} in {timeout:.0f} s")
+            time.sleep(0.1)
 
     def apply_sandbox(self, namespace: str, name: str, spec: dict[str, Any],
                       annotations: dict[str, str] | None = None) -> dict[str, Any]:

@@ -393,11 +393,9 @@ def test_a_namespace_or_secret_it_does_not_own_is_never_adopted_changed_or_delet
         "name": squatted, "labels": {"app.kubernetes.io/managed-by": "sandlot"},
         "annotations": {"sandlot.dev/owner": "someone-else/theirs"}}})
     cluster.configmap(squatted, "their-data", {"k": "v"})
-    # kube-controller-manager fills every new namespace (kube-root-ca.crt, the default
-    # ServiceAccount) on its own time: wait, so the snapshot below holds them on a busy machine too.
-    wait_for(lambda: cluster.kube.get("v1", "ConfigMap", "kube-root-ca.crt", squatted) is not None
-             and cluster.kube.get("v1", "ServiceAccount", "default", squatted) is not None,
-             what="the control plane's own objects in the squatted namespace")
+    # kube-controller-manager fills every new namespace on its own time: wait, so the snapshot
+    # below holds its objects on a busy machine too.
+    cluster.wait_namespace_filled(squatted)
     # A Secret of the team's own, named like the credentials copy of a sandbox "taken".
     cluster.kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "taken-credentials",
                          "namespace": cluster.ns}, "stringData": {"password": "theirs"}})

@@ -3,14 +3,20 @@
 
 Composed by http/compose.py right after the admin router (so `/__sandlot/` calls are not
 recorded) and before the simulation, so it sees the final answer, the scenario chosen, the
-tenant and the time every stage took. The request path only takes a timestamp and appends
-(context, response) to a buffer; the costly part (tenant, operation, redaction, capped bodies,
-the explanation of a 4xx) runs once per batch: when 64 requests are waiting, a quarter of a
-second after the first of them (on the server's event loop), or when someone reads the journal;
-a repeated exchange (the stateless mock's cached answers) is described once. A journal in a
-file is written with each batch; one in memory (the stateless mock's default) keeps each
-tenant's newest rows in a bounded queue and writes them into SQLite only when someone reads,
-so a mock nobody inspects pays for no SQL at all (docs/performance.md).
+tenant and the time every stage took. Describing an exchange (tenant, operation, redaction,
+capped bodies, the explanation of a 4xx) is the costly part, so the request path never does it:
+
+- A journal in a file (stateful: beside the state) buffers (context, response) and describes and
+  writes once per batch: when 64 requests are waiting, a quarter of a second after the first of
+  them (on the server's event loop), or when someone reads the journal.
+- One in memory (the stateless mock's default) keeps each tenant's newest exchanges in a bounded
+  queue as they were answered, and describes and writes them into SQLite only when someone
+  reads: a mock nobody inspects pays for neither, and an exchange pushed out of the queue is
+  never described (docs/performance.md). Only the tenant is settled at once (it picks the queue;
+  identified later, a revoked key would name none), and an exchange with a body over the cap is
+  described (capped) at once, so the queue never holds more than capped bodies' worth.
+
+Either way a repeated exchange (the stateless mock's cached answers) is described once.
 """
 
 from __future__ import annotations
@@ -60,15 +66,19 @@ class JournalStage:
         self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
         self._textual: dict[str | None, bool] = {}
         self._exchanges: dict[tuple[Any, ...], tuple[MockResponse, Row]] = {}
-        # In memory, rows wait here (each tenant's newest `size`) until someone reads.
-        self._held: dict[str, deque[Row]] | None = {} if store.path == ":memory:" else None
+        # In memory, exchanges wait here undescribed (each tenant's newest `size`) until someone reads.
+        self._held: dict[str, deque[Pending | Row]] | None = {} if store.path == ":memory:" else None
 
     def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer through the next stages and record the exchange."""
         started = time.perf_counter()
         response = call_next(ctx)
+        exchange = (ctx, response, self.clock(), time.perf_counter() - started)
+        if self._held is not None:
+            self._hold(exchange)
+            return response
         with self._lock:
-            self._pending.append((ctx, response, self.clock(), time.perf_counter() - started))
+            self._pending.append(exchange)
             full = len(self._pending) >= BATCH
         if full:
             self.flush(reading=False)
@@ -80,31 +90,60 @@ class JournalStage:
         return response
 
     def flush(self, reading: bool = True) -> int | None:
-        """Describe the buffered requests and write them (in memory: hold them, unless `reading`);
+        """Describe the waiting requests and write them (in memory: only when `reading`);
         return the id of the last entry written now (None: nothing was)."""
         with self._lock:
             return self._flush(reading)
 
     def _flush(self, reading: bool) -> int | None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pending, self._pending = self._pending, []
-        rows = self._rows(pending) if pending else []
         held = self._held
-        if held is not None:
-            size = self.store.settings.size
-            for row in rows:
-                tenant_rows = held.get(row[0])
-                if tenant_rows is None:
-                    tenant_rows = held[row[0]] = deque(maxlen=size)
-                tenant_rows.append(row)
-            if not reading or not held:
-                return None
-            # Arrival order across tenants: each row ends with (at, duration_ms).
-            rows = sorted((row for tenant_rows in held.values() for row in tenant_rows), key=lambda r: r[-2])
-            held.clear()
+        if held is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            pending, self._pending = self._pending, []
+            return self.store.append(self._rows(pending) if pending else [], self.clock())
+        if not reading or not held:
+            return None
+        # Arrival order across tenants (a row ends with (at, duration_ms); an exchange is (..., at, seconds)).
+        waiting = sorted((entry for entries in held.values() for entry in entries),
+                         key=lambda entry: entry[-2])
+        held.clear()
+        rows: list[Row] = []
+        exchanges: list[Pending] = []
+        for entry in waiting:
+            if isinstance(entry[0], RequestContext):
+                exchanges.append(entry)  # type: ignore[arg-type]
+                continue
+            rows.extend(self._rows(exchanges))
+            exchanges = []
+            rows.append(entry)  # type: ignore[arg-type]
+        rows.extend(self._rows(exchanges))
         return self.store.append(rows, self.clock())
+
+    def _hold(self, exchange: Pending) -> None:
+        """Queue an exchange undescribed under its tenant (in memory); one with a body over the cap
+        is described now."""
+        ctx, response = exchange[0], exchange[1]
+        try:
+            tenant = ctx.tenant or UNKNOWN_TENANT
+        except Exception:  # noqa: BLE001 - as in _rows: an exchange the journal cannot describe is dropped
+            log.exception("cannot journal %s %s", ctx.request.method, ctx.request.path)
+            return
+        entry: Pending | Row = exchange
+        cap = self.store.settings.body_bytes
+        if len(ctx.request.body) > cap or len(response.body) > cap:
+            described = self._rows([exchange])
+            if not described:
+                return
+            entry = described[0]
+        held = self._held
+        assert held is not None
+        with self._lock:  # the drift proxy answers on worker threads while a reader may sort
+            entries = held.get(tenant)
+            if entries is None:
+                entries = held[tenant] = deque(maxlen=self.store.settings.size)
+            entries.append(entry)
 
     def _rows(self, pending: list[Pending]) -> list[Row]:
         """Describe buffered requests as journal rows (COLUMNS order)."""

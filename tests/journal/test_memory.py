@@ -1,0 +1,75 @@
+"""The stateless mock's in-memory journal keeps exchanges as answered and describes them only when
+someone reads: nothing pushed out of a tenant's newest `size` is ever described, what is read is
+exactly the newest, in order, and an exchange with a body over the cap is described (capped) at
+once, so what waits in memory stays small."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandlot.http.compose import build_app, spec_source
+from sandlot.mock.messages import MockRequest
+from sandlot.state.config import SandboxConfig
+from sandlot.state.journal import JournalQuery, JournalSettings
+from sandlot.state.journal_stage import JournalStage
+from tests.journal.conftest import PAYMENTS
+
+KEY = "Bearer sk_sbx_not_a_real_key_but_looks_like_one"
+
+
+@pytest.fixture
+def described(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every exchange the journal describes."""
+    paths: list[str] = []
+    describe = JournalStage._describe
+
+    def counting(self: JournalStage, ctx, response):  # type: ignore[no-untyped-def]
+        paths.append(ctx.request.path)
+        return describe(self, ctx, response)
+
+    monkeypatch.setattr(JournalStage, "_describe", counting)
+    return paths
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[object]:
+    app = build_app(spec_source(str(PAYMENTS), tmp_path / "spec"), config=SandboxConfig(journal=JournalSettings(size=20, body_bytes=300)))
+    try:
+        yield app.pipeline
+    finally:
+        app.pipeline.close()
+
+
+def get(pipeline, path: str, body: bytes = b"", method: str = "GET") -> None:  # type: ignore[no-untyped-def]
+    headers = {"authorization": KEY, **({"content-type": "application/json"} if body else {})}
+    pipeline.handle(MockRequest(method, path, "", headers, body))
+
+
+def test_only_the_newest_are_described_and_only_when_read(pipeline, described: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for n in range(150):
+        get(pipeline, f"/v1/customers/cus_{n}")
+    assert described == []  # answered, held, not described
+    stage = pipeline.journal
+    stage.flush()  # what a read does first
+    assert described == [f"/v1/customers/cus_{n}" for n in range(130, 150)]
+    entries = stage.store.find(JournalQuery(limit=100))
+    assert [e["path"] for e in entries] == [f"/v1/customers/cus_{n}" for n in reversed(range(130, 150))]
+    assert entries[0]["request"]["headers"]["authorization"] == "Bearer [redacted]"
+    assert entries[0]["operation"] == "getCustomer"
+    stage.flush()
+    assert len(described) == 20  # described once
+
+
+def test_an_exchange_with_a_body_over_the_cap_is_described_at_once(pipeline, described: list[str]) -> None:  # type: ignore[no-untyped-def]
+    big = b'{"email": "ada@example.com", "name": "' + b"x" * 150 + b'", "metadata": {"note": "' + b"y" * 200 + b'"}}'
+    get(pipeline, "/v1/customers", big, method="POST")
+    get(pipeline, "/v1/customers/cus_small")
+    assert described == ["/v1/customers"]  # the large one at once, the small one held
+    pipeline.journal.flush()
+    assert described == ["/v1/customers", "/v1/customers/cus_small"]
+    first, second = reversed(pipeline.journal.store.find(JournalQuery(limit=10)))
+    assert (first["path"], first["request"]["truncated"]) == ("/v1/customers", True)
+    assert second["path"] == "/v1/customers/cus_small"

@@ -73,3 +73,40 @@ def test_an_exchange_with_a_body_over_the_cap_is_described_at_once(pipeline, des
     first, second = reversed(pipeline.journal.store.find(JournalQuery(limit=10)))
     assert (first["path"], first["request"]["truncated"]) == ("/v1/customers", True)
     assert second["path"] == "/v1/customers/cus_small"
+
+
+OPEN_SPEC = """\
+openapi: 3.0.3
+info: {title: open, version: "1"}
+paths:
+  /things/{id}:
+    get:
+      operationId: getThing
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses:
+        "200":
+          description: a thing
+          content:
+            application/json:
+              schema: {type: object, properties: {id: {type: string}}, required: [id]}
+"""
+
+
+def test_a_repeat_answered_from_the_cache_is_described_once(tmp_path: Path, described: list[str]) -> None:
+    spec = tmp_path / "open.yaml"
+    spec.write_text(OPEN_SPEC)
+    app = build_app(spec_source(str(spec), tmp_path / "spec"), config=SandboxConfig(journal=JournalSettings(size=20)))
+    try:
+        for _ in range(50):
+            get(app.pipeline, "/things/same")
+        # The first answer was routed (held undescribed); the first repeat, answered from the
+        # engine's cache, is described at once and remembered; the other 48 reuse that description.
+        assert described == ["/things/same"]
+        app.pipeline.journal.flush()
+        assert described == ["/things/same"]  # the routed first one left the newest 20 undescribed
+        entries = app.pipeline.journal.store.find(JournalQuery(limit=100))
+        assert len(entries) == 20
+        assert {(e["path"], e["status"], e["operation"]) for e in entries} == {("/things/same", 200, "getThing")}
+        assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
+    finally:
+        app.pipeline.close()

@@ -4,7 +4,7 @@
 Composed by http/compose.py right after the admin router (so `/__sandlot/` calls are not
 recorded) and before the simulation, so it sees the final answer, the scenario chosen, the
 tenant and the time every stage took. Describing an exchange (tenant, operation, redaction,
-capped bodies, the explanation of a 4xx) is the costly part, so the request path never does it:
+capped bodies, the explanation of a 4xx) is the costly part, kept off the request path:
 
 - A journal in a file (stateful: beside the state) buffers (context, response) and describes and
   writes once per batch: when 64 requests are waiting, a quarter of a second after the first of
@@ -13,8 +13,9 @@ capped bodies, the explanation of a 4xx) is the costly part, so the request path
   queue as they were answered, and describes and writes them into SQLite only when someone
   reads: a mock nobody inspects pays for neither, and an exchange pushed out of the queue is
   never described (docs/performance.md). Only the tenant is settled at once (it picks the queue;
-  identified later, a revoked key would name none), and an exchange with a body over the cap is
-  described (capped) at once, so the queue never holds more than capped bodies' worth.
+  identified later, a revoked key would name none); an exchange with a body over the cap is
+  described (capped) at once, so the queue never holds more than capped bodies' worth, and so is
+  a repeat the engine answered from its cache, whose description is remembered.
 
 Either way a repeated exchange (the stateless mock's cached answers) is described once.
 """
@@ -122,21 +123,23 @@ class JournalStage:
         return self.store.append(rows, self.clock())
 
     def _hold(self, exchange: Pending) -> None:
-        """Queue an exchange undescribed under its tenant (in memory); one with a body over the cap
-        is described now."""
+        """Queue an exchange under its tenant (in memory), undescribed unless it is a repeat (its
+        description is remembered, see `_rows`) or has a body over the cap (described now, capped)."""
         ctx, response = exchange[0], exchange[1]
-        try:
-            tenant = ctx.tenant or UNKNOWN_TENANT
-        except Exception:  # noqa: BLE001 - as in _rows: an exchange the journal cannot describe is dropped
-            log.exception("cannot journal %s %s", ctx.request.method, ctx.request.path)
-            return
         entry: Pending | Row = exchange
         cap = self.store.settings.body_bytes
-        if len(ctx.request.body) > cap or len(response.body) > cap:
+        if (self._repeat_key(ctx) is not None or len(ctx.request.body) > cap or len(response.body) > cap):
             described = self._rows([exchange])
             if not described:
                 return
             entry = described[0]
+            tenant = entry[0]
+        else:
+            try:
+                tenant = ctx.tenant or UNKNOWN_TENANT
+            except Exception:  # noqa: BLE001 - as in _rows: an exchange the journal cannot describe is dropped
+                log.exception("cannot journal %s %s", ctx.request.method, ctx.request.path)
+                return
         held = self._held
         assert held is not None
         with self._lock:  # the drift proxy answers on worker threads while a reader may sort
@@ -145,17 +148,25 @@ class JournalStage:
                 entries = held[tenant] = deque(maxlen=self.store.settings.size)
             entries.append(entry)
 
+    @staticmethod
+    def _repeat_key(ctx: RequestContext) -> tuple[Any, ...] | None:
+        """Return what identifies a repeated exchange, or None when `ctx` is not one.
+
+        The stateless mock answers a repeated request with the very same response from its cache,
+        without routing it (so `routed` is unset): then the whole description is the same as last
+        time, and only the time differs."""
+        if ctx.routed is not None or ctx.replay_of is not None or ctx.edge is not None:
+            return None
+        req = ctx.request
+        return (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()), ctx.scenario)
+
     def _rows(self, pending: list[Pending]) -> list[Row]:
         """Describe buffered requests as journal rows (COLUMNS order)."""
         rows = []
         exchanges = self._exchanges
         for ctx, response, at, seconds in pending:
             req = ctx.request
-            # The stateless mock answers a repeated request with the very same response from its
-            # cache, without routing it (so `routed` is unset): then the whole description is the
-            # same as last time, and only the time differs.
-            key = (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
-                   ctx.scenario) if ctx.routed is None and ctx.replay_of is None and ctx.edge is None else None
+            key = self._repeat_key(ctx)
             known = exchanges.get(key) if key is not None else None
             if known is not None and known[0] is response:
                 rows.append(known[1] + (at, round(seconds * 1000, 3)))

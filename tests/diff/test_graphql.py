@@ -79,13 +79,15 @@ def test_coordinates_are_read_from_graphql_core_descriptions(description, expect
     assert coordinate(description) == expected
 
 
-def test_sdl_files_diff_through_the_command(tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".graphql", ".graphqls", ".gql", ".sdl", ".GQL"])
+def test_sdl_files_diff_through_the_command(tmp_path, monkeypatch, suffix):
+    # Every ending `sandlot mock` serves as SDL is diffed as SDL too (one list: util/introspection.py).
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "old.graphql").write_text(Q + "enum E { X Y }\n")
-    (tmp_path / "new.graphql").write_text(Q + "enum E { X }\n")
-    output, code = run_diff("old.graphql", "new.graphql", fail_on="error")
+    (tmp_path / f"old{suffix}").write_text(Q + "enum E { X Y }\n")
+    (tmp_path / f"new{suffix}").write_text(Q + "enum E { X }\n")
+    output, code = run_diff(f"old{suffix}", f"new{suffix}", fail_on="error")
     assert code == 1
-    assert "graphql-value-removed-from-enum" in output and "old: old.graphql:2" in output
+    assert "graphql-value-removed-from-enum" in output and f"old: old{suffix}:2" in output
 
 
 def test_invalid_sdl_names_the_file_and_line(tmp_path):

@@ -2,7 +2,7 @@
 
 Called by sandlot.diff.run. A source is a file (JSON/YAML, split over many files or not), an
 http(s) URL, a ConfigMap manifest holding the document under one data key (as `sandlot mock`
-and `sandlot up` accept), or a GraphQL schema (`.graphql`, `.gql`, `.graphqls`). What cannot be
+and `sandlot up` accept), or a GraphQL schema (`.graphql`, `.graphqls`, `.gql`, `.sdl`). What cannot be
 read raises DiffInputError naming the source and the fix.
 """
 
@@ -15,10 +15,13 @@ from graphql import print_schema
 
 from sandlot.openapi.loader import ExternalRefRefused, Spec, SpecError, load_spec
 from sandlot.openapi.sourcemap import SourceMap
-from sandlot.util.introspection import IntrospectionError, looks_like_introspection, schema_from_introspection
+from sandlot.util.introspection import (
+    SDL_SUFFIXES,
+    IntrospectionError,
+    looks_like_introspection,
+    schema_from_introspection,
+)
 from sandlot.util.sources import SourceError, configmap_payload
-
-GRAPHQL_SUFFIXES = (".graphql", ".gql", ".graphqls")
 
 
 class DiffInputError(Exception):
@@ -57,14 +60,14 @@ def load_input(source: str) -> Input:
         raise DiffInputError(f"{source} {problem}: give an OpenAPI document (JSON or YAML), a GraphQL schema "
                              f"(.graphql), a ConfigMap manifest holding one, or an http(s) URL")
     try:
-        if source.lower().endswith(GRAPHQL_SUFFIXES):
+        if source.lower().endswith(SDL_SUFFIXES):
             return Input(source, sdl=path.read_text(encoding="utf-8") if not is_url else _fetch(source))
         if not is_url:
             text = path.read_text(encoding="utf-8", errors="replace")
             payload = configmap_payload(text, source)
             if payload is not None:
                 key, content = payload
-                if key.lower().endswith(GRAPHQL_SUFFIXES):
+                if key.lower().endswith(SDL_SUFFIXES):
                     return Input(source, sdl=content)
                 # Lines inside a ConfigMap's key are not lines of the manifest: report the file only.
                 spec = load_spec(source, text=content.encode("utf-8"))
@@ -85,7 +88,7 @@ def text_input(name: str, text: str) -> Input:
     it is GraphQL SDL. Nothing else is read: a `$ref` to another file or URL is refused, so the
     operator can compare what a tenant's source served without fetching anything unguarded.
     """
-    if name.lower().endswith(GRAPHQL_SUFFIXES):
+    if name.lower().endswith(SDL_SUFFIXES):
         return Input(name, sdl=text)
     if name.lower().endswith(".json") and looks_like_introspection(text):
         return Input(name, sdl=introspection_sdl(name, text))

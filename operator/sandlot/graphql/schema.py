@@ -42,13 +42,16 @@ from graphql.language import ast
 from graphql.validation.validate import validate_sdl
 
 from sandlot.openapi.loader import SpecError
-from sandlot.util.introspection import IntrospectionError, looks_like_introspection, schema_from_introspection
+from sandlot.util.introspection import (
+    SDL_SUFFIXES,
+    IntrospectionError,
+    looks_like_introspection,
+    schema_from_introspection,
+)
 from sandlot.util.sources import SourceError, configmap_payload, read_file, read_url
 
 log = logging.getLogger("sandlot.graphql")
 
-#: File name endings read as SDL (a directory source holds files with these).
-SDL_SUFFIXES = (".graphql", ".graphqls", ".gql", ".sdl")
 
 #: Directives Sandlot understands, declared for a schema that uses them without declaring them.
 #: `@fake`, `@examples` and `@listLength` are graphql-faker's; `@example` and `@magic` are Sandlot's.
@@ -91,7 +94,7 @@ def looks_like_graphql(source: str) -> bool:
         return True
     path = Path(source)
     if path.is_dir():
-        return any(p.suffix in SDL_SUFFIXES for p in path.iterdir())
+        return any(p.suffix.lower() in SDL_SUFFIXES for p in path.iterdir())
     if name.endswith(".json") and path.is_file():
         with path.open("rb") as handle:
             head = handle.read(4096)
@@ -109,7 +112,7 @@ def _texts(sources: Sequence[str]) -> list[tuple[str, str, bool]]:
                 continue
             path = Path(source)
             if path.is_dir():
-                members = sorted(p for p in path.iterdir() if p.suffix in SDL_SUFFIXES)
+                members = sorted(p for p in path.iterdir() if p.suffix.lower() in SDL_SUFFIXES)
                 if not members:
                     raise SchemaError(f"the directory holds no {', '.join(SDL_SUFFIXES)} files", file=source)
                 found += [(str(p), read_file(p), True) for p in members]

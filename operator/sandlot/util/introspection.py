@@ -1,4 +1,5 @@
-"""A GraphQL introspection result (JSON) read into a schema: the one reader of that format.
+"""A GraphQL introspection result (JSON) read into a schema: the one reader of that format; and
+the file endings that mark a GraphQL SDL source (`SDL_SUFFIXES`), shared by the same two readers.
 
 Used by the GraphQL engine (graphql/schema.py: serving a schema given as an introspection result)
 and by the spec diff (diff/inputs.py: comparing two versions of one, which the operator does when
@@ -11,6 +12,10 @@ import json
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_client_schema
+
+#: File name endings read as GraphQL SDL (compared in lower case; a directory source holds files
+#: with these).
+SDL_SUFFIXES = (".graphql", ".graphqls", ".gql", ".sdl")
 
 
 class IntrospectionError(ValueError):

@@ -150,3 +150,51 @@ def test_an_s3_source_is_polled_with_its_etag(cluster, start_operator):
         wait_for(lambda: status(cluster, "s3")["specs"]["pets"]["etag"] != etag, what="the new ETag kept")
         assert status(cluster, "s3")["specs"]["pets"]["digest"] == D1
         assert reads()[0].if_none_match is None and all(f.if_none_match for f in reads()[settled:])
+
+
+
+@pytest.mark.parametrize("cluster", ["emulator"], indirect=True)
+def test_a_configmap_watch_too_old_for_the_server_lists_again_and_still_follows(cluster, start_operator, monkeypatch):
+    """A watch whose resourceVersion the server no longer has ends with an ERROR event, 410 Gone:
+    the operator lists again at once, wakes every sandbox reading one (a change may have been missed
+    meanwhile), and watches from the new list's version.
+
+    On the emulator only, with its history moved past the version the first watch is handed: a real
+    kube-apiserver answers 410 for a ConfigMap only once its watch cache's window has wrapped (it
+    serves any older version from the cache's initial state until then, and etcd compaction does
+    not move that window), which takes minutes of writes. The 410 answer itself (an ERROR event
+    with a Status of code 410) is compared with kube-apiserver's in
+    tests/kubeemu/test_against_apiserver.py (the "expired" watch of a custom resource)."""
+    from sandlot.kube import ApiException, Kube
+
+    store = cluster.emulator.store
+    lists: list[str | None] = []
+    ended: list[int] = []
+    real_list_at, real_watch = Kube.list_at, Kube.watch
+
+    def list_at(self, api_version, kind, namespace=None):  # type: ignore[no-untyped-def]
+        items, version = real_list_at(self, api_version, kind, namespace)
+        if kind == "ConfigMap" and namespace == cluster.ns:
+            lists.append(namespace)
+            if len(lists) == 1:
+                store._history_floor = int(version)  # what compaction does: history before this is gone
+                return items, "1"
+        return items, version
+
+    def watch(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            yield from real_watch(self, *args, **kwargs)
+        except ApiException as exc:
+            ended.append(exc.status)
+            raise
+
+    monkeypatch.setattr(Kube, "list_at", list_at)
+    monkeypatch.setattr(Kube, "watch", watch)
+    start_operator()
+    ns = bring_up(cluster, "relisted")
+    wait_for(lambda: len(lists) >= 2, what="a second list after the expired watch", details=lambda: (lists, ended))
+    assert ended == [410]
+    edit_source(cluster, COMPATIBLE)
+    wait_for(lambda: served(cluster, ns) == COMPATIBLE, what="the new version served, through the new watch",
+             details=lambda: (status(cluster, "relisted"), lists, ended))
+    assert len(lists) == 2 and ended == [410]  # one re-list, and the new watch holds

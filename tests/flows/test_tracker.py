@@ -78,6 +78,20 @@ def test_tracker_flow(stateful) -> None:  # type: ignore[no-untyped-def]
     mine = api.get("/projects", headers=as_alice, params={"owner": "alice"}).json()
     assert [p["slug"] for p in mine["projects"]] == ["sandlot-core"] and mine["projectsCount"] == 1
 
+    # A filter on a per-user flag: by the user it names (RealWorld's `?favorited=jake`), or, given a
+    # boolean, the caller's own; a user nobody has matches nothing.
+    def starred_by(value: str) -> list[str]:
+        found = api.get("/projects", headers=as_bob, params={"starred": value})
+        assert found.status_code == 200, found.text
+        return [p["slug"] for p in found.json()["projects"]]
+
+    assert (starred_by("alice"), starred_by("bob"), starred_by("nobody")) == (["sandlot-core"], [], [])
+    api.post("/projects/sandlot-core-2/star", headers=as_bob)
+    assert (starred_by("bob"), starred_by("alice")) == (["sandlot-core-2"], ["sandlot-core"])
+    assert (starred_by("true"), starred_by("false")) == (["sandlot-core-2"], ["sandlot-core"])
+    api.delete("/projects/sandlot-core-2/star", headers=as_bob)
+    assert starred_by("bob") == []
+
     # Labels and issues, numbered per project; filters by label, assignee and state.
     label = api.post("/projects/sandlot-core/labels", headers=as_alice, json={"label": {"name": "bug", "color": "d73a4a"}})
     assert label.status_code == 201 and label.json() == {"label": {"name": "bug", "color": "d73a4a"}}

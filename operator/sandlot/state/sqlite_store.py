@@ -381,9 +381,10 @@ class SQLiteStore:
             else:
                 where.append("json_extract(data, ?) = ?")
                 params += [_json_path(name), _sql_value(value)]
-        for name, value in query.contains.items():
-            where.append("EXISTS (SELECT 1 FROM json_each(data, ?) WHERE json_each.value = ?)")
-            params += [_json_path(name), _sql_value(value)]
+        for membership, wanted in (("EXISTS", query.contains), ("NOT EXISTS", query.lacks)):
+            for name, value in wanted.items():
+                where.append(f"{membership} (SELECT 1 FROM json_each(data, ?) WHERE json_each.value = ?)")
+                params += [_json_path(name), _sql_value(value)]
         filtered_where = " AND ".join(where)
         filtered_params = list(params)
         later, earlier = (">", "<") if not query.descending else ("<", ">")

@@ -999,6 +999,23 @@ class StateStage:
         return self._identity_answer(req, match, tenant_id, user, self._issue_token(tenant_id, user, now),
                                      Caller(user))
 
+    def _toggler(self, tenant_id: str, value: Any, caller: Caller) -> tuple[str, bool]:
+        """Read a list filter on a per-user flag: (whose toggle, whether it must be on). A boolean
+        is the caller's own (`?starred=true`); anything else names a user by one of the identity's
+        identifiers (RealWorld's `?favorited=jake`, "articles favorited by jake"). A user nobody
+        has matches nothing."""
+        if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+            return caller.key, value is True or str(value).lower() == "true"
+        identity = self.model.identity
+        if identity is not None:
+            users = self.model.collections[identity.users]
+            for name in dict.fromkeys((*identity.identifiers, *IDENTIFIER_NAMES, users.id_field)):
+                if name in users.properties:
+                    user = self._find_user(tenant_id, name, value)
+                    if user is not None:
+                        return user.object_id, True
+        return "", True  # no toggle is ever kept under an empty key
+
     def _find_user(self, tenant_id: str, name: str, value: Any) -> StoredObject | None:
         page = self.store.list_objects(tenant_id, self.model.identity.users,
                                        ListQuery(filters={name: value}, limit=1))
@@ -1056,10 +1073,16 @@ class StateStage:
         assert pagination is not None
         query = validated.query
         filters: dict[str | tuple[str, ...], Any] = {}
-        contains: dict[str, Any] = {}
+        contains: dict[str | tuple[str, ...], Any] = {}
+        lacks: dict[str | tuple[str, ...], Any] = {}
         for param, prop in binding.filters.items():
             value = query.get(param)
             if value is None:
+                continue
+            toggle = next((t for t in collection.toggles if t.flag == prop), None)
+            if toggle is not None:  # a per-user flag (`favorited`): filter on who toggled it
+                key, on = self._toggler(tenant_id, value, caller)
+                (contains if on else lacks)[(tokens.HIDDEN, "toggles", toggle.action)] = key
                 continue
             schema = collection.properties.get(prop) or {}
             if schema.get("type") == "array" and not isinstance(value, list):
@@ -1104,7 +1127,7 @@ class StateStage:
                 filters=filters, offset=offset, limit=limit,
                 after_id=str(after) if after is not None else None,
                 before_id=str(before) if before is not None else None,
-                contains=contains, descending=binding.newest_first))
+                contains=contains, lacks=lacks, descending=binding.newest_first))
         sample = self._sample(collection) if page.items else {}
         items = [self._conformed(collection, self._dressed(req, match, tenant_id, collection, o.data, caller,
                                                            o.object_id), sample) for o in page.items]

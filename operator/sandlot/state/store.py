@@ -55,15 +55,17 @@ class StoredObject:
 @dataclass(frozen=True)
 class ListQuery:
     """A page request over one collection: equality filters (a list value matches any of its
-    items) and array membership, then position, then size, in creation order or newest first."""
+    items) and array membership (or its absence), then position, then size, in creation order or newest first."""
 
     filters: Mapping[str | tuple[str, ...], Any] = field(default_factory=dict)  # a tuple: a nested property
     offset: int = 0
     after_id: str | None = None
     before_id: str | None = None
     limit: int = 10
-    #: Array properties that must hold a value (`?label=bug` on `labels`).
-    contains: Mapping[str, Any] = field(default_factory=dict)
+    #: Array properties that must hold a value (`?label=bug` on `labels`; a tuple: a nested one),
+    #: and those that must not.
+    contains: Mapping[str | tuple[str, ...], Any] = field(default_factory=dict)
+    lacks: Mapping[str | tuple[str, ...], Any] = field(default_factory=dict)
     #: Newest first instead of creation order.
     descending: bool = False
 

@@ -62,22 +62,39 @@ class WebhookWorker:
         self.wall = wall
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def ensure_started(self) -> None:
-        """Start the worker on the running event loop unless it already runs there."""
+        """Start the worker on the running event loop unless it already runs there. Called off
+        the loop (the drift proxy answers on worker threads), it starts the worker on the loop it
+        ran on before, if that loop still runs."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            known = self._loop
+            if known is not None and known.is_running():
+                known.call_soon_threadsafe(self.ensure_started)
             return
         if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
             return
+        self._loop = loop
         self._wake = asyncio.Event()
         self._task = loop.create_task(self.run())
 
     def poke(self) -> None:
-        """Wake the worker: something was scheduled or a clock moved."""
-        if self._wake is not None:
-            self._wake.set()
+        """Wake the worker: something was scheduled or a clock moved. Safe from any thread: an
+        asyncio.Event set off its loop would not wake a loop asleep in select()."""
+        wake, loop = self._wake, self._loop
+        if wake is None or loop is None:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            wake.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
 
     async def stop(self) -> None:
         """Cancel the worker and wait for it."""

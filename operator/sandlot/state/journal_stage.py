@@ -129,7 +129,8 @@ class JournalStage:
         entry: Pending | Row = exchange
         cap = self.store.settings.body_bytes
         if (self._repeat_key(ctx) is not None or len(ctx.request.body) > cap or len(response.body) > cap):
-            described = self._rows([exchange])
+            with self._lock:  # its caches are shared with the drift proxy's worker threads
+                described = self._rows([exchange])
             if not described:
                 return
             entry = described[0]

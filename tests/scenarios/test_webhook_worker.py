@@ -78,3 +78,19 @@ def test_started_from_another_thread_it_runs_on_the_loop_it_ran_on(loop, monkeyp
     worker.ensure_started()  # from this thread, after the worker stopped: started again on its loop
     wait_until(lambda: queue.looks == 2, "the restarted worker's first look")
     asyncio.run_coroutine_threadsafe(worker.stop(), loop).result(5)
+
+
+def test_attached_at_start_up_a_worker_thread_can_start_it(loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server attaches the worker to its loop at start-up (SimulationStage.resume); the first
+    webhook may then be scheduled on a worker thread (the drift proxy's)."""
+    monkeypatch.setattr(webhook_sender, "MAX_IDLE", 30.0)
+    queue = CountingQueue()
+    worker = WebhookWorker(queue, lambda tenant: 0.0, RetryPolicy())  # type: ignore[arg-type]
+    loop.call_soon_threadsafe(worker.attach)
+    time.sleep(0.1)
+    assert queue.looks == 0  # attaching starts nothing
+    worker.ensure_started()  # from this thread
+    wait_until(lambda: queue.looks == 1, "the worker's first look")
+    worker.poke()
+    wait_until(lambda: queue.looks == 2, "a look after the poke")
+    asyncio.run_coroutine_threadsafe(worker.stop(), loop).result(5)

@@ -161,7 +161,9 @@ class Simulation:
         self.settings()
 
     def resume(self) -> None:
-        """Start delivering what the state file holds (called once the server's loop runs)."""
+        """Start delivering what the state file holds (called once the server's loop runs), and
+        tell the worker which loop to start on when a worker thread schedules the first webhook."""
+        self.worker.attach()
         if self._durable is not None:
             self.worker.ensure_started()
 

@@ -1,7 +1,8 @@
 """The webhook delivery worker: the side-effect edge of webhooks.
 
 Started lazily by the simulation stage on the server's event loop (the first event scheduled
-or clock advance starts it). It takes due deliveries from the queue (`Outbox` in memory, simulation/webhooks.py, or
+or clock advance starts it; on a worker thread, such as the drift proxy's, it is started on the
+loop the server attached it to at start-up). It takes due deliveries from the queue (`Outbox` in memory, simulation/webhooks.py, or
 `StoredOutbox` in the state file, simulation/durable.py) one at a time, in due
 order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
 the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
@@ -63,6 +64,15 @@ class WebhookWorker:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self) -> None:
+        """Remember the running loop (the server's, at start-up) as the one to start on later, so a
+        first webhook scheduled on a worker thread still starts the worker; starts nothing now
+        (aiohttp's import stays off the start-up)."""
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
 
     def ensure_started(self) -> None:
         """Start the worker on the running event loop unless it already runs there. Called off

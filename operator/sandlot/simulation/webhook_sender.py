@@ -2,11 +2,12 @@
 
 Started lazily by the simulation stage on the server's event loop (the first event scheduled
 or clock advance starts it; on a worker thread, such as the drift proxy's, it is started on the
-loop the server attached it to at start-up). It takes due deliveries from the queue (`Outbox` in memory, simulation/webhooks.py, or
-`StoredOutbox` in the state file, simulation/durable.py) one at a time, in due
-order, signs each with the wall-clock time, POSTs it with aiohttp (bounded timeout), and reports
-the attempt back so the outbox schedules the retry or finishes the delivery. It sleeps until the
-next delivery is due or until `poke()` says something changed (a new event, a clock advance).
+loop the server attached it to at start-up). It takes due deliveries from the queue (`Outbox`
+in memory, simulation/webhooks.py, or `StoredOutbox` in the state file, simulation/durable.py)
+one at a time, in due order, signs each with the wall-clock time, POSTs it with aiohttp
+(bounded timeout), and reports the attempt back so the outbox schedules the retry or finishes
+the delivery. It sleeps until the next delivery is due or until `poke()` says something changed
+(a new event, a clock advance).
 """
 
 from __future__ import annotations

@@ -111,15 +111,11 @@ class JournalStage:
                          key=lambda entry: entry[-2])
         held.clear()
         rows: list[Row] = []
-        exchanges: list[Pending] = []
         for entry in waiting:
             if isinstance(entry[0], RequestContext):
-                exchanges.append(entry)  # type: ignore[arg-type]
-                continue
-            rows.extend(self._rows(exchanges))
-            exchanges = []
-            rows.append(entry)  # type: ignore[arg-type]
-        rows.extend(self._rows(exchanges))
+                rows.extend(self._rows([entry]))  # type: ignore[list-item]
+            else:
+                rows.append(entry)  # type: ignore[arg-type]
         return self.store.append(rows, self.clock())
 
     def _hold(self, exchange: Pending) -> None:
@@ -128,7 +124,7 @@ class JournalStage:
         ctx, response = exchange[0], exchange[1]
         entry: Pending | Row = exchange
         cap = self.store.settings.body_bytes
-        if (self._repeat_key(ctx) is not None or len(ctx.request.body) > cap or len(response.body) > cap):
+        if self._is_repeat(ctx) or len(ctx.request.body) > cap or len(response.body) > cap:
             with self._lock:  # its caches are shared with the drift proxy's worker threads
                 described = self._rows([exchange])
             if not described:
@@ -150,13 +146,16 @@ class JournalStage:
             entries.append(entry)
 
     @staticmethod
-    def _repeat_key(ctx: RequestContext) -> tuple[Any, ...] | None:
-        """Return what identifies a repeated exchange, or None when `ctx` is not one.
+    def _is_repeat(ctx: RequestContext) -> bool:
+        """Tell whether `ctx` may be a repeated exchange. The stateless mock answers a repeated
+        request with the very same response from its cache, without routing it (so `routed` is
+        unset): then the whole description is the same as last time, and only the time differs."""
+        return ctx.routed is None and ctx.replay_of is None and ctx.edge is None
 
-        The stateless mock answers a repeated request with the very same response from its cache,
-        without routing it (so `routed` is unset): then the whole description is the same as last
-        time, and only the time differs."""
-        if ctx.routed is not None or ctx.replay_of is not None or ctx.edge is not None:
+    @classmethod
+    def _repeat_key(cls, ctx: RequestContext) -> tuple[Any, ...] | None:
+        """Return what identifies a repeated exchange, or None when `ctx` is not one (`_is_repeat`)."""
+        if not cls._is_repeat(ctx):
             return None
         req = ctx.request
         return (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()), ctx.scenario)

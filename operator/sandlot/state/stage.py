@@ -1004,8 +1004,9 @@ class StateStage:
         is the caller's own (`?starred=true`); anything else names a user by one of the identity's
         identifiers (RealWorld's `?favorited=jake`, "articles favorited by jake"). A user nobody
         has matches nothing."""
-        if isinstance(value, bool) or str(value).lower() in ("true", "false"):
-            return caller.key, value is True or str(value).lower() == "true"
+        text = str(value).lower()  # a bool's is "true" or "false" too
+        if text in ("true", "false"):
+            return caller.key, text == "true"
         identity = self.model.identity
         if identity is not None:
             users = self.model.collections[identity.users]

@@ -47,3 +47,59 @@ def test_quill_flow(stateful) -> None:  # type: ignore[no-untyped-def]
     printed = explain(SPEC)
     assert "posts: key slug (made from title), envelope post, owner author, timestamps createdAt, updatedAt" in printed
     assert "identity: users (log in with email, username; token in the user object's `token`)" in printed
+
+
+def test_quill_profiles_follows_and_the_feed(stateful) -> None:  # type: ignore[no-untyped-def]
+    """A profile is a view of a user (`/profiles/{username}`: no path lists or creates
+    profiles), following is a per-caller toggle on that user, and the feed lists the posts of
+    the users the caller follows; every author profile shows whether the caller follows them."""
+    root, _ = stateful(SPEC)
+    api = httpx.Client(base_url=root + "/api", timeout=10)
+
+    def sign_up(name: str) -> dict[str, str]:
+        made = api.post("/users", json={"user": {"username": name, "email": f"{name}@example.com", "password": "pw"}})
+        assert made.status_code == 201, made.text
+        return {"authorization": f"Token {made.json()['user']['token']}"}
+
+    as_ada, as_bob, as_cy = sign_up("ada"), sign_up("bob"), sign_up("cy")
+    for who, title in ((as_bob, "Bob One"), (as_cy, "Cy One"), (as_bob, "Bob Two")):
+        assert api.post("/posts", headers=who, json={"post": {"title": title, "body": "b"}}).status_code == 201
+
+    profile = api.get("/profiles/bob", headers=as_ada)
+    assert valid(SPEC, profile)["profile"]["username"] == "bob" and profile.json()["profile"]["following"] is False
+    assert api.get("/profiles/nobody").status_code == 404
+    assert api.post("/profiles/nobody/follow", headers=as_ada).status_code == 404
+    empty = valid(SPEC, api.get("/posts/feed", headers=as_ada))
+    assert (empty["posts"], empty["postsCount"]) == ([], 0)
+
+    followed = api.post("/profiles/bob/follow", headers=as_ada)
+    assert valid(SPEC, followed)["profile"] == {"username": "bob", "bio": profile.json()["profile"]["bio"],
+                                                "image": profile.json()["profile"]["image"], "following": True}
+    assert api.post("/profiles/bob/follow", headers=as_ada).json()["profile"]["following"] is True  # idempotent
+    assert api.get("/profiles/bob", headers=as_ada).json()["profile"]["following"] is True
+    assert api.get("/profiles/bob", headers=as_cy).json()["profile"]["following"] is False  # per caller
+    assert api.get("/profiles/bob").json()["profile"]["following"] is False  # nobody logged in
+
+    feed = valid(SPEC, api.get("/posts/feed", headers=as_ada))
+    assert [p["title"] for p in feed["posts"]] == ["Bob One", "Bob Two"] and feed["postsCount"] == 2
+    assert all(p["author"]["following"] is True for p in feed["posts"])
+    assert valid(SPEC, api.get("/posts/feed", headers=as_ada, params={"limit": 1, "offset": 1}))["posts"][0][
+        "title"] == "Bob Two"
+    assert valid(SPEC, api.get("/posts/feed", headers=as_cy))["postsCount"] == 0  # cy follows nobody
+    # Every author profile is the author as the caller sees it now.
+    seen = {p["title"]: p["author"]["following"] for p in api.get("/posts", headers=as_ada).json()["posts"]}
+    assert seen == {"Bob One": True, "Cy One": False, "Bob Two": True}
+    assert api.get("/posts/bob-one", headers=as_cy).json()["post"]["author"]["following"] is False
+
+    unfollowed = api.delete("/profiles/bob/follow", headers=as_ada)
+    assert valid(SPEC, unfollowed)["profile"]["following"] is False
+    assert api.get("/posts/feed", headers=as_ada).json()["postsCount"] == 0
+    assert api.get("/posts/bob-one", headers=as_ada).json()["post"]["author"]["following"] is False
+    assert api.get("/posts/feed").status_code == 401  # the feed needs a user's token
+
+    printed = explain(SPEC)
+    assert "GET /profiles/{username} read a view of users (the user named by username)" in printed
+    assert ("POST /profiles/{username}/follow toggle on users.follow (flag following, the user named by username)"
+            in printed)
+    assert "DELETE /profiles/{username}/follow toggle off users.follow" in printed
+    assert "GET /posts/feed list posts by the authors the caller toggled users.follow on (a feed)" in printed

@@ -106,6 +106,20 @@ class SecurityCheck:
         return token
 
 
+def security_check(scheme_name: str, scheme: Mapping[str, Any]) -> SecurityCheck | None:
+    """Return where a security scheme's credential is looked for; None for mutualTLS and
+    unknown types, which cannot be checked over plain HTTP (treated as met)."""
+    kind = scheme.get("type")
+    if kind == "apiKey":
+        return SecurityCheck(scheme_name, "apiKey", scheme.get("in", "header"), scheme.get("name", ""))
+    if kind == "http":
+        scheme_word = str(scheme.get("scheme", "bearer")).lower()
+        return SecurityCheck(scheme_name, "http", "header", "Authorization", scheme_word)
+    if kind in ("oauth2", "openIdConnect"):
+        return SecurityCheck(scheme_name, "http", "header", "Authorization", "bearer")
+    return None
+
+
 def parse_cookies(header: str | None) -> dict[str, str]:
     """Parse a Cookie header into name -> value (first wins)."""
     cookies: dict[str, str] = {}
@@ -182,19 +196,8 @@ class RequestPlan:
         for requirement in requirements:
             if not isinstance(requirement, Mapping):
                 continue
-            checks = []
-            for scheme_name in requirement:
-                scheme = self.index.deref(schemes.get(scheme_name)) or {}
-                kind = scheme.get("type")
-                if kind == "apiKey":
-                    checks.append(SecurityCheck(scheme_name, "apiKey", scheme.get("in", "header"),
-                                                scheme.get("name", "")))
-                elif kind == "http":
-                    checks.append(SecurityCheck(scheme_name, "http", "header", "Authorization",
-                                                str(scheme.get("scheme", "bearer")).lower()))
-                elif kind in ("oauth2", "openIdConnect"):
-                    checks.append(SecurityCheck(scheme_name, "http", "header", "Authorization", "bearer"))
-                # mutualTLS and unknown types cannot be checked over plain HTTP: treated as met.
+            checks = [c for scheme_name in requirement
+                      if (c := security_check(scheme_name, self.index.deref(schemes.get(scheme_name)) or {}))]
             alternatives.append(checks)
         if any(not alt for alt in alternatives):  # `{}` makes security optional
             return []

@@ -52,16 +52,23 @@ def _collection_line(collection: Collection, model: StateModel) -> str:
 
 def _binding_text(binding: Binding, model: StateModel) -> str:
     collection = model.collections[binding.collection]
-    if binding.action in ("toggle_on", "toggle_off"):
+    view = binding.action.startswith("view_")
+    if binding.action in ("toggle_on", "toggle_off", "view_toggle_on", "view_toggle_off"):
         toggle = next(t for t in collection.toggles if t.action == binding.toggle)
-        extras = [f"flag {toggle.flag}" if toggle.flag else "", f"counter {toggle.counter}" if toggle.counter else ""]
+        extras = [f"flag {toggle.flag}" if toggle.flag else "", f"counter {toggle.counter}" if toggle.counter else "",
+                  f"the user named by {binding.id_param}" if view else ""]
         shown = ", ".join(e for e in extras if e)
-        return (f"toggle {'on' if binding.action == 'toggle_on' else 'off'} {collection.name}.{toggle.action}"
+        return (f"toggle {'on' if binding.action.endswith('_on') else 'off'} {collection.name}.{toggle.action}"
                 + (f" ({shown})" if shown else ""))
+    if binding.action == "view_read":
+        return f"read a view of {collection.name} (the user named by {binding.id_param})"
     if binding.action == "transition" and binding.transition:
         return f"transition {collection.name}: set {binding.transition[0]} to {binding.transition[1]!r}"
     if binding.action == "list":
         text = f"list {collection.name}"
+        if binding.feed:
+            users = model.identity.users if model.identity else "users"
+            text += f" by the {collection.owner_field}s the caller toggled {users}.{binding.feed} on (a feed)"
         if binding.newest_first:
             text += ", newest first"
         if binding.filters:

@@ -211,6 +211,9 @@ class Binding:
     #: value) a `transition` sets (`POST /orders/{id}/cancel` -> status: cancelled).
     toggle: str | None = None
     transition: tuple[str, Any] | None = None
+    #: A feed (`GET /articles/feed`): the list holds only the items whose owner the caller has
+    #: toggled on with this action of the users collection (`follow`).
+    feed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -441,6 +444,8 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
         pending = [c for c in pending if c not in ready]
     _bind_lone_items(document, paths, ignored, collections, bindings)
     identity = _infer_identity(document, paths, collections, bindings)
+    if identity is not None:
+        _bind_views(document, paths, identity, collections, bindings)
     _count_children(collections, bindings)
     _locate(paths, collections, bindings)
     if identity is None:  # nobody to own anything
@@ -481,18 +486,23 @@ def _bind_candidate(document: Mapping[str, Any], paths: Mapping[str, _PathInfo],
     if "POST" in list_info.ops:
         bindings[("POST", list_template)] = Binding("create", name, **parent_kwargs)
     if "GET" in list_info.ops:
-        op = list_info.ops["GET"]
-        query = _params(document, op, list_info.item, "query")
-        pagination = _pagination(document, op, query)
-        paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
-        filters = {p: prop for p in query if p not in paging
-                   and (prop := _filtered_property(p, collection.properties))}
-        bindings[("GET", list_template)] = Binding("list", name, pagination=pagination,
-                                                   filters=filters, newest_first=_newest_first(op),
-                                                   **parent_kwargs)
+        bindings[("GET", list_template)] = _list_binding(document, list_info, collection, parent_kwargs)
     if item_info is not None and item_template not in ignored:
         _bind_item(document, paths, str(item_template), item_info, collection, item_param, parent_kwargs,
                    bindings, collections)
+
+
+def _list_binding(document: Mapping[str, Any], info: _PathInfo, collection: Collection,
+                  parent_kwargs: Mapping[str, Any]) -> Binding:
+    """Return the binding of a path's GET listing a collection: its paging and its filters."""
+    op = info.ops["GET"]
+    query = _params(document, op, info.item, "query")
+    pagination = _pagination(document, op, query)
+    paging = {v for k, v in vars(pagination).items() if k.endswith("_param") and v}
+    filters = {p: prop for p in query if p not in paging
+               and (prop := _filtered_property(p, collection.properties))}
+    return Binding("list", collection.name, pagination=pagination, filters=filters,
+                   newest_first=_newest_first(op), **parent_kwargs)
 
 
 def _bind_item(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], item_template: str, item_info: _PathInfo,
@@ -1087,3 +1097,69 @@ def _user_collection(document: Mapping[str, Any], name: str, props: dict[str, An
                       natural=id_field != "id", writable=frozenset(writable),
                       server=infer_server_fields(props, writable, id_field, []),
                       jsonapi=resource[0] if resource else None, hal=hal[0] if hal else None)
+
+
+# -- views of users, and feeds ----------------------------------------------------------------------
+
+#: Last segments of feeds: a collection's items by the users the caller follows.
+FEED_WORDS = frozenset({"feed", "timeline"})
+
+
+def _bind_views(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], identity: Identity,
+                collections: dict[str, Collection], bindings: dict[tuple[str, str], Binding]) -> None:
+    """Bind the paths that show a user in another shape, their toggles, and feeds.
+
+    A view (RealWorld's `GET /profiles/{username}`) is an item path that no collection owns,
+    whose parameter names a property of the users and whose answer shows some of the user's
+    properties plus per-caller booleans (`following`): it reads the user the parameter names.
+    Its action sub-paths (`POST/DELETE /profiles/{username}/follow`) toggle per-user state on
+    that user, shown in the boolean named after the action. When the users can be followed
+    that way, a collection's owned items have a feed (`GET /articles/feed`): the items whose
+    owner the caller follows.
+    """
+    bound = {t for _, t in bindings}
+    for template, info in paths.items():
+        segs = [_strip_ext(seg) for seg in _segments(template)]
+        if template in bound or "GET" not in info.ops or len(segs) < 2 or not _is_param(segs[-1]) \
+                or _is_param(segs[-2]) or segs[-2] in collections:
+            continue
+        users = collections[identity.users]
+        key = segs[-1][1:-1]
+        found = success_response(document, info.ops["GET"])
+        shown, _ = _unwrapped_props(document, deref(document, found[1].get("schema")) if found else None)
+        extra = [n for n in shown if n not in users.properties]
+        if key not in users.properties or key not in shown or len(extra) == len(shown) \
+                or any((deref(document, shown[n]) or {}).get("type") != "boolean" for n in extra):
+            continue  # not the users' properties plus per-caller flags: not a view of a user
+        bindings[("GET", template)] = Binding("view_read", users.name, id_param=key)
+        loose = {_loose(n): n for n in extra}
+        prefix = template.rstrip("/") + "/"
+        for sub, sub_info in paths.items():
+            rest = sub[len(prefix):] if sub.startswith(prefix) else ""
+            on = [m for m in ("POST", "PUT") if m in sub_info.ops]
+            if not rest or "/" in rest or _is_param(rest) or not on:
+                continue
+            verb = _strip_ext(rest)
+            flags, _ = toggle_names(verb.lower())
+            flag = next((loose[f] for f in flags if f in loose), None)
+            if not (flag or verb.lower() in TOGGLE_VERBS):
+                continue
+            users = collections[identity.users]
+            if all(t.action != verb for t in users.toggles):
+                collections[users.name] = replace(users, toggles=(*users.toggles, Toggle(verb, flag, None)))
+            for verb_method in on:
+                bindings[(verb_method, sub)] = Binding("view_toggle_on", users.name, id_param=key, toggle=verb)
+            if "DELETE" in sub_info.ops:
+                bindings[("DELETE", sub)] = Binding("view_toggle_off", users.name, id_param=key, toggle=verb)
+    follows = [b.toggle for b in bindings.values() if b.action == "view_toggle_on"]
+    if not follows:
+        return
+    for (method, list_template), binding in list(bindings.items()):
+        collection = collections[binding.collection]
+        if method != "GET" or binding.action != "list" or binding.parent_collection or not collection.owner_field:
+            continue
+        for word in sorted(FEED_WORDS):
+            feed = paths.get(list_template.rstrip("/") + "/" + word)
+            if feed is not None and "GET" in feed.ops and ("GET", feed.template) not in bindings:
+                bindings[("GET", feed.template)] = replace(_list_binding(document, feed, collection, {}),
+                                                           feed=follows[0])

@@ -31,7 +31,7 @@ from typing import Any
 from sandlot.mock.context import Next, RequestContext
 from sandlot.mock.engine import Engine, Match, strip_controls, with_warnings
 from sandlot.mock.messages import MockRequest, MockResponse, Violation
-from sandlot.mock.validate import Refusal, ValidatedRequest
+from sandlot.mock.validate import Refusal, ValidatedRequest, parse_cookies, parse_query, security_check
 from sandlot.openapi.schemas import object_properties
 from sandlot.state import identity as tokens
 from sandlot.state.auth import LiveKeyDetector, authenticate, issue_for_tenant
@@ -78,6 +78,8 @@ log = logging.getLogger("sandlot.sandbox")
 
 #: Field values whose validity against their property schema is remembered (then forgotten).
 VALIDITY_CACHE = 50_000
+#: A feed shows the items of at most this many followed users (the first followed).
+FEED_FOLLOWED = 1_000
 
 
 
@@ -138,6 +140,12 @@ class StateStage:
         self._nullable: dict[str, tuple[str, ...]] = {}
         self._samples: dict[str, dict[str, Any]] = {}
         self._relations = self._relation_fields()
+        document = engine.spec.document
+        schemes = (document.get("components") or {}).get("securitySchemes") or {}
+        #: Where the API's own token may come when an operation's auth is optional (RealWorld's
+        #: `GET /profiles/{username}` declares no security, yet shows `following` to a caller).
+        self._token_checks = [c for name, scheme in schemes.items()
+                              if (c := security_check(name, deref(document, scheme) or {}))]
 
     # -- set-up ----------------------------------------------------------------------------
     def _relation_fields(self) -> dict[str, dict[str, str]]:
@@ -390,7 +398,7 @@ class StateStage:
         if limited is not None:
             return limited
         binding = self.model.binding(match.operation.method, match.operation.path)
-        caller = self._caller(validated, tenant_id)
+        caller = self._caller(req, validated, tenant_id)
         if caller.refused and validated.credentials:
             return self._refuse(req, match, (401,), "the token is unknown, expired or of another tenant; "
                                 "sign up or log in again", "security", "")
@@ -452,13 +460,22 @@ class StateStage:
         return self.engine.respond(req, match, body=body)
 
     # -- who is calling ---------------------------------------------------------------------
-    def _caller(self, validated: ValidatedRequest, tenant_id: str) -> Caller:
-        """Return the user the request's token names (the API's own identity), if any."""
+    def _caller(self, req: MockRequest, validated: ValidatedRequest, tenant_id: str) -> Caller:
+        """Return the user the request's token names (the API's own identity), if any: from the
+        credentials the operation requires, else (auth optional) wherever the API's schemes
+        put one."""
         identity: Identity | None = self.model.identity
-        if identity is None or not validated.credentials:
+        if identity is None:
+            return Caller()
+        offered = list(validated.credentials.values())
+        if not offered and self._token_checks:
+            query = parse_query(req.query) if req.query else {}
+            cookies = parse_cookies(req.headers.get("cookie")) if "cookie" in req.headers else {}
+            offered = [v for c in self._token_checks if (v := c.credential(req, query, cookies)) is not None]
+        if not offered:
             return Caller()
         known = self.store.get_state(tenant_id, tokens.TOKENS_KEY) or {}
-        for value in validated.credentials.values():
+        for value in offered:
             if authenticate(self.store, value) is not None:
                 return Caller()  # a sandbox key: the tenant acts, as no user in particular
             token = tokens.presented_token(value)
@@ -559,7 +576,7 @@ class StateStage:
         hidden: dict[str, Any] = kept if isinstance(kept, dict) else {}
         for toggle in collection.toggles:
             who = (hidden.get("toggles") or {}).get(toggle.action) or []
-            if toggle.flag:
+            if toggle.flag and toggle.flag in collection.properties:  # a view's flag shows in the view only
                 obj[toggle.flag] = caller.key in who
             if toggle.counter:
                 obj[toggle.counter] = len(who)
@@ -567,6 +584,11 @@ class StateStage:
             value = object_id if parent_field == HIDDEN_PARENT else data.get(collection.id_field)
             obj[prop] = self.store.list_objects(tenant_id, child, ListQuery(
                 filters={parent_field: value}, limit=1)).total
+        owner = collection.owner_field
+        if owner and isinstance(obj.get(owner), dict) and self.model.identity is not None:
+            user = self._user_named(tenant_id, obj[owner])
+            if user is not None:  # the owner as the caller sees it now (its bio, whether followed)
+                obj[owner] = self._owner_value(collection, user, caller)
         if collection.server.item_paths:
             obj.update(object_links(collection.server, data.get(collection.id_field, object_id), data,
                                     match.path_params, self._base_path(req), self._origin(req)))
@@ -664,29 +686,42 @@ class StateStage:
                 caller, depth=1) for o in page.items]
         return out
 
-    def _public_shape(self, schema: Any, user: StoredObject) -> Any:
+    def _public_shape(self, schema: Any, user: StoredObject, caller: Caller | None = None) -> Any:
         """Return a user as a property holding one shows it: its profile fields, or its name."""
         schema = deref(self.engine.spec.document, schema)
         data = {k: v for k, v in user.data.items() if not k.startswith("__sandlot")}
         if isinstance(schema, dict) and (schema.get("properties") or schema.get("allOf")):
             props = object_properties(self.engine.spec.document, schema)
             shape = {name: data.get(name) for name in props if name in data or (props[name] or {}).get("nullable")}
+            users = self.model.collections[self.model.identity.users] if self.model.identity else None
+            kept = user.data.get(tokens.HIDDEN)
+            toggled = (kept.get("toggles") or {}) if isinstance(kept, dict) else {}
             for name, sub in props.items():
                 sub = deref(self.engine.spec.document, sub) or {}
                 if name not in shape and sub.get("type") == "boolean":
-                    # A flag about the user as the caller sees it (RealWorld's `following`): its
-                    # default, else off until an action turns it on.
-                    shape[name] = bool(sub.get("default", False))
+                    # A flag about the user as the caller sees it (RealWorld's `following`): on
+                    # when the caller toggled it on this user, else its default, else off.
+                    toggle = next((t for t in users.toggles if t.flag == name), None) if users else None
+                    shape[name] = (caller is not None and caller.key in (toggled.get(toggle.action) or [])
+                                   if toggle is not None else bool(sub.get("default", False)))
             return shape
         return next((data[n] for n in (*IDENTIFIER_NAMES, "id") if n in data), user.object_id)
 
-    def _owner_value(self, collection: Collection, user: StoredObject) -> Any:
+    def _owner_value(self, collection: Collection, user: StoredObject, caller: Caller | None = None) -> Any:
         """Return what an object's owner property holds for a user: a JSON:API relationship
-        the user's id, another property the user in its public shape."""
+        the user's id, another property the user in its public shape (as the caller sees it)."""
         owner = collection.owner_field or ""
         if collection.jsonapi is not None and any(r.name == owner for r in collection.jsonapi.relationships):
             return user.object_id
-        return self._public_shape(collection.properties.get(owner), user)
+        return self._public_shape(collection.properties.get(owner), user, caller)
+
+    def _user_named(self, tenant_id: str, shown: Mapping[str, Any]) -> StoredObject | None:
+        """Return the user a stored public shape names (by its first identifier), if it still exists."""
+        identity: Identity = self.model.identity
+        users = self.model.collections[identity.users]
+        name = next((n for n in (*identity.identifiers, *IDENTIFIER_NAMES, "id")
+                     if n in users.properties and shown.get(n) is not None), None)
+        return self._find_user(tenant_id, name, shown[name]) if name else None
 
     def _owned_by_other(self, collection: Collection, data: Mapping[str, Any], caller: Caller) -> bool:
         """Tell whether an object belongs to a user other than the caller."""
@@ -775,7 +810,7 @@ class StateStage:
         body = self._incoming(validated.body, collection)
         extra: dict[str, Any] = dict([parent]) if parent else {}
         if collection.owner_field and caller.user is not None:
-            extra[collection.owner_field] = self._owner_value(collection, caller.user)
+            extra[collection.owner_field] = self._owner_value(collection, caller.user, caller)
         sent = response_names(body, collection.properties) if isinstance(body, dict) else {}
         for name in collection.server.accounts:
             if name not in extra and name not in sent:
@@ -884,13 +919,7 @@ class StateStage:
         stored = self._addressed_in(req, match, validated, tenant_id, binding, collection)
         if isinstance(stored, MockResponse):
             return stored
-        data = dict(stored.data)
-        hidden = dict(data.get(tokens.HIDDEN) or {})
-        toggles = dict(hidden.get("toggles") or {})
-        who = [k for k in toggles.get(binding.toggle or "", []) if k != caller.key]
-        toggles[binding.toggle or ""] = [*who, caller.key] if on else who  # idempotent either way
-        hidden["toggles"] = toggles
-        data[tokens.HIDDEN] = hidden
+        data = _with_toggle(stored.data, binding.toggle or "", caller.key, on)
         self.store.replace_object(tenant_id, collection.name, stored.object_id, data, stored.updated_at)
         return self._render_item(req, match, collection,
                                  self._dressed(req, match, tenant_id, collection, data, caller, stored.object_id),
@@ -903,6 +932,51 @@ class StateStage:
     def _toggle_off(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                     binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
         return self._toggled(req, match, validated, tenant_id, binding, collection, now, caller, on=False)
+
+    # -- views of users (RealWorld's profiles) --------------------------------------------------
+    def _viewed(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding) -> StoredObject | MockResponse:
+        """Return the user a view's path names by one of its properties, or the spec's 404."""
+        param = binding.id_param or ""
+        value = validated.path.get(param, match.path_params.get(param, ""))
+        user = self._find_user(tenant_id, param, value)
+        return user if user is not None else self._not_found(req, match, "user", value, "/" + param)
+
+    def _view_answer(self, req: MockRequest, match: Match, user: StoredObject, caller: Caller) -> MockResponse:
+        """Render a user in a view's shape (its profile fields and the caller's flags), in the
+        view's envelope (`{"profile": {...}}`) when it has one."""
+        document = self.engine.spec.document
+        schema = deref(document, self.engine.response_schema(match.operation))
+        props = object_properties(document, schema)
+        wrapper = next(iter(props)) if len(props) == 1 and object_properties(document, next(iter(props.values()))) \
+            else None
+        shown = self._public_shape(props[wrapper] if wrapper else schema, user, caller)
+        template = self._generated(req, match)
+        return self._render(req, match, {**(template if isinstance(template, dict) else {}), wrapper: shown}
+                            if wrapper else shown)
+
+    def _view_read(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                   binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        user = self._viewed(req, match, validated, tenant_id, binding)
+        return user if isinstance(user, MockResponse) else self._view_answer(req, match, user, caller)
+
+    def _view_toggled(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                      binding: Binding, collection: Collection, caller: Caller, on: bool) -> MockResponse:
+        user = self._viewed(req, match, validated, tenant_id, binding)
+        if isinstance(user, MockResponse):
+            return user
+        data = _with_toggle(user.data, binding.toggle or "", caller.key, on)
+        self.store.replace_object(tenant_id, collection.name, user.object_id, data, user.updated_at)
+        return self._view_answer(req, match, StoredObject(collection.name, user.object_id, data, user.origin,
+                                                          user.created_at, user.updated_at), caller)
+
+    def _view_toggle_on(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                        binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        return self._view_toggled(req, match, validated, tenant_id, binding, collection, caller, on=True)
+
+    def _view_toggle_off(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                         binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        return self._view_toggled(req, match, validated, tenant_id, binding, collection, caller, on=False)
 
     def _transition(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                     binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
@@ -1095,6 +1169,13 @@ class StateStage:
                 filters[prop] = value
         if parent is not None:
             filters[parent[0]] = parent[1]
+        if binding.feed:  # only the items of the users the caller follows
+            shape = self._shape_props(collection.properties.get(collection.owner_field or "") or {})
+            inner = next((n for n in (*IDENTIFIER_NAMES, "id") if n in shape), None)
+            followed = self.store.list_objects(tenant_id, self.model.identity.users, ListQuery(
+                contains={(tokens.HIDDEN, "toggles", binding.feed): caller.key}, limit=FEED_FOLLOWED))
+            filters[(collection.owner_field or "", inner) if inner else collection.owner_field or ""] = [
+                u.data.get(inner) for u in followed.items if inner]
         limit = pagination.default_limit
         if pagination.limit_param and isinstance(query.get(pagination.limit_param), int):
             limit = query[pagination.limit_param]
@@ -1182,6 +1263,19 @@ class StateStage:
             filled, template, changed,
             lambda b: [tuple(e.absolute_path) for e in validator.iter_errors(b)],
             lambda uri: f"http://{host}{uri}")
+
+
+def _with_toggle(data: Mapping[str, Any], action: str, key: str, on: bool) -> dict[str, Any]:
+    """Return an object's data with `key` (a user's id, or the tenant's `*`) in or out of the
+    per-user toggle `action` (idempotent either way)."""
+    out = dict(data)
+    hidden = dict(out.get(tokens.HIDDEN) or {})
+    toggles = dict(hidden.get("toggles") or {})
+    who = [k for k in toggles.get(action, []) if k != key]
+    toggles[action] = [*who, key] if on else who
+    hidden["toggles"] = toggles
+    out[tokens.HIDDEN] = hidden
+    return out
 
 
 def _encode_cursor(offset: int) -> str:

@@ -98,8 +98,27 @@ def test_quill_profiles_follows_and_the_feed(stateful) -> None:  # type: ignore[
     assert api.get("/posts/feed").status_code == 401  # the feed needs a user's token
 
     printed = explain(SPEC)
+    assert "GET /tags the distinct values of posts.tagList in tags" in printed
+    assert "GET /posts list posts, filters tag->tagList, items in posts, total in postsCount" in printed
     assert "GET /profiles/{username} read a view of users (the user named by username)" in printed
     assert ("POST /profiles/{username}/follow toggle on users.follow (flag following, the user named by username)"
             in printed)
     assert "DELETE /profiles/{username}/follow toggle off users.follow" in printed
     assert "GET /posts/feed list posts by the authors the caller toggled users.follow on (a feed)" in printed
+
+
+def test_quill_tags_are_the_tags_posts_use(stateful) -> None:  # type: ignore[no-untyped-def]
+    """`GET /tags` answers the distinct tags of the stored posts' `tagList` (in order of first
+    use, none before any post), and `?tag=` filters the posts on that array."""
+    root, _ = stateful(SPEC)
+    api = httpx.Client(base_url=root + "/api", timeout=10)
+    made = api.post("/users", json={"user": {"username": "ada", "email": "ada@example.com", "password": "pw"}})
+    as_ada = {"authorization": f"Token {made.json()['user']['token']}"}
+    assert valid(SPEC, api.get("/tags")) == {"tags": []}
+    for title, tags in (("Dragons", ["dragons", "training"]), ("Plain", []), ("Eggs", ["eggs", "dragons"])):
+        made = api.post("/posts", headers=as_ada, json={"post": {"title": title, "body": "b", "tagList": tags}})
+        assert made.status_code == 201 and made.json()["post"]["tagList"] == tags
+    assert valid(SPEC, api.get("/tags")) == {"tags": ["dragons", "training", "eggs"]}
+    tagged = valid(SPEC, api.get("/posts", params={"tag": "dragons"}))
+    assert [p["title"] for p in tagged["posts"]] == ["Dragons", "Eggs"] and tagged["postsCount"] == 2
+    assert valid(SPEC, api.get("/posts", params={"tag": "none"}))["postsCount"] == 0

@@ -60,6 +60,9 @@ def _binding_text(binding: Binding, model: StateModel) -> str:
         shown = ", ".join(e for e in extras if e)
         return (f"toggle {'on' if binding.action.endswith('_on') else 'off'} {collection.name}.{toggle.action}"
                 + (f" ({shown})" if shown else ""))
+    if binding.action == "values":
+        where = f" in {binding.values_in}" if binding.values_in else ""
+        return f"the distinct values of {collection.name}.{binding.values_of}{where}"
     if binding.action == "view_read":
         return f"read a view of {collection.name} (the user named by {binding.id_param})"
     if binding.action == "transition" and binding.transition:

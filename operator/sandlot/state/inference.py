@@ -214,6 +214,10 @@ class Binding:
     #: A feed (`GET /articles/feed`): the list holds only the items whose owner the caller has
     #: toggled on with this action of the users collection (`follow`).
     feed: str | None = None
+    #: Values (`GET /tags`): the distinct values of this array property over the collection
+    #: (`tagList`), answered in this property of the envelope (`tags`), or as the array itself.
+    values_of: str | None = None
+    values_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -446,6 +450,7 @@ def infer_model(document: Mapping[str, Any], overrides: Mapping[str, Any] | None
     identity = _infer_identity(document, paths, collections, bindings)
     if identity is not None:
         _bind_views(document, paths, identity, collections, bindings)
+    _bind_values(document, paths, collections, bindings)
     _count_children(collections, bindings)
     _locate(paths, collections, bindings)
     if identity is None:  # nobody to own anything
@@ -750,6 +755,9 @@ def _filtered_property(param: str, properties: Mapping[str, Any]) -> str | None:
     for plural in (param + "s", param + "es"):  # ?label=bug filters the array `labels`
         if plural in properties:
             return plural
+    for listed in (param + "List", param + "_list"):  # RealWorld's ?tag=dragons on `tagList`
+        if (properties.get(listed) or {}).get("type") == "array":
+            return listed
     # Twilio filters `?To=...` on the property `to`: match ignoring case and underscores.
     loose = [p for p in properties if p.lower().replace("_", "") == param.lower().replace("_", "")]
     return loose[0] if len(loose) == 1 else None
@@ -1163,3 +1171,36 @@ def _bind_views(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], ide
             if feed is not None and "GET" in feed.ops and ("GET", feed.template) not in bindings:
                 bindings[("GET", feed.template)] = replace(_list_binding(document, feed, collection, {}),
                                                            feed=follows[0])
+
+
+def _string_array(document: Mapping[str, Any], schema: Any) -> bool:
+    schema = deref(document, schema)
+    return isinstance(schema, dict) and schema.get("type") == "array" \
+        and (deref(document, schema.get("items")) or {}).get("type") == "string"
+
+
+def _bind_values(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], collections: Mapping[str, Collection],
+                 bindings: dict[tuple[str, str], Binding]) -> None:
+    """Bind read-only paths that list the values a collection's items use (RealWorld's
+    `GET /tags` answering `{"tags": [...]}`, the tags of the articles' `tagList`): a GET-only
+    path named like an array-of-strings property of one listed collection (`tags`, `tag_list`,
+    `tagList`), whose answer is an array of strings or an object holding one."""
+    bound = {t for _, t in bindings}
+    listed = {b.collection for b in bindings.values() if b.action == "list" and not b.parent_collection}
+    for template, info in paths.items():
+        segs = [_strip_ext(seg) for seg in _segments(template)]
+        if template in bound or set(info.ops) != {"GET"} or not segs or _is_param(segs[-1]):
+            continue
+        found = success_response(document, info.ops["GET"])
+        schema = deref(document, found[1].get("schema")) if found else None
+        props = object_properties(document, schema)
+        holder = next((n for n, sub in props.items() if _string_array(document, sub)), None) \
+            if len(props) == 1 else None
+        if holder is None and not _string_array(document, schema):
+            continue
+        wanted = {_loose(segs[-1]), _loose(singularize(segs[-1]))}
+        matches = [(name, prop) for name in listed for prop, sub in collections[name].properties.items()
+                   if _string_array(document, sub) and re.sub(r"list$", "", _loose(prop)) in wanted]
+        if len(matches) == 1:
+            name, prop = matches[0]
+            bindings[("GET", template)] = Binding("values", name, values_of=prop, values_in=holder)

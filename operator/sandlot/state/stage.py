@@ -80,6 +80,8 @@ log = logging.getLogger("sandlot.sandbox")
 VALIDITY_CACHE = 50_000
 #: A feed shows the items of at most this many followed users (the first followed).
 FEED_FOLLOWED = 1_000
+#: `GET /tags` reads the values of at most this many objects (the oldest).
+VALUES_SCANNED = 10_000
 
 
 
@@ -932,6 +934,19 @@ class StateStage:
     def _toggle_off(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
                     binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
         return self._toggled(req, match, validated, tenant_id, binding, collection, now, caller, on=False)
+
+    def _values(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+                binding: Binding, collection: Collection, now: float, caller: Caller) -> MockResponse:
+        """Answer the distinct values a collection's items hold in an array property (`GET
+        /tags`: every tag of the tenant's articles, in order of first use)."""
+        field = binding.values_of or ""
+        page = self.store.list_objects(tenant_id, collection.name, ListQuery(limit=VALUES_SCANNED))
+        values = list(dict.fromkeys(v for o in page.items if isinstance(o.data.get(field), list)
+                                    for v in o.data[field] if isinstance(v, str)))
+        template = self._generated(req, match)
+        holder = binding.values_in
+        return self._render(req, match, {**(template if isinstance(template, dict) else {}), holder: values}
+                            if holder else values)
 
     # -- views of users (RealWorld's profiles) --------------------------------------------------
     def _viewed(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,

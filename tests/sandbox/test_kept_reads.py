@@ -164,3 +164,60 @@ def test_a_reset_by_another_process_is_seen_at_the_next_request(handler) -> None
     assert client("GET", path).status == 200
     _sandlot("reset", "--key", key.secret, "--db", handler.state.store.path)
     assert client("GET", path).status == 404
+
+
+# -- kept answers: a read answers the same until anything stored changes ----------------------------
+
+def test_store_generation_moves_with_every_write_of_either_connection(pair) -> None:
+    first, second = pair
+    start = first.generation()
+    assert first.generation() == start  # reads move nothing
+    first.get_object("ten_a", "customers", "cus_0")
+    assert first.generation() == start
+    first.set_state("ten_a", "clock", 1)
+    after_own = first.generation()
+    assert after_own != start
+    second.replace_object("ten_a", "customers", "cus_0", {"id": "cus_0", "n": 5}, 1)
+    assert first.generation() != after_own
+
+
+def test_a_kept_answer_follows_own_writes_and_another_process(handler) -> None:
+    """Repeated reads are answered from what the stage kept; an update here, an object changed
+    by another connection and a reset by another process are each seen at the next read."""
+    _, key = handler.state.issue_key(name="alice")
+    client = Client(handler, key.secret)
+    made = client("POST", "/customers", {"email": "first@example.com"})
+    path = "/customers/" + made.json()["id"]
+    for _ in range(3):
+        assert client("GET", path).json()["email"] == "first@example.com"
+    assert any(k[2] == "/v1" + path for k in handler.state._answers)  # kept, not recomputed
+    assert client("PATCH", path, {"email": "second@example.com"}).status == 200
+    assert client("GET", path).json()["email"] == "second@example.com"
+    listed = client("GET", "/customers", query="limit=100").json()
+    assert "second@example.com" in str(listed)
+    other = SQLiteStore(handler.state.store.path)
+    try:
+        tenant = next(t for t in other.list_tenants() if t.name == "alice").tenant_id
+        stored = other.get_object(tenant, "customers", made.json()["id"])
+        other.replace_object(tenant, "customers", stored.object_id, {**stored.data, "email": "third@example.com"}, 2)
+    finally:
+        other.close()
+    assert client("GET", path).json()["email"] == "third@example.com"
+    assert "third@example.com" in str(client("GET", "/customers", query="limit=100").json())
+    _sandlot("reset", "--key", key.secret, "--db", handler.state.store.path)
+    assert client("GET", path).status == 404
+
+
+def test_kept_answers_are_per_caller_and_bounded(handler, monkeypatch) -> None:
+    import sandlot.state.stage as stage_module
+
+    monkeypatch.setattr(stage_module, "KEPT_ANSWERS", 5)
+    _, alice = handler.state.issue_key(name="alice")
+    _, bob = handler.state.issue_key(name="bob")
+    made = Client(handler, alice.secret)("POST", "/customers", {"email": "alice@example.com"})
+    path = "/customers/" + made.json()["id"]
+    assert Client(handler, alice.secret)("GET", path).status == 200
+    assert Client(handler, bob.secret)("GET", path).status == 404  # another tenant: not alice's kept answer
+    for i in range(10):
+        Client(handler, alice.secret)("GET", "/customers", query=f"limit={i + 1}")
+    assert len(handler.state._answers) <= 5

@@ -140,6 +140,8 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in EVERYTHING}
         self._kept_rows = 0
+        #: This connection's writes so far (its commits do not move data_version).
+        self._writes = 0
         self._db = self._connect()
         with self._lock:
             migrate(self._db, version, SCHEMA)
@@ -168,9 +170,16 @@ class SQLiteStore:
         self._version_cursor = self._db.cursor()
         self._version = self._data_version()
         self._forget(EVERYTHING)
+        self._writes += 1
 
     def _data_version(self) -> int:
         return int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+
+    def generation(self) -> tuple[int, int]:
+        """Return what changes whenever anything stored may have changed: this connection's
+        writes, and data_version (another connection's commits, another worker's included)."""
+        with self._lock:
+            return self._writes, self._data_version()
 
     def _forget(self, kinds: Sequence[str]) -> None:
         for kind in kinds:
@@ -222,6 +231,7 @@ class SQLiteStore:
                 raise
             finally:
                 self._forget(changes)
+                self._writes += 1
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -604,6 +614,7 @@ class SQLiteStore:
             with self._lock:
                 copy.backup(self._db)
                 self._forget(EVERYTHING)
+                self._writes += 1
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"the snapshot is not a readable SQLite database: {exc}") from exc
         finally:

@@ -24,6 +24,7 @@ import random
 import re
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,12 @@ log = logging.getLogger("sandlot.sandbox")
 
 #: Field values whose validity against their property schema is remembered (then forgotten).
 VALIDITY_CACHE = 50_000
+#: Actions whose answer depends only on the request and what is stored: kept until a write.
+KEPT_ACTIONS = frozenset({"read", "list", "view_read", "values", "me_read"})
+#: How many such answers are kept, and how large (each and in all).
+KEPT_ANSWERS = 4096
+KEPT_ANSWER_BYTES = 64 * 1024
+KEPT_ANSWERS_BYTES = 16 * 1024 * 1024
 #: A feed shows the items of at most this many followed users (the first followed).
 FEED_FOLLOWED = 1_000
 #: `GET /tags` reads the values of at most this many objects (the oldest).
@@ -142,6 +149,8 @@ class StateStage:
         self._nullable: dict[str, tuple[str, ...]] = {}
         self._samples: dict[str, dict[str, Any]] = {}
         self._relations = self._relation_fields()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[Any, MockResponse]] = OrderedDict()
+        self._answers_bytes = 0
         document = engine.spec.document
         schemes = (document.get("components") or {}).get("securitySchemes") or {}
         #: Where the API's own token may come when an operation's auth is optional (RealWorld's
@@ -400,6 +409,31 @@ class StateStage:
         if limited is not None:
             return limited
         binding = self.model.binding(match.operation.method, match.operation.path)
+        if binding is None or binding.action not in KEPT_ACTIONS or req.body:
+            return self._act(req, match, validated, tenant_id, binding, now)
+        # A read answers the same while nothing stored changed: kept per exact request (tenant,
+        # method, path, query and headers: the caller's token, Accept and Host are in them)
+        # and checked against the store's generation, which any write moves (another
+        # worker's too).
+        key = (tenant_id, req.method, req.path, req.query, tuple(req.headers.items()))
+        generation = self.store.generation()
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] == generation:
+            self._answers.move_to_end(key)
+            return MockResponse(kept[1].status, list(kept[1].headers), kept[1].body)
+        response = self._act(req, match, validated, tenant_id, binding, now)
+        if len(response.body) <= KEPT_ANSWER_BYTES:
+            if kept is not None:
+                self._answers_bytes -= len(kept[1].body)
+            self._answers[key] = (generation, MockResponse(response.status, list(response.headers), response.body))
+            self._answers_bytes += len(response.body)
+            while len(self._answers) > KEPT_ANSWERS or self._answers_bytes > KEPT_ANSWERS_BYTES:
+                self._answers_bytes -= len(self._answers.popitem(last=False)[1][1].body)
+        return response
+
+    def _act(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
+             binding: Binding | None, now: float) -> MockResponse:
+        """Answer with the binding's action (or statelessly, for an operation without one)."""
         caller = self._caller(req, validated, tenant_id)
         if caller.refused and validated.credentials:
             return self._refuse(req, match, (401,), "the token is unknown, expired or of another tenant; "

@@ -5,8 +5,10 @@ HAL objects and `_embedded` lists."""
 
 from __future__ import annotations
 
+import pytest
+
 from sandlot.state.envelopes import Hal, JsonApi, Relationship, flatten_resource, to_resource
-from sandlot.state.inference import HIDDEN_PARENT, Identity, Toggle, infer_model
+from sandlot.state.inference import HIDDEN_PARENT, Identity, Toggle, _newest_first, infer_model
 
 
 def _json(schema: dict) -> dict:
@@ -184,3 +186,16 @@ def test_hal_objects_lists_and_a_sign_up_that_issues_no_token() -> None:
                                       token_field="access_token")
     assert model.bindings[("POST", "/accounts")].action == "signup"
     assert model.bindings[("POST", "/auth/token")].action == "login"
+
+
+@pytest.mark.parametrize(("text", "newest"), [
+    ("List orders, newest first", True),
+    ("Get most recent articles globally. Use query parameters to filter results", True),  # RealWorld
+    ("Returns the latest invoices", True),
+    ("Messages in reverse chronological order", True),
+    ("Most recently created projects come first", True),
+    ("List orders", False),
+    ("Orders, oldest first", False),
+])
+def test_a_list_says_newest_first_in_its_own_words(text: str, newest: bool) -> None:
+    assert _newest_first({"description": text}) is newest

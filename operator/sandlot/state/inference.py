@@ -789,8 +789,8 @@ def _parent_field(parent: tuple[str, str], collection: Collection) -> str | None
 
 # -- actions, counters, order -------------------------------------------------------------------
 
-_NEWEST = re.compile(r"(?i)\b(newest|latest|most recent(ly created)?|reverse chronological)\b[^.]{0,20}\bfirst\b|"
-                     r"\bnewest\b|\bmost recent first\b")
+#: "newest first", "most recent articles" (RealWorld), "the latest invoices", "reverse chronological".
+_NEWEST = re.compile(r"(?i)\b(newest|latest|most recent(ly created)?|reverse chronological)\b")
 
 
 def _newest_first(op: Mapping[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from sandlot.mock.messages import MockRequest
 from sandlot.state.auth import LiveKeyDetector, bearer_or_basic
 from sandlot.state.config import ConfigError, load_config
 from sandlot.state.fixtures import FixtureError, check_fixtures, parse_fixtures
-from sandlot.state.ids import new_id, random_token
+from sandlot.state.ids import may_collide, new_id, random_token
 from sandlot.state.inference import IdFormat, Timestamp
 from sandlot.state.keys import KEY_PREFIX, hash_key, issue_key, looks_live
 from sandlot.state.shape import format_timestamp
@@ -131,3 +131,12 @@ def test_put_replaces_patch_merges() -> None:
     assert apply_update(stored, {"name": "B", "id": "nope"}, people, 9) == {**stored, "name": "B"}
     assert apply_update(stored, {"name": "B"}, people, 9, replace=True) == \
         {"id": "p1", "email": "a@x", "name": "B", "created": 1}
+
+
+@pytest.mark.parametrize(("fmt", "checked"), [
+    (IdFormat("uuid"), False), (IdFormat("int"), False), (IdFormat("prefixed", "cus_"), False),
+    (IdFormat("string"), False), (IdFormat("prefixed", "x_", length=10), True), (IdFormat("string", length=8), True),
+    (IdFormat("pattern", "^[a-z]{3}$"), True),
+])
+def test_only_ids_that_may_collide_are_checked_before_a_create(fmt: IdFormat, checked: bool) -> None:
+    assert may_collide(fmt) is checked

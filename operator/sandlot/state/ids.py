@@ -45,3 +45,9 @@ def new_id(fmt: IdFormat, next_int: Callable[[], int]) -> str | int:
         if found is not None:
             return found
     return random_token(max(8, min(fmt.length, 32)))
+
+
+def may_collide(fmt: IdFormat) -> bool:
+    """Tell whether a fresh id of this format may already be taken: a pattern's (its space may
+    be small) or a short random one; uuids, counters and 16+ random base62 characters do not."""
+    return fmt.kind == "pattern" or (fmt.kind not in ("uuid", "int") and max(8, min(fmt.length, 32)) < 16)

@@ -46,7 +46,7 @@ from sandlot.state.envelopes import (
     to_resource,
 )
 from sandlot.state.fixtures import FixtureError, Fixtures, check_fixtures, fixtures_source
-from sandlot.state.ids import new_id, random_token
+from sandlot.state.ids import may_collide, new_id, random_token
 from sandlot.state.inference import (
     HIDDEN_PARENT,
     IDENTIFIER_NAMES,
@@ -854,13 +854,12 @@ class StateStage:
         if collection.server.sequence is not None:
             name, start = collection.server.sequence
             extra[name] = self._next_number(tenant_id, collection, name, parent, start)
-        object_id = None
-        for _ in range(5):  # random ids collide only by astronomical bad luck; ints never
+        object_id: Any = random_token(24)  # a natural key's object: stored under an internal id
+        for _ in range(0 if collection.natural else 5):  # only short random ids or patterns may collide
             object_id = new_id(collection.id_format,
                                lambda: self.store.next_int_id(tenant_id, collection.name))
-            if collection.natural:
-                object_id = random_token(24)
-            if self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
+            if not may_collide(collection.id_format) or \
+                    self.store.get_object(tenant_id, collection.name, str(object_id)) is None:
                 break
         key = self._natural_key(tenant_id, collection, body if isinstance(body, dict) else {}, parent) \
             if collection.natural else object_id

@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 import unicodedata
 from collections import OrderedDict
@@ -151,6 +152,7 @@ class StateStage:
         self._relations = self._relation_fields()
         self._answers: OrderedDict[tuple[Any, ...], tuple[Any, MockResponse]] = OrderedDict()
         self._answers_bytes = 0
+        self._answers_lock = threading.Lock()
         document = engine.spec.document
         schemes = (document.get("components") or {}).get("securitySchemes") or {}
         #: Where the API's own token may come when an operation's auth is optional (RealWorld's
@@ -417,18 +419,22 @@ class StateStage:
         # worker's too).
         key = (tenant_id, req.method, req.path, req.query, tuple(req.headers.items()))
         generation = self.store.generation()
-        kept = self._answers.get(key)
-        if kept is not None and kept[0] == generation:
-            self._answers.move_to_end(key)
-            return MockResponse(kept[1].status, list(kept[1].headers), kept[1].body)
+        with self._answers_lock:  # a proxying server answers on several threads
+            kept = self._answers.get(key)
+            if kept is not None and kept[0] == generation:
+                self._answers.move_to_end(key)
+                return MockResponse(kept[1].status, list(kept[1].headers), kept[1].body)
         response = self._act(req, match, validated, tenant_id, binding, now)
         if len(response.body) <= KEPT_ANSWER_BYTES:
-            if kept is not None:
-                self._answers_bytes -= len(kept[1].body)
-            self._answers[key] = (generation, MockResponse(response.status, list(response.headers), response.body))
-            self._answers_bytes += len(response.body)
-            while len(self._answers) > KEPT_ANSWERS or self._answers_bytes > KEPT_ANSWERS_BYTES:
-                self._answers_bytes -= len(self._answers.popitem(last=False)[1][1].body)
+            with self._answers_lock:
+                old = self._answers.pop(key, None)
+                if old is not None:
+                    self._answers_bytes -= len(old[1].body)
+                self._answers[key] = (generation, MockResponse(response.status, list(response.headers),
+                                                               response.body))
+                self._answers_bytes += len(response.body)
+                while len(self._answers) > KEPT_ANSWERS or self._answers_bytes > KEPT_ANSWERS_BYTES:
+                    self._answers_bytes -= len(self._answers.popitem(last=False)[1][1].body)
         return response
 
     def _act(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,

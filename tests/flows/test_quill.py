@@ -91,6 +91,17 @@ def test_quill_profiles_follows_and_the_feed(stateful) -> None:  # type: ignore[
     assert seen == {"Bob One": True, "Cy One": False, "Bob Two": True}
     assert api.get("/posts/bob-one", headers=as_cy).json()["post"]["author"]["following"] is False
 
+    # A rename changes nothing of who wrote what: the feed and the author follow the user.
+    renamed = api.put("/user", headers=as_bob, json={"user": {"username": "robert", "bio": "Now Robert"}})
+    assert renamed.status_code == 200 and renamed.json()["user"]["username"] == "robert"
+    feed = valid(SPEC, api.get("/posts/feed", headers=as_ada))
+    assert [p["author"] for p in feed["posts"]] == [{"username": "robert", "bio": "Now Robert",
+                                                      "image": profile.json()["profile"]["image"],
+                                                      "following": True}] * 2
+    assert api.get("/profiles/bob").status_code == 404
+    assert api.get("/profiles/robert", headers=as_ada).json()["profile"]["following"] is True
+    assert api.put("/user", headers=as_bob, json={"user": {"username": "bob"}}).status_code == 200
+
     unfollowed = api.delete("/profiles/bob/follow", headers=as_ada)
     assert valid(SPEC, unfollowed)["profile"]["following"] is False
     assert api.get("/posts/feed", headers=as_ada).json()["postsCount"] == 0

@@ -191,7 +191,10 @@ def test_hal_objects_lists_and_a_sign_up_that_issues_no_token() -> None:
 @pytest.mark.parametrize(("text", "newest"), [
     ("List orders, newest first", True),
     ("Get most recent articles globally. Use query parameters to filter results", True),  # RealWorld
-    ("Returns the latest invoices", True),
+    ("The latest invoices first", True),
+    ("Stripe: with the most recent charges appearing first", True),
+    ("By default, the latest results are shown", False),
+    ("Buckets; see https://docs.ceph.com/en/latest/radosgw/ for more", False),
     ("Messages in reverse chronological order", True),
     ("Most recently created projects come first", True),
     ("List orders", False),
@@ -199,3 +202,40 @@ def test_hal_objects_lists_and_a_sign_up_that_issues_no_token() -> None:
 ])
 def test_a_list_says_newest_first_in_its_own_words(text: str, newest: bool) -> None:
     assert _newest_first({"description": text}) is newest
+
+
+def _get(schema: dict, *params: str) -> dict:
+    return {"get": {"parameters": [{"name": p, "in": "path", "required": True, "schema": STR} for p in params],
+                    "responses": {"200": {"description": "ok", **_json(schema)}}}}
+
+
+TAGS = {"type": "array", "items": STR}
+POST = _obj(slug=STR, title=STR, tagList=TAGS, genres=TAGS, author=_obj(username=STR, image=STR))
+BLOG = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+    "/users": {"post": {"requestBody": _json(_obj(user=_obj(username=STR, email=STR, password=STR))),
+                        "responses": {"201": {"description": "ok", **_json(_obj(user=_obj(
+                            username=STR, email=STR, image=STR, token=STR)))}}}},
+    "/posts": {"get": {"parameters": [{"name": "tag", "in": "query", "schema": STR}],
+                       "responses": {"200": {"description": "ok", **_json(_obj(posts={"type": "array", "items": POST}))}}},
+               "post": {"requestBody": _json(_obj(post=POST)), "responses": {"201": {"description": "ok", **_json(
+                   _obj(post=POST))}}}},
+    "/posts/{slug}": _get(_obj(post=POST), "slug"),
+    "/posts/{slug}/tags": _get(_obj(tags=TAGS), "slug"),  # a parent's own values: not the tenant's
+    "/posts/genres": _get(_obj(genres=TAGS)),  # a catalogue under the collection
+    "/genres": _get(_obj(genres=TAGS)),  # the list does not filter on genres: a catalogue
+    "/tags": _get(_obj(tags=TAGS)),
+    "/orgs/{username}": _get(_obj(username=STR, image=STR), "username"),  # no per-caller flag: no view
+    "/profiles/{username}": _get(_obj(profile=_obj(username=STR, image=STR, blocking={"type": "boolean"})),
+                                 "username"),
+    "/profiles/{username}/block": {"post": _get(_obj(profile=_obj(username=STR)))["get"]},
+}}
+
+
+def test_views_and_values_only_where_the_spec_shows_them() -> None:
+    bindings = infer_model(BLOG).bindings
+    assert bindings[("GET", "/tags")].action == "values" and bindings[("GET", "/tags")].values_of == "tagList"
+    for template in ("/posts/{slug}/tags", "/posts/genres", "/genres", "/orgs/{username}"):
+        assert ("GET", template) not in bindings, template
+    assert bindings[("GET", "/profiles/{username}")].action == "view_read"
+    assert bindings[("POST", "/profiles/{username}/block")].action == "view_toggle_on"
+    assert not any(b.feed for b in bindings.values())  # blocking someone feeds nothing

@@ -221,3 +221,13 @@ def test_kept_answers_are_per_caller_and_bounded(handler, monkeypatch) -> None:
     for i in range(10):
         Client(handler, alice.secret)("GET", "/customers", query=f"limit={i + 1}")
     assert len(handler.state._answers) <= 5
+
+
+def test_writes_no_answer_reads_keep_the_generation(pair) -> None:
+    first, _ = pair
+    start = first.generation()
+    first.count_request("ten_a", "2026-12-02")
+    first.next_int_id("ten_a", "customers")
+    assert first.generation() == start
+    first.insert_object("ten_a", "customers", "cus_x", {"id": "cus_x"}, 1)
+    assert first.generation() != start

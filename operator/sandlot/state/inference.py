@@ -789,13 +789,16 @@ def _parent_field(parent: tuple[str, str], collection: Collection) -> str | None
 
 # -- actions, counters, order -------------------------------------------------------------------
 
-#: "newest first", "most recent articles" (RealWorld), "the latest invoices", "reverse chronological".
-_NEWEST = re.compile(r"(?i)\b(newest|latest|most recent(ly created)?|reverse chronological)\b")
+#: "newest first", "latest ... first", "most recent articles" (RealWorld), "reverse chronological";
+#: not a bare "latest" ("the latest results are shown", "the latest attempt").
+_NEWEST = re.compile(r"(?i)\b(newest|latest|most recent(ly created)?)\b[^.]{0,60}\bfirst\b|"
+                     r"\b(newest|most recent(ly created)?|reverse chronological)\b")
+_URL = re.compile(r"\S+://\S+|\S*/\S*/\S*")
 
 
 def _newest_first(op: Mapping[str, Any]) -> bool:
     """Tell whether a list operation says it lists newest first (its summary or description)."""
-    text = f"{op.get('summary') or ''} {op.get('description') or ''}"
+    text = _URL.sub(" ", f"{op.get('summary') or ''} {op.get('description') or ''}")  # `docs/en/latest/`
     return bool(_NEWEST.search(text))
 
 
@@ -1111,6 +1114,8 @@ def _user_collection(document: Mapping[str, Any], name: str, props: dict[str, An
 
 #: Last segments of feeds: a collection's items by the users the caller follows.
 FEED_WORDS = frozenset({"feed", "timeline"})
+#: Toggles on a user that make the caller see what that user makes.
+FOLLOW_WORDS = frozenset({"follow", "subscribe"})
 
 
 def _bind_views(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], identity: Identity,
@@ -1136,7 +1141,7 @@ def _bind_views(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], ide
         found = success_response(document, info.ops["GET"])
         shown, _ = _unwrapped_props(document, deref(document, found[1].get("schema")) if found else None)
         extra = [n for n in shown if n not in users.properties]
-        if key not in users.properties or key not in shown or len(extra) == len(shown) \
+        if key not in users.properties or key not in shown or not extra or len(extra) == len(shown) \
                 or any((deref(document, shown[n]) or {}).get("type") != "boolean" for n in extra):
             continue  # not the users' properties plus per-caller flags: not a view of a user
         bindings[("GET", template)] = Binding("view_read", users.name, id_param=key)
@@ -1159,7 +1164,8 @@ def _bind_views(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], ide
                 bindings[(verb_method, sub)] = Binding("view_toggle_on", users.name, id_param=key, toggle=verb)
             if "DELETE" in sub_info.ops:
                 bindings[("DELETE", sub)] = Binding("view_toggle_off", users.name, id_param=key, toggle=verb)
-    follows = [b.toggle for b in bindings.values() if b.action == "view_toggle_on"]
+    follows = [b.toggle for b in bindings.values() if b.action == "view_toggle_on"
+               and str(b.toggle).lower() in FOLLOW_WORDS]
     if not follows:
         return
     for (method, list_template), binding in list(bindings.items()):
@@ -1186,11 +1192,12 @@ def _bind_values(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], co
     path named like an array-of-strings property of one listed collection (`tags`, `tag_list`,
     `tagList`), whose answer is an array of strings or an object holding one."""
     bound = {t for _, t in bindings}
-    listed = {b.collection for b in bindings.values() if b.action == "list" and not b.parent_collection}
+    lists = {t: b for (m, t), b in bindings.items() if m == "GET" and b.action == "list" and not b.parent_collection}
     for template, info in paths.items():
         segs = [_strip_ext(seg) for seg in _segments(template)]
-        if template in bound or set(info.ops) != {"GET"} or not segs or _is_param(segs[-1]):
-            continue
+        if template in bound or set(info.ops) != {"GET"} or not segs or any(_is_param(seg) for seg in segs) \
+                or any(template.startswith(t.rstrip("/") + "/") for t in lists):
+            continue  # a catalogue under a collection (`/audio/genres`) or a parent's own values
         found = success_response(document, info.ops["GET"])
         schema = deref(document, found[1].get("schema")) if found else None
         props = object_properties(document, schema)
@@ -1199,8 +1206,11 @@ def _bind_values(document: Mapping[str, Any], paths: Mapping[str, _PathInfo], co
         if holder is None and not _string_array(document, schema):
             continue
         wanted = {_loose(segs[-1]), _loose(singularize(segs[-1]))}
-        matches = [(name, prop) for name in listed for prop, sub in collections[name].properties.items()
-                   if _string_array(document, sub) and re.sub(r"list$", "", _loose(prop)) in wanted]
+        # The collection's list filters on the property too (`GET /articles?tag=`): the API
+        # lists the values its items use, not a catalogue of its own.
+        matches = [(b.collection, prop) for b in lists.values() for prop in dict.fromkeys(b.filters.values())
+                   if _string_array(document, collections[b.collection].properties.get(prop))
+                   and re.sub(r"list$", "", _loose(prop)) in wanted]
         if len(matches) == 1:
             name, prop = matches[0]
             bindings[("GET", template)] = Binding("values", name, values_of=prop, values_in=holder)

@@ -154,10 +154,11 @@ def fill_from_template(template: Any, collection: Collection) -> dict[str, Any]:
 def apply_update(stored: Mapping[str, Any], body: Any, collection: Collection,
                  now: float, replace: bool = False) -> dict[str, Any]:
     """Merge an update's fields over the stored object (PATCH, POST), or replace what the
-    client sets (PUT: optional fields the body leaves out are dropped); the id, created time
-    and the fields the server supplies stay."""
-    obj = {k: v for k, v in stored.items() if collection.server_filled(k)} if replace \
-        else dict(stored)
+    client sets (PUT: optional fields the body leaves out are dropped); the id, created time,
+    the fields the server supplies and what the sandbox keeps for itself (its parent, per-user
+    toggles, its owner) stay."""
+    obj = {k: v for k, v in stored.items() if collection.server_filled(k) or k.startswith("__sandlot")} \
+        if replace else dict(stored)
     body = response_names(body, collection.properties)
     if isinstance(body, dict):
         keep = {collection.id_field} | {t.name for t in collection.timestamps if t.event == "created"}

@@ -231,7 +231,7 @@ class SQLiteStore:
                 raise
             finally:
                 self._forget(changes)
-                self._writes += 1
+                self._writes += bool(changes)  # usage, counters, deliveries, buckets: no answer reads them
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:

@@ -82,7 +82,7 @@ log = logging.getLogger("sandlot.sandbox")
 VALIDITY_CACHE = 50_000
 #: Actions whose answer depends only on the request and what is stored: kept until a write.
 KEPT_ACTIONS = frozenset({"read", "list", "view_read", "values", "me_read"})
-#: How many such answers are kept, and how large (each and in all).
+#: How many such answers are kept, and how large (each and in all, with their requests).
 KEPT_ANSWERS = 4096
 KEPT_ANSWER_BYTES = 64 * 1024
 KEPT_ANSWERS_BYTES = 16 * 1024 * 1024
@@ -150,7 +150,7 @@ class StateStage:
         self._nullable: dict[str, tuple[str, ...]] = {}
         self._samples: dict[str, dict[str, Any]] = {}
         self._relations = self._relation_fields()
-        self._answers: OrderedDict[tuple[Any, ...], tuple[Any, MockResponse]] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[Any, MockResponse, int]] = OrderedDict()
         self._answers_bytes = 0
         self._answers_lock = threading.Lock()
         document = engine.spec.document
@@ -425,16 +425,17 @@ class StateStage:
                 self._answers.move_to_end(key)
                 return MockResponse(kept[1].status, list(kept[1].headers), kept[1].body)
         response = self._act(req, match, validated, tenant_id, binding, now)
-        if len(response.body) <= KEPT_ANSWER_BYTES:
+        size = len(response.body) + len(req.path) + len(req.query) + sum(len(k) + len(v) for k, v in key[4])
+        if size <= KEPT_ANSWER_BYTES:
             with self._answers_lock:
                 old = self._answers.pop(key, None)
                 if old is not None:
-                    self._answers_bytes -= len(old[1].body)
+                    self._answers_bytes -= old[2]
                 self._answers[key] = (generation, MockResponse(response.status, list(response.headers),
-                                                               response.body))
-                self._answers_bytes += len(response.body)
+                                                               response.body), size)
+                self._answers_bytes += size
                 while len(self._answers) > KEPT_ANSWERS or self._answers_bytes > KEPT_ANSWERS_BYTES:
-                    self._answers_bytes -= len(self._answers.popitem(last=False)[1][1].body)
+                    self._answers_bytes -= self._answers.popitem(last=False)[1][2]
         return response
 
     def _act(self, req: MockRequest, match: Match, validated: ValidatedRequest, tenant_id: str,
@@ -628,8 +629,8 @@ class StateStage:
                 filters={parent_field: value}, limit=1)).total
         owner = collection.owner_field
         if owner and isinstance(obj.get(owner), dict) and self.model.identity is not None:
-            user = self._user_named(tenant_id, obj[owner])
-            if user is not None:  # the owner as the caller sees it now (its bio, whether followed)
+            user = self._user_named(tenant_id, obj[owner], hidden.get("owner"))
+            if user is not None:  # the owner as the caller sees it now (its name, bio, whether followed)
                 obj[owner] = self._owner_value(collection, user, caller)
         if collection.server.item_paths:
             obj.update(object_links(collection.server, data.get(collection.id_field, object_id), data,
@@ -757,10 +758,14 @@ class StateStage:
             return user.object_id
         return self._public_shape(collection.properties.get(owner), user, caller)
 
-    def _user_named(self, tenant_id: str, shown: Mapping[str, Any]) -> StoredObject | None:
-        """Return the user a stored public shape names (by its first identifier), if it still exists."""
+    def _user_named(self, tenant_id: str, shown: Mapping[str, Any], user_id: Any = None) -> StoredObject | None:
+        """Return the user who owns an object, if they still exist: by the id kept when they
+        created it (a rename changes nothing), else (seeded objects) by the first identifier
+        the stored public shape shows."""
         identity: Identity = self.model.identity
         users = self.model.collections[identity.users]
+        if isinstance(user_id, str):
+            return self.store.get_object(tenant_id, users.name, user_id)
         name = next((n for n in (*identity.identifiers, *IDENTIFIER_NAMES, "id")
                      if n in users.properties and shown.get(n) is not None), None)
         return self._find_user(tenant_id, name, shown[name]) if name else None
@@ -875,6 +880,8 @@ class StateStage:
                                 "body", "/" + collection.id_field)
         obj = project(build_object(self._unwrap(collection, self._generated(req, match)),
                                    body, collection, key, now, extra), collection)
+        if collection.owner_field and caller.user is not None:  # who, whatever they are called later
+            obj[tokens.HIDDEN] = {**(obj.get(tokens.HIDDEN) or {}), "owner": caller.user.object_id}
         refused = self._check_relations(req, match, collection, obj, tenant_id)
         if refused:
             return refused
@@ -1223,13 +1230,10 @@ class StateStage:
                 filters[prop] = value
         if parent is not None:
             filters[parent[0]] = parent[1]
-        if binding.feed:  # only the items of the users the caller follows
-            shape = self._shape_props(collection.properties.get(collection.owner_field or "") or {})
-            inner = next((n for n in (*IDENTIFIER_NAMES, "id") if n in shape), None)
+        if binding.feed:  # only the items the users the caller follows created
             followed = self.store.list_objects(tenant_id, self.model.identity.users, ListQuery(
                 contains={(tokens.HIDDEN, "toggles", binding.feed): caller.key}, limit=FEED_FOLLOWED))
-            filters[(collection.owner_field or "", inner) if inner else collection.owner_field or ""] = [
-                u.data.get(inner) for u in followed.items if inner]
+            filters[(tokens.HIDDEN, "owner")] = [u.object_id for u in followed.items]
         limit = pagination.default_limit
         if pagination.limit_param and isinstance(query.get(pagination.limit_param), int):
             limit = query[pagination.limit_param]

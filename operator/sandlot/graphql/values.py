@@ -121,6 +121,8 @@ class KeyRandom(random.Random):
 
     def getrandbits(self, k: int) -> int:
         """Return an integer with `k` random bits."""
+        if 0 < k <= 64:  # what random's choice and randrange ask for: one draw
+            return self._next() >> (64 - k)
         out, got = 0, 0
         while got < k:
             out, got = (out << 64) | self._next(), got + 64

@@ -144,3 +144,14 @@ def test_the_cache_lives_under_xdg_cache_home_or_home(monkeypatch: pytest.Monkey
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # not absolute: ignored, as the spec says
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache.cache_dir() == tmp_path / "home" / ".cache" / "sandlot" / "graphql"
+
+
+def test_only_the_newest_entries_are_kept(cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "KEEP", 2)
+    sdl = tmp_path / "s.graphql"
+    for version in range(4):
+        sdl.write_text(f"type Query {{ a{version}: Int }}")
+        gschema.load_schema(str(sdl))
+    kept = _entries(cache_home)
+    assert len(kept) == 2
+    assert cache.load(cache.key_for([(str(sdl), sdl.read_text())])) is not None  # the latest is among them

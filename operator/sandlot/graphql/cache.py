@@ -16,11 +16,12 @@ its header (format, versions, key), a SHA-256 of its body, and an unpickler that
 class except graphql-core's AST nodes (a crafted file cannot run code). Anything that fails
 (corrupt, truncated, another version, unreadable, not writable) is ignored: the schema is parsed
 as without a cache and the entry is written again. Entries are written atomically (a temporary
-file renamed into place), so concurrent starts never read half a file.
+file renamed into place), so concurrent starts never read half a file; the newest 16 are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -44,6 +45,8 @@ log = logging.getLogger("sandlot.graphql")
 #: Bump when what is stored changes.
 FORMAT = 1
 _MAGIC = b"sandlot-graphql-sdl-cache\n"
+#: The most entries kept: writing one more removes the least recently written.
+KEEP = 16
 ENV_SWITCH = "SANDLOT_GRAPHQL_CACHE"
 
 
@@ -145,5 +148,19 @@ def store(key: str, document: DocumentNode, warnings: Sequence[str]) -> None:
         except BaseException:
             os.unlink(temporary)
             raise
+        _prune(folder)
     except OSError as exc:
         log.info("graphql: the SDL cache %s is not writable (%s); starting without it", folder, exc)
+
+
+def _prune(folder: Path) -> None:
+    """Remove the oldest entries beyond KEEP (each edit of a watched schema writes a new one)."""
+    entries = []
+    for path in folder.glob("*.sdl-cache"):
+        try:
+            entries.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    for _, path in sorted(entries, reverse=True)[KEEP:]:
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -11,7 +11,7 @@ import pytest
 from graphql import GraphQLField, GraphQLObjectType, GraphQLScalarType, get_named_type, parse
 
 from sandlot.graphql.engine import GraphQLEngine, GraphQLRequest
-from sandlot.graphql.values import rng_for
+from sandlot.graphql.values import KeyRandom, rng_for
 from tests.graphql import conformance, published
 
 LIBRARY = '''
@@ -94,3 +94,26 @@ def test_planned_values_are_the_generators_own(tmp_path: Path, source: str) -> N
                 expected = float(expected)
             assert got == expected, (parent.name, name, key)
     assert direct > 0  # the direct draws were exercised
+
+
+def test_keyrandom_draws_what_randoms_own_algorithms_draw() -> None:
+    """KeyRandom inlines its draws (getrandbits, _randbelow): the numbers are those random's own
+    rejection sampling gives on the same splitmix64 stream, so values never changed."""
+    import random
+
+    class Reference(KeyRandom):
+        _randbelow = random.Random._randbelow_with_getrandbits
+
+        def getrandbits(self, k: int) -> int:
+            out, got = 0, 0
+            while got < k:
+                out, got = (out << 64) | self._next(), got + 64
+            return out >> (got - k)
+
+    for seed in range(500):
+        ours, reference = KeyRandom(seed * 7919), Reference(seed * 7919)
+        for n in (1, 2, 3, 7, 100, 2**31 - 1, 2**64, 2**64 + 1, 2**70):
+            assert ours._randbelow(n) == reference._randbelow(n)
+        assert ours.getrandbits(65) == reference.getrandbits(65) and ours.getrandbits(7) == reference.getrandbits(7)
+        assert [ours.choice("abcdefg"), ours.randint(1, 1000), ours.random()] == \
+            [reference.choice("abcdefg"), reference.randint(1, 1000), reference.random()]

@@ -128,6 +128,23 @@ class KeyRandom(random.Random):
             out, got = (out << 64) | self._next(), got + 64
         return out >> (got - k)
 
+    def _randbelow(self, n: int) -> int:
+        """Return an int in [0, n): random's `_randbelow_with_getrandbits` (rejection sampling on
+        n.bit_length() bits) with the draw inlined, so choice/randint/randrange draw the same
+        numbers with one Python call instead of three."""
+        k = n.bit_length()
+        if not 0 < k <= 64:
+            return random.Random._randbelow_with_getrandbits(self, n)  # type: ignore[attr-defined]
+        shift, state = 64 - k, self._state
+        while True:
+            state = (state + 0x9E3779B97F4A7C15) & _MASK
+            z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            r = (z ^ (z >> 31)) >> shift
+            if r < n:
+                self._state = state
+                return r
+
     def getstate(self) -> Any:
         """Return the state (for copying)."""
         return self._state

@@ -155,3 +155,19 @@ def test_generated_queries_on_githubs_schema_match_graphql_core() -> None:
     except published.Unavailable as exc:
         pytest.skip(f"{published.GITHUB_JSON.name} schema unavailable: {exc}")
     _same_as_graphql_core(GraphQLEngine.from_source(str(path)), 25)
+
+
+def test_a_failing_resolver_is_the_field_error_graphql_core_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = GraphQLEngine.from_source(str(SHOP))
+    real = engine.values.scalar
+
+    def failing(scalar: Any, name: str, key: str, hints: Any = None) -> Any:
+        if name == "email":
+            raise RuntimeError("the value source broke")
+        return real(scalar, name, key, hints)
+
+    monkeypatch.setattr(engine.values, "scalar", failing)
+    result = engine.execute(GraphQLRequest('{ customer(id: "1") { id email } viewer { name } }')).result
+    assert result["errors"][0]["path"] == ["customer", "email"]
+    assert "the value source broke" in result["errors"][0]["message"]
+    assert result["data"]["customer"] is None and result["data"]["viewer"]["name"]  # the rest is answered

@@ -229,9 +229,13 @@ class CompiledQuery:
                 raise Fallback("variables do not coerce")
         try:
             return self._execute_fields(self.root, root, coerced)
+        except Fallback:
+            raise
         except NotCompiled as exc:  # a selection below an abstract type, compiled on first use
             self.usable = False
             raise Fallback(str(exc)) from exc
+        except Exception as exc:  # a failing resolver: graphql-core reports it as a field error
+            raise Fallback(f"{type(exc).__name__}: {exc}") from exc
 
     def _execute_fields(self, fields: list[_Field], parent: Any, variables: Any) -> dict[str, Any]:
         value_of = self.engine.field_value
@@ -243,10 +247,7 @@ class CompiledQuery:
             args = field.args
             if args is None:
                 args = get_argument_values(field.field_def, field.node, variables)  # type: ignore[arg-type]
-            try:
-                value = value_of(parent, field.parent, field.field_def, field.name, field.hints, args)  # type: ignore[arg-type]
-            except GraphQLError as exc:
-                raise Fallback("resolver error") from exc
+            value = value_of(parent, field.parent, field.field_def, field.name, field.hints, args)  # type: ignore[arg-type]
             out[field.response_key] = field.complete(value, variables)  # type: ignore[misc]
         return out
 

@@ -16,6 +16,12 @@ Where a field's value comes from, first wins:
 
 Stored and example values are used only where they are valid for the field's type, so every
 response is valid for its query whatever was stored. Stateless answers are cached per request.
+
+A stateless query with no fault, example or magic value on its way (the common case: the same
+query text with new variables) is executed by a plan compiled once per query text
+(graphql/compiled.py), which calls `field_value`, `generate`, `adopt` and `resolve_type` directly
+and answers what graphql-core's `execute` with `resolve` would; everything else, and whatever
+the plan cannot answer, is executed by graphql-core.
 """
 
 from __future__ import annotations

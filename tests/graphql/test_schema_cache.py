@@ -155,3 +155,15 @@ def test_only_the_newest_entries_are_kept(cache_home: Path, tmp_path: Path, monk
     kept = _entries(cache_home)
     assert len(kept) == 2
     assert cache.load(cache.key_for([(str(sdl), sdl.read_text())])) is not None  # the latest is among them
+
+
+def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv(cache.ENV_SWITCH, raising=False)
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(cache.Path, "home", staticmethod(homeless))
+    assert cache.cache_dir() is None
+    assert "viewer" in GraphQLEngine.from_source(str(SHOP)).schema.query_type.fields

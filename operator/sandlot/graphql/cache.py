@@ -55,8 +55,12 @@ def cache_dir() -> Path | None:
     if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "sandlot" / "graphql"
+    if base and os.path.isabs(base):
+        return Path(base) / "sandlot" / "graphql"
+    try:
+        return Path.home() / ".cache" / "sandlot" / "graphql"
+    except (RuntimeError, KeyError):  # no home directory to find: no cache
+        return None
 
 
 def key_for(texts: Sequence[tuple[str, str]]) -> str:

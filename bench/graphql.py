@@ -3,10 +3,13 @@
 Both serve GitHub's public schema (the introspection result in @octokit/graphql-schema, as the
 issue measured) on 127.0.0.1 and answer the same nested query, one server at a time:
 
-- start-up: process start to the first answer to the query (Sandlot also on the 1.2 MB SDL);
+- start-up: process start to the first answer to the query (Sandlot also on the 1.2 MB SDL, with
+  an empty SDL cache and again with the cache its first start wrote: cold and warm);
 - req/s and p99 with wrk (`-t2 -c32`, POST): the same request again and again (Sandlot answers a
-  repeated request from its cache, as its REST mock does), and, for Sandlot, a new request each
-  time (the variables change) to show the cost of executing;
+  repeated request from its cache, as its REST mock does), and a new request each time (the
+  variables change) to show the cost of executing;
+- the server's CPU time per request during each load (user + system of its process tree, divided
+  by the requests wrk counted): unlike req/s it does not move with the other jobs on the machine;
 - peak RSS of the server's process tree;
 - what each answers for a string and a count field (the values look real, counts not negative).
 
@@ -112,16 +115,18 @@ class Row:
     distinct: LoadResult | None
     rss_mib: float | None
     sample: dict | None
+    same_cpu_ms: float | None = None  # server CPU per request during the load
+    distinct_cpu_ms: float | None = None
 
 
-def start(name: str, argv: list[str], port: int,
-          timeout: float = 120) -> tuple[ServerProcess, float | None, dict | None, float | None]:
+def start(name: str, argv: list[str], port: int, timeout: float = 120, env: dict[str, str] | None = None
+          ) -> tuple[ServerProcess, float | None, dict | None, float | None]:
     """Start a server; return it, the seconds to its first answer to the query, that answer and
     the CPU seconds it used until then."""
     logs = CACHE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     server = ServerProcess(argv, logs / f"{name}.log", cwd=CACHE,
-                           env={**os.environ, "GRAPHQL_PEER_MODULES": str(CACHE / "node_modules")})
+                           env={**os.environ, "GRAPHQL_PEER_MODULES": str(CACHE / "node_modules"), **(env or {})})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.alive:
         answer = post(port, {"query": QUERY, "variables": VARIABLES}, timeout=2)
@@ -152,7 +157,15 @@ def distinct_script() -> str:
     return _DISTINCT % {"prefix": json.dumps(prefix), "suffix": json.dumps(suffix)}
 
 
-def measure(name: str, argv_for, duration: int, distinct: bool) -> Row:
+def loaded(server: ServerProcess, port: int, script: str, duration: int) -> tuple[LoadResult, float | None]:
+    """Run one load; return wrk's result and the server's CPU milliseconds per request."""
+    before = server.cpu_seconds()
+    result = wrk(port, script, duration)
+    spent = server.cpu_seconds() - before
+    return result, (spent * 1000 / result.requests if result.requests else None)
+
+
+def measure(name: str, argv_for, duration: int) -> Row:
     port = free_port()
     server, startup, sample, cpu = start(name, argv_for(port), port)
     try:
@@ -161,34 +174,54 @@ def measure(name: str, argv_for, duration: int, distinct: bool) -> Row:
             return Row(name, None, None, None, None, None, None)
         post(port, {"query": QUERY, "variables": VARIABLES})
         wrk(port, same_script(), 2)  # warm-up
-        same = wrk(port, same_script(), duration)
-        fresh = wrk(port, distinct_script(), duration) if distinct else None
-        return Row(name, startup, cpu, same, fresh, server.peak_rss_mib(), sample)
+        same, same_cpu = loaded(server, port, same_script(), duration)
+        fresh, fresh_cpu = loaded(server, port, distinct_script(), duration)
+        return Row(name, startup, cpu, same, fresh, server.peak_rss_mib(), sample, same_cpu, fresh_cpu)
     finally:
         server.stop()
+
+
+def sdl_startups(argv_for) -> list[tuple[float | None, float | None]]:
+    """Start Sandlot on the SDL twice with a new, empty cache directory: (seconds, CPU seconds) of
+    the cold start (parses, writes the cache) and of the warm one (reads it)."""
+    found = []
+    with tempfile.TemporaryDirectory(prefix="bench-graphql-xdg-") as xdg:
+        for label in ("cold", "warm"):
+            port = free_port()
+            server, seconds, _, cpu = start(f"sandlot-sdl-{label}", argv_for(port), port,
+                                            env={"XDG_CACHE_HOME": xdg})
+            server.stop()
+            found.append((seconds, cpu))
+    return found
 
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "–" if value is None else pattern.format(value)
 
 
-def render(rows: list[Row], sdl_startup: float | None, sdl_cpu: float | None, duration: int) -> str:
+def render(rows: list[Row], sdl: list[tuple[float | None, float | None]], duration: int) -> str:
     version = PEER_PACKAGES["@octokit/graphql-schema"]
     lines = [f"GitHub's public schema (introspection JSON, @octokit/graphql-schema {version}), "
              f"nested query (repository, owner, issues(first: 5) with authors); wrk -t2 -c32 -d{duration}s, POST, "
              "one server at a time on this machine. Start-up is process start to the first answer to the query "
-             "(in brackets the CPU time the server used until then: it does not grow with other load).", "",
-             "| server | start-up (CPU) | req/s (same request) | p99 | req/s (new request each time) | p99 "
-             "| peak RSS |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "(in brackets the CPU time the server used until then: it does not grow with other load). "
+             "CPU/req is the server's CPU time per request during that load.", "",
+             "| server | start-up (CPU) | req/s (same request) | p99 | CPU/req | req/s (new request each time) | p99 "
+             "| CPU/req | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         lines.append(f"| {row.name} | {_fmt(row.startup_s, '{:.2f} s')} ({_fmt(row.startup_cpu_s, '{:.2f} s')}) "
                      f"| {_fmt(row.same and row.same.rps, '{:,.0f}')} "
                      f"| {_fmt(row.same and row.same.p99_ms, '{:.1f} ms')} "
+                     f"| {_fmt(row.same_cpu_ms, '{:.2f} ms')} "
                      f"| {_fmt(row.distinct and row.distinct.rps, '{:,.0f}')} "
                      f"| {_fmt(row.distinct and row.distinct.p99_ms, '{:.1f} ms')} "
+                     f"| {_fmt(row.distinct_cpu_ms, '{:.2f} ms')} "
                      f"| {_fmt(row.rss_mib, '{:.0f} MiB')} |")
+    (cold_s, cold_cpu), (warm_s, warm_cpu) = sdl
     lines += ["", "Sandlot start-up on the 1.2 MB SDL (parse, merge the duplicates, build): "
-                  f"{_fmt(sdl_startup, '{:.2f} s')} ({_fmt(sdl_cpu, '{:.2f} s')} CPU)",
+                  f"cold (empty SDL cache) {_fmt(cold_s, '{:.2f} s')} ({_fmt(cold_cpu, '{:.2f} s')} CPU), "
+                  f"warm (the cache written by the cold start) "
+                  f"{_fmt(warm_s, '{:.2f} s')} ({_fmt(warm_cpu, '{:.2f} s')} CPU)",
               "", "What each answered for the repository (description, stargazerCount, owner.login):"]
     for row in rows:
         repo = ((row.sample or {}).get("data") or {}).get("repository") or {}
@@ -199,6 +232,12 @@ def render(rows: list[Row], sdl_startup: float | None, sdl_cpu: float | None, du
     if ours and peer and ours.same and peer.same:
         lines += ["", f"Ratio (same request): {ours.same.rps / peer.same.rps:.1f}x the peer's req/s "
                       f"(goal: at least 2x); start-up goal: under 2 s on the large schema."]
+    if ours and peer and ours.distinct and peer.same and peer.distinct:
+        lines += [f"Ratio (new request each time): {ours.distinct.rps / peer.distinct.rps:.1f}x the peer's req/s "
+                  f"on new requests, {ours.distinct.rps / peer.same.rps:.1f}x on its repeated request."]
+    if ours and peer and ours.distinct_cpu_ms and peer.distinct_cpu_ms and peer.same_cpu_ms:
+        lines += [f"CPU per new request: Sandlot {ours.distinct_cpu_ms:.2f} ms, the peer "
+                  f"{peer.distinct_cpu_ms:.2f} ms ({peer.same_cpu_ms:.2f} ms on its repeated request)."]
     return "\n".join(lines) + "\n"
 
 
@@ -220,15 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         rows.append(measure("Sandlot", lambda p: [*sandlot, str(SCHEMA_JSON), "--port", str(p), "--no-watch",
-                                                   "--log-level", "warning"], duration, distinct=True))
-        rows.append(measure("@graphql-tools/mock 9 (Node)", lambda p: [*peer, str(p)], duration, distinct=False))
-        port = free_port()
-        server, sdl_startup, _, sdl_cpu = start("sandlot-sdl", [*sandlot, str(SCHEMA_SDL), "--port", str(port),
-                                                                "--no-watch", "--log-level", "warning"], port)
-        server.stop()
+                                                   "--log-level", "warning"], duration))
+        rows.append(measure("@graphql-tools/mock 9 (Node)", lambda p: [*peer, str(p)], duration))
+        sdl = sdl_startups(lambda p: [*sandlot, str(SCHEMA_SDL), "--port", str(p), "--no-watch",
+                                      "--log-level", "warning"])
     finally:
         stop_all()
-    text = render(rows, sdl_startup, sdl_cpu, duration)
+    text = render(rows, sdl, duration)
     print(text)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / ("graphql-quick.md" if args.quick else "graphql.md")).write_text(

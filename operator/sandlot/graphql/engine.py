@@ -16,6 +16,12 @@ Where a field's value comes from, first wins:
 
 Stored and example values are used only where they are valid for the field's type, so every
 response is valid for its query whatever was stored. Stateless answers are cached per request.
+
+A stateless query with no fault, example or magic value on its way (the common case: the same
+query text with new variables) is executed by a plan compiled once per query text
+(graphql/compiled.py), which calls `field_value`, `generate`, `adopt` and `resolve_type` directly
+and answers what graphql-core's `execute` with `resolve` would; everything else, and whatever
+the plan cannot answer, is executed by graphql-core.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 
 from sandlot.graphql import model as gmodel
+from sandlot.graphql.compiled import CompiledQuery, Fallback, NotCompiled
 from sandlot.graphql.model import Action, Model, Records, RecordsRefused, Window
 from sandlot.graphql.schema import LoadedSchema, SchemaError, load_schema
 from sandlot.graphql.values import Hints, Values
@@ -240,6 +247,8 @@ class GraphQLEngine:
         self.model: Model = gmodel.infer(self.schema)
         self.examples = dict(examples or {})
         self._documents: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
+        #: Compiled queries by (query text, operation name); None: graphql-core executes it.
+        self._compiled: OrderedDict[tuple[str, str | None], CompiledQuery | None] = OrderedDict()
         self._results: OrderedDict[tuple[Any, ...], Outcome] = OrderedDict()
         self._result_bytes = 0
         self._possible: dict[str, list[str]] = {}
@@ -325,6 +334,14 @@ class GraphQLEngine:
         if isinstance(operation, OperationDefinitionNode):
             run.example = self._example_for(request, operation)
         root = Obj(self._root_key(kind), None, run.example)
+        if kind == "query" and run.records is None and fault is None and run.example is None:
+            compiled = self._compile(request, document, operation)
+            if compiled is not None:
+                try:
+                    return Outcome({"data": compiled.execute(root, request.variables)}, "execute", kind)
+                except Fallback:  # graphql-core executes it and reports the error
+                    if not compiled.usable:
+                        self._compiled[(request.query, request.operation_name)] = None
         try:
             result = self._run(document, request, root, run)
         except GraphQLError as exc:
@@ -335,6 +352,43 @@ class GraphQLEngine:
             stage = "request"  # raised before execution began: no `data` entry, as the spec says
             formatted.pop("data", None)
         return Outcome(formatted, stage, kind, events=list(run.events))
+
+    def _compile(self, request: GraphQLRequest, document: DocumentNode, operation: Any) -> CompiledQuery | None:
+        """Return the compiled query for a request's text and operation (cached), or None when
+        graphql-core executes it (graphql/compiled.py)."""
+        key = (request.query, request.operation_name)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        compiled: CompiledQuery | None
+        try:
+            compiled = CompiledQuery(self, document, operation) if self._compilable(document, request) else None
+        except NotCompiled:
+            compiled = None
+        self._compiled[key] = compiled
+        if len(self._compiled) > _DOCUMENT_CACHE:
+            self._compiled.popitem(last=False)
+        return compiled
+
+    def _compilable(self, document: DocumentNode, request: GraphQLRequest) -> bool:
+        if not isinstance(request.variables, Mapping | None) or self.examples:
+            return False
+        return isinstance(get_operation_ast(document, request.operation_name), OperationDefinitionNode)
+
+    def magic_fields(self) -> set[tuple[str, str]]:
+        """Return the (type, field) pairs that have magic values."""
+        return set(self._magic)
+
+    def field_value(self, parent: Any, parent_name: str, field_def: GraphQLField, name: str, hints: Hints,
+                    args: Mapping[str, Any]) -> Any:
+        """Return a field's value in a stateless query with no fault, example or magic value (what
+        `resolve` does then; graphql/compiled.py calls it)."""
+        obj = parent if isinstance(parent, Obj) else Obj(parent_name)
+        key = f"{obj.key}.{name}{_args_text(args)}"
+        data = obj.data
+        if data is not None and name in data:
+            return self.adopt(data[name], field_def.type, key, name, hints, args, _STATELESS)
+        return self.generate(field_def.type, key, name, hints, args)
 
     def execute_event(self, request: GraphQLRequest, event: Obj) -> dict[str, Any]:
         """Execute a subscription's selection for one event (`event` holds the root field's data)."""
@@ -731,6 +785,9 @@ class GraphQLEngine:
         """Return every magic value (for docs and the admin API)."""
         return [{"field": f"{t}.{f}", "argument": ".".join(r.path), "value": r.value, "error": r.message,
                  "code": r.code} for (t, f), rules in self._magic.items() for r in rules]
+
+
+_STATELESS = Run()
 
 
 def _magic_directives(node: Any, type_: Any, path: tuple[str, ...], seen: set[str]

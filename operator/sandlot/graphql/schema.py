@@ -12,6 +12,10 @@ duplicate that differs is refused naming both places. The directives graphql-fak
 (`@fake`, `@examples`, `@listLength`) and Sandlot's own (`@example`, `@magic`) are declared
 when the schema uses them without declaring them, as graphql-faker does.
 
+A schema served from SDL is parsed once: the merged document is kept in the user's cache
+directory (graphql/cache.py, keyed by the sources' text and the versions), so a restart on the
+same SDL skips graphql-core's parser (most of a large schema's start-up).
+
 Serving builds the schema with graphql-core's `assume_valid` (the SDL rules cost seconds on a
 large schema); when the build fails the SDL rules run to name the place. `--check` runs every
 rule: graphql-core's SDL validation and its schema validation.
@@ -19,9 +23,11 @@ rule: graphql-core's SDL validation and its schema validation.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,7 @@ from graphql import (
 from graphql.language import ast
 from graphql.validation.validate import validate_sdl
 
+from sandlot.graphql import cache as sdl_cache
 from sandlot.openapi.loader import SpecError
 from sandlot.util.introspection import (
     SDL_SUFFIXES,
@@ -128,9 +135,29 @@ def _texts(sources: Sequence[str]) -> list[tuple[str, str, bool]]:
     return found
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a schema is built: the hundreds of thousands
+    of AST and type objects of a large schema set it off again and again (it traverses everything
+    alive each time), which doubled the parse and the load of GitHub's schema. Nothing built
+    here is garbage; the collector runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_schema(sources: str | Sequence[str], *, check: bool = False) -> LoadedSchema:
     """Load and build a schema from SDL files, a directory, a URL, a ConfigMap manifest or an
     introspection result (raises SchemaError). `check` runs every validation rule."""
+    with _collector_paused():
+        return _load_schema(sources, check)
+
+
+def _load_schema(sources: str | Sequence[str], check: bool) -> LoadedSchema:
     names = [sources] if isinstance(sources, str) else list(sources)
     if not names:
         raise SchemaError("no schema given")
@@ -144,17 +171,27 @@ def load_schema(sources: str | Sequence[str], *, check: bool = False) -> LoadedS
                               "not together with other files", file=jsons[0][0])
         name, text = jsons[0]
         return LoadedSchema(_from_introspection(name, text), label, files, [], True)
+    key = sdl_cache.key_for([(n, t) for n, t, _ in texts])
+    cached = None if check else sdl_cache.load(key)
+    if cached is not None:  # parsed and merged before (graphql/cache.py): no locations, no rules to run
+        document, warnings = cached
+        try:
+            return LoadedSchema(build(document), label, files, warnings)
+        except SchemaError:
+            log.info("graphql: the cached schema document does not build; parsing the schema")
     documents = []
     for name, text, _ in texts:
         try:
             documents.append(parse(Source(text, name)))
         except GraphQLSyntaxError as exc:
             raise _located(exc, f"invalid GraphQL SDL: {exc.message}") from None
-    warnings: list[str] = []
+    warnings = []
     document = merge_documents(documents, warnings)
     if any(f"@{name}" in text for _, text, _ in texts for name in KNOWN_DIRECTIVES):  # skip the walk if none
         document = declare_known_directives(document)
-    return LoadedSchema(build(document, check=check), label, files, warnings)
+    schema = build(document, check=check)
+    sdl_cache.store(key, document, warnings)
+    return LoadedSchema(schema, label, files, warnings)
 
 
 def _from_introspection(name: str, text: str) -> GraphQLSchema:

@@ -19,9 +19,11 @@ and `@example(value: ...)`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +121,29 @@ class KeyRandom(random.Random):
 
     def getrandbits(self, k: int) -> int:
         """Return an integer with `k` random bits."""
+        if 0 < k <= 64:  # what random's choice and randrange ask for: one draw
+            return self._next() >> (64 - k)
         out, got = 0, 0
         while got < k:
             out, got = (out << 64) | self._next(), got + 64
         return out >> (got - k)
+
+    def _randbelow(self, n: int) -> int:
+        """Return an int in [0, n): random's `_randbelow_with_getrandbits` (rejection sampling on
+        n.bit_length() bits) with the draw inlined, so choice/randint/randrange draw the same
+        numbers with one Python call instead of three."""
+        k = n.bit_length()
+        if not 0 < k <= 64:
+            return random.Random._randbelow_with_getrandbits(self, n)  # type: ignore[attr-defined]
+        shift, state = 64 - k, self._state
+        while True:
+            state = (state + 0x9E3779B97F4A7C15) & _MASK
+            z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            r = (z ^ (z >> 31)) >> shift
+            if r < n:
+                self._state = state
+                return r
 
     def getstate(self) -> Any:
         """Return the state (for copying)."""
@@ -133,10 +154,29 @@ class KeyRandom(random.Random):
         self._state = state
 
 
+def _seed_of(seed: int, key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest(), "big")
+
+
 def rng_for(seed: int, key: str) -> KeyRandom:
     """Return the generator for one value: seeded by --seed and the value's key."""
-    digest = hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest()
-    return KeyRandom(int.from_bytes(digest, "big"))
+    return KeyRandom(_seed_of(seed, key))
+
+
+class _Reseeded(threading.local):
+    """One KeyRandom per thread, reseeded for each value: making one costs more than drawing a
+    value with it (random.Random's constructor also seeds the Mersenne Twister it never uses)."""
+
+    def __init__(self) -> None:
+        self.rng = KeyRandom(0)
+
+
+def _reseeded(local: _Reseeded, seed: int, key: str) -> KeyRandom:
+    """Return this thread's generator set to the state `rng_for(seed, key)` starts from; valid
+    until the next call on this thread (callers draw and return before asking again)."""
+    rng = local.rng
+    rng._state = _seed_of(seed, key)
+    return rng
 
 
 @dataclass(frozen=True)
@@ -149,6 +189,29 @@ class Hints:
 
 
 _NO_HINTS = Hints()
+#: (the hints it was made for, examples or None, JSON Schema, name hint, direct draw or None)
+_Plan = tuple[Hints, tuple[Any, ...] | None, dict[str, Any], str, Callable[[random.Random], Any] | None]
+
+
+def _direct(schema: dict[str, Any], hint: str) -> Callable[[random.Random], Any] | None:
+    """Return what `Generator.build(schema, rng, prefer_examples=False, name=hint)` comes down to
+    for a plain boolean, a string with a known format, or a string whose name says what it holds
+    (no length bounds, pattern or enum): the same function on the same rng, without the
+    generator's per-call dispatch (tests/graphql/test_values.py checks they agree on every
+    field of GitHub's schema). Any other schema: None, and the generator draws it."""
+    if schema is _BOOLEAN:
+        return _coin
+    if schema.get("type") != "string" or set(schema) - {"type", "format"}:
+        return None
+    fmt = schema.get("format")
+    if fmt is not None:
+        return formats.FORMAT_GENERATORS.get(fmt) if fmt != "byte" else None
+    kind = formats.string_kind_for_name(hint) if hint else None
+    return functools.partial(formats.string_for_kind, kind) if kind is not None else None
+
+
+def _coin(rng: random.Random) -> bool:
+    return rng.random() < 0.5
 
 
 def _directive_args(node: Any, name: str) -> dict[str, Any] | None:
@@ -186,6 +249,9 @@ class Values:
         self.generator = Generator({}, openapi_version="3.1.0")
         self._hints: dict[tuple[str, str], Hints] = {}
         self._scalar_hints: dict[str, Hints] = {}
+        #: (scalar, field name, id of the hints) -> its _Plan
+        self._plans: dict[tuple[str, str, int], _Plan] = {}
+        self._local = _Reseeded()
 
     def hints(self, parent: GraphQLNamedType, name: str, field: GraphQLField) -> Hints:
         """Return the directives' hints for a field (cached)."""
@@ -197,18 +263,30 @@ class Values:
 
     def scalar(self, scalar: GraphQLScalarType, name: str, key: str, hints: Hints = _NO_HINTS) -> Any:
         """Return a value of a scalar type for the field `name`, drawn for `key`."""
-        rng = rng_for(self.seed, key)
-        scalar_hints = hints
-        if not (hints.examples or hints.fake):
-            scalar_hints = self._scalar_hints.get(scalar.name) or \
-                self._scalar_hints.setdefault(scalar.name, hints_of(scalar.ast_node))
-        if scalar_hints.examples:
-            return rng.choice(scalar_hints.examples)
-        schema, hint = self._schema_for(scalar, name, scalar_hints.fake)
+        plan = self._plans.get((scalar.name, name, id(hints)))
+        if plan is None or plan[0] is not hints:
+            plan = self._plans[(scalar.name, name, id(hints))] = self._plan(scalar, name, hints)
+        rng = _reseeded(self._local, self.seed, key)
+        _, examples, schema, hint, draw = plan
+        if examples:
+            return rng.choice(examples)
+        if draw is not None:
+            return draw(rng)
         value = self.generator.build(schema, rng, prefer_examples=False, name=hint)
         if scalar.name == "Float" and isinstance(value, int):
             value = float(value)
         return value
+
+    def _plan(self, scalar: GraphQLScalarType, name: str, hints: Hints) -> _Plan:
+        """Decide once per (scalar, field, hints) where a value comes from: examples, else a JSON
+        Schema and the name hint the generator draws with, and for the plainest schemas the one
+        function the generator would end up calling (see _direct)."""
+        scalar_hints = hints
+        if not (hints.examples or hints.fake):
+            scalar_hints = self._scalar_hints.get(scalar.name) or \
+                self._scalar_hints.setdefault(scalar.name, hints_of(scalar.ast_node))
+        schema, hint = self._schema_for(scalar, name, scalar_hints.fake)
+        return hints, scalar_hints.examples or None, schema, hint, _direct(schema, hint)
 
     @staticmethod
     def _schema_for(scalar: GraphQLScalarType, name: str, fake: str | None) -> tuple[dict[str, Any], str]:
@@ -237,12 +315,12 @@ class Values:
     def enum(self, enum: GraphQLEnumType, key: str) -> Any:
         """Return one of an enum's values (its name), drawn for `key`."""
         names = list(enum.values)
-        return rng_for(self.seed, key).choice(names) if names else None
+        return _reseeded(self._local, self.seed, key).choice(names) if names else None
 
     def list_length(self, hints: Hints, args: Mapping[str, Any], key: str) -> int:
         """Return how many items a list field gets: @listLength, else a paging argument (capped),
         else 1 to 3."""
-        rng = rng_for(self.seed, key + "#len")
+        rng = _reseeded(self._local, self.seed, key + "#len")
         if hints.list_length is not None:
             low, high = hints.list_length
             return rng.randint(low, high)
@@ -254,4 +332,4 @@ class Values:
 
     def choose(self, options: list[Any], key: str) -> Any:
         """Return one of `options`, drawn for `key` (abstract types pick their object type)."""
-        return rng_for(self.seed, key).choice(options)
+        return _reseeded(self._local, self.seed, key).choice(options)

@@ -167,3 +167,11 @@ def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(cache.Path, "home", staticmethod(homeless))
     assert cache.cache_dir() is None
     assert "viewer" in GraphQLEngine.from_source(str(SHOP)).schema.query_type.fields
+
+
+def test_sandlot_graphql_cache_names_another_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(cache.ENV_SWITCH, str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "elsewhere"
+    GraphQLEngine.from_source(str(SHOP))
+    assert len(_entries(tmp_path / "elsewhere")) == 1 and _entries(tmp_path / "xdg" / "sandlot" / "graphql") == []

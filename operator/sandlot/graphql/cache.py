@@ -9,7 +9,8 @@ Sandlot's directives declared, without source locations (only the cold path repo
 and the warnings the merge gave, so a warm start logs the same warnings.
 
 Where: `$XDG_CACHE_HOME/sandlot/graphql/` (default `~/.cache/sandlot/graphql/`); the
-environment variable `SANDLOT_GRAPHQL_CACHE=0` turns the cache off. The key is a SHA-256 of the
+environment variable `SANDLOT_GRAPHQL_CACHE` names another directory (an absolute path), or
+turns the cache off (`0`). The key is a SHA-256 of the
 cache format, the graphql-core and Sandlot versions and every source's name and text, so a
 changed file or an upgrade never reads an old entry. An entry is trusted only after checking:
 its header (format, versions, key), a SHA-256 of its body, and an unpickler that refuses every
@@ -52,8 +53,11 @@ ENV_SWITCH = "SANDLOT_GRAPHQL_CACHE"
 
 def cache_dir() -> Path | None:
     """Return the directory of the cache, or None when it is turned off."""
-    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
+    switch = os.environ.get(ENV_SWITCH, "").strip()
+    if switch.lower() in ("0", "off", "false", "no"):
         return None
+    if switch and os.path.isabs(switch):
+        return Path(switch)
     base = os.environ.get("XDG_CACHE_HOME") or ""
     if base and os.path.isabs(base):
         return Path(base) / "sandlot" / "graphql"

@@ -18,6 +18,7 @@ from tests.generate.independent import (
     FIXTURES,
     SPECS,
     IndependentValidator,
+    build_cases,
     component_schemas,
     load,
     response_schemas,
@@ -31,14 +32,11 @@ def invalid_values(document, schemas, seeds, directions=("response",)):
     generator = Generator(document, openapi_version=document["openapi"])
     checker = IndependentValidator(document)
     failures = []
-    for label, schema in schemas:
-        for direction in directions:
-            for seed in seeds:
-                for prefer_examples in (True, False):
-                    value = generator.build(schema, random.Random(seed), direction=direction, prefer_examples=prefer_examples)
-                    errors = checker.errors(schema, value, direction)
-                    if errors:
-                        failures.append((label, direction, seed, prefer_examples, errors[:3]))
+    for label, schema, direction, seed, prefer_examples in build_cases(schemas, seeds, directions):
+        value = generator.build(schema, random.Random(seed), direction=direction, prefer_examples=prefer_examples)
+        errors = checker.errors(schema, value, direction)
+        if errors:
+            failures.append((label, direction, seed, prefer_examples, errors[:3]))
     return failures
 
 

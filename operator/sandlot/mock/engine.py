@@ -7,13 +7,12 @@ The stages above it (simulation, state) use the steps separately, through the re
 `handle` runs the whole pipeline and caches its answers: the pipeline is a pure,
 deterministic function of the request, so repeating a request costs a dict lookup.
 
-Randomness is seeded from (--seed, method, path, query, body) with blake2b, so the
+Randomness is seeded from (--seed, method, path, query, body) with blake2b (mock/seeded.py), so the
 same request always gets the same body and `--seed` changes every body at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -36,6 +35,7 @@ from sandlot.mock.responder import (
     serialize,
 )
 from sandlot.mock.router import Router, server_base_paths
+from sandlot.mock.seeded import SeededRandom
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
 from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
 from sandlot.openapi.patterns import pattern_errors
@@ -369,12 +369,9 @@ class Engine:
             if path.startswith(prefix + "/"):
                 path = path[len(prefix):]
                 break
-        digest = hashlib.blake2b(
+        return SeededRandom(
             f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0"
-            f"{strip_controls(req.query)}\0".encode() + req.body,
-            digest_size=8,
-        ).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+            f"{strip_controls(req.query)}\0".encode() + req.body)
 
     # -- the whole pipeline ---------------------------------------------------------------------
 

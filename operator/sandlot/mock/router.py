@@ -121,15 +121,35 @@ class Router(Generic[T]):
         node = self._literal_paths.get(norm)
         if node is not None:
             return RouteMatch(node.template, node.methods.get(method), {}, tuple(node.methods))
-        segments = [urllib.parse.unquote(s) for s in _split(norm)]
+        segments = _split(norm)
+        if "%" in norm:
+            segments = [urllib.parse.unquote(s) for s in segments]
         # The most specific template decides (OpenAPI: concrete paths match before templated
         # ones); a method it lacks is a 405 even when a less specific template has it.
-        for end, values in _walk(self._root, segments, 0, []):
+        found = _descend(self._root, segments)
+        for end, values in [found] if found is not None else _walk(self._root, segments, 0, []):
             value = end.methods.get(method)
             names = self._names[end.templates[method]] if value is not None else []
             params = dict(zip(names, values, strict=False))
             return RouteMatch(end.template, value, params, tuple(end.methods))
         return None
+
+
+def _descend(node: _Node[T], segments: list[str]) -> tuple[_Node[T], list[str]] | None:
+    """Return what `_walk` yields first when no backtracking is needed, else None (walk then).
+
+    Each level takes the literal child, else the parameter child when the node has no mixed
+    segments; ending on a node with methods is then `_walk`'s first, most specific, answer."""
+    values: list[str] = []
+    for segment in segments:
+        child = node.literal.get(segment)
+        if child is None:
+            if node.mixed or node.param is None or not segment:
+                return None
+            child = node.param[1]
+            values.append(segment)
+        node = child
+    return (node, values) if node.methods else None
 
 
 def _walk(node: _Node[T], segments: list[str], i: int, values: list[str]):  # type: ignore[no-untyped-def]

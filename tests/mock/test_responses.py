@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from sandlot.mock.engine import Engine, parse_controls
+import pytest
+
+from sandlot.mock.engine import ControlError, Engine, parse_controls
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.mock.negotiate import negotiate, parse_accept
 
@@ -46,6 +48,13 @@ def test_parse_controls_header_and_query() -> None:
         None, {"__code": ["404"], "__example": ["chair"], "__dynamic": ["true"]})
     got = parse_controls("code=404", {"__code": ["500"]})
     assert got.code == 500 and got.example is None and got.dynamic is None
+    # A Prefer value alone is parsed once and kept; a second reading gives the same controls,
+    # and one that cannot be honoured is refused every time.
+    assert parse_controls("dynamic=true", {}) is parse_controls("dynamic=true", {})
+    assert parse_controls("dynamic=true", {}).dynamic is True and parse_controls("dynamic=false", {}).dynamic is False
+    for _ in range(2):
+        with pytest.raises(ControlError):
+            parse_controls("code=abc", {})
 
 
 def test_default_is_lowest_2xx_with_media_example_and_headers(shop_engine: Engine) -> None:
@@ -181,3 +190,12 @@ def test_engine_wide_dynamic_default_and_per_request_override() -> None:
     assert generated.status == 200 and generated.json() != [LAMP]
     conforms(engine, "GET", "/items", generated)
     assert call(engine, "GET", "/items", "__dynamic=false", headers=KEY).json() == [LAMP]
+
+
+def test_request_header_names_are_lower_cased_and_repeats_joined() -> None:
+    assert MockRequest("get", "/", "", {"Accept": "a", "x-b": "b"}).headers == {"accept": "a", "x-b": "b"}
+    assert MockRequest("GET", "/", "", {"x-ΣΑ": "s"}).headers == {"x-σα": "s"}
+    assert MockRequest("GET", "/", "", [("X-A", "1"), ("x-a", "2")]).headers == {"x-a": "1, 2"}  # type: ignore[arg-type]
+    lower = {"accept": "a", "x-1": "b"}
+    assert MockRequest("GET", "/", "", lower).headers is lower  # nothing to do: kept as given
+    assert MockRequest("get", "/").method == "GET"

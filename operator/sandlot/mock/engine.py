@@ -116,6 +116,24 @@ def parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Contro
     """
     if not prefer and not query:
         return _NO_CONTROLS
+    if prefer and not query:
+        known = _PREFER_CONTROLS.get(prefer)
+        if known is None:
+            known = _parse_controls(prefer, query)
+            if len(_PREFER_CONTROLS) < _PREFER_CONTROLS_MAX:
+                _PREFER_CONTROLS[prefer] = known
+        return known
+    return _parse_controls(prefer, query)
+
+
+#: Prefer header -> its controls: clients send few distinct values, each parsed once. A value
+#: that cannot be honoured raises ControlError every time (it is not kept).
+_PREFER_CONTROLS: dict[str, Controls] = {}
+_PREFER_CONTROLS_MAX = 256
+
+
+def _parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Controls:
+    """Parse what parse_controls does not find kept."""
     found: dict[str, tuple[str, str, str]] = {}  # key -> (value, location, pointer)
     for part in (prefer or "").replace(";", ",").split(","):
         key, sep, value = part.strip().partition("=")

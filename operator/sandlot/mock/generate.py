@@ -808,8 +808,11 @@ class Generator:
         if make is None and name:
             kind = formats.string_kind_for_name(name)
             if kind is not None:
-                make = lambda rng: formats.string_for_kind(kind, rng)  # noqa: E731
+                make = formats.kind_generator(kind)
         if make is None:
+            if not min_len and max_len is None:  # _words' single draw
+                words = formats.pool("word")
+                return lambda rng: rng.choice(words)
             return lambda rng: _words(rng, min_len, max_len)
         if not min_len and max_len is None:
             return make

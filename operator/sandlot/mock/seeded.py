@@ -26,12 +26,16 @@ class SeededRandom(random.Random):
     _pool: int
     _bits: int
 
-    def seed(self, a: Any = None, version: int = 2) -> None:  # noqa: ARG002 - random.Random's signature
-        """Set the state from a seed: bytes as they are, anything else by its text."""
-        data = a if isinstance(a, bytes) else str(a).encode()
+    def __init__(self, x: Any = None) -> None:  # random.Random's, without its Python-level detour
+        data = x if type(x) is bytes else str(x).encode()
         self._digest = digest = hashlib.blake2b(data, digest_size=_POOL_BYTES).digest()
         self._pool = int.from_bytes(digest, "little")
         self._bits = _POOL_BITS
+        self.gauss_next = None
+
+    def seed(self, a: Any = None, version: int = 2) -> None:  # noqa: ARG002 - random.Random's signature
+        """Set the state from a seed: bytes as they are, anything else by its text."""
+        SeededRandom.__init__(self, a)
 
     def _refill(self) -> None:
         self._digest = digest = hashlib.blake2b(self._digest, digest_size=_POOL_BYTES).digest()

@@ -196,6 +196,7 @@ class Engine:
         servers += [(s.get("url", ""), s.get("variables") or {})
                     for s in document.get("servers") or [] if isinstance(s, Mapping)]
         self.base_paths = server_base_paths(servers)
+        self._base_below = [(p, p + "/") for p in self.base_paths]  # (base path, what starts below it)
         self.router: Router[Operation] = Router(self.base_paths)
         for operation in self.operations:
             self.router.add(operation.path, operation.method, operation)
@@ -383,8 +384,8 @@ class Engine:
         HEAD seeds as GET, so its Content-Length is that of the body GET sends.
         """
         path = req.path
-        for prefix in self.base_paths:
-            if path.startswith(prefix + "/"):
+        for prefix, below in self._base_below:
+            if path.startswith(below):
                 path = path[len(prefix):]
                 break
         return SeededRandom(

@@ -62,6 +62,7 @@ class Router(Generic[T]):
     def __init__(self, base_paths: Iterable[str] = ()) -> None:
         self._root: _Node[T] = _Node()
         self._base_paths = list(base_paths)
+        self._prefixes = [(p, p + "/") for p in self._base_paths]  # (base path, what starts below it)
         self._literal_paths: dict[str, _Node[T]] = {}
         self._names: dict[str, list[str]] = {}
 
@@ -104,17 +105,18 @@ class Router(Generic[T]):
     def match(self, method: str, raw_path: str) -> RouteMatch[T] | None:
         """Return the route for METHOD and a raw (still percent-encoded) path, or None (404)."""
         method = method.upper()
-        candidates = [raw_path[len(p):] or "/" for p in self._base_paths
-                      if raw_path == p or raw_path.startswith(p + "/")]
-        candidates.append(raw_path)
         fallback: RouteMatch[T] | None = None
-        for path in candidates:
-            found = self._match_one(method, path)
-            if found is not None:
-                if found.value is not None:
-                    return found
-                fallback = fallback or found
-        return fallback
+        for prefix, below in self._prefixes:
+            if raw_path == prefix or raw_path.startswith(below):
+                found = self._match_one(method, raw_path[len(prefix):] or "/")
+                if found is not None:
+                    if found.value is not None:
+                        return found
+                    fallback = fallback or found
+        found = self._match_one(method, raw_path)
+        if found is not None and found.value is not None:
+            return found
+        return fallback or found
 
     def _match_one(self, method: str, path: str) -> RouteMatch[T] | None:
         norm = _normalise(path)

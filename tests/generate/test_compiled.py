@@ -83,3 +83,15 @@ def test_scalars_count_against_the_budget_like_interpreted_ones(monkeypatch):
     assert differences(document, [("doc", schema)], range(3), ("response", "request")) == []
     monkeypatch.setattr(generate, "NODE_BUDGET", 50)
     assert set(Generator(document, openapi_version="3.0.3").build(schema, random.Random(1))["after"]) == {"optional"}
+
+
+def test_a_kept_function_builds_what_build_does():
+    document = load(FIXTURES / "kitchen31.yaml")
+    generator = Generator(document, openapi_version=document["openapi"])
+    for label, schema, direction, seed, prefer in build_cases(component_schemas(document), range(3),
+                                                                ("response", "request")):
+        kept = generator.function(schema, direction=direction, prefer_examples=prefer)
+        assert kept(random.Random(seed)) == generator.build(schema, random.Random(seed), direction=direction,
+                                                            prefer_examples=prefer), label
+    with pytest.raises(ValueError):
+        generator.function({}, direction="sideways")

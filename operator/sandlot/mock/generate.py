@@ -178,6 +178,16 @@ class Generator:
             raise ValueError(f"direction must be 'response' or 'request', not {direction!r}")
         return self._compiled(schema, direction, prefer_examples, name, 0)(_Context(rng, direction, prefer_examples))
 
+    def function(
+        self, schema: Mapping[str, Any] | bool, *, direction: str = "response", prefer_examples: bool = True,
+    ) -> Callable[[random.Random], Any]:
+        """Return `build` for one schema as a function of the rng, compiled now (for a caller that
+        builds from the same schema on every request: the responder keeps one per media type)."""
+        if direction not in ("response", "request"):
+            raise ValueError(f"direction must be 'response' or 'request', not {direction!r}")
+        node = self._compiled(schema, direction, prefer_examples, "", 0)
+        return lambda rng: node(_Context(rng, direction, prefer_examples))
+
     def example(self, schema: Mapping[str, Any] | bool, *, direction: str = "response") -> Any:
         """Return a copy of the schema's own documented example if it is valid, else NO_VALUE.
 
@@ -741,25 +751,28 @@ class Generator:
             return interpret
         plan = self._plan(schema)  # its example, if any, was taken by _leaf
         kind = plan.types[0] if len(plan.types) == 1 else None
-        body: _Node | None = None
+        # (the function of a value that is not lean, whether it has parts that read the $ref stack)
+        made: tuple[_Node, bool] | None = None
         if plan.nots or plan.compositions or "const" in plan.schema or plan.enum is not None:
-            body = None
+            made = None
         elif kind == "object":
-            body = self._object_body(plan, direction, prefer, depth)
+            made = self._object_body(plan, direction, prefer, depth)
         elif kind == "array":
-            body = self._array_body(plan, direction, prefer, name, depth)
-        if body is None:
+            made = self._array_body(plan, direction, prefer, name, depth)
+        if made is None:
             return interpret
+        body, nested = made
         self_ref = plan.self_ref
+        pushed = self_ref if nested else None  # scalars alone never read the stack
 
         def node(ctx: _Context) -> Any:
             ctx.budget -= 1
             if ctx.budget <= 0 or (self_ref is not None and self_ref in ctx.stack):
                 ctx.budget += 1  # lean: _generate counts this node again
                 return self._generate(schema, ctx, name, depth)
-            if self_ref is None:
+            if pushed is None:
                 return body(ctx)
-            ctx.stack.append(self_ref)
+            ctx.stack.append(pushed)
             try:
                 return body(ctx)
             finally:
@@ -823,7 +836,7 @@ class Generator:
             return text if _fits(text, min_len, max_len) else _words(rng, min_len, max_len)
         return bounded
 
-    def _object_body(self, plan: _Plan, direction: str, prefer: bool, depth: int) -> _Node | None:
+    def _object_body(self, plan: _Plan, direction: str, prefer: bool, depth: int) -> tuple[_Node, bool] | None:
         """Return `_object` (not lean) for a plan whose properties are all it needs, else None."""
         schema = plan.schema
         props: Mapping[str, Any] = schema.get("properties") or {}
@@ -856,7 +869,7 @@ class Generator:
                 ctx.budget -= cost
                 rng = ctx.rng
                 return {prop: make(rng) for prop, make in pairs}
-            return flat
+            return flat, False
         # (name, function, nodes counted; -1: the function takes the context and counts itself)
         entries: list[list[Any]] = []
         for (prop, sub), (_, leaf) in zip(chosen, leaves, strict=True):
@@ -875,7 +888,7 @@ class Generator:
                     ctx.budget -= cost
                     out[prop] = make(ctx.rng)
             return out
-        return nested
+        return nested, True
 
     def _lazy(self, entry: list[Any], schema: Any, direction: str, prefer: bool, name: str, depth: int) -> _Node:
         """Return a stand-in that compiles `schema` when first called and puts it in `entry[1]`
@@ -885,7 +898,8 @@ class Generator:
             return entry[1](ctx)
         return first
 
-    def _array_body(self, plan: _Plan, direction: str, prefer: bool, name: str, depth: int) -> _Node | None:
+    def _array_body(self, plan: _Plan, direction: str, prefer: bool, name: str,
+                    depth: int) -> tuple[_Node, bool] | None:
         """Return `_array` (not lean) for a plain `items` array, else None."""
         schema = plan.schema
         items = schema.get("items", True)
@@ -906,14 +920,14 @@ class Generator:
                 count = rng.randint(bottom, top) if top > 0 else 0
                 ctx.budget -= cost * count
                 return [make(rng) for _ in range(count)]
-            return scalars
+            return scalars, False
         entry: list[Any] = [None, None, -1]
         entry[1] = self._lazy(entry, items, direction, prefer, item_name, depth + 1)
 
         def values(ctx: _Context) -> list[Any]:
             count = ctx.rng.randint(bottom, top) if top > 0 else 0
             return [entry[1](ctx) for _ in range(count)]
-        return values
+        return values, True
 
 
 # ---------------------------------------------------------------------- pure helpers

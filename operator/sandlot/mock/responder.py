@@ -53,9 +53,6 @@ class Chosen:
     response: Mapping[str, Any]
 
 
-_GENERATE: Any = object()  # a body the generator draws for each request
-
-
 @dataclass(frozen=True, slots=True)
 class _Media:
     """What rendering one documented media type needs, found on its first use."""
@@ -63,7 +60,8 @@ class _Media:
     entry: Mapping[str, Any]
     schema: Any
     sent_type: str  # the Content-Type sent (a wildcard key made concrete)
-    body: Any  # the documented example sent every time, _GENERATE, or NOTSET (no body)
+    body: Any  # the documented example sent every time, else NOTSET
+    generate: Callable[[random.Random], Any] | None  # the compiled generator, when there is no example
 
 
 def _status_key_order(key: str) -> tuple[int, int]:
@@ -168,13 +166,14 @@ class ResponsePlan:
             found = self._media[(chosen.key, media, dynamic)] = self._media_facts(content, media, dynamic)
         # The generator is made only when something is drawn from it (seeding costs more than
         # rendering a given body, the stateful mode's case); headers draw first, then the body.
-        made = rng() if fixed is None or (body is NOTSET and example is None and found.body is _GENERATE) else None
+        made = rng() if fixed is None or (body is NOTSET and example is None and found.generate) else None
         headers = list(fixed) if fixed is not None else self._headers(chosen.response, made)
         if body is NOTSET:
             if example is not None:
                 body = self._named_example(chosen, media, found.entry, example)
-            elif found.body is _GENERATE:
-                body = self.generator.build(found.schema, made, direction="response", prefer_examples=not dynamic)
+            elif found.generate is not None:
+                assert made is not None
+                body = found.generate(made)
             else:
                 body = found.body
         sent_type = found.sent_type
@@ -189,9 +188,11 @@ class ResponsePlan:
         entry = self.index.deref(content[media]) or {}
         schema = entry.get("schema")
         body = self._documented(entry, schema, dynamic)
-        if body is NOTSET and schema is not None:
-            body = _GENERATE
-        return _Media(entry, schema, _concrete(media), body)
+        if body is not NOTSET or schema is None:
+            return _Media(entry, schema, _concrete(media), body, None)
+        # Not re-validated: the generator only emits schema-valid values (see _body).
+        generate = self.generator.function(schema, direction="response", prefer_examples=not dynamic)
+        return _Media(entry, schema, _concrete(media), NOTSET, generate)
 
     def body_value(self, chosen: Chosen, media: str, rng: random.Random) -> Any:
         """Return the body a chosen response would carry for a media type, unserialized: its

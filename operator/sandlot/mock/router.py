@@ -32,9 +32,12 @@ class _Node(Generic[T]):
     templates: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteMatch(Generic[T]):
-    """The outcome of matching: a value for the method, or the methods the path allows."""
+    """The outcome of matching: a value for the method, or the methods the path allows.
+
+    Not frozen (its path_params dict makes it unhashable anyway): a frozen dataclass's
+    __init__ costs twice as much, and one is made per request."""
 
     template: str
     value: T | None
@@ -129,12 +132,14 @@ class Router(Generic[T]):
         # The most specific template decides (OpenAPI: concrete paths match before templated
         # ones); a method it lacks is a 405 even when a less specific template has it.
         found = _descend(self._root, segments)
-        for end, values in [found] if found is not None else _walk(self._root, segments, 0, []):
-            value = end.methods.get(method)
-            names = self._names[end.templates[method]] if value is not None else []
-            params = dict(zip(names, values, strict=False))
-            return RouteMatch(end.template, value, params, tuple(end.methods))
-        return None
+        if found is None:
+            found = next(_walk(self._root, segments, 0, []), None)
+            if found is None:
+                return None
+        end, values = found
+        value = end.methods.get(method)
+        names = self._names[end.templates[method]] if value is not None else ()
+        return RouteMatch(end.template, value, dict(zip(names, values, strict=False)), tuple(end.methods))
 
 
 def _descend(node: _Node[T], segments: list[str]) -> tuple[_Node[T], list[str]] | None:

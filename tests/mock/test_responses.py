@@ -175,13 +175,40 @@ def test_multi_file_spec_serves_recursive_refs() -> None:
 def test_answer_cache_is_bounded(shop_engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sandlot.mock.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "_CACHE_SIZE", 3)
+    monkeypatch.setattr(engine_module, "_CACHE_SIZE", 4)
     first = call(shop_engine, "GET", "/items/1")
-    for i in range(2, 8):
+    assert not shop_engine._cache  # kept from the second time a request comes
+    for i in range(1, 8):
         call(shop_engine, "GET", f"/items/{i}")
-    assert len(shop_engine._cache) == 3
+        call(shop_engine, "GET", f"/items/{i}")
+    kept = {**shop_engine._older, **shop_engine._cache}
+    assert len(shop_engine._cache) + len(shop_engine._older) == len(kept) <= 4
+    assert [k[1] for k in kept] == ["/items/5", "/items/6", "/items/7"]  # the most recent, oldest first
     assert shop_engine._cache_bytes == sum(len(r.body) for r in shop_engine._cache.values())
+    assert shop_engine._older_bytes == sum(len(r.body) for r in shop_engine._older.values())
     assert call(shop_engine, "GET", "/items/1").body == first.body  # recomputed, identical
+    # An answer used again comes back to the newer generation, so it outlives unused ones.
+    again = call(shop_engine, "GET", "/items/1")
+    assert again is shop_engine._cache[next(k for k in shop_engine._cache if k[1] == "/items/1")]
+    for _ in range(2):
+        call(shop_engine, "GET", "/items/8")  # kept the second time: a new generation, 7 and 1 the older
+    call(shop_engine, "GET", "/items/1")  # found in the older generation: moved back
+    for _ in range(2):
+        call(shop_engine, "GET", "/items/9")  # another generation: 7, never used again, is dropped
+    assert sorted(k[1] for k in {**shop_engine._older, **shop_engine._cache}) == ["/items/1", "/items/8", "/items/9"]
+    assert shop_engine._older_bytes == sum(len(r.body) for r in shop_engine._older.values())
+
+
+def test_answer_cache_is_bounded_in_bytes(shop_engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sandlot.mock.engine as engine_module
+
+    body = len(call(shop_engine, "GET", "/items/1").body)
+    monkeypatch.setattr(engine_module, "_CACHE_MAX_BYTES", body * 4 + 1)
+    for i in range(2, 20):
+        call(shop_engine, "GET", f"/items/{i}")
+        call(shop_engine, "GET", f"/items/{i}")
+    assert shop_engine._cache_bytes + shop_engine._older_bytes <= body * 4 + 1
+    assert len(shop_engine._cache) + len(shop_engine._older) >= 2
 
 
 def test_engine_wide_dynamic_default_and_per_request_override() -> None:

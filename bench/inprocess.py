@@ -90,7 +90,7 @@ def measure(count: int = 5000, rounds: int = 5, profile: bool = False) -> dict[s
             stats.sort_stats("tottime").print_stats(30)
             print("Shares of the profiled time (static, ASGI; cProfile inflates Python calls):", file=sys.stderr)
             for part, share in shares(stats).items():
-                print(f"  {part:<52} {share:5.1f} %", file=sys.stderr)
+                print(f"  {part:<60} {share:5.1f} %", file=sys.stderr)
     loop.close()
     return figures
 
@@ -109,7 +109,7 @@ _PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 def shares(stats: pstats.Stats) -> dict[str, float]:
     """Return the percentage of the profiled time each part of a request took (see _PARTS), the
-    generator's share (everything render calls in mock/generate.py) and the stages' and edge's."""
+    generator's share (what the responder calls in mock/generate.py) and the stages' and edge's."""
     table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     total = stats.total_tt  # type: ignore[attr-defined]
 
@@ -117,10 +117,9 @@ def shares(stats: pstats.Stats) -> dict[str, float]:
         return sum(row[3] for (file, _, func), row in table.items() if file.endswith(file_end) and func == name)
 
     out = {part: sum(cumulative(*f) for f in functions) / total * 100 for part, functions in _PARTS}
-    render = [key for key in table if key[0].endswith("mock/responder.py") and key[2] == "render"]
-    generated = sum(row[4][r][3] for key, row in table.items() if key[0].endswith("mock/generate.py")
-                    for r in render if r in row[4])
-    out["      the generator (mock/generate.py, from render)"] = generated / total * 100
+    generated = sum(spent[3] for key, row in table.items() if key[0].endswith("mock/generate.py")
+                    for caller, spent in row[4].items() if caller[0].endswith("mock/responder.py"))
+    out["      the generator (mock/generate.py, from the responder)"] = generated / total * 100
     out["  the stages above the engine"] = out["the pipeline (stages and engine)"] - out["  the engine (Engine.handle)"]
     out["the ASGI edge and the bench's loop"] = 100 - out["the pipeline (stages and engine)"]
     return out

@@ -86,9 +86,43 @@ def measure(count: int = 5000, rounds: int = 5, profile: bool = False) -> dict[s
             profiler.enable()
             loop.run_until_complete(many(range(10**8, 10**8 + count)))
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats("tottime").print_stats(30)
+            print("Shares of the profiled time (static, ASGI; cProfile inflates Python calls):", file=sys.stderr)
+            for part, share in shares(stats).items():
+                print(f"  {part:<60} {share:5.1f} %", file=sys.stderr)
     loop.close()
     return figures
+
+
+#: (part of a request, the functions whose cumulative time it is: file name ending, function name)
+_PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("the pipeline (stages and engine)", (("http/pipeline.py", "run"),)),
+    ("  the engine (Engine.handle)", (("mock/engine.py", "handle"),)),
+    ("    routing (Router.match)", (("mock/router.py", "match"),)),
+    ("    request validation (RequestPlan.check)", (("mock/validate.py", "check"),)),
+    ("    rendering the answer (ResponsePlan.render)", (("mock/responder.py", "render"),)),
+    ("      seeding the request's generator (Engine.rng)", (("mock/engine.py", "rng"),)),
+    ("      serializing (responder.serialize)", (("mock/responder.py", "serialize"),)),
+)
+
+
+def shares(stats: pstats.Stats) -> dict[str, float]:
+    """Return the percentage of the profiled time each part of a request took (see _PARTS), the
+    generator's share (what the responder calls in mock/generate.py) and the stages' and edge's."""
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = stats.total_tt  # type: ignore[attr-defined]
+
+    def cumulative(file_end: str, name: str) -> float:
+        return sum(row[3] for (file, _, func), row in table.items() if file.endswith(file_end) and func == name)
+
+    out = {part: sum(cumulative(*f) for f in functions) / total * 100 for part, functions in _PARTS}
+    generated = sum(spent[3] for key, row in table.items() if key[0].endswith("mock/generate.py")
+                    for caller, spent in row[4].items() if caller[0].endswith("mock/responder.py"))
+    out["      the generator (mock/generate.py, from the responder)"] = generated / total * 100
+    out["  the stages above the engine"] = out["the pipeline (stages and engine)"] - out["  the engine (Engine.handle)"]
+    out["the ASGI edge and the bench's loop"] = 100 - out["the pipeline (stages and engine)"]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ email, uuid, ipv4 ...) are asserted too. Also lists the schemas of a spec to try
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +86,13 @@ def component_schemas(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (name, {"$ref": ...}) for every schema under components/schemas."""
     for name in (document.get("components") or {}).get("schemas") or {}:
         yield name, {"$ref": f"#/components/schemas/{name}"}
+
+
+def build_cases(schemas: Iterable[tuple[str, Any]], seeds: Iterable[int],
+                directions: Iterable[str] = ("response",)) -> Iterator[tuple[str, Any, str, int, bool]]:
+    """Yield (label, schema, direction, seed, prefer_examples): each build a generator test makes."""
+    for label, schema in schemas:
+        for direction in directions:
+            for seed in seeds:
+                for prefer_examples in (True, False):
+                    yield label, schema, direction, seed, prefer_examples

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from sandlot.mock.engine import Engine, parse_controls
+import pytest
+
+from sandlot.mock.engine import ControlError, Engine, parse_controls
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.mock.negotiate import negotiate, parse_accept
 
@@ -46,6 +48,13 @@ def test_parse_controls_header_and_query() -> None:
         None, {"__code": ["404"], "__example": ["chair"], "__dynamic": ["true"]})
     got = parse_controls("code=404", {"__code": ["500"]})
     assert got.code == 500 and got.example is None and got.dynamic is None
+    # A Prefer value alone is parsed once and kept; a second reading gives the same controls,
+    # and one that cannot be honoured is refused every time.
+    assert parse_controls("dynamic=true", {}) is parse_controls("dynamic=true", {})
+    assert parse_controls("dynamic=true", {}).dynamic is True and parse_controls("dynamic=false", {}).dynamic is False
+    for _ in range(2):
+        with pytest.raises(ControlError):
+            parse_controls("code=abc", {})
 
 
 def test_default_is_lowest_2xx_with_media_example_and_headers(shop_engine: Engine) -> None:
@@ -166,13 +175,40 @@ def test_multi_file_spec_serves_recursive_refs() -> None:
 def test_answer_cache_is_bounded(shop_engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sandlot.mock.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "_CACHE_SIZE", 3)
+    monkeypatch.setattr(engine_module, "_CACHE_SIZE", 4)
     first = call(shop_engine, "GET", "/items/1")
-    for i in range(2, 8):
+    assert not shop_engine._cache  # kept from the second time a request comes
+    for i in range(1, 8):
         call(shop_engine, "GET", f"/items/{i}")
-    assert len(shop_engine._cache) == 3
+        call(shop_engine, "GET", f"/items/{i}")
+    kept = {**shop_engine._older, **shop_engine._cache}
+    assert len(shop_engine._cache) + len(shop_engine._older) == len(kept) <= 4
+    assert [k[1] for k in kept] == ["/items/5", "/items/6", "/items/7"]  # the most recent, oldest first
     assert shop_engine._cache_bytes == sum(len(r.body) for r in shop_engine._cache.values())
+    assert shop_engine._older_bytes == sum(len(r.body) for r in shop_engine._older.values())
     assert call(shop_engine, "GET", "/items/1").body == first.body  # recomputed, identical
+    # An answer used again comes back to the newer generation, so it outlives unused ones.
+    again = call(shop_engine, "GET", "/items/1")
+    assert again is shop_engine._cache[next(k for k in shop_engine._cache if k[1] == "/items/1")]
+    for _ in range(2):
+        call(shop_engine, "GET", "/items/8")  # kept the second time: a new generation, 7 and 1 the older
+    call(shop_engine, "GET", "/items/1")  # found in the older generation: moved back
+    for _ in range(2):
+        call(shop_engine, "GET", "/items/9")  # another generation: 7, never used again, is dropped
+    assert sorted(k[1] for k in {**shop_engine._older, **shop_engine._cache}) == ["/items/1", "/items/8", "/items/9"]
+    assert shop_engine._older_bytes == sum(len(r.body) for r in shop_engine._older.values())
+
+
+def test_answer_cache_is_bounded_in_bytes(shop_engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sandlot.mock.engine as engine_module
+
+    body = len(call(shop_engine, "GET", "/items/1").body)
+    monkeypatch.setattr(engine_module, "_CACHE_MAX_BYTES", body * 4 + 1)
+    for i in range(2, 20):
+        call(shop_engine, "GET", f"/items/{i}")
+        call(shop_engine, "GET", f"/items/{i}")
+    assert shop_engine._cache_bytes + shop_engine._older_bytes <= body * 4 + 1
+    assert len(shop_engine._cache) + len(shop_engine._older) >= 2
 
 
 def test_engine_wide_dynamic_default_and_per_request_override() -> None:
@@ -181,3 +217,12 @@ def test_engine_wide_dynamic_default_and_per_request_override() -> None:
     assert generated.status == 200 and generated.json() != [LAMP]
     conforms(engine, "GET", "/items", generated)
     assert call(engine, "GET", "/items", "__dynamic=false", headers=KEY).json() == [LAMP]
+
+
+def test_request_header_names_are_lower_cased_and_repeats_joined() -> None:
+    assert MockRequest("get", "/", "", {"Accept": "a", "x-b": "b"}).headers == {"accept": "a", "x-b": "b"}
+    assert MockRequest("GET", "/", "", {"x-ΣΑ": "s"}).headers == {"x-σα": "s"}
+    assert MockRequest("GET", "/", "", [("X-A", "1"), ("x-a", "2")]).headers == {"x-a": "1, 2"}  # type: ignore[arg-type]
+    lower = {"accept": "a", "x-1": "b"}
+    assert MockRequest("GET", "/", "", lower).headers is lower  # nothing to do: kept as given
+    assert MockRequest("get", "/").method == "GET"

@@ -52,3 +52,35 @@ def test_unknown_path_is_none_and_wrong_method_lists_allowed() -> None:
     # the concrete path decides even though /pets/{id} has DELETE
     concrete = router.match("DELETE", "/pets/mine")
     assert concrete.value is None and concrete.allowed == ("GET",)
+
+
+def test_the_direct_descent_answers_as_the_full_walk_does() -> None:
+    """`_descend` (no backtracking) must give `_walk`'s first answer wherever it answers at all."""
+    import itertools
+
+    from sandlot.mock import router as module
+
+    templates = ["/a/{x}", "/a/b", "/a/b/c", "/a/{x}/c", "/a/{x}/d/{y}", "/a/b/{z}/e", "/{p}/b/c", "/{p}/q",
+                 "/f/{n}.json", "/f/{n}", "/f/{n}/g", "/h/", "/h/{k}/{l}"]
+    router: Router[str] = Router()
+    for template in templates:
+        router.add(template, "GET", template)
+    words = ["a", "b", "c", "d", "e", "f", "g", "h", "q", "x.json", "%62", ""]
+    paths = ["/" + "/".join(p) for n in range(1, 5) for p in itertools.product(words, repeat=n)]
+    descended = 0
+    for path in paths:
+        segments = [module.urllib.parse.unquote(s) for s in module._split(module._normalise(path))]
+        first = next(module._walk(router._root, segments, 0, []), None)
+        direct = module._descend(router._root, segments)
+        if direct is not None:
+            descended += 1
+            assert first is not None and direct[0] is first[0] and direct[1] == first[1], path
+        if first is not None and "{" in first[0].template:  # (paths without parameters are a dict lookup)
+            assert router.match("GET", path).template == first[0].template, path
+    assert descended > 100  # the fast path is taken, and it is not the only one
+    assert router.match("GET", "/a/b/c").value == "/a/b/c"
+    assert router.match("GET", "/a/%62/c").value == "/a/b/c"  # decoded before matching
+    assert router.match("GET", "/a/zz/c").path_params == {"x": "zz"}
+    assert router.match("GET", "/a/b/zz/e").path_params == {"z": "zz"}
+    # /a/b/{z}/e dead-ends at `y`: backtracked to /a/{x}/d/{y}
+    assert router.match("GET", "/a/b/d/y").path_params == {"x": "b", "y": "y"}

@@ -248,3 +248,57 @@ def test_time_format_is_rfc_3339_with_offset(tmp_path) -> None:  # type: ignore[
         assert engine.handle(MockRequest("GET", "/at", "n=2147483648")).status == 400
         assert engine.handle(MockRequest("GET", "/at", "u=not%20a%20uri")).status == 400
         assert engine.handle(MockRequest("GET", "/at", "n=5&u=https://x.test/a")).status == 204
+
+
+def test_text_path_parameters_alone_are_checked_without_the_full_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An operation with only plain string path parameters (petstore's showPetById) is valid when
+    routed, with the values as the full check keeps them; any other shape still gets the full check."""
+    spec = tmp_path / "p.yaml"
+    spec.write_text("""
+openapi: 3.0.3
+info: {title: p, version: "1"}
+paths:
+  /a/{x}/b/{y}:
+    get:
+      parameters:
+        - {name: x, in: path, required: true, schema: {type: string}}
+        - {name: y, in: path, required: true, schema: {type: string}}
+      responses: {"204": {description: ok}}
+  /n/{x}:
+    get:
+      parameters: [{name: x, in: path, required: true, schema: {type: integer}}]
+      responses: {"204": {description: ok}, "400": {description: bad}}
+  /q/{x}:
+    get:
+      parameters:
+        - {name: x, in: path, required: true, schema: {type: string}}
+        - {name: q, in: query, required: true, schema: {type: string}}
+      responses: {"204": {description: ok}, "400": {description: bad}}
+  /s/{x}:
+    get:
+      parameters: [{name: x, in: path, required: true, schema: {type: string, maxLength: 2}}]
+      responses: {"204": {description: ok}, "400": {description: bad}}
+""")
+    engine = Engine.from_source(str(spec))
+
+    def checked(path: str, query: str = ""):  # type: ignore[no-untyped-def]
+        req = MockRequest("GET", path, query, {}, b"")
+        match = engine.match(req)
+        assert not isinstance(match, MockResponse)
+        plan = engine.plan(match.operation).request
+        fast = plan.check(req, match.path_params)
+        found, plan._only_text_path = plan._only_text_path, ()  # the full pass, for comparison
+        full = plan.check(req, match.path_params)
+        plan._only_text_path = found
+        assert fast == full
+        return fast
+
+    assert checked("/a/h%20i/b/%2F").path == {"x": "h i", "y": "/"}
+    assert engine.plan(engine.match(MockRequest("GET", "/a/1/b/2", "", {}, b"")).operation).request._only_text_path
+    assert checked("/n/7").path == {"x": 7}  # an integer is coerced: not the text fast path
+    assert checked("/n/seven").status == 400
+    assert checked("/q/1").status == 400  # the required query parameter is still checked
+    assert checked("/q/1", "q=z").query == {"q": "z"}
+    assert checked("/s/abc").status == 400  # maxLength is more than `type: string`
+    for path in ("/n/7", "/q/1", "/s/ab"):
+        assert engine.plan(engine.match(MockRequest("GET", path, "", {}, b"")).operation).request._only_text_path == ()

@@ -5,20 +5,19 @@ The stages above it (simulation, state) use the steps separately, through the re
 (mock/context.py): `match` (route), `validate` (typed request or the refusal), `respond`
 (render a status, optionally with a caller-supplied body).
 `handle` runs the whole pipeline and caches its answers: the pipeline is a pure,
-deterministic function of the request, so repeating a request costs a dict lookup.
+deterministic function of the request, so repeating a request costs a dict lookup (from the
+second repetition: an answer is kept the second time its request comes).
 
-Randomness is seeded from (--seed, method, path, query, body) with blake2b, so the
+Randomness is seeded from (--seed, method, path, query, body) with blake2b (mock/seeded.py), so the
 same request always gets the same body and `--seed` changes every body at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +35,7 @@ from sandlot.mock.responder import (
     serialize,
 )
 from sandlot.mock.router import Router, server_base_paths
+from sandlot.mock.seeded import SeededRandom
 from sandlot.mock.validate import Refusal, RequestPlan, ValidatedRequest
 from sandlot.openapi.loader import Spec, SpecError, escape_token, iter_operations, load_spec
 from sandlot.openapi.patterns import pattern_errors
@@ -116,6 +116,24 @@ def parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Contro
     """
     if not prefer and not query:
         return _NO_CONTROLS
+    if prefer and not query:
+        known = _PREFER_CONTROLS.get(prefer)
+        if known is None:
+            known = _parse_controls(prefer, query)
+            if len(_PREFER_CONTROLS) < _PREFER_CONTROLS_MAX:
+                _PREFER_CONTROLS[prefer] = known
+        return known
+    return _parse_controls(prefer, query)
+
+
+#: Prefer header -> its controls: clients send few distinct values, each parsed once. A value
+#: that cannot be honoured raises ControlError every time (it is not kept).
+_PREFER_CONTROLS: dict[str, Controls] = {}
+_PREFER_CONTROLS_MAX = 256
+
+
+def _parse_controls(prefer: str | None, query: Mapping[str, list[str]]) -> Controls:
+    """Parse what parse_controls does not find kept."""
     found: dict[str, tuple[str, str, str]] = {}  # key -> (value, location, pointer)
     for part in (prefer or "").replace(";", ",").split(","):
         key, sep, value = part.strip().partition("=")
@@ -178,12 +196,24 @@ class Engine:
         servers += [(s.get("url", ""), s.get("variables") or {})
                     for s in document.get("servers") or [] if isinstance(s, Mapping)]
         self.base_paths = server_base_paths(servers)
+        self._base_below = [(p, p + "/") for p in self.base_paths]  # (base path, what starts below it)
         self.router: Router[Operation] = Router(self.base_paths)
         for operation in self.operations:
             self.router.add(operation.path, operation.method, operation)
         self._plans: dict[tuple[str, str], _Plan] = {}
-        self._cache: OrderedDict[tuple[Any, ...], MockResponse] = OrderedDict()
+        # The answer cache, in two generations: answers go into `_cache` until it holds half the
+        # entries or bytes allowed, then it becomes `_older` (whose answers are dropped) and a new
+        # one starts; an answer found in `_older` moves back. Recently used answers stay, as with
+        # an LRU list, without reordering or evicting one entry per request.
+        self._cache: dict[tuple[Any, ...], MockResponse] = {}
         self._cache_bytes = 0
+        self._older: dict[tuple[Any, ...], MockResponse] = {}
+        self._older_bytes = 0
+        # Hashes of requests answered once, in two generations too: an answer is kept the second
+        # time its request comes. Keeping every first answer (a new id each request: none comes
+        # again) cost more than routing, in memory traffic, for nothing.
+        self._seen: set[int] = set()
+        self._seen_older: set[int] = set()
         self._bundled_json: bytes | None = None
 
     @classmethod
@@ -365,16 +395,13 @@ class Engine:
         HEAD seeds as GET, so its Content-Length is that of the body GET sends.
         """
         path = req.path
-        for prefix in self.base_paths:
-            if path.startswith(prefix + "/"):
+        for prefix, below in self._base_below:
+            if path.startswith(below):
                 path = path[len(prefix):]
                 break
-        digest = hashlib.blake2b(
+        return SeededRandom(
             f"{self.seed}\0{'GET' if req.method == 'HEAD' else req.method}\0{path}\0"
-            f"{strip_controls(req.query)}\0".encode() + req.body,
-            digest_size=8,
-        ).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+            f"{strip_controls(req.query)}\0".encode() + req.body)
 
     # -- the whole pipeline ---------------------------------------------------------------------
 
@@ -392,18 +419,38 @@ class Engine:
             key = (req.method, req.path, req.query, req.body, tuple(req.headers.items()))
             cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(key)  # least recently used goes first
+                return cached
+            cached = self._older.pop(key, None)
+            if cached is not None:
+                self._older_bytes -= len(cached.body) + len(req.body)
+                self._keep(key, cached)
                 return cached
         if routed is None and route is not None:
             routed = route()
         response = self._handle(req, routed, validated)
         if key is not None and len(response.body) <= _CACHE_MAX_ENTRY_BYTES:
-            self._cache[key] = response
-            self._cache_bytes += len(response.body) + len(req.body)
-            while len(self._cache) > _CACHE_SIZE or self._cache_bytes > _CACHE_MAX_BYTES:
-                old_key, old = self._cache.popitem(last=False)
-                self._cache_bytes -= len(old.body) + len(old_key[3])
+            self._admit(key, response)
         return response
+
+    def _admit(self, key: tuple[Any, ...], response: MockResponse) -> None:
+        """Keep an answer when its request was seen before (a hash collision only keeps one early)."""
+        digest = hash(key)
+        if digest in self._seen or digest in self._seen_older:
+            self._keep(key, response)
+            return
+        if len(self._seen) >= _CACHE_SIZE * 2:
+            self._seen_older, self._seen = self._seen, set()
+        self._seen.add(digest)
+
+    def _keep(self, key: tuple[Any, ...], response: MockResponse) -> None:
+        """Put an answer in the newer generation, starting a new one when it is full (at most
+        _CACHE_SIZE answers and _CACHE_MAX_BYTES of bodies are kept in the two together)."""
+        size = len(response.body) + len(key[3])
+        if len(self._cache) >= max(1, _CACHE_SIZE // 2) or self._cache_bytes + size > _CACHE_MAX_BYTES // 2:
+            self._older, self._older_bytes = self._cache, self._cache_bytes
+            self._cache, self._cache_bytes = {}, 0
+        self._cache[key] = response
+        self._cache_bytes += size
 
     def _handle(self, req: MockRequest, routed: Match | MockResponse | None,
                 validated: ValidatedRequest | MockResponse | None) -> MockResponse:

@@ -223,8 +223,8 @@ def version_text(rng: Random) -> str:
 
 
 def _from_pool(kind: str) -> Callable[[Random], str]:
-    """Return a generator that draws from the `kind` pool."""
-    return lambda rng: rng.choice(pool(kind))
+    """Return a generator that draws from the `kind` pool (built on its first draw)."""
+    return lambda rng: rng.choice(_pools.get(kind) or pool(kind))
 
 
 # format name -> generator; `byte` is handled by the caller because it depends on lengths.
@@ -391,6 +391,11 @@ def string_kind_for_name(name: str) -> str | None:
 def string_for_kind(kind: str, rng: Random) -> str:
     """Return a realistic string of `kind` (a value of string_kind_for_name)."""
     return _KIND_GENERATORS[kind](rng)
+
+
+def kind_generator(kind: str) -> Callable[[Random], str]:
+    """Return the function string_for_kind calls for `kind` (to look it up once)."""
+    return _KIND_GENERATORS[kind]
 
 
 @functools.lru_cache(maxsize=8192)

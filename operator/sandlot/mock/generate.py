@@ -18,7 +18,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -49,6 +49,7 @@ _TYPE_HINTS = (  # keyword -> the type a schema without `type` evidently describ
 )
 # A value of each type, to give a property a type its schema refuses (oneOf tie-breaking).
 _WRONG_VALUES = (("string", "x"), ("integer", 0), ("boolean", False))
+_UNJUDGEABLE = (RecursionError, ValueError, LookupError, TypeError, re.error)
 _NUMERIC_FORMATS = {"int32": "integer", "int64": "integer", "float": "number", "double": "number"}
 
 
@@ -128,6 +129,12 @@ class _Context:
         self.budget = NODE_BUDGET
 
 
+#: A compiled schema node: the per-build context in, a value out (see Generator._compile).
+_Node = Callable[[_Context], Any]
+#: A compiled scalar: the rng in, a value out; it reads neither the budget nor the `$ref` stack.
+_Leaf = Callable[[random.Random], Any]
+
+
 class Generator:
     """Build schema-valid values for one OpenAPI document; all caches live as long as it does."""
 
@@ -146,6 +153,8 @@ class Generator:
         self._validators: dict[tuple[int, str], tuple[Any, Any]] = {}
         self._scratch: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._index: Any = None
+        # (node id, direction, prefer_examples, name, depth) -> (node, its compiled function)
+        self._functions: dict[tuple[Any, ...], tuple[Any, _Node]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -167,7 +176,17 @@ class Generator:
         """
         if direction not in ("response", "request"):
             raise ValueError(f"direction must be 'response' or 'request', not {direction!r}")
-        return self._generate(schema, _Context(rng, direction, prefer_examples), name, 0)
+        return self._compiled(schema, direction, prefer_examples, name, 0)(_Context(rng, direction, prefer_examples))
+
+    def function(
+        self, schema: Mapping[str, Any] | bool, *, direction: str = "response", prefer_examples: bool = True,
+    ) -> Callable[[random.Random], Any]:
+        """Return `build` for one schema as a function of the rng, compiled now (for a caller that
+        builds from the same schema on every request: the responder keeps one per media type)."""
+        if direction not in ("response", "request"):
+            raise ValueError(f"direction must be 'response' or 'request', not {direction!r}")
+        node = self._compiled(schema, direction, prefer_examples, "", 0)
+        return lambda rng: node(_Context(rng, direction, prefer_examples))
 
     def example(self, schema: Mapping[str, Any] | bool, *, direction: str = "response") -> Any:
         """Return a copy of the schema's own documented example if it is valid, else NO_VALUE.
@@ -287,7 +306,11 @@ class Generator:
             return None
         try:
             return bool(hit[1].is_valid(value))
-        except (RecursionError, ValueError, LookupError, TypeError, re.error):
+        except BaseException as exc:
+            # A recursion that ends inside rpds (jsonschema's maps, in Rust) surfaces as pyo3's
+            # PanicException, a BaseException: where the limit hits depends on the caller's depth.
+            if not isinstance(exc, _UNJUDGEABLE) and type(exc).__name__ != "PanicException":
+                raise
             self._validators[key] = (schema, None)
             return None
 
@@ -512,18 +535,13 @@ class Generator:
         schema = plan.schema
         props: Mapping[str, Any] = schema.get("properties") or {}
         required = plan.required
-        if plan.fields is None:
-            plan.fields = [
-                (prop, sub, prop in required, self._flag(sub, "readOnly"), self._flag(sub, "writeOnly"))
-                for prop, sub in props.items()
-                if sub is not False
-            ]
+        fields = self._fields(plan)
         max_props = schema.get("maxProperties")
         min_props = schema.get("minProperties") or 0
         out: dict[str, Any] = {}
         optional_room = None if max_props is None else max(0, max_props - len(required))
         response = ctx.direction == "response"
-        for prop, prop_schema, is_required, read_only, write_only in plan.fields:
+        for prop, prop_schema, is_required, read_only, write_only in fields:
             if (write_only if response else read_only) and (not is_required or self._v30):
                 # 3.0 says a required readOnly property is required in responses only (and
                 # writeOnly in requests only); 3.1 has no such rule, so keep it there.
@@ -543,6 +561,17 @@ class Generator:
         if isinstance(discriminator, Mapping) and plan.schema.get("x-sandlot-self"):
             self._set_discriminator(out, discriminator, plan.schema["x-sandlot-self"], plan)
         return out
+
+    def _fields(self, plan: _Plan) -> list[tuple[str, Any, bool, bool, bool]]:
+        """Return (name, schema, required, readOnly, writeOnly) per property of an object plan (cached)."""
+        if plan.fields is None:
+            props: Mapping[str, Any] = plan.schema.get("properties") or {}
+            plan.fields = [
+                (prop, sub, prop in plan.required, self._flag(sub, "readOnly"), self._flag(sub, "writeOnly"))
+                for prop, sub in props.items()
+                if sub is not False
+            ]
+        return plan.fields
 
     def _flag(self, schema: Any, flag: str) -> bool:
         """Tell whether a property schema (after `$ref` and allOf) is marked readOnly/writeOnly."""
@@ -658,15 +687,7 @@ class Generator:
 
     def _string(self, plan: _Plan, rng: random.Random, name: str) -> str:
         """Return a string: pattern, else format, else a name hint, else words; lengths honoured."""
-        if plan.strings is None:
-            schema = plan.schema
-            plan.strings = (
-                schema.get("minLength") or 0,
-                schema.get("maxLength"),
-                [p for p in [schema.get("pattern"), *schema.get("x-sandlot-patterns", ())] if isinstance(p, str)],
-                schema.get("format", schema.get("x-format")),  # some specs spell vendor formats x-format
-            )
-        min_len, max_len, patterns, fmt = plan.strings
+        min_len, max_len, patterns, fmt = _string_facts(plan)
         if patterns:
             for _ in range(_RETRIES):
                 try:
@@ -692,8 +713,237 @@ class Generator:
                     return text
         return _words(rng, min_len, max_len)
 
+    # ------------------------------------------------------------------ compiled generation
+    #
+    # `build` runs a function compiled once per (node, direction, example mode, name, depth):
+    # what depends only on the schema (its example, type, bounds, format, which properties) is
+    # decided when compiling, so a build pays for its random draws and little else. A compiled
+    # function draws exactly what `_generate` draws, in the same order, and counts the same node
+    # budget (tests/generate/test_compiled.py compares the two on every shared spec); whatever is
+    # unusual (compositions, `not`, patterns, maps, unique items, a lean value) is `_generate`'s.
+
+    def _compiled(self, schema: Any, direction: str, prefer: bool, name: str, depth: int) -> _Node:
+        """Return the compiled function of a schema node (compiled on first use)."""
+        key = (id(schema), direction, prefer, name, depth)
+        hit = self._functions.get(key)
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        function = self._compile(schema, direction, prefer, name, depth)
+        self._functions[key] = (schema, function)
+        return function
+
+    def _compile(self, schema: Any, direction: str, prefer: bool, name: str, depth: int) -> _Node:
+        leaf = self._leaf(schema, direction, prefer, name)
+        if leaf is not None:
+            make, cost = leaf
+            if not cost:
+                return lambda ctx: make(ctx.rng)
+
+            def counted(ctx: _Context) -> Any:
+                ctx.budget -= cost
+                return make(ctx.rng)
+            return counted
+
+        def interpret(ctx: _Context) -> Any:
+            return self._generate(schema, ctx, name, depth)
+
+        if depth >= OPTIONAL_DEPTH:
+            return interpret
+        plan = self._plan(schema)  # its example, if any, was taken by _leaf
+        kind = plan.types[0] if len(plan.types) == 1 else None
+        # (the function of a value that is not lean, whether it has parts that read the $ref stack)
+        made: tuple[_Node, bool] | None = None
+        if plan.nots or plan.compositions or "const" in plan.schema or plan.enum is not None:
+            made = None
+        elif kind == "object":
+            made = self._object_body(plan, direction, prefer, depth)
+        elif kind == "array":
+            made = self._array_body(plan, direction, prefer, name, depth)
+        if made is None:
+            return interpret
+        body, nested = made
+        self_ref = plan.self_ref
+        pushed = self_ref if nested else None  # scalars alone never read the stack
+
+        def node(ctx: _Context) -> Any:
+            ctx.budget -= 1
+            if ctx.budget <= 0 or (self_ref is not None and self_ref in ctx.stack):
+                ctx.budget += 1  # lean: _generate counts this node again
+                return self._generate(schema, ctx, name, depth)
+            if pushed is None:
+                return body(ctx)
+            ctx.stack.append(pushed)
+            try:
+                return body(ctx)
+            finally:
+                ctx.stack.pop()
+        return node
+
+    def _leaf(self, schema: Any, direction: str, prefer: bool, name: str) -> tuple[_Leaf, int] | None:
+        """Return (function of the rng, nodes it counts) for a value that neither lean mode nor
+        the `$ref` stack can change (a documented example, a plain scalar), else None."""
+        if prefer and isinstance(schema, Mapping):
+            found = self._checked_example(schema, direction)
+            if found is not NO_VALUE:
+                if isinstance(found, (dict, list)):
+                    return (lambda rng: _copy(found)), 0
+                return (lambda rng: found), 0
+        plan = self._plan(schema)
+        if plan.null_ok or plan.nots or plan.compositions:
+            return None
+        if "const" in plan.schema:
+            const = plan.schema["const"]
+            return (lambda rng: _copy(const)), 1
+        members = plan.enum
+        if members is not None:
+            if any(isinstance(m, (dict, list)) for m in members):
+                return (lambda rng: _copy(rng.choice(members))), 1
+            return (lambda rng: rng.choice(members)), 1
+        kind = plan.types[0] if len(plan.types) == 1 else None
+        make: _Leaf | None = None
+        if kind == "string":
+            make = self._string_leaf(plan, name)
+        elif kind == "integer":
+            make = _integer_leaf(plan.schema, plan.bounds, name)
+        elif kind == "number":
+            number_schema, bounds = plan.schema, plan.bounds
+            make = lambda rng: _number(number_schema, bounds, rng, name)  # noqa: E731
+        elif kind == "boolean":
+            make = lambda rng: rng.random() < 0.5  # noqa: E731
+        return None if make is None else (make, 1)
+
+    def _string_leaf(self, plan: _Plan, name: str) -> _Leaf:
+        """Return `_string` for one plan and name, its format or name hint looked up once."""
+        min_len, max_len, patterns, fmt = _string_facts(plan)
+        if patterns or fmt == "byte":
+            return lambda rng: self._string(plan, rng, name)
+        make = formats.FORMAT_GENERATORS.get(fmt) if isinstance(fmt, str) else None
+        if make is None and name:
+            kind = formats.string_kind_for_name(name)
+            if kind is not None:
+                make = formats.kind_generator(kind)
+        if make is None:
+            if not min_len and max_len is None:  # _words' single draw
+                words = formats.pool("word")
+                return lambda rng: rng.choice(words)
+            return lambda rng: _words(rng, min_len, max_len)
+        if not min_len and max_len is None:
+            return make
+        made = make
+
+        def bounded(rng: random.Random) -> str:
+            text = made(rng)
+            return text if _fits(text, min_len, max_len) else _words(rng, min_len, max_len)
+        return bounded
+
+    def _object_body(self, plan: _Plan, direction: str, prefer: bool, depth: int) -> tuple[_Node, bool] | None:
+        """Return `_object` (not lean) for a plan whose properties are all it needs, else None."""
+        schema = plan.schema
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        required = plan.required
+        discriminator = schema.get("discriminator")
+        if not props or any(r not in props for r in required) or (
+                isinstance(discriminator, Mapping) and schema.get("x-sandlot-self")):
+            return None
+        max_props = schema.get("maxProperties")
+        optional_room = None if max_props is None else max(0, max_props - len(required))
+        response = direction == "response"
+        chosen = []
+        for prop, prop_schema, is_required, read_only, write_only in self._fields(plan):
+            if (write_only if response else read_only) and (not is_required or self._v30):
+                continue
+            if not is_required:
+                if optional_room == 0:
+                    continue
+                if optional_room is not None:
+                    optional_room -= 1
+            chosen.append((prop, prop_schema))
+        if len(chosen) < (schema.get("minProperties") or 0):
+            return None
+        leaves = [(prop, self._leaf(sub, direction, prefer, prop)) for prop, sub in chosen]
+        if all(leaf is not None for _, leaf in leaves):
+            pairs = [(prop, leaf[0]) for prop, leaf in leaves if leaf is not None]
+            cost = sum(leaf[1] for _, leaf in leaves if leaf is not None)
+
+            def flat(ctx: _Context) -> dict[str, Any]:
+                ctx.budget -= cost
+                rng = ctx.rng
+                return {prop: make(rng) for prop, make in pairs}
+            return flat, False
+        # (name, function, nodes counted; -1: the function takes the context and counts itself)
+        entries: list[list[Any]] = []
+        for (prop, sub), (_, leaf) in zip(chosen, leaves, strict=True):
+            if leaf is not None:
+                entries.append([prop, leaf[0], leaf[1]])
+            else:
+                entries.append([prop, None, -1])
+                entries[-1][1] = self._lazy(entries[-1], sub, direction, prefer, prop, depth + 1)
+
+        def nested(ctx: _Context) -> dict[str, Any]:
+            out = {}
+            for prop, make, cost in entries:
+                if cost < 0:
+                    out[prop] = make(ctx)
+                else:
+                    ctx.budget -= cost
+                    out[prop] = make(ctx.rng)
+            return out
+        return nested, True
+
+    def _lazy(self, entry: list[Any], schema: Any, direction: str, prefer: bool, name: str, depth: int) -> _Node:
+        """Return a stand-in that compiles `schema` when first called and puts it in `entry[1]`
+        (compiling every reachable node up front would be exponential on specs such as Stripe's)."""
+        def first(ctx: _Context) -> Any:
+            entry[1] = self._compiled(schema, direction, prefer, name, depth)
+            return entry[1](ctx)
+        return first
+
+    def _array_body(self, plan: _Plan, direction: str, prefer: bool, name: str,
+                    depth: int) -> tuple[_Node, bool] | None:
+        """Return `_array` (not lean) for a plain `items` array, else None."""
+        schema = plan.schema
+        items = schema.get("items", True)
+        if ("prefixItems" in schema or "contains" in schema or schema.get("uniqueItems") is True
+                or isinstance(items, list) or items is False):
+            return None
+        low = schema.get("minItems") or 0
+        high = schema.get("maxItems")
+        top = max(low, 1) + 2 if high is None else min(high, max(low, 1) + 2)
+        bottom = min(max(low, 1), top)
+        item_name = name[:-1] if name.endswith("s") else name
+        leaf = self._leaf(items, direction, prefer, item_name)
+        if leaf is not None:
+            make, cost = leaf
+
+            def scalars(ctx: _Context) -> list[Any]:
+                rng = ctx.rng
+                count = rng.randint(bottom, top) if top > 0 else 0
+                ctx.budget -= cost * count
+                return [make(rng) for _ in range(count)]
+            return scalars, False
+        entry: list[Any] = [None, None, -1]
+        entry[1] = self._lazy(entry, items, direction, prefer, item_name, depth + 1)
+
+        def values(ctx: _Context) -> list[Any]:
+            count = ctx.rng.randint(bottom, top) if top > 0 else 0
+            return [entry[1](ctx) for _ in range(count)]
+        return values, True
+
 
 # ---------------------------------------------------------------------- pure helpers
+
+
+def _string_facts(plan: _Plan) -> tuple[int, int | None, list[str], Any]:
+    """Return (minLength, maxLength, patterns, format) of a string plan (cached on the plan)."""
+    if plan.strings is None:
+        schema = plan.schema
+        plan.strings = (
+            schema.get("minLength") or 0,
+            schema.get("maxLength"),
+            [p for p in [schema.get("pattern"), *schema.get("x-sandlot-patterns", ())] if isinstance(p, str)],
+            schema.get("format", schema.get("x-format")),  # some specs spell vendor formats x-format
+        )
+    return plan.strings
 
 
 def _copy(value: Any) -> Any:
@@ -929,13 +1179,31 @@ def _pick_range(low: Any, high: Any, hint: tuple[float, float] | None, span: flo
     return low, high
 
 
-def _integer(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng: random.Random, name: str) -> int:
-    """Return an integer within the bounds, a multiple of multipleOf, realistic for the name."""
+def _integer_window(
+    schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], name: str,
+) -> tuple[int | None, int | None, int, int]:
+    """Return (the schema's inclusive range, the realistic window inside it) for an integer."""
     ilow, ihigh = _integer_range(bounds, schema.get("format"))
     hint = formats.number_range_for_name(name) if name else None
     low, high = _pick_range(ilow, ihigh, hint, 1000)
     limits = _INT32 if schema.get("format") == "int32" else _INT64
-    low, high = max(math.ceil(low), limits[0]), min(math.floor(high), limits[1])
+    return ilow, ihigh, max(math.ceil(low), limits[0]), min(math.floor(high), limits[1])
+
+
+def _integer_leaf(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], name: str) -> _Leaf:
+    """Return `_integer` for one schema and name, its window computed once."""
+    step = schema.get("multipleOf")
+    if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
+        return lambda rng: _integer(schema, bounds, rng, name)
+    _, _, low, high = _integer_window(schema, bounds, name)
+    if low > high:
+        return lambda rng: low
+    return lambda rng: rng.randint(low, high)
+
+
+def _integer(schema: Mapping[str, Any], bounds: tuple[Any, bool, Any, bool], rng: random.Random, name: str) -> int:
+    """Return an integer within the bounds, a multiple of multipleOf, realistic for the name."""
+    ilow, ihigh, low, high = _integer_window(schema, bounds, name)
     step = schema.get("multipleOf")
     if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
         step = Fraction(str(step)).numerator if not float(step).is_integer() else int(step)

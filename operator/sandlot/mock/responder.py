@@ -53,6 +53,17 @@ class Chosen:
     response: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """What rendering one documented media type needs, found on its first use."""
+
+    entry: Mapping[str, Any]
+    schema: Any
+    sent_type: str  # the Content-Type sent (a wildcard key made concrete)
+    body: Any  # the documented example sent every time, else NOTSET
+    generate: Callable[[random.Random], Any] | None  # the compiled generator, when there is no example
+
+
 def _status_key_order(key: str) -> tuple[int, int]:
     return (int(key), 0) if key.isdigit() else (int(key[0]) * 100, 1) if key[:1].isdigit() else (999, 2)
 
@@ -72,8 +83,10 @@ class ResponsePlan:
         # (response key, Accept) -> negotiated media type; Accept values are few in practice,
         # and the cap keeps a client sending random ones from growing it without bound.
         self._negotiated: dict[tuple[str, str | None], str | None] = {}
-        # response key -> whether one of its headers is generated (so needs the request's generator)
-        self._generates_headers: dict[str, bool] = {}
+        # response key -> its documented headers, or None when one is generated (needs the rng)
+        self._fixed_headers: dict[str, list[tuple[str, str]] | None] = {}
+        # (response key, media type, dynamic) -> what render needs of that media type, found once
+        self._media: dict[tuple[str, str, bool], _Media] = {}
 
     def documented(self, status: int) -> Chosen | None:
         """Return the response documented for `status`: exact code, then its NXX range, then default."""
@@ -135,30 +148,51 @@ class ResponsePlan:
         `rng` makes the request's seeded generator; it is called only when something is
         generated (seeding costs more than rendering a given body, the stateful mode's case)."""
         content: Mapping[str, Any] = chosen.response.get("content") or {}
-        generates = self._generates_headers.get(chosen.key)
-        if generates is None:
-            generates = self._generates_headers[chosen.key] = self._header_values(chosen.response) is None
-        made = rng() if body is NOTSET or generates else None
-        headers = self._headers(chosen.response, made)
+        if chosen.key in self._fixed_headers:
+            fixed = self._fixed_headers[chosen.key]
+        else:
+            fixed = self._fixed_headers[chosen.key] = self._header_values(chosen.response)
         if not content:
             if example is not None:
                 raise ResponseChoiceError(404, f"response {chosen.key} has no content, so no example {example!r}")
-            return MockResponse(chosen.status, headers, b"")
+            return MockResponse(chosen.status, self._headers(chosen.response, rng()) if fixed is None
+                                else list(fixed), b"")
         media = self._negotiate(chosen.key, content, accept)
         if media is None:
             raise ResponseChoiceError(406, f"none of the documented media types ({', '.join(content)}) "
                                            f"is acceptable to Accept: {accept}")
-        entry = self.index.deref(content[media]) or {}
-        schema = entry.get("schema")
+        found = self._media.get((chosen.key, media, dynamic))
+        if found is None:
+            found = self._media[(chosen.key, media, dynamic)] = self._media_facts(content, media, dynamic)
+        # The generator is made only when something is drawn from it (seeding costs more than
+        # rendering a given body, the stateful mode's case); headers draw first, then the body.
+        made = rng() if fixed is None or (body is NOTSET and example is None and found.generate) else None
+        headers = list(fixed) if fixed is not None else self._headers(chosen.response, made)
         if body is NOTSET:
-            assert made is not None
-            body = self._body(chosen, media, entry, schema, made, example, dynamic)
-        sent_type = _concrete(media)
+            if example is not None:
+                body = self._named_example(chosen, media, found.entry, example)
+            elif found.generate is not None:
+                assert made is not None
+                body = found.generate(made)
+            else:
+                body = found.body
+        sent_type = found.sent_type
         payload = b"" if body is NOTSET else serialize(body, sent_type)
         if head:  # HEAD sends GET's headers, Content-Length included, and no body (RFC 9110 9.3.2)
             return MockResponse(chosen.status, [("content-type", sent_type), *headers,
                                                 ("content-length", str(len(payload)))], b"")
         return MockResponse(chosen.status, [("content-type", sent_type), *headers], payload)
+
+    def _media_facts(self, content: Mapping[str, Any], media: str, dynamic: bool) -> _Media:
+        """Return a media type's entry, schema, sendable type and body unless it is generated."""
+        entry = self.index.deref(content[media]) or {}
+        schema = entry.get("schema")
+        body = self._documented(entry, schema, dynamic)
+        if body is not NOTSET or schema is None:
+            return _Media(entry, schema, _concrete(media), body, None)
+        # Not re-validated: the generator only emits schema-valid values (see _body).
+        generate = self.generator.function(schema, direction="response", prefer_examples=not dynamic)
+        return _Media(entry, schema, _concrete(media), NOTSET, generate)
 
     def body_value(self, chosen: Chosen, media: str, rng: random.Random) -> Any:
         """Return the body a chosen response would carry for a media type, unserialized: its
@@ -178,29 +212,41 @@ class ResponsePlan:
 
     def _body(self, chosen: Chosen, media: str, entry: Mapping[str, Any], schema: Any, rng: random.Random,
               example: str | None, dynamic: bool) -> Any:
-        examples: Mapping[str, Any] = entry["examples"] if isinstance(entry.get("examples"), Mapping) else {}
         if example is not None:
-            if example not in examples:
-                names = ", ".join(examples) or "none"
-                raise ResponseChoiceError(404, f"response {chosen.key} ({media}) has no example named "
-                                               f"{example!r} (named examples: {names})")
-            found = self.index.deref(examples[example]) or {}
-            if "value" not in found:
-                raise ResponseChoiceError(404, f"example {example!r} has no inline `value` "
-                                               "(externalValue is not fetched)")
-            return found["value"]
-        if not dynamic:
-            if "example" in entry and self._valid_example(schema, entry["example"], (id(entry), "")):
-                return entry["example"]
-            for name, ex in examples.items():
-                ex = self.index.deref(ex) or {}
-                if "value" in ex and self._valid_example(schema, ex["value"], (id(entry), name)):
-                    return ex["value"]
-        if schema is None:
-            return NOTSET
+            return self._named_example(chosen, media, entry, example)
+        documented = self._documented(entry, schema, dynamic)
+        if documented is not NOTSET or schema is None:
+            return documented
         # Not re-validated here: the generator only emits schema-valid values (schemathesis checks
         # it on every shared spec), and validating each body would triple the cost of a request.
         return self.generator.build(schema, rng, direction="response", prefer_examples=not dynamic)
+
+    def _named_example(self, chosen: Chosen, media: str, entry: Mapping[str, Any], example: str) -> Any:
+        """Return the value of the example named `example` (Prism's `example=`), or refuse."""
+        examples: Mapping[str, Any] = entry["examples"] if isinstance(entry.get("examples"), Mapping) else {}
+        if example not in examples:
+            names = ", ".join(examples) or "none"
+            raise ResponseChoiceError(404, f"response {chosen.key} ({media}) has no example named "
+                                           f"{example!r} (named examples: {names})")
+        found = self.index.deref(examples[example]) or {}
+        if "value" not in found:
+            raise ResponseChoiceError(404, f"example {example!r} has no inline `value` "
+                                           "(externalValue is not fetched)")
+        return found["value"]
+
+    def _documented(self, entry: Mapping[str, Any], schema: Any, dynamic: bool) -> Any:
+        """Return the media type's first documented example that fits its schema (none when
+        `dynamic`), else NOTSET."""
+        if dynamic:
+            return NOTSET
+        if "example" in entry and self._valid_example(schema, entry["example"], (id(entry), "")):
+            return entry["example"]
+        examples: Mapping[str, Any] = entry["examples"] if isinstance(entry.get("examples"), Mapping) else {}
+        for name, ex in examples.items():
+            ex = self.index.deref(ex) or {}
+            if "value" in ex and self._valid_example(schema, ex["value"], (id(entry), name)):
+                return ex["value"]
+        return NOTSET
 
     def _valid_example(self, schema: Any, value: Any, cache_key: tuple[int, str]) -> bool:
         """Tell whether a documented example fits the response schema (checked once, then cached)."""

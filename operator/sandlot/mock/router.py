@@ -32,9 +32,12 @@ class _Node(Generic[T]):
     templates: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteMatch(Generic[T]):
-    """The outcome of matching: a value for the method, or the methods the path allows."""
+    """The outcome of matching: a value for the method, or the methods the path allows.
+
+    Not frozen (its path_params dict makes it unhashable anyway): a frozen dataclass's
+    __init__ costs twice as much, and one is made per request."""
 
     template: str
     value: T | None
@@ -62,6 +65,7 @@ class Router(Generic[T]):
     def __init__(self, base_paths: Iterable[str] = ()) -> None:
         self._root: _Node[T] = _Node()
         self._base_paths = list(base_paths)
+        self._prefixes = [(p, p + "/") for p in self._base_paths]  # (base path, what starts below it)
         self._literal_paths: dict[str, _Node[T]] = {}
         self._names: dict[str, list[str]] = {}
 
@@ -104,32 +108,55 @@ class Router(Generic[T]):
     def match(self, method: str, raw_path: str) -> RouteMatch[T] | None:
         """Return the route for METHOD and a raw (still percent-encoded) path, or None (404)."""
         method = method.upper()
-        candidates = [raw_path[len(p):] or "/" for p in self._base_paths
-                      if raw_path == p or raw_path.startswith(p + "/")]
-        candidates.append(raw_path)
         fallback: RouteMatch[T] | None = None
-        for path in candidates:
-            found = self._match_one(method, path)
-            if found is not None:
-                if found.value is not None:
-                    return found
-                fallback = fallback or found
-        return fallback
+        for prefix, below in self._prefixes:
+            if raw_path == prefix or raw_path.startswith(below):
+                found = self._match_one(method, raw_path[len(prefix):] or "/")
+                if found is not None:
+                    if found.value is not None:
+                        return found
+                    fallback = fallback or found
+        found = self._match_one(method, raw_path)
+        if found is not None and found.value is not None:
+            return found
+        return fallback or found
 
     def _match_one(self, method: str, path: str) -> RouteMatch[T] | None:
         norm = _normalise(path)
         node = self._literal_paths.get(norm)
         if node is not None:
             return RouteMatch(node.template, node.methods.get(method), {}, tuple(node.methods))
-        segments = [urllib.parse.unquote(s) for s in _split(norm)]
+        segments = _split(norm)
+        if "%" in norm:
+            segments = [urllib.parse.unquote(s) for s in segments]
         # The most specific template decides (OpenAPI: concrete paths match before templated
         # ones); a method it lacks is a 405 even when a less specific template has it.
-        for end, values in _walk(self._root, segments, 0, []):
-            value = end.methods.get(method)
-            names = self._names[end.templates[method]] if value is not None else []
-            params = dict(zip(names, values, strict=False))
-            return RouteMatch(end.template, value, params, tuple(end.methods))
-        return None
+        found = _descend(self._root, segments)
+        if found is None:
+            found = next(_walk(self._root, segments, 0, []), None)
+            if found is None:
+                return None
+        end, values = found
+        value = end.methods.get(method)
+        names = self._names[end.templates[method]] if value is not None else ()
+        return RouteMatch(end.template, value, dict(zip(names, values, strict=False)), tuple(end.methods))
+
+
+def _descend(node: _Node[T], segments: list[str]) -> tuple[_Node[T], list[str]] | None:
+    """Return what `_walk` yields first when no backtracking is needed, else None (walk then).
+
+    Each level takes the literal child, else the parameter child when the node has no mixed
+    segments; ending on a node with methods is then `_walk`'s first, most specific, answer."""
+    values: list[str] = []
+    for segment in segments:
+        child = node.literal.get(segment)
+        if child is None:
+            if node.mixed or node.param is None or not segment:
+                return None
+            child = node.param[1]
+            values.append(segment)
+        node = child
+    return (node, values) if node.methods else None
 
 
 def _walk(node: _Node[T], segments: list[str], i: int, values: list[str]):  # type: ignore[no-untyped-def]

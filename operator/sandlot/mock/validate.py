@@ -149,6 +149,7 @@ class RequestPlan:
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
         self._param_validators: dict[str, Any] = {}
         self._plain_types: dict[str, tuple[type, ...] | None] = {}
+        self._only_text_path: tuple[tuple[str, ...]] | tuple[()] | None = None  # found on first check
         body = index.deref(operation.get("requestBody")) if operation.get("requestBody") else None
         self.body_required = bool(body and body.get("required"))
         self.body_media: dict[str, Any] = {
@@ -205,6 +206,12 @@ class RequestPlan:
 
     def check(self, req: MockRequest, path_params: Mapping[str, str]) -> ValidatedRequest | Refusal:
         """Validate one request; return the typed request or the refusal with every violation."""
+        if self._only_text_path is None:
+            self._only_text_path = self._text_path_names()
+        if self._only_text_path:  # nothing to check but path strings the router found
+            names = self._only_text_path[0]
+            if all(name in path_params for name in names):
+                return ValidatedRequest(path={name: path_params[name] for name in names})
         query = parse_query(req.query)
         cookies = parse_cookies(req.headers.get("cookie")) if "cookie" in req.headers else {}
         out = ValidatedRequest()
@@ -234,6 +241,17 @@ class RequestPlan:
         if body_errors:
             return Refusal(422, "the request body does not match the operation's schema", body_errors)
         return out
+
+    def _text_path_names(self) -> tuple[tuple[str, ...]] | tuple[()]:
+        """Return (the path parameter names,) when an operation takes nothing but path parameters
+        that are plain strings (style simple, `type: string` alone), no body and no security;
+        else (). Such a request is valid whenever the router found every name; the full check
+        would keep each value as it is."""
+        if self.security or self.body_media or not all(
+                spec.location == "path" and spec.style == "simple" and spec.kind == "scalar"
+                and self._plain_type(spec) == (str,) for spec in self.params):
+            return ()
+        return (tuple(spec.name for spec in self.params),)
 
     def _check_security(self, req: MockRequest, query: Mapping[str, list[str]], cookies: Mapping[str, str],
                         out: ValidatedRequest) -> Refusal | None:

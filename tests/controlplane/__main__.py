@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        plane = ControlPlane(workdir, binaries).start()
+        plane = ControlPlane.started(binaries, workdir)
     except ControlPlaneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,8 @@ import os
 import signal
 import ssl
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -362,6 +364,24 @@ class ControlPlane:
                                 user=short, cert=cert, key=key)
 
     # ----- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def started(cls, binaries: Binaries, workdir: Path | None = None, attempts: int = 3) -> ControlPlane:
+        """Return a started control plane in `workdir` (a new temporary one by default), with
+        new ports when a component could not listen on one of them: a port picked free can be
+        taken before the component binds it (an outgoing connection's source port, for one)."""
+        for attempt in range(attempts):
+            home = workdir / f"try-{attempt}" if workdir is not None and attempt else workdir
+            home = home or Path(tempfile.mkdtemp(prefix="sandlot-cluster-"))
+            home.mkdir(parents=True, exist_ok=True)
+            try:
+                return cls(home, binaries).start()
+            except ControlPlaneError as exc:
+                if "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                print(f"control plane: a port was taken before it was bound; starting again ({exc})".splitlines()[0],
+                      file=sys.stderr, flush=True)
+        raise AssertionError("unreachable")
 
     def start(self, timeout: float = 120) -> ControlPlane:
         """Start every component in order and wait until the cluster runs pods; stop all on failure."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +43,7 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
         binaries = ensure_built(lambda msg: print(msg, file=sys.stderr, flush=True))
     except (GoUnavailable, BuildFailed) as exc:
         tier_unavailable(str(exc))
-    workdir = Path(tempfile.mkdtemp(prefix="sandlot-cluster-"))
-    plane = ControlPlane(workdir, binaries).start()
+    plane = ControlPlane.started(binaries)
     request.config.stash[CONTROL_PLANE_KEY] = plane
     try:
         yield plane

@@ -249,3 +249,34 @@ def test_the_docs_quickstart_goes_through_its_whole_life_with_kubectl(cluster, o
     wait_for(lambda: cluster.sandbox(cluster.ns, "quickstart") is None, what="the sandbox gone")
     assert cluster.kube.get("v1", "Namespace", ns) is None
     wait_for(lambda: cluster.managed(cluster.ns) == [], what="nothing managed left")
+
+
+def test_a_port_taken_before_a_component_binds_it_starts_the_control_plane_again(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A port picked free may be taken before kube-apiserver binds it (CI once lost its whole
+    cluster tier so): the control plane starts again on new ports."""
+    import socket
+
+    from tests.controlplane import cluster as control
+    from tests.controlplane.build import ensure_built
+
+    binaries = ensure_built(lambda _message: None)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        picks = {"count": 0}
+        free = control.free_port
+
+        def pick() -> int:
+            picks["count"] += 1
+            return taken if picks["count"] == 3 else free()  # the first try's API server port
+
+        monkeypatch.setattr(control, "free_port", pick)
+        plane = control.ControlPlane.started(binaries, tmp_path)
+        try:
+            assert plane.api_port != taken and plane.workdir == tmp_path / "try-1"
+            assert "address already in use" in (tmp_path / "logs" / "kube-apiserver.log").read_text()
+            assert plane.apiserver_ready()
+        finally:
+            plane.stop()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, OAS31Validator
@@ -23,6 +24,14 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 from sandlot.openapi.loader import resolve_pointer
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
+
+
+def shared(*parts: str) -> Path:
+    """Return the path of a shared spec, skipping the test when the shared specs are absent."""
+    path = SPECS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared spec {path} is not present (expected next to the repository)")
+    return path
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _BASE = "urn:test:spec"
 

@@ -17,12 +17,12 @@ from sandlot.mock.seeded import SeededRandom
 from sandlot.openapi.loader import load_spec
 from tests.generate.independent import (
     FIXTURES,
-    SPECS,
     IndependentValidator,
     build_cases,
     component_schemas,
     load,
     response_schemas,
+    shared,
 )
 
 BENCH_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "bench" / "node_modules"
@@ -57,12 +57,6 @@ def test_fixture_schemas_valid_with_the_requests_seeded_generator(fixture):
     assert invalid_values(document, schemas, range(12), ("response", "request"), SeededRandom) == []
 
 
-def shared(*parts):
-    """Return the path of a shared spec, skipping the test when the shared specs are absent."""
-    path = SPECS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared spec {path} is not present (expected next to the repository)")
-    return path
 
 
 @pytest.mark.parametrize(

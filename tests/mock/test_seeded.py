@@ -10,7 +10,7 @@ import pytest
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest
 from sandlot.mock.seeded import SeededRandom
-from tests.generate.independent import SPECS
+from tests.mock.conftest import shared_spec
 
 
 def draws(rng: random.Random) -> list[object]:
@@ -57,9 +57,7 @@ def test_state_round_trips_and_shuffle_works():
 
 
 def test_engine_answers_are_deterministic_and_differ_per_request():
-    spec = SPECS / "oai" / "petstore.yaml"
-    if not spec.exists():
-        pytest.fail(f"shared spec {spec} is missing")
+    spec = shared_spec("oai/petstore.yaml")
     one, two = Engine.from_source(str(spec)), Engine.from_source(str(spec))
     ask = lambda engine, path: engine.handle(MockRequest("GET", path, "", {}, b"")).body  # noqa: E731
     assert ask(one, "/pets/5") == ask(two, "/pets/5") == ask(two, "/v1/pets/5")  # base path dropped

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from graphql import get_introspection_query, graphql_sync
 
-from sandlot.graphql.schema import SchemaError, check_schema, load_schema, looks_like_graphql
+from sandlot.graphql.schema import SchemaError, check_schema, load_schema
+from sandlot.util.introspection import looks_like_graphql
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHOP = FIXTURES / "shop.graphql"

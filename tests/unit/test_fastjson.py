@@ -40,6 +40,9 @@ def test_loads_raises_json_errors_with_json_messages() -> None:
     '{"s": "٠١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}',         # another script's digits, in a string
     '{"a": 123456789012345678, "b": "1234567890123456789"}',
     '{"id": "cus_1", "created": 1700000000, "tags": ["x"]}',
+    '{"max": 9223372036854775807, "min": -9223372036854775808}',  # 19 digits at the edges of 64 bits
+    '{"n": 9223372036854775808, "u": 18446744073709551615}',      # just beyond: orjson would not keep these
+    '{"d": "rekor - 2605736670972794746", "f": 0.1234567890123456789}',
 ])
 def test_loads_gives_the_standard_librarys_values_for_str_and_bytes(text: str) -> None:
     expected = json.loads(text)

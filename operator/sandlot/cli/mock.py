@@ -101,10 +101,10 @@ def run_mock(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, scratch: Path) -> int:
     started = time.perf_counter()
-    from sandlot.graphql.schema import looks_like_graphql
     from sandlot.http.compose import BESIDE_STATE, INPUT_ERRORS, build_app, spec_source
     from sandlot.state.config import load_config
     from sandlot.state.fixtures import parse_fixtures
+    from sandlot.util.introspection import looks_like_graphql
     from sandlot.util.sources import read_file_or_configmap
 
     if args.workers > 1 and not args.stateful:

@@ -52,7 +52,6 @@ from sandlot.openapi.loader import SpecError
 from sandlot.util.introspection import (
     SDL_SUFFIXES,
     IntrospectionError,
-    looks_like_introspection,
     schema_from_introspection,
 )
 from sandlot.util.sources import SourceError, configmap_payload, read_file, read_url
@@ -91,22 +90,6 @@ class LoadedSchema:
     files: list[str] = field(default_factory=list)  # local files read (what a reloader watches)
     warnings: list[str] = field(default_factory=list)
     introspection: bool = False  # built from an introspection result (no SDL directives to read)
-
-
-def looks_like_graphql(source: str) -> bool:
-    """Tell whether a `sandlot mock` SPEC names a GraphQL schema: an SDL file (by its ending), a
-    directory of them, or a JSON introspection result (`{"data": {"__schema": ...}}`)."""
-    name = source.split("?", 1)[0].lower()
-    if name.endswith(SDL_SUFFIXES):
-        return True
-    path = Path(source)
-    if path.is_dir():
-        return any(p.suffix.lower() in SDL_SUFFIXES for p in path.iterdir())
-    if name.endswith(".json") and path.is_file():
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-        return looks_like_introspection(head.decode("utf-8", "replace"))
-    return False
 
 
 def _texts(sources: Sequence[str]) -> list[tuple[str, str, bool]]:

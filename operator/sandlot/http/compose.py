@@ -18,25 +18,20 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandlot.drift.guard import LiveUpstreamError
 from sandlot.drift.stage import ProxySettings, ProxyStage
 from sandlot.drift.store import DriftStoreError
 from sandlot.drift.upstream import UpstreamError
-from sandlot.graphql.engine import SCENARIOS as GRAPHQL_SCENARIOS
-from sandlot.graphql.engine import GraphQLEngine, load_examples
-from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
-from sandlot.graphql.schema import SchemaError, looks_like_graphql
-from sandlot.graphql.stage import GraphQLStage
-from sandlot.graphql.subscriptions import Hub
 from sandlot.http.admin import AdminRouter
 from sandlot.http.app import HttpApp
 from sandlot.http.pipeline import Identify, Pipeline
 from sandlot.http.reload import EngineHolder
-from sandlot.http.websocket import GraphQLSockets
 from sandlot.mock.context import Stage
 from sandlot.mock.engine import Engine
 from sandlot.mock.messages import MockRequest
@@ -46,7 +41,6 @@ from sandlot.simulation.stage import Simulation, SimulationError
 from sandlot.state.auth import StoreTenancy, credential_tenant
 from sandlot.state.config import ConfigError, SandboxConfig
 from sandlot.state.fixtures import FixtureError, Fixtures
-from sandlot.state.graphql import GraphQLStateStage, StoreRecords
 from sandlot.state.inference import InferenceError
 from sandlot.state.journal import JournalStore
 from sandlot.state.journal_stage import JournalStage
@@ -54,7 +48,13 @@ from sandlot.state.schema import StateFileError
 from sandlot.state.sqlite_store import SQLiteStore
 from sandlot.state.stage import StateStage
 from sandlot.state.store import Store
+from sandlot.util.introspection import looks_like_graphql
 from sandlot.util.sources import SourceError, configmap_payload, read_file
+
+if TYPE_CHECKING:  # a GraphQL stub imports these when composed: an OpenAPI stub never loads graphql-core
+    from sandlot.graphql.engine import GraphQLEngine
+    from sandlot.graphql.subscriptions import Hub
+    from sandlot.http.websocket import GraphQLSockets
 
 log = logging.getLogger("sandlot.http")
 
@@ -81,9 +81,11 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     limits and `wall` signs webhooks (tests pass fakes)."""
     config = config or SandboxConfig()
     engine = holder.engine
-    graphql = isinstance(engine, GraphQLSurface)
+    graphql = _is_graphql(engine)
     hub = None
     if graphql:
+        from sandlot.graphql.subscriptions import Hub
+
         try:
             hub = Hub(lambda: _graphql(holder), lambda tenant: simulation.clock.now(tenant),
                       config.graphql.get("subscriptions"))
@@ -91,13 +93,14 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
             raise ConfigError(str(exc)) from None
     state: StateStage | None = None
     if store is not None and hub is not None:
+        from sandlot.state.graphql import GraphQLStateStage
+
         state = GraphQLStateStage(engine, store, config, fixtures=fixtures, clock=base_clock, publish=hub.publish)
     elif store is not None:
         state = StateStage(engine, store, config, fixtures=fixtures, clock=base_clock)
     simulation = Simulation(engine, state=store, config=config.simulation, default_scenario=default_scenario,
                             base_clock=base_clock, monotonic=monotonic, wall=wall, durable=store,
-                            engine_scenarios={n: EngineScenario(*v) for n, v in GRAPHQL_SCENARIOS.items()}
-                            if graphql else None)
+                            engine_scenarios=_graphql_scenarios() if graphql else None)
     token = admin_token if admin_token is not None else (config.admin_token if store is not None else None)
 
     def health() -> dict[str, object]:
@@ -116,6 +119,8 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     if state is not None:
         stages.append(state)
     elif hub is not None:
+        from sandlot.graphql.stage import GraphQLStage
+
         stages.append(GraphQLStage(hub.publish))
     identify: Identify = credential_tenant
     if store is not None and state is not None:
@@ -129,7 +134,23 @@ def compose(holder: EngineHolder, *, config: SandboxConfig | None = None, store:
     return pipeline
 
 
+def _is_graphql(engine: Engine) -> bool:
+    """Tell whether the engine is a GraphQL stub's surface. Only a GraphQL stub loads the module
+    that defines it, so an OpenAPI stub answers without importing it (or graphql-core)."""
+    module = sys.modules.get("sandlot.graphql.http")
+    return module is not None and isinstance(engine, module.GraphQLSurface)
+
+
+def _graphql_scenarios() -> dict[str, EngineScenario]:
+    """The scenarios a GraphQL stub's engine answers itself (errors in the response body)."""
+    from sandlot.graphql.engine import SCENARIOS
+
+    return {name: EngineScenario(*value) for name, value in SCENARIOS.items()}
+
+
 def _graphql(holder: EngineHolder) -> GraphQLEngine:
+    from sandlot.graphql.http import GraphQLSurface
+
     surface = holder.engine
     assert isinstance(surface, GraphQLSurface)
     return surface.graphql
@@ -137,6 +158,10 @@ def _graphql(holder: EngineHolder) -> GraphQLEngine:
 
 def _sockets(pipeline: Pipeline, hub: Hub, state: StateStage | None, config: SandboxConfig) -> GraphQLSockets:
     """Return the WebSocket endpoint of a GraphQL stub: subscriptions, with the stub's tenancy."""
+    from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
+    from sandlot.http.websocket import GraphQLSockets
+    from sandlot.state.graphql import StoreRecords
+
     def identify(req: MockRequest) -> str | None:
         return pipeline.context(req).tenant
 
@@ -156,6 +181,10 @@ def graphql_holder(spec: str | Sequence[str], *, seed: int = 0, config: SandboxC
                    examples: str | None = None) -> EngineHolder:
     """Load a GraphQL schema and return the holder of its surface, reloading the same way
     (`graphql.path`, `graphql.examples` and `graphql.magic` of the config; `examples` wins)."""
+    from sandlot.graphql.engine import GraphQLEngine, load_examples
+    from sandlot.graphql.http import DEFAULT_PATH, GraphQLSurface
+    from sandlot.graphql.schema import SchemaError
+
     settings = (config or SandboxConfig()).graphql
     path = settings.get("path") or DEFAULT_PATH
     examples_file = examples or settings.get("examples")

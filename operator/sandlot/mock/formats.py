@@ -25,6 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from random import Random
+from typing import Any
 
 POOL_SIZE = 200
 _POOL_SEED = 20261126
@@ -80,11 +81,19 @@ def pool(kind: str) -> tuple[str, ...]:
     return values
 
 
-def _build_pool(kind: str) -> tuple[str, ...]:
-    """Draw POOL_SIZE distinct values of `kind` from a Faker seeded with a constant."""
+@functools.cache
+def _faker() -> Any:
+    """Return the one Faker the pools are drawn from: creating one finds its providers on disk
+    (about 0.1 s), so every kind's pool shares it and re-seeds it."""
     from faker import Factory  # imported lazily: Faker's import alone costs ~80 ms
 
-    fake = Factory.create("en_US")
+    return Factory.create("en_US")
+
+
+def _build_pool(kind: str) -> tuple[str, ...]:
+    """Draw POOL_SIZE distinct values of `kind` from a Faker seeded with a constant (seeding it
+    replaces its whole random state, so a pool depends on its kind alone)."""
+    fake = _faker()
     fake.seed_instance(_POOL_SEED + sum(map(ord, kind)))
     source = _FAKER_SOURCES[kind]
     seen: dict[str, None] = {}

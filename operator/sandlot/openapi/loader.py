@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from sandlot.util import netguard
+from sandlot.util import fastjson, netguard
 from sandlot.util.pointers import escape_token, resolve_pointer
 
 BUNDLE_KEY = "x-sandlot-bundled"
@@ -105,7 +105,7 @@ def _parse(location: str, raw: bytes) -> Any:
     head = raw.lstrip()[:1]
     if head in (b"{", b"["):
         try:
-            return json.loads(raw)
+            return fastjson.loads(raw)
         except json.JSONDecodeError as exc:
             if location.endswith(".json"):
                 raise SpecError(f"invalid JSON: {exc.msg}", file=location, line=exc.lineno, column=exc.colno) from exc

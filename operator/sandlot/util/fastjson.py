@@ -10,8 +10,9 @@ is a tenth of an uncached request's work. Where the two would differ, `json` doe
   encoded by `json` (compact, UTF-8), so nothing that encoded before fails now. Floats are
   written in their shortest round-trip form either way (`1e-05` from `json`, `0.00001` from
   orjson: the same number);
-- `loads`: text with a run of 19 or more digits (an integer orjson would turn into a float) and
-  text orjson refuses (`NaN`, `Infinity`, or malformed) go to `json`, so values, and the error
+- `loads`: text with a run of digits beyond 9223372036854775807 (an integer orjson would turn
+  into a float; shorter runs, and long ones inside strings such as an id in a description, read
+  the same either way) and text orjson refuses (`NaN`, `Infinity`, or malformed) go to `json`, so values, and the error
   messages for malformed bodies, are the standard library's.
 """
 
@@ -27,12 +28,25 @@ import orjson
 # time. JSON numbers are ASCII, so other scripts' digits (in strings) never matter.
 _DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
 _LONG_RUN = b"0" * 19
+#: The largest magnitude every integer up to which orjson reads as an int (the sign is not looked
+#: at: -9223372036854775808 goes to `json` too, which reads it the same).
+_EXACT_MAX = 2**63 - 1
 
 
 def _long_digits(data: bytes | str) -> bool:
-    """Tell whether `data` holds a run of 19 or more ASCII digits."""
+    """Tell whether `data` holds a run of ASCII digits beyond _EXACT_MAX. Runs of 19 are rare, so
+    each one found in the translated text is read on its own (a 13 MB spec holds three)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return _LONG_RUN in raw.translate(_DIGITS_AS_ZEROS)
+    zeros = raw.translate(_DIGITS_AS_ZEROS)
+    start = zeros.find(_LONG_RUN)
+    while start >= 0:
+        end = start + len(_LONG_RUN)
+        while end < len(zeros) and zeros[end] == 0x30:
+            end += 1
+        if int(raw[start:end]) > _EXACT_MAX:
+            return True
+        start = zeros.find(_LONG_RUN, end)
+    return False
 
 
 def dumps(value: Any) -> bytes:

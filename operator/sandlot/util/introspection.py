@@ -1,17 +1,22 @@
-"""A GraphQL introspection result (JSON) read into a schema: the one reader of that format; and
-the file endings that mark a GraphQL SDL source (`SDL_SUFFIXES`), shared by the same two readers.
+"""A GraphQL introspection result (JSON) read into a schema: the one reader of that format; the
+file endings that mark a GraphQL SDL source (`SDL_SUFFIXES`), shared by the same two readers; and
+`looks_like_graphql`, which tells a GraphQL schema from an OpenAPI document.
 
-Used by the GraphQL engine (graphql/schema.py: serving a schema given as an introspection result)
-and by the spec diff (diff/inputs.py: comparing two versions of one, which the operator does when
-a GraphQL downstream's source changes). Built by graphql-core's `build_client_schema`.
+Used by the GraphQL engine (graphql/schema.py: serving a schema given as an introspection result),
+by the spec diff (diff/inputs.py: comparing two versions of one, which the operator does when
+a GraphQL downstream's source changes) and by `sandlot mock` (cli/mock.py, http/compose.py:
+which kind of stub to build). Built by graphql-core's `build_client_schema`, imported only when a
+schema is built, so that an OpenAPI stub starts without loading graphql-core.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, GraphQLSchema, build_client_schema
+if TYPE_CHECKING:  # graphql-core is imported when a schema is built: an OpenAPI stub never loads it
+    from graphql import GraphQLSchema
 
 #: File name endings read as GraphQL SDL (compared in lower case; a directory source holds files
 #: with these).
@@ -30,6 +35,22 @@ class IntrospectionError(ValueError):
 def looks_like_introspection(text: str) -> bool:
     """Tell whether a JSON text is an introspection result (it names `__schema` near its start)."""
     return '"__schema"' in text[:4096]
+
+
+def looks_like_graphql(source: str) -> bool:
+    """Tell whether a `sandlot mock` SPEC names a GraphQL schema: an SDL file (by its ending), a
+    directory of them, or a JSON introspection result (`{"data": {"__schema": ...}}`)."""
+    name = source.split("?", 1)[0].lower()
+    if name.endswith(SDL_SUFFIXES):
+        return True
+    path = Path(source)
+    if path.is_dir():
+        return any(p.suffix.lower() in SDL_SUFFIXES for p in path.iterdir())
+    if name.endswith(".json") and path.is_file():
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        return looks_like_introspection(head.decode("utf-8", "replace"))
+    return False
 
 
 def introspection_data(text: str) -> dict[str, Any]:
@@ -51,6 +72,8 @@ def schema_from_introspection(text: str, *, assume_valid: bool = True) -> GraphQ
     """Build the schema an introspection result describes (raises IntrospectionError).
 
     `assume_valid` serves what it says (published results break a few rules); False runs them."""
+    from graphql import GraphQLError, build_client_schema
+
     data = introspection_data(text)
     try:
         return build_client_schema(data, assume_valid=assume_valid)  # type: ignore[arg-type] # __schema checked

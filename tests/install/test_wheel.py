@@ -83,6 +83,12 @@ def test_the_installed_package_is_the_wheel_and_its_dependencies_are_consistent(
                  env=_env(venv)).stdout.strip()
     assert where.startswith(str(venv.parent)), where
     _run([venv / "python", "-m", "pip", "check"], env=_env(venv))
+    # The generator's word pools are package data, and Faker (a test dependency) is not installed.
+    pools = _run([venv / "python", "-c", "from sandlot.mock import formats; print(len(formats.pool('first_name')))"],
+                 cwd=tmp_path, env=_env(venv)).stdout.strip()
+    assert pools == "200"
+    assert subprocess.run([venv / "python", "-c", "import faker"], capture_output=True, env=_env(venv),
+                          check=False).returncode != 0
 
 
 def test_the_image_smoke_script_serves_a_request(venv: Path, tmp_path: Path) -> None:

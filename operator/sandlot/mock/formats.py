@@ -8,10 +8,13 @@ Called by `sandlot.mock.generate.Generator` for every scalar it synthesizes. Two
 * name hints: a property called `email`, `first_name`, `city`, `created_at` or `amount` gets a
   value that looks like one (`string_kind_for_name`, `number_range_for_name`).
 
-Faker supplies the realistic words, but calling Faker per value is slow (about 100 µs for a
-name) and its seeding is global to an instance. So each kind of value is drawn once per process
-into a fixed pool by a Faker seeded with a constant, and generation is `rng.choice(pool)`: the
-values look real, cost well under a microsecond, and depend only on the caller's rng.
+The realistic words come from fixed pools shipped with the package (mock/pools.json): 200
+values of each kind (names, cities, companies, words ...), drawn once from Faker seeded with
+constants and written by `python -m tests.generate.pools` (a test fails when the file and
+Faker's draw differ). Generation is `rng.choice(pool)`: the values look real, cost well under a
+microsecond and depend only on the caller's rng. Shipping them, rather than drawing them at
+start, keeps Faker's import and provider discovery (about 0.25 s) out of a stub's first answer,
+and Faker out of the runtime dependencies.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import datetime as dt
 import functools
 import re
 import string
-import threading
 import uuid
 from collections.abc import Callable
+from importlib import resources
 from random import Random
-from typing import Any
 
-POOL_SIZE = 200
-_POOL_SEED = 20261126
+from sandlot.util import fastjson
+
+#: The pools beside this module (package data), written by tests/generate/pools.py.
+POOLS_FILE = "pools.json"
 # Synthesized dates fall in a fixed window, so values never depend on the wall clock.
 _EPOCH_START = int(dt.datetime(2020, 1, 1, tzinfo=dt.UTC).timestamp())
 _EPOCH_SPAN = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()) - _EPOCH_START
@@ -36,72 +40,21 @@ _EPOCH_SPAN = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()) - _EPOCH_S
 _DOMAINS = ("example.com", "example.org", "example.net")
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-# What each pooled kind asks Faker for.
-_FAKER_SOURCES: dict[str, Callable[..., str]] = {
-    "first_name": lambda f: f.first_name(),
-    "last_name": lambda f: f.last_name(),
-    "name": lambda f: f.name(),
-    "user_name": lambda f: f.user_name(),
-    "city": lambda f: f.city(),
-    "country": lambda f: f.country(),
-    "country_code": lambda f: f.country_code(),
-    "state": lambda f: f.state(),
-    "postcode": lambda f: f.postcode(),
-    "street_address": lambda f: f.street_address(),
-    "company": lambda f: f.company(),
-    "job": lambda f: f.job(),
-    "title": lambda f: f.catch_phrase(),
-    "sentence": lambda f: f.sentence(),
-    "word": lambda f: f.word(),
-    "currency_code": lambda f: f.currency_code(),
-    "language_code": lambda f: f.language_code(),
-    "locale": lambda f: f.locale().replace("_", "-"),
-    "timezone": lambda f: f.timezone(),
-    "color": lambda f: f.color_name(),
-    "slug": lambda f: f.slug(),
-    "file_name": lambda f: f.file_name(),
-    "mime_type": lambda f: f.mime_type(),
-    "iban": lambda f: f.iban(),
-    "status": lambda f: f.random_element(("active", "pending", "inactive", "completed")),
-}
-
-_pools: dict[str, tuple[str, ...]] = {}
-_pools_lock = threading.Lock()
+@functools.cache
+def _pools() -> dict[str, tuple[str, ...]]:
+    """Read the shipped pools, once: {kind: values}."""
+    data = fastjson.loads(resources.files(__package__).joinpath(POOLS_FILE).read_bytes())
+    return {kind: tuple(values) for kind, values in data["pools"].items()}
 
 
 def pool(kind: str) -> tuple[str, ...]:
-    """Return the fixed pool of realistic values of `kind` (built from Faker on first use)."""
-    values = _pools.get(kind)
-    if values is None:
-        with _pools_lock:
-            values = _pools.get(kind)
-            if values is None:
-                values = _build_pool(kind)
-                _pools[kind] = values
-    return values
+    """Return the fixed pool of realistic values of `kind` (a key of mock/pools.json)."""
+    return _pools()[kind]
 
 
-@functools.cache
-def _faker() -> Any:
-    """Return the one Faker the pools are drawn from: creating one finds its providers on disk
-    (about 0.1 s), so every kind's pool shares it and re-seeds it."""
-    from faker import Factory  # imported lazily: Faker's import alone costs ~80 ms
-
-    return Factory.create("en_US")
-
-
-def _build_pool(kind: str) -> tuple[str, ...]:
-    """Draw POOL_SIZE distinct values of `kind` from a Faker seeded with a constant (seeding it
-    replaces its whole random state, so a pool depends on its kind alone)."""
-    fake = _faker()
-    fake.seed_instance(_POOL_SEED + sum(map(ord, kind)))
-    source = _FAKER_SOURCES[kind]
-    seen: dict[str, None] = {}
-    for _ in range(POOL_SIZE * 3):
-        seen.setdefault(source(fake), None)
-        if len(seen) >= POOL_SIZE:
-            break
-    return tuple(seen)
+def pool_kinds() -> tuple[str, ...]:
+    """Return every kind of value that has a pool."""
+    return tuple(_pools())
 
 
 def _ascii_slug(text: str) -> str:
@@ -232,8 +185,8 @@ def version_text(rng: Random) -> str:
 
 
 def _from_pool(kind: str) -> Callable[[Random], str]:
-    """Return a generator that draws from the `kind` pool (built on its first draw)."""
-    return lambda rng: rng.choice(_pools.get(kind) or pool(kind))
+    """Return a generator that draws from the `kind` pool."""
+    return lambda rng: rng.choice(pool(kind))
 
 
 # format name -> generator; `byte` is handled by the caller because it depends on lengths.
@@ -283,7 +236,7 @@ FORMAT_GENERATORS: dict[str, Callable[[Random], str]] = {
 # ---------------------------------------------------------------- name hints
 
 _KIND_GENERATORS: dict[str, Callable[[Random], str]] = {
-    kind: _from_pool(kind) for kind in _FAKER_SOURCES
+    kind: _from_pool(kind) for kind in pool_kinds()
 } | {
     "email": email,
     "url": url,

@@ -288,7 +288,7 @@ def _serve(app: HttpApp, args: argparse.Namespace, started: float) -> int:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    config = {"host": args.host, "port": port, "access_log": False, "http": "httptools", "loop": loop,
+    config = {"host": args.host, "port": port, "access_log": False, "loop": loop,
               "log_level": str(args.log_level).lower(), "lifespan": "on"}
     try:
         # SIGTERM (how Kubernetes stops a stub) and Ctrl-C both return here, so clean-up runs.

@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sandlot.http.asgi import ASGIApp
 
@@ -37,6 +38,61 @@ log = logging.getLogger("sandlot.http")
 
 #: Workers replaced before `serve_workers` gives up (a worker that cannot start fails at once).
 MAX_WORKER_FAILURES = 10
+
+
+class _OneWritePerTurn:
+    """A connection's transport that sends what is written during one turn of the event loop in
+    one write: uvicorn writes a response's head and its body separately, two send() calls and
+    two TCP segments for every small answer; joined, they are one (a profile under load put a
+    third of the server's time in those writes). Bytes go out in the order written, at the end
+    of the turn at the latest (`call_soon`), and before the connection is closed."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: Any, loop: Any) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if self._held:
+            self._held.append(data)
+            self.flush()  # a head and then its body: the common case goes out at once
+            return
+        self._held.append(data)
+        self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        held = self._held
+        if held:
+            self._held = []
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held = []
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's
+        return getattr(self._transport, name)
+
+
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, each connection writing through _OneWritePerTurn."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(_OneWritePerTurn(transport, self.loop))  # type: ignore[arg-type] # duck-typed
 
 
 class GracefulServer(uvicorn.Server):
@@ -74,7 +130,7 @@ def serve_until_stopped(app: ASGIApp, *, sockets: Sequence[socket.socket] | None
     return the signal that stopped it (None if it stopped on its own)."""
     # No proxy headers: a stub has no use for the client's address behind a proxy, and uvicorn's
     # middleware for them wraps every request; no Server header either (it would name uvicorn).
-    config = {"proxy_headers": False, "server_header": False, **config}
+    config = {"proxy_headers": False, "server_header": False, "http": OneWriteHttpToolsProtocol, **config}
     server = GracefulServer(uvicorn.Config(app, **config))
     server.stop_signals = stop_signals
     server.run(sockets=list(sockets) if sockets is not None else None)

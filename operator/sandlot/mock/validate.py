@@ -18,7 +18,7 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +42,37 @@ _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "depre
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
                                               "boolean": (bool,)}
 
+#: Keywords a parameter schema may hold, per type, and still be checked by `_fits` (a type with
+#: bounds, a length range or a list of strings: most limits, page sizes and sort orders).
+_BOUNDED_KEYWORDS = {"integer": {"minimum", "maximum", "default"}, "number": {"minimum", "maximum", "default"},
+                     "string": {"minLength", "maxLength", "enum", "default"}}
+
 _DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def _bounded_test(declared: str, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return `_fits`'s test for a schema of `declared` type and its bounds, or None when a bound
+    is not a plain number (or an enum not all strings): the validator judges those."""
+    def number(key: str, default: float) -> float | None:
+        bound = schema.get(key, default)
+        return bound if type(bound) in (int, float) else None
+
+    if declared == "string":
+        shortest, longest = number("minLength", 0), number("maxLength", math.inf)
+        enum = schema.get("enum")
+        if shortest is None or longest is None or (enum is not None and not (
+                isinstance(enum, list) and all(type(e) is str for e in enum))):
+            return None
+        choices = frozenset(enum) if enum is not None else None
+        return lambda v: (type(v) is str and shortest <= len(v) <= longest  # type: ignore[operator]
+                          and (choices is None or v in choices))
+    low, high = number("minimum", -math.inf), number("maximum", math.inf)
+    if low is None or high is None:
+        return None
+    kinds = (int,) if declared == "integer" else (int, float)
+    return lambda v: type(v) in kinds and low <= v <= high  # type: ignore[operator]
 
 
 @dataclass(slots=True)
@@ -149,6 +177,7 @@ class RequestPlan:
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
         self._param_validators: dict[str, Any] = {}
         self._plain_types: dict[str, tuple[type, ...] | None] = {}
+        self._fit_tests: dict[str, Callable[[Any], bool] | None] = {}
         self._only_text_path: tuple[tuple[str, ...]] | tuple[()] | None = None  # found on first check
         body = index.deref(operation.get("requestBody")) if operation.get("requestBody") else None
         self.body_required = bool(body and body.get("required"))
@@ -298,6 +327,24 @@ class RequestPlan:
             self._plain_types[key] = plain
         return self._plain_types[key]
 
+    def _fits(self, spec: ParamSpec) -> Callable[[Any], bool] | None:
+        """Return a test that is True only for values a bounded parameter schema accepts
+        (`type: integer, minimum: 1, maximum: 100`; a string's length range or enum), else None.
+
+        A value the test passes needs no validator; one it fails goes to the validator, which
+        says why. So the test may be stricter than the schema, never looser."""
+        key = f"{spec.location}:{spec.name}"
+        if key in self._fit_tests:
+            return self._fit_tests[key]
+        test: Callable[[Any], bool] | None = None
+        schema = self.index.deref(spec.schema)
+        declared = schema.get("type") if isinstance(schema, Mapping) else None
+        allowed = _BOUNDED_KEYWORDS.get(declared) if isinstance(declared, str) else None
+        if allowed is not None and isinstance(declared, str) and set(schema) <= _PLAIN_KEYWORDS | allowed:
+            test = _bounded_test(declared, schema)
+        self._fit_tests[key] = test
+        return test
+
     def _check_params(self, req: MockRequest, path_params: Mapping[str, str], query: Mapping[str, list[str]],
                       cookies: Mapping[str, str], out: ValidatedRequest) -> list[Violation]:
         errors: list[Violation] = []
@@ -335,8 +382,11 @@ class RequestPlan:
                 value = coerce(self.index, spec.schema, value)
                 if self.lenient:
                     value = self._lenient_param(spec, value, out)
+            found: list[Violation]
             if plain is not None and type(value) in plain:
                 found = []  # what the validator would say, without running it
+            elif (fits := self._fits(spec)) is not None and fits(value):
+                found = []  # the same, for a bounded scalar inside its bounds
             else:
                 found = violations(self._param_validator(spec), value, spec.location, "/" + escape_token(spec.name))
             errors.extend(found)

@@ -239,8 +239,14 @@ class SchemaIndex:
         if cached is not None and cached[0] is schema:  # the node itself is kept, so its id stays unique
             return cached[1]
         cls = validator_class(self.version, direction)
+        target = schema
+        if isinstance(schema, Mapping) and len(schema) == 1 and "$ref" in schema:
+            # A body or parameter schema is mostly `{"$ref": ...}` alone: validating its target
+            # saves the registry lookup of that reference on every request. (A reference that
+            # cannot be followed derefs to {}: the validator then follows it itself.)
+            target = self.deref(schema) or schema
         validator = cls(
-            schema,
+            target,
             registry=self.registry,
             _resolver=self.registry.resolver(base_uri=SPEC_URI),
             format_checker=self._format_checker,

@@ -231,3 +231,37 @@ def test_writes_no_answer_reads_keep_the_generation(pair) -> None:
     assert first.generation() == start
     first.insert_object("ten_a", "customers", "cus_x", {"id": "cus_x"}, 1)
     assert first.generation() != start
+
+
+def test_within_one_view_another_connections_commit_shows_from_the_next_view_on(pair) -> None:
+    """The pipeline runs each request in one view: data_version is read once for it, so a commit
+    elsewhere during a request is seen by the next request, and never later."""
+    first, second = pair
+    key_id, key_hash = _key(first)
+    assert first.find_key(key_hash) is not None  # kept
+    with first.one_view():
+        assert first.find_key(key_hash) is not None  # the view's one look at the file
+        assert second.revoke_key(key_id, 1)
+        assert first.find_key(key_hash) is not None  # as if the revoke came after this request
+        with first.one_view():  # a nested block is the same view
+            assert first.find_key(key_hash) is not None
+    with first.one_view():
+        assert first.find_key(key_hash) is None  # the next request sees it
+    _, other_hash = _key(second)
+    assert first.find_key(other_hash) is not None  # outside a view: every read looks
+
+
+def test_a_view_is_per_thread(pair) -> None:
+    import threading
+
+    first, second = pair
+    key_id, key_hash = _key(first)
+    assert first.find_key(key_hash) is not None
+    seen: list[object] = []
+    with first.one_view():
+        assert first.find_key(key_hash) is not None
+        assert second.revoke_key(key_id, 1)
+        worker = threading.Thread(target=lambda: seen.append(first.find_key(key_hash)))
+        worker.start()
+        worker.join()
+    assert seen == [None]  # another thread is not inside this request's view

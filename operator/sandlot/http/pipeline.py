@@ -41,7 +41,18 @@ class Pipeline:
     _answer: Callable[[RequestContext], MockResponse] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._answer = chain(list(self.stages))
+        answer = chain(list(self.stages))
+        if self.state is None:
+            self._answer = answer
+            return
+        view = self.state.store.one_view
+
+        def in_one_view(ctx: RequestContext) -> MockResponse:
+            # One request, one look at whether another process changed the state file.
+            with view():
+                return answer(ctx)
+
+        self._answer = in_one_view
 
     @property
     def blocking(self) -> bool:

@@ -10,6 +10,7 @@ Every object-level method takes the tenant id first: tenants are isolated in eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,6 +122,9 @@ class Store(Protocol):
     def generation(self) -> Any:
         """A value that changes whenever anything stored may have changed (this process's writes
         and every other's): what a kept answer is checked against."""
+    def one_view(self) -> AbstractContextManager[None]:
+        """A block (one request) in which another process's commits may show only from the next
+        block on: the store may then check for them once per block."""
     def max_int_id(self, tenant_id: str, collection: str) -> int: ...
     def next_int_id(self, tenant_id: str, collection: str) -> int: ...
     def count_objects(self, tenant_id: str, origin: str | None = None) -> int: ...

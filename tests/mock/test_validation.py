@@ -305,8 +305,9 @@ paths:
 
 
 def test_the_bounded_parameter_shortcut_never_accepts_what_the_validator_refuses() -> None:
-    """`_fits` skips the JSON Schema validator for bounded scalars (`limit` and the like): it
-    must say yes only where the validator does, and leave everything else to it."""
+    """The bounded test (`_bounded_test`, used by `RequestPlan._shortcuts`) skips the JSON Schema
+    validator for bounded scalars (`limit` and the like): it must say yes only where the
+    validator does, and leave everything else to it."""
     import itertools
     import math
 

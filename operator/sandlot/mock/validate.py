@@ -42,7 +42,7 @@ _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "depre
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
                                               "boolean": (bool,)}
 
-#: Keywords a parameter schema may hold, per type, and still be checked by `_fits` (a type with
+#: Keywords a parameter schema may hold, per type, and still be checked by `_bounded_test` (a type with
 #: bounds, a length range or a list of strings: most limits, page sizes and sort orders).
 _BOUNDED_KEYWORDS = {"integer": {"minimum", "maximum", "default"}, "number": {"minimum", "maximum", "default"},
                      "string": {"minLength", "maxLength", "enum", "default"}}
@@ -53,8 +53,8 @@ _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 def _bounded_test(declared: str, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
-    """Return `_fits`'s test for a schema of `declared` type and its bounds, or None when a bound
-    is not a plain number (or an enum not all strings): the validator judges those."""
+    """Return the bounded test of `RequestPlan._shortcuts` for a schema of `declared` type, or None
+    when a bound is not a plain number (or an enum not all strings): the validator judges those."""
     def number(key: str, default: float) -> float | None:
         bound = schema.get(key, default)
         return bound if type(bound) in (int, float) else None
@@ -176,8 +176,7 @@ class RequestPlan:
         self.lenient = lenient
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
         self._param_validators: dict[str, Any] = {}
-        self._plain_types: dict[str, tuple[type, ...] | None] = {}
-        self._fit_tests: dict[str, Callable[[Any], bool] | None] = {}
+        self._param_shortcuts: dict[str, tuple[tuple[type, ...] | None, Callable[[Any], bool] | None]] = {}
         self._only_text_path: tuple[tuple[str, ...]] | tuple[()] | None = None  # found on first check
         body = index.deref(operation.get("requestBody")) if operation.get("requestBody") else None
         self.body_required = bool(body and body.get("required"))
@@ -278,7 +277,7 @@ class RequestPlan:
         would keep each value as it is."""
         if self.security or self.body_media or not all(
                 spec.location == "path" and spec.style == "simple" and spec.kind == "scalar"
-                and self._plain_type(spec) == (str,) for spec in self.params):
+                and self._shortcuts(spec)[0] == (str,) for spec in self.params):
             return ()
         return (tuple(spec.name for spec in self.params),)
 
@@ -311,39 +310,32 @@ class RequestPlan:
             validator = self._param_validators[key] = self.index.validator(spec.schema, "request")
         return validator
 
-    def _plain_type(self, spec: ParamSpec) -> tuple[type, ...] | None:
-        """Return the Python types that satisfy a parameter schema saying no more than `type: T`, else None.
+    def _shortcuts(self, spec: ParamSpec) -> tuple[tuple[type, ...] | None, Callable[[Any], bool] | None]:
+        """Return what checks a parameter's value without the JSON Schema validator, worked out
+        once per parameter: (the Python types that satisfy a schema saying no more than `type: T`,
+        else None; a test that is True only for values a bounded schema accepts, `type: integer,
+        minimum: 1, maximum: 100` or a string's length range or enum, else None).
 
-        Most path and query parameters are like that (`type: string`); checking them with a
-        type test instead of the JSON Schema validator saves a large part of a request.
-        """
+        Most path and query parameters are plain (`type: string`); checking them with a type
+        test instead of the validator saves a large part of a request. A value the bounded test
+        passes needs no validator either; one it fails goes to the validator, which says why, so
+        the test may be stricter than the schema, never looser."""
         key = f"{spec.location}:{spec.name}"
-        if key not in self._plain_types:
+        found = self._param_shortcuts.get(key)
+        if found is None:
             schema = self.index.deref(spec.schema)
-            plain = None
-            if isinstance(schema, Mapping) and set(schema) <= _PLAIN_KEYWORDS:
-                declared = schema.get("type")
-                plain = _PLAIN_TYPES.get(declared) if isinstance(declared, str) else None
-            self._plain_types[key] = plain
-        return self._plain_types[key]
-
-    def _fits(self, spec: ParamSpec) -> Callable[[Any], bool] | None:
-        """Return a test that is True only for values a bounded parameter schema accepts
-        (`type: integer, minimum: 1, maximum: 100`; a string's length range or enum), else None.
-
-        A value the test passes needs no validator; one it fails goes to the validator, which
-        says why. So the test may be stricter than the schema, never looser."""
-        key = f"{spec.location}:{spec.name}"
-        if key in self._fit_tests:
-            return self._fit_tests[key]
-        test: Callable[[Any], bool] | None = None
-        schema = self.index.deref(spec.schema)
-        declared = schema.get("type") if isinstance(schema, Mapping) else None
-        allowed = _BOUNDED_KEYWORDS.get(declared) if isinstance(declared, str) else None
-        if allowed is not None and isinstance(declared, str) and set(schema) <= _PLAIN_KEYWORDS | allowed:
-            test = _bounded_test(declared, schema)
-        self._fit_tests[key] = test
-        return test
+            declared = schema.get("type") if isinstance(schema, Mapping) else None
+            plain: tuple[type, ...] | None = None
+            fits: Callable[[Any], bool] | None = None
+            if isinstance(declared, str):
+                keywords = set(schema)
+                if keywords <= _PLAIN_KEYWORDS:
+                    plain = _PLAIN_TYPES.get(declared)
+                allowed = _BOUNDED_KEYWORDS.get(declared)
+                if allowed is not None and keywords <= _PLAIN_KEYWORDS | allowed:
+                    fits = _bounded_test(declared, schema)
+            found = self._param_shortcuts[key] = (plain, fits)
+        return found
 
     def _check_params(self, req: MockRequest, path_params: Mapping[str, str], query: Mapping[str, list[str]],
                       cookies: Mapping[str, str], out: ValidatedRequest) -> list[Violation]:
@@ -377,7 +369,7 @@ class RequestPlan:
             elif value == "" and spec.allow_empty:
                 targets[spec.location][spec.name] = value
                 continue
-            plain = self._plain_type(spec)
+            plain, fits = self._shortcuts(spec)
             if spec.kind != "json" and not (plain == (str,) and type(value) is str):  # coerce keeps those as is
                 value = coerce(self.index, spec.schema, value)
                 if self.lenient:
@@ -385,7 +377,7 @@ class RequestPlan:
             found: list[Violation]
             if plain is not None and type(value) in plain:
                 found = []  # what the validator would say, without running it
-            elif (fits := self._fits(spec)) is not None and fits(value):
+            elif fits is not None and fits(value):
                 found = []  # the same, for a bounded scalar inside its bounds
             else:
                 found = violations(self._param_validator(spec), value, spec.location, "/" + escape_token(spec.name))

@@ -125,11 +125,11 @@ class JournalStage:
         entry: Pending | Row = exchange
         cap = self.store.settings.body_bytes
         key = self._repeat_key(ctx)
-        known = self._exchanges.get(key) if key is not None else None
-        if known is not None and known[0] is response:
+        known = self._known_row(key, response, exchange[2], exchange[3])
+        if known is not None:
             # A repeat answered from the engine's cache and described before (the static mock's
             # common case): its row, with this exchange's time, without the batch machinery.
-            entry = known[1] + (exchange[2], round(exchange[3] * 1000, 3))
+            entry = known
             tenant = entry[0]
         elif key is not None or len(ctx.request.body) > cap or len(response.body) > cap:
             with self._lock:  # its caches are shared with the drift proxy's worker threads
@@ -167,6 +167,15 @@ class JournalStage:
         req = ctx.request
         return (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()), ctx.scenario)
 
+    def _known_row(self, key: tuple[Any, ...] | None, response: MockResponse, at: float,
+                   seconds: float) -> Row | None:
+        """Return the row of a repeat (`_repeat_key`) described before with this very response, at
+        this exchange's time; None when it was not."""
+        known = self._exchanges.get(key) if key is not None else None
+        if known is None or known[0] is not response:
+            return None
+        return known[1] + (at, round(seconds * 1000, 3))
+
     def _rows(self, pending: list[Pending]) -> list[Row]:
         """Describe buffered requests as journal rows (COLUMNS order)."""
         rows = []
@@ -174,9 +183,9 @@ class JournalStage:
         for ctx, response, at, seconds in pending:
             req = ctx.request
             key = self._repeat_key(ctx)
-            known = exchanges.get(key) if key is not None else None
-            if known is not None and known[0] is response:
-                rows.append(known[1] + (at, round(seconds * 1000, 3)))
+            known = self._known_row(key, response, at, seconds)
+            if known is not None:
+                rows.append(known)
                 continue
             try:
                 described = self._describe(ctx, response)

@@ -128,6 +128,13 @@ def _rollback_journal(image: bytes) -> bytes:
     return image
 
 
+class _View(threading.local):
+    """One thread's `SQLiteStore.one_view`: open or not, and the data_version read in it."""
+
+    open = False
+    version: int | None = None
+
+
 class SQLiteStore:
     """A `Store` in one SQLite file; safe to share between threads (one lock, one connection)."""
 
@@ -143,8 +150,8 @@ class SQLiteStore:
         self._kept_rows = 0
         #: This connection's writes so far (its commits do not move data_version).
         self._writes = 0
-        #: Per thread, inside `one_view`: the data_version read in the block (None until read).
-        self._views = threading.local()
+        #: Per thread: whether it is inside `one_view`, and the data_version read in it.
+        self._view = _View()
         self._db = self._connect()
         with self._lock:
             migrate(self._db, version, SCHEMA)
@@ -176,12 +183,13 @@ class SQLiteStore:
         self._writes += 1
 
     def _data_version(self) -> int:
-        views = self._views
-        if getattr(views, "open", False):
-            if views.version is None:
-                views.version = int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
-            return int(views.version)
-        return int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+        view = self._view
+        if view.open and view.version is not None:
+            return view.version
+        version = int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+        if view.open:
+            view.version = version
+        return version
 
     @contextmanager
     def one_view(self) -> Iterator[None]:
@@ -190,15 +198,15 @@ class SQLiteStore:
         PRAGMA together instead of one each (several microseconds each under load). Another
         connection's commit during the block shows from the next block on, as if it came just
         after this request; this connection's own writes still drop what they change."""
-        views = self._views
-        if getattr(views, "open", False):  # nested: the outer block's view holds
+        view = self._view
+        if view.open:  # nested: the outer block's view holds
             yield
             return
-        views.open, views.version = True, None
+        view.open, view.version = True, None
         try:
             yield
         finally:
-            views.open, views.version = False, None
+            view.open, view.version = False, None
 
     def generation(self) -> tuple[int, int]:
         """Return what changes whenever anything stored may have changed: this connection's

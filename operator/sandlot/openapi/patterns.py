@@ -89,7 +89,7 @@ def iter_patterns(document: Any) -> Iterator[tuple[str, str, bool]]:
     value_keys = _VALUE_KEYS
     while stack:
         node, path, names = stack.pop()  # names: the keys are property names, not keywords
-        if type(node) is dict:
+        if isinstance(node, dict):
             for key, value in node.items():
                 if names:
                     if isinstance(value, (dict, list)):
@@ -103,8 +103,6 @@ def iter_patterns(document: Any) -> Iterator[tuple[str, str, bool]]:
                         push((sub, (where, name), False))
                 elif key not in value_keys and isinstance(value, (dict, list)):
                     push((value, (path, key), key in ("properties", "$defs", "definitions")))
-        elif isinstance(node, dict):  # a dict subclass: the same walk, without the fast check
-            stack.append((dict(node), path, names))
         elif isinstance(node, list):
             stack.extend((v, (path, i), False) for i, v in enumerate(node) if isinstance(v, (dict, list)))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from sandlot.mock import formats
 from tests.generate import pools
 
 
 def test_the_shipped_pools_are_what_faker_draws() -> None:
+    assert pools.TARGET == Path(formats.__file__).parent / formats.POOLS_FILE  # the file the stub reads
     assert pools.TARGET.read_text(encoding="utf-8") == pools.text(), (
         "operator/sandlot/mock/pools.json differs from Faker's draw: run `python -m tests.generate.pools` "
         "and commit the file")

@@ -55,6 +55,8 @@ KINDS: dict[tuple[str, str], Kind] = {
 CREATE_ONLY = {("v1", "Secret")}
 #: Objects whose spec is immutable: a change means delete and create again.
 RECREATE = {("batch/v1", "Job")}
+# Replaces tried before a 409 Conflict from another writer is given up on (the handler retries).
+REPLACE_ATTEMPTS = 5
 
 
 #: A Kubernetes object as the API sends it: decoded JSON.
@@ -296,17 +298,19 @@ def ensure(kube: Kube, desired: Obj, *, probably_absent: bool = False) -> str:
         kube.patch("v1", "Namespace", meta["name"], {"metadata": {
             "labels": meta.get("labels"), "annotations": meta.get("annotations")}})
         return "updated"
-    try:
-        kube.replace(obj)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        # Another writer (a controller updating the status) came between the read and the
-        # replace. The desired object is whole, so it is replaced once more over the version
-        # stored now, after the same ownership check.
-        live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-        if live is None or (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_OWNER) != owner:
-            raise
-        meta["resourceVersion"] = live["metadata"].get("resourceVersion")
-        kube.replace(obj)
+    for _ in range(REPLACE_ATTEMPTS - 1):
+        try:
+            kube.replace(obj)
+            return "updated"
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            # Another writer (a controller updating the status, at times several times in a
+            # row) came between the read and the replace. The desired object is whole, so it is
+            # replaced again over the version stored now, after the same ownership check.
+            live = kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            if live is None or (live.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_OWNER) != owner:
+                raise
+            meta["resourceVersion"] = live["metadata"].get("resourceVersion")
+    kube.replace(obj)  # the last attempt: a 409 now goes to the handler, which retries later
     return "updated"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandlot.kube import Conflict, ensure
+from kubernetes.client.exceptions import ApiException
+
+from sandlot.kube import REPLACE_ATTEMPTS, Conflict, ensure
 
 
 def _configmap(namespace: str, owner: str | None, value: str) -> dict:
@@ -39,26 +41,43 @@ class _WrittenBetween:
     """The operator's client, with another writer changing the object right after the operator
     reads it (as the deployment controller writes a Deployment's status)."""
 
-    def __init__(self, kube, namespace: str) -> None:
+    def __init__(self, kube, namespace: str, times: int = 1) -> None:
         self.kube = kube
         self.namespace = namespace
-        self.raced = False
+        self.times = times
+        self.raced = 0
 
     def __getattr__(self, name: str):
         return getattr(self.kube, name)
 
     def get(self, *args, **kwargs):
         live = self.kube.get(*args, **kwargs)
-        if live is not None and not self.raced:
-            self.raced = True
-            self.kube.patch("v1", "ConfigMap", "openapi-pets", {"metadata": {"labels": {"touched-by": "controller"}}},
-                            namespace=self.namespace)
+        if live is not None and self.raced < self.times:
+            self.raced += 1
+            self.kube.patch("v1", "ConfigMap", "openapi-pets",
+                            {"metadata": {"labels": {"touched-by": f"controller-{self.raced}"}}}, namespace=self.namespace)
         return live
 
 
-def test_a_write_between_the_read_and_the_replace_does_not_fail_the_update(cluster):
+@pytest.mark.parametrize("writes", [1, REPLACE_ATTEMPTS - 1])
+def test_writes_between_the_read_and_the_replace_do_not_fail_the_update(cluster, writes):
+    """One write, or a run of them (the deployment controller writes a new Deployment's status
+    several times in a row), each between a read and the replace that follows it."""
     assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "created"
-    racing = _WrittenBetween(cluster.kube, cluster.ns)
+    racing = _WrittenBetween(cluster.kube, cluster.ns, times=writes)
     assert ensure(racing, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v2")) == "updated"
-    assert racing.raced
+    assert racing.raced == writes
     assert cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)["data"] == {"k": "v2"}
+
+
+def test_a_writer_that_never_stops_gets_the_conflict_to_the_handler(cluster):
+    """Bounded: after REPLACE_ATTEMPTS the 409 goes up (kopf retries the handler later), and
+    the object keeps what the other writer stored."""
+    assert ensure(cluster.kube, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v1")) == "created"
+    racing = _WrittenBetween(cluster.kube, cluster.ns, times=10**6)
+    with pytest.raises(ApiException) as conflict:
+        ensure(racing, _configmap(cluster.ns, f"{cluster.ns}/pr-1", "v2"))
+    assert conflict.value.status == 409
+    assert racing.raced == REPLACE_ATTEMPTS
+    live = cluster.kube.get("v1", "ConfigMap", "openapi-pets", cluster.ns)
+    assert (live["data"], live["metadata"]["labels"]["touched-by"]) == ({"k": "v1"}, f"controller-{REPLACE_ATTEMPTS}")

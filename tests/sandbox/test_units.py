@@ -135,7 +135,8 @@ def test_put_replaces_patch_merges() -> None:
 
 @pytest.mark.parametrize(("fmt", "checked"), [
     (IdFormat("uuid"), False), (IdFormat("int"), False), (IdFormat("prefixed", "cus_"), False),
-    (IdFormat("string"), False), (IdFormat("prefixed", "x_", length=10), True), (IdFormat("string", length=8), True),
+    (IdFormat("string"), False), (IdFormat("prefixed", "x_", length=10), True),
+    (IdFormat("prefixed", "x_", length=11), True), (IdFormat("prefixed", "cus_", length=14), False), (IdFormat("string", length=8), True),
     (IdFormat("pattern", "^[a-z]{3}$"), True),
 ])
 def test_only_ids_that_may_collide_are_checked_before_a_create(fmt: IdFormat, checked: bool) -> None:

@@ -42,37 +42,9 @@ _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "depre
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
                                               "boolean": (bool,)}
 
-#: Keywords a parameter schema may hold, per type, and still be checked by `_bounded_test` (a type with
-#: bounds, a length range or a list of strings: most limits, page sizes and sort orders).
-_BOUNDED_KEYWORDS = {"integer": {"minimum", "maximum", "default"}, "number": {"minimum", "maximum", "default"},
-                     "string": {"minLength", "maxLength", "enum", "default"}}
-
 _DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
-
-
-def _bounded_test(declared: str, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
-    """Return the bounded test of `RequestPlan._shortcuts` for a schema of `declared` type, or None
-    when a bound is not a plain number (or an enum not all strings): the validator judges those."""
-    def number(key: str, default: float) -> float | None:
-        bound = schema.get(key, default)
-        return bound if type(bound) in (int, float) else None
-
-    if declared == "string":
-        shortest, longest = number("minLength", 0), number("maxLength", math.inf)
-        enum = schema.get("enum")
-        if shortest is None or longest is None or (enum is not None and not (
-                isinstance(enum, list) and all(type(e) is str for e in enum))):
-            return None
-        choices = frozenset(enum) if enum is not None else None
-        return lambda v: (type(v) is str and shortest <= len(v) <= longest  # type: ignore[operator]
-                          and (choices is None or v in choices))
-    low, high = number("minimum", -math.inf), number("maximum", math.inf)
-    if low is None or high is None:
-        return None
-    kinds = (int,) if declared == "integer" else (int, float)
-    return lambda v: type(v) in kinds and low <= v <= high  # type: ignore[operator]
 
 
 @dataclass(slots=True)
@@ -313,28 +285,22 @@ class RequestPlan:
     def _shortcuts(self, spec: ParamSpec) -> tuple[tuple[type, ...] | None, Callable[[Any], bool] | None]:
         """Return what checks a parameter's value without the JSON Schema validator, worked out
         once per parameter: (the Python types that satisfy a schema saying no more than `type: T`,
-        else None; a test that is True only for values a bounded schema accepts, `type: integer,
-        minimum: 1, maximum: 100` or a string's length range or enum, else None).
+        else None; the schema's acceptor, `SchemaIndex.acceptor`: True only for values the
+        validator finds nothing wrong with, `type: integer, minimum: 1, maximum: 100`, a
+        string's length range or enum, ..., else None).
 
         Most path and query parameters are plain (`type: string`); checking them with a type
-        test instead of the validator saves a large part of a request. A value the bounded test
-        passes needs no validator either; one it fails goes to the validator, which says why, so
-        the test may be stricter than the schema, never looser."""
+        test instead of the validator saves a large part of a request. A value the acceptor
+        passes needs no validator either; one it fails goes to the validator, which says why."""
         key = f"{spec.location}:{spec.name}"
         found = self._param_shortcuts.get(key)
         if found is None:
             schema = self.index.deref(spec.schema)
             declared = schema.get("type") if isinstance(schema, Mapping) else None
             plain: tuple[type, ...] | None = None
-            fits: Callable[[Any], bool] | None = None
-            if isinstance(declared, str):
-                keywords = set(schema)
-                if keywords <= _PLAIN_KEYWORDS:
-                    plain = _PLAIN_TYPES.get(declared)
-                allowed = _BOUNDED_KEYWORDS.get(declared)
-                if allowed is not None and keywords <= _PLAIN_KEYWORDS | allowed:
-                    fits = _bounded_test(declared, schema)
-            found = self._param_shortcuts[key] = (plain, fits)
+            if isinstance(declared, str) and set(schema) <= _PLAIN_KEYWORDS:
+                plain = _PLAIN_TYPES.get(declared)
+            found = self._param_shortcuts[key] = (plain, self.index.acceptor(spec.schema, "request"))
         return found
 
     def _check_params(self, req: MockRequest, path_params: Mapping[str, str], query: Mapping[str, list[str]],
@@ -378,7 +344,7 @@ class RequestPlan:
             if plain is not None and type(value) in plain:
                 found = []  # what the validator would say, without running it
             elif fits is not None and fits(value):
-                found = []  # the same, for a bounded scalar inside its bounds
+                found = []  # the same, for a value the schema's acceptor passes
             else:
                 found = violations(self._param_validator(spec), value, spec.location, "/" + escape_token(spec.name))
             errors.extend(found)
@@ -407,6 +373,9 @@ class RequestPlan:
         out.body = body
         if schema is None or body is _UNPARSED:
             out.body = req.body if body is _UNPARSED else body
+            return []
+        accept = self.index.acceptor(schema, "request")
+        if accept is not None and accept(body):
             return []
         validator = self._body_validators.get(declared)
         if validator is None:

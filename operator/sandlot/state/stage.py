@@ -319,6 +319,9 @@ class StateStage:
             schema = collection.properties.get(name)
             if not isinstance(schema, dict):
                 return True
+            accept = self.engine.index.acceptor(schema, "response")
+            if accept is not None and accept(value):
+                return True
             # Lists render the same values again and again; jsonschema costs ~10 us a field.
             scalar = value is None or isinstance(value, (str, int, float, bool))
             key = (collection.name, name, type(value).__name__, value if scalar else fastjson.canonical(value))
@@ -865,7 +868,8 @@ class StateStage:
         if collection.server.sequence is not None:
             name, start = collection.server.sequence
             extra[name] = self._next_number(tenant_id, collection, name, parent, start)
-        object_id: Any = random_token(24)  # a natural key's object: stored under an internal id
+        # A natural key's object is stored under an internal id.
+        object_id: Any = random_token(24) if collection.natural else None
         for _ in range(0 if collection.natural else 5):  # only short random ids or patterns may collide
             object_id = new_id(collection.id_format,
                                lambda: self.store.next_int_id(tenant_id, collection.name))

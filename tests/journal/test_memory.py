@@ -110,3 +110,38 @@ def test_a_repeat_answered_from_the_cache_is_described_once(tmp_path: Path, desc
         assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
     finally:
         app.pipeline.close()
+
+
+def test_a_stateful_repeat_is_described_once_and_a_changed_answer_anew(tmp_path: Path, described: list[str]) -> None:
+    """The state file's journal: a read answered again alike (the stateful mode's kept answer,
+    a new but equal response each time) reuses its description; when the stored object changes,
+    the same request's new answer is described anew."""
+    from sandlot.state.fixtures import parse_fixtures
+    from sandlot.util.sources import read_file_or_configmap
+    from tests.journal.conftest import PAYMENT_FIXTURES
+
+    fixtures = parse_fixtures(read_file_or_configmap(str(PAYMENT_FIXTURES))[0], str(PAYMENT_FIXTURES))
+    app = build_app(spec_source(str(PAYMENTS), tmp_path / "spec"), db=tmp_path / "s.db", fixtures=fixtures,
+                    admin_token="adm_test")
+    try:
+        pipeline = app.pipeline
+        _, key = pipeline.state.issue_key(name="t")
+        headers = {"authorization": f"Bearer {key.secret}"}
+
+        def read() -> bytes:
+            return pipeline.handle(MockRequest("GET", "/v1/customers/cus_seed_ada", "", headers, b"")).body
+
+        before = [read() for _ in range(5)]
+        answer = pipeline.handle(MockRequest("PATCH", "/v1/customers/cus_seed_ada", "",
+                                             {**headers, "content-type": "application/json"}, b'{"name": "Ada B."}'))
+        assert answer.status == 200, answer.body
+        after = [read() for _ in range(3)]
+        assert len(set(before)) == 1 and len(set(after)) == 1 and before[0] != after[0]
+        pipeline.journal.flush()
+        assert described == ["/v1/customers/cus_seed_ada", "/v1/customers/cus_seed_ada", "/v1/customers/cus_seed_ada"]
+        entries = list(reversed(pipeline.journal.store.find(JournalQuery(limit=100))))
+        reads = [e for e in entries if e["method"] == "GET"]
+        assert [e["response"]["body"] for e in reads] == [before[0].decode()] * 5 + [after[0].decode()] * 3
+        assert {e["tenant"] for e in entries} == {reads[0]["tenant"]} and reads[0]["tenant"] != "unknown"
+    finally:
+        app.pipeline.close()

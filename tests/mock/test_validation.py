@@ -310,3 +310,45 @@ def test_a_bounded_query_parameter_out_of_bounds_is_still_refused_with_the_valid
     problem = json.loads(call(shop_engine, "GET", "/items", "limit=0", KEY).header("x-sandlot-errors"))
     assert problem["errors"] == [{"location": "query", "pointer": "/limit",
                                   "message": "0 is less than the minimum of 1"}]
+
+
+def _check(engine: Engine, query: str, headers: dict) -> object:
+    req = MockRequest("GET", "/items", query, headers, b"")
+    return engine.validate(req, engine.match(req))
+
+
+def test_a_repeated_body_less_request_is_checked_once_and_each_gets_its_own_copy(shop_engine: Engine) -> None:
+    """RequestPlan keeps what a body-less request checked to (a stateful client's repeated read
+    skips the check); each caller gets dicts of its own, and a refusal is never kept."""
+    from sandlot.mock import validate
+
+    headers = {**KEY, "x-trace": "7"}
+    first = _check(shop_engine, "limit=5&tags=a,b", headers)
+    assert (first.query, first.headers) == ({"limit": 5, "tags": ["a", "b"]}, {"X-Trace": 7})
+    first.query["limit"] = 999  # a caller changing its copy changes nobody else's
+    checks = []
+    real = validate.RequestPlan._check
+    validate.RequestPlan._check = lambda self, *a: checks.append(a) or real(self, *a)  # type: ignore[method-assign]
+    try:
+        again = _check(shop_engine, "limit=5&tags=a,b", headers)
+        assert (again.query, again.headers, checks) == ({"limit": 5, "tags": ["a", "b"]}, {"X-Trace": 7}, [])
+        assert again.query is not first.query
+        # Anything else in the request is checked anew: a header, the query.
+        assert _check(shop_engine, "limit=5&tags=a,b", {**KEY, "x-trace": "abc"}).status == 400
+        assert _check(shop_engine, "limit=0&tags=a,b", headers).status == 400
+        assert _check(shop_engine, "limit=0&tags=a,b", headers).status == 400  # refusals are not kept
+        assert len(checks) == 3
+    finally:
+        validate.RequestPlan._check = real  # type: ignore[method-assign]
+
+
+def test_what_is_kept_of_checked_requests_is_bounded(shop_engine: Engine, monkeypatch) -> None:
+    from sandlot.mock import validate
+
+    monkeypatch.setattr(validate, "CHECKED_KEPT", 8)
+    for n in range(1, 30):
+        _check(shop_engine, f"limit={n}", KEY)
+        assert len(shop_engine._checked) <= 8
+    shop_engine._checked.clear()
+    _check(shop_engine, "limit=1", {**KEY, "x-padding": "p" * validate.CHECKED_BYTES})
+    assert shop_engine._checked == {}  # long headers are checked each time, not kept

@@ -232,7 +232,9 @@ def build_app(spec: str | Sequence[str], *, seed: int = 0, watch: bool = False, 
                      "they are attempted again", db, released)
     forwarding = None
     where = (db if db is not None else IN_MEMORY) if journal == BESIDE_STATE else journal
-    journal_store = JournalStore(where, (config or SandboxConfig()).journal) if where is not None else None
+    journal_store = None if where is None else JournalStore(
+        where, (config or SandboxConfig()).journal,
+        beside=store if store is not None and str(where) == store.path else None)
     try:
         forwarding = ProxyStage(proxy, holder.source, clock=base_clock) if proxy is not None else None
         pipeline = compose(holder, config=config, store=store, fixtures=fixtures,

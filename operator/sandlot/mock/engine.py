@@ -201,6 +201,8 @@ class Engine:
         for operation in self.operations:
             self.router.add(operation.path, operation.method, operation)
         self._plans: dict[tuple[str, str], _Plan] = {}
+        #: What every operation's RequestPlan keeps of the body-less requests it checked (one bound).
+        self._checked: dict[tuple[Any, ...], Any] = {}
         # The answer cache, in two generations: answers go into `_cache` until it holds half the
         # entries or bytes allowed, then it becomes `_older` (whose answers are dropped) and a new
         # one starts; an answer found in `_older` moves back. Recently used answers stay, as with
@@ -273,7 +275,7 @@ class Engine:
         if plan is None:
             try:
                 plan = _Plan(RequestPlan(self.index, operation.node, operation.path_item, self.spec.document,
-                                         lenient=self.lenient),
+                                         lenient=self.lenient, checked=self._checked),
                              ResponsePlan(self.index, self.generator, operation.node))
             except (AttributeError, TypeError, ValueError) as exc:
                 raise SpecError(f"cannot compile the operation: {exc}", file=self.spec.source,

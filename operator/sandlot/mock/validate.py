@@ -42,6 +42,11 @@ _PLAIN_KEYWORDS = {"type", "description", "title", "example", "examples", "depre
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
                                               "boolean": (bool,)}
 
+#: Checked body-less requests kept per engine (`RequestPlan.check`), all dropped when full, and
+#: the longest query and headers kept (a few MiB at most).
+CHECKED_KEPT = 1024
+CHECKED_BYTES = 4096
+
 _DEFAULT_STYLE = {"query": "form", "cookie": "form", "path": "simple", "header": "simple"}
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
@@ -61,6 +66,11 @@ class ValidatedRequest:
     #: What `--lenient` accepted by coercing it (`body /age: "3" taken as the integer 3`), for
     #: the `Sandlot-Warning` response headers.
     coercions: list[str] = field(default_factory=list)
+
+    def copy(self) -> ValidatedRequest:
+        """Return a copy whose dicts and lists are its own (the values in them are shared)."""
+        return ValidatedRequest(dict(self.path), dict(self.query), dict(self.headers), dict(self.cookies), self.body,
+                                self.media_type, dict(self.credentials), list(self.coercions))
 
 
 @dataclass(slots=True)
@@ -143,7 +153,8 @@ class RequestPlan:
     """Everything needed to validate requests to one operation, compiled from the spec once."""
 
     def __init__(self, index: SchemaIndex, operation: Mapping[str, Any], path_item: Mapping[str, Any],
-                 document: Mapping[str, Any], *, lenient: bool = False) -> None:
+                 document: Mapping[str, Any], *, lenient: bool = False,
+                 checked: dict[tuple[Any, ...], ValidatedRequest] | None = None) -> None:
         self.index = index
         self.lenient = lenient
         self.params = self._compile_params(path_item.get("parameters") or [], operation.get("parameters") or [])
@@ -156,6 +167,10 @@ class RequestPlan:
             k: (v or {}).get("schema") for k, v in ((body or {}).get("content") or {}).items()
         }
         self._body_validators: dict[str, Any] = {}
+        #: Body-less requests checked before, exactly as sent (this plan, query, headers, path
+        #: values), and what they gave: a stateful client's repeated read skips the whole check.
+        #: The engine shares one dict among its plans, so one bound holds for all.
+        self._checked: dict[tuple[Any, ...], ValidatedRequest] = {} if checked is None else checked
         self.security = self._compile_security(operation, document)
         self.claimed_query = {p.name for p in self.params if p.location == "query"}
         # Some specs declare `Accept` as a header parameter listing types no response documents
@@ -212,6 +227,20 @@ class RequestPlan:
             names = self._only_text_path[0]
             if all(name in path_params for name in names):
                 return ValidatedRequest(path={name: path_params[name] for name in names})
+        key = None if req.body else (self, req.query, tuple(req.headers.items()), tuple(path_params.items()))
+        if key is not None:
+            kept = self._checked.get(key)
+            if kept is not None:
+                return kept.copy()
+        found = self._check(req, path_params)
+        if key is not None and isinstance(found, ValidatedRequest) and \
+                len(req.query) + sum(len(k) + len(v) for k, v in key[2]) <= CHECKED_BYTES:
+            if len(self._checked) >= CHECKED_KEPT:
+                self._checked.clear()
+            self._checked[key] = found.copy()
+        return found
+
+    def _check(self, req: MockRequest, path_params: Mapping[str, str]) -> ValidatedRequest | Refusal:
         query = parse_query(req.query)
         cookies = parse_cookies(req.headers.get("cookie")) if "cookie" in req.headers else {}
         out = ValidatedRequest()

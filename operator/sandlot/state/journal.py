@@ -20,11 +20,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from sandlot.util.durations import DurationError, parse_duration
+
+if TYPE_CHECKING:
+    from sandlot.state.sqlite_store import SQLiteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -228,18 +231,34 @@ def entry_view(row: Sequence[Any]) -> dict[str, Any]:
 
 
 class JournalStore:
-    """The journal table in one SQLite database (a file, or `:memory:`); safe across threads."""
+    """The journal table in one SQLite database (a file, or `:memory:`); safe across threads.
 
-    def __init__(self, path: str | Path, settings: JournalSettings | None = None) -> None:
+    `beside` is the state store of the same file: the journal then writes through its
+    connection, under its lock. Its commits are then this connection's own, which move neither
+    the store's data_version nor its writes: the store keeps its reads and answers across a
+    flush (with a connection of its own, every flush dropped them all, every 64 requests)."""
+
+    def __init__(self, path: str | Path, settings: JournalSettings | None = None, *,
+                 beside: SQLiteStore | None = None) -> None:
         self.path = str(path)
         self.settings = settings or JournalSettings()
+        if beside is not None and beside.path != self.path:
+            raise ValueError(f"the journal at {self.path} is not beside the state file {beside.path}")
+        self._beside = beside
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = self._connect()
+        self._lock = beside.lock if beside is not None else threading.RLock()
+        self._own = self._connect() if beside is None else None
         with self._lock:
             self._db.executescript(SCHEMA)
         self._age_checked = 0.0
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._beside is not None:
+            return self._beside.connection
+        assert self._own is not None
+        return self._own
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -251,11 +270,14 @@ class JournalStore:
 
     def reopen(self) -> None:
         """Open a new connection to the same file: a forked worker process must not use its
-        parent's (the parent closes its own before forking). A `:memory:` journal starts empty."""
+        parent's (the parent closes its own before forking). A `:memory:` journal starts empty.
+        Beside a state store, the store's own reopen gives the journal its new connection."""
+        if self._beside is not None:
+            return
         with self._lock:
-            self._db = self._connect()
+            self._own = self._connect()
             if self.path == ":memory:":
-                self._db.executescript(SCHEMA)
+                self._own.executescript(SCHEMA)
 
     def append(self, rows: Sequence[Row], now: float) -> int | None:
         """Write rows (COLUMNS order) in one transaction, keep each tenant's newest `size` and drop
@@ -314,9 +336,10 @@ class JournalStore:
             return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close the database (beside a state store, the store closes the connection)."""
+        if self._own is not None:
+            with self._lock:
+                self._own.close()
 
 
 # -- views made from entries ---------------------------------------------------------------

@@ -124,7 +124,9 @@ class JournalStage:
         ctx, response = exchange[0], exchange[1]
         entry: Pending | Row = exchange
         cap = self.store.settings.body_bytes
-        key = self._repeat_key(ctx)
+        # Only an answer from the engine's cache (not routed) is described now, to be known when
+        # it comes again: any other waits undescribed, which is what holding it saves.
+        key = self._repeat_key(ctx) if ctx.routed is None else None
         known = self._known_row(key, response, exchange[2], exchange[3])
         if known is not None:
             # A repeat answered from the engine's cache and described before (the static mock's
@@ -154,10 +156,10 @@ class JournalStage:
 
     @staticmethod
     def _is_repeat(ctx: RequestContext) -> bool:
-        """Tell whether `ctx` may be a repeated exchange. The stateless mock answers a repeated
-        request with the very same response from its cache, without routing it (so `routed` is
-        unset): then the whole description is the same as last time, and only the time differs."""
-        return ctx.routed is None and ctx.replay_of is None and ctx.edge is None
+        """Tell whether `ctx` may be a repeated exchange: one neither replayed nor acted on at the
+        edge, whose description then depends only on the request, its tenant and the response
+        (the stateless mock's cached answers and the stateful mode's kept ones are such repeats)."""
+        return ctx.replay_of is None and ctx.edge is None
 
     @classmethod
     def _repeat_key(cls, ctx: RequestContext) -> tuple[Any, ...] | None:
@@ -165,14 +167,20 @@ class JournalStage:
         if not cls._is_repeat(ctx):
             return None
         req = ctx.request
-        return (ctx.engine, req.method, req.path, req.query, req.body, tuple(req.headers.items()), ctx.scenario)
+        return (ctx.engine, ctx.tenant, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
+                ctx.scenario)
 
     def _known_row(self, key: tuple[Any, ...] | None, response: MockResponse, at: float,
                    seconds: float) -> Row | None:
-        """Return the row of a repeat (`_repeat_key`) described before with this very response, at
-        this exchange's time; None when it was not."""
+        """Return the row of a repeat (`_repeat_key`) described before with the same response (the
+        very object, from the engine's cache, or an equal one), at this exchange's time; None
+        when it was not."""
         known = self._exchanges.get(key) if key is not None else None
-        if known is None or known[0] is not response:
+        if known is None:
+            return None
+        seen = known[0]
+        if seen is not response and (seen.status != response.status or seen.body != response.body
+                                     or seen.headers != response.headers):
             return None
         return known[1] + (at, round(seconds * 1000, 3))
 

@@ -167,6 +167,17 @@ class SQLiteStore:
         db.execute("PRAGMA busy_timeout=10000")
         return db
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """This store's connection, for the journal beside it (state/journal.py): use it only
+        holding `lock`."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock around every use of `connection`."""
+        return self._lock
+
     def reopen(self) -> None:
         """Open a new connection to the same file (a forked worker process must not use its
         parent's; the parent closes its own before forking)."""

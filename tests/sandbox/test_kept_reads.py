@@ -265,3 +265,61 @@ def test_a_view_is_per_thread(pair) -> None:
         worker.start()
         worker.join()
     assert seen == [None]  # another thread is not inside this request's view
+
+
+def _pragmas(store: SQLiteStore) -> list[str]:
+    seen: list[str] = []
+    store.connection.set_trace_callback(lambda sql: seen.append(sql) if "data_version" in sql else None)
+    return seen
+
+
+def test_data_version_is_read_only_when_the_wal_index_header_moved(pair) -> None:
+    """The -shm file's header changes with every commit of any connection: while it stays the
+    same, a lookup asks nothing of SQLite; a commit elsewhere (any client of the file, here a
+    plain sqlite3 connection) is still seen at the next lookup."""
+    import sqlite3
+
+    first, second = pair
+    key_id, key_hash = _key(first)
+    assert first.find_key(key_hash) is not None
+    pragmas = _pragmas(first)
+    for _ in range(20):
+        assert first.find_key(key_hash).tenant_id == "ten_a"
+    assert pragmas == []  # nothing committed: no data_version, no read transaction
+    assert second.revoke_key(key_id, 1)
+    assert first.find_key(key_hash) is None
+    assert len(pragmas) == 1
+    other = sqlite3.connect(first.path, isolation_level=None)
+    try:
+        other.execute("UPDATE keys SET revoked_at = NULL WHERE key_id = ?", (key_id,))
+    finally:
+        other.close()
+    assert first.find_key(key_hash).tenant_id == "ten_a"
+    assert len(pragmas) == 2
+
+
+def test_a_reopened_connection_watches_the_file_again(pair) -> None:
+    """A worker process opens its own connection (`reopen`): it maps the header afresh."""
+    first, second = pair
+    key_id, key_hash = _key(first)
+    first.reopen()
+    assert first.find_key(key_hash) is not None
+    pragmas = _pragmas(first)
+    assert first.find_key(key_hash) is not None and pragmas == []
+    assert second.revoke_key(key_id, 1)
+    assert first.find_key(key_hash) is None and len(pragmas) == 1
+
+
+def test_a_store_in_memory_reads_data_version_every_time() -> None:
+    store = SQLiteStore(":memory:")
+    try:
+        store.create_tenant("ten_a", "a", 0)
+        key_id, key_hash = _key(store)
+        assert store.find_key(key_hash) is not None
+        pragmas = _pragmas(store)
+        assert store.find_key(key_hash) is not None
+        assert pragmas == ["PRAGMA data_version"]
+        assert store.revoke_key(key_id, 1)
+        assert store.find_key(key_hash) is None
+    finally:
+        store.close()

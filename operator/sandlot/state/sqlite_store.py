@@ -10,11 +10,13 @@ fast even for large seeds.
 
 Reads on the request path (a key's tenant, tenant state, an object, a page) are kept until the
 file changes: before a kept read is answered, `PRAGMA data_version` tells whether another
-connection (another worker process, `sandlot keys revoke`, the request journal) committed since
-the last look, and everything kept is dropped if so; this connection's own writes drop what they
-change. So a revoked key stops working at the next request in every process, at the cost of one
-small query per request (`one_view`: the pipeline reads data_version once per request, not once
-per kept read) instead of a lookup per read. Kept rows are parsed again for each caller (nobody
+connection (another worker process, `sandlot keys revoke`) committed since the last look, and
+everything kept is dropped if so; this connection's own writes drop what they change (the
+request journal beside the state writes through this connection: state/journal.py). So a
+revoked key stops working at the next request in every process. data_version is read at most
+once per request (`one_view`), and only when the wal-index header in the `-shm` file moved
+(`_WalHeader`: any commit rewrites it; reading it is a memory read, where data_version is a read
+transaction and two file-lock system calls). Kept rows are parsed again for each caller (nobody
 shares a mutable object).
 
 The simulation keeps its webhook queue (every delivery and attempt) and rate-limit buckets here
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import mmap
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -128,6 +132,43 @@ def _rollback_journal(image: bytes) -> bytes:
     return image
 
 
+class _WalHeader:
+    """The wal-index header of a WAL database, read from its `-shm` file without a system call.
+
+    Every commit, by any connection in any process, rewrites this header (its change counter,
+    frame count and checksums: https://sqlite.org/walformat.html, "The WAL-Index Header"), so
+    while it reads the same nothing was committed, and the `PRAGMA data_version` that would say
+    so (a read transaction: two file-lock system calls) can be skipped. The map lives as long
+    as the connection it was opened beside, which keeps the `-shm` file in place and whole."""
+
+    SIZE = 48  # the first of the header's two copies; SQLite writes it last
+
+    def __init__(self, path: str | None) -> None:
+        self._map: mmap.mmap | None = None
+        if path is None:
+            return
+        try:
+            fd = os.open(path + "-shm", os.O_RDONLY)
+        except OSError:
+            return  # no -shm (not in WAL mode, or :memory:): data_version is read every time
+        try:
+            if os.fstat(fd).st_size >= self.SIZE:
+                self._map = mmap.mmap(fd, self.SIZE, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            self._map = None
+        finally:
+            os.close(fd)
+
+    def read(self) -> bytes | None:
+        """Return the header now (None: unknown, so read data_version)."""
+        return self._map[:self.SIZE] if self._map is not None else None
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
 class _View(threading.local):
     """One thread's `SQLiteStore.one_view`: open or not, and the data_version read in it."""
 
@@ -189,6 +230,12 @@ class SQLiteStore:
     def _watch(self) -> None:
         """Start watching this connection's view of the file, with nothing kept."""
         self._version_cursor = self._db.cursor()
+        self._version_cursor.execute("PRAGMA data_version").fetchone()  # the -shm exists from here on
+        old = getattr(self, "_header", None)
+        if old is not None:
+            old.close()
+        self._header = _WalHeader(self.path if self.path != ":memory:" else None)
+        self._seen: tuple[bytes | None, int] = (None, 0)
         self._version = self._data_version()
         self._forget(EVERYTHING)
         self._writes += 1
@@ -197,7 +244,15 @@ class SQLiteStore:
         view = self._view
         if view.open and view.version is not None:
             return view.version
-        version = int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+        header = self._header.read()
+        seen_header, seen_version = self._seen
+        if header is not None and header == seen_header:
+            version = seen_version  # nobody committed since data_version was last read
+        else:
+            # The header is read first: a commit between the two reads shows as a changed
+            # header next time, and data_version is read again then.
+            version = int(self._version_cursor.execute("PRAGMA data_version").fetchone()[0])
+            self._seen = (header, version)
         if view.open:
             view.version = version
         return version
@@ -666,4 +721,5 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
+            self._header.close()
             self._db.close()

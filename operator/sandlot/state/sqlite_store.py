@@ -132,6 +132,10 @@ def _rollback_journal(image: bytes) -> bytes:
     return image
 
 
+#: Pages the WAL holds before a commit checkpoints it (see `SQLiteStore._connect`).
+WAL_PAGES = 8192
+
+
 class _WalHeader:
     """The wal-index header of a WAL database, read from its `-shm` file without a system call.
 
@@ -206,6 +210,11 @@ class SQLiteStore:
         db.execute("PRAGMA synchronous=NORMAL")
         # Other worker processes write to the same file: wait for them rather than fail.
         db.execute("PRAGMA busy_timeout=10000")
+        # Checkpoint (copy the WAL into the file, and sync it) every 8,192 pages rather than
+        # SQLite's 1,000: a create rewrites the same last pages of the table and its index, so a
+        # rarer checkpoint copies each of them once for many creates and syncs less often (about
+        # a tenth less time per create). The WAL grows to 32 MiB before it starts over.
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         return db
 
     @property

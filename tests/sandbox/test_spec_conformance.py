@@ -100,3 +100,5 @@ def test_request_names_map_to_response_properties_ignoring_case_and_underscores(
     assert response_names(sent, props) == {"to": "+1", "status_callback": "https://cb",
                                            "Name": "n", "Extra": 1}
     assert response_names({"to": "a", "To": "b"}, props) == {"to": "a", "To": "b"}
+    exact = {"to": "+1", "Name": "n"}
+    assert response_names(exact, props) == exact and response_names(exact, props) is not exact

@@ -31,6 +31,7 @@ from typing import Any
 from sandlot.mock.engine import Engine, Match
 from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.scenarios import declared_response, operation_names
+from sandlot.util import fastjson
 
 _LOCATIONS = ("body", "query", "header", "path")
 _MISSING = object()
@@ -113,7 +114,7 @@ def parse_body(req: MockRequest) -> Any:
     if "form-urlencoded" in req.headers.get("content-type", ""):
         return {k: v[0] for k, v in urllib.parse.parse_qs(req.body.decode("utf-8", "replace")).items()}
     try:
-        return json.loads(req.body)
+        return fastjson.loads(req.body)  # as request validation reads it (mock/validate.py)
     except ValueError:
         return _MISSING
 

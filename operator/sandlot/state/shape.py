@@ -87,6 +87,8 @@ def response_names(body: Any, properties: Mapping[str, Any]) -> Any:
     fields `To`, `StatusCallback` are the response's `to`, `status_callback`)."""
     if not isinstance(body, dict):
         return body
+    if all(name in properties for name in body):
+        return dict(body)  # every name is the response's already (most bodies, on every create)
     by_loose: dict[str, list[str]] = {}
     for prop in properties:
         by_loose.setdefault(_loose(prop), []).append(prop)

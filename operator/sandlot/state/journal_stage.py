@@ -167,7 +167,10 @@ class JournalStage:
         if not cls._is_repeat(ctx):
             return None
         req = ctx.request
-        return (ctx.engine, ctx.tenant, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
+        # An answer from the stateless engine's cache (not routed) has the tenant its credential
+        # names, so the request says it; a routed one's tenant comes from the keys in the store.
+        tenant = ctx.tenant if ctx.routed is not None else None
+        return (ctx.engine, tenant, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
                 ctx.scenario)
 
     def _known_row(self, key: tuple[Any, ...] | None, response: MockResponse, at: float,

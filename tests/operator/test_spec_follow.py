@@ -185,3 +185,55 @@ def test_a_version_that_cannot_be_served_keeps_the_last_good_one(cluster, operat
     assert served(cluster, ns) == PETSTORE and status(cluster, "broken")["phase"] == "Ready"
     cluster.configmap(cluster.ns, "pets-openapi", {"openapi.yaml": COMPATIBLE})
     wait_for(lambda: served(cluster, ns) == COMPATIBLE, what="followed again")
+
+
+def test_a_wake_survives_a_periodic_pass_that_did_not_finish(cluster, monkeypatch):
+    """The ConfigMap watch wakes a sandbox once per change; the periodic check that takes the wake and then
+    fails (a conflict, an API error) gives it back, so the next check acts on the change instead of the
+    next full resync (an hour here) doing it. The periodic check runs alone, as kopf would call it."""
+    import logging
+    from types import SimpleNamespace
+
+    import kubernetes
+
+    from sandlot.controller import handlers, sync
+    from sandlot.kube import Kube
+    from sandlot.settings import load_settings
+
+    monkeypatch.setenv("SANDLOT_RESYNC_SECONDS", "3600")
+    monkeypatch.setattr(handlers.kopf, "info", lambda *a, **k: None)
+    monkeypatch.setattr(handlers.kopf, "warn", lambda *a, **k: None)
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.operator_kubeconfig))
+    key = f"{cluster.ns}/woken"
+    follower = sync.ConfigMapFollower(Kube(client), {(cluster.ns, "pets-openapi"): [key]})  # not started: woken here
+    ctx = handlers.Context(kube=Kube(client), settings=load_settings(), follower=follower)
+    memo, log = SimpleNamespace(), logging.getLogger("test")
+    cluster.apply_sandbox(cluster.ns, "woken", sandbox_spec())
+    ns = sandbox_namespace(cluster.ns, "woken")
+
+    def check() -> None:
+        handlers._recheck(ctx, memo, cluster.sandbox(cluster.ns, "woken"), log)
+
+    try:
+        wait_for(lambda: check() or (cluster.mark_workloads_available(ns) == 0 and status(cluster, "woken")
+                                     .get("phase") == "Ready" and "pets" in status(cluster, "woken").get("specs", {})),
+                 interval=0.5, what="Ready through the periodic check alone", details=lambda: status(cluster, "woken"))
+        check()
+        assert served(cluster, ns) == PETSTORE
+        edit_source(cluster, COMPATIBLE)
+        follower.wake(cluster.ns, ["pets-openapi"])
+        real, failed = handlers._reconcile, []
+
+        def conflict(*args: Any, **kwargs: Any) -> None:
+            failed.append(1)
+            raise handlers.kopf.TemporaryError("409: the object has been modified", delay=1)
+        monkeypatch.setattr(handlers, "_reconcile", conflict)
+        check()
+        assert failed == [1] and served(cluster, ns) == PETSTORE
+        monkeypatch.setattr(handlers, "_reconcile", real)
+        check()  # the wake given back: this check reads the ConfigMap and serves the new version
+        assert served(cluster, ns) == COMPATIBLE
+        assert status(cluster, "woken")["specs"]["pets"]["digest"] == D1
+        assert follower.take(key) is False  # acted on: nothing left to wake
+    finally:
+        client.close()

@@ -721,12 +721,21 @@ def _recheck(ctx: Context, memo: Any, body: Any, logger: kopf.Logger) -> None:
         due = now - getattr(memo, "last_resync", now) >= ctx.settings.resync_seconds
         if not hasattr(memo, "last_resync"):
             memo.last_resync = now
-        if unhandled or due or sync.due(ctx, memo, body, model):
+        woken = False
+        if unhandled or due or (woken := sync.due(ctx, memo, body, model)):
             memo.last_resync = now
+            finished = False
             try:
                 _reconcile(ctx, body, logger)
-            except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                finished = True
+            except kopf.PermanentError as exc:
+                finished = True  # reported on the status; nothing to retry until something changes
                 logger.info(f"periodic reconcile did not finish: {exc}")
+            except kopf.TemporaryError as exc:
+                logger.info(f"periodic reconcile did not finish: {exc}")
+            finally:
+                if woken and not finished:
+                    sync.wake_again(ctx, body)  # the change the watch saw is still to be acted on
             return
     ready = get_condition(sbx.status.get("conditions"), "Ready") or {}
     if sbx.phase in ("Provisioning", "Ready", "Failed") and ready.get("reason") in WORKLOAD_REASONS:

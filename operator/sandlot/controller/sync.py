@@ -259,6 +259,11 @@ class ConfigMapFollower:
             self._woken.discard(sandbox)
             return woken
 
+    def wake_sandbox(self, sandbox: str) -> None:
+        """Mark `sandbox` ("namespace/name") as due again (a pass that took its wake did not finish)."""
+        with self._lock:
+            self._woken.add(sandbox)
+
     def _manage(self) -> None:
         while not self._stop.is_set():
             wanted = self.namespaces()
@@ -404,3 +409,11 @@ def due(ctx: Any, memo: Any, body: Mapping[str, Any], model: SandboxEnvironment)
                                  d.source.configMap is None) for i, d, entry in check)
     except ApiException:
         return True  # the full pass retries and reports it
+
+
+def wake_again(ctx: Any, body: Mapping[str, Any]) -> None:
+    """Give back the wake `due` took when the pass it started did not finish: the next periodic check
+    reads the ConfigMap again instead of waiting for the next full resync."""
+    if ctx.follower is not None:
+        meta = body["metadata"]
+        ctx.follower.wake_sandbox(f"{meta['namespace']}/{meta['name']}")

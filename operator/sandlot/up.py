@@ -431,8 +431,10 @@ def serve(sandbox: LocalSandbox, log_level: str = "warning", follower: SpecFollo
     """Serve every stub until SIGINT/SIGTERM, following the specs with `follower`; uvicorn stops
     accepting, finishes the requests in flight and returns (the signal is not re-raised, so the
     caller cleans up)."""
+    from sandlot.http.reload import freeze_heap
     from sandlot.http.serve import serve_until_stopped
 
+    freeze_heap()  # every stub's spec and state loaded: out of the collector's way
     dispatcher = Dispatcher({s.sock.getsockname()[1]: s.app for s in sandbox.stubs},
                             follower.run if follower is not None else None)
     serve_until_stopped(dispatcher, sockets=[s.sock for s in sandbox.stubs], lifespan="on",

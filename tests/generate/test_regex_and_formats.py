@@ -121,3 +121,41 @@ def test_format_generators_cover_both_date_styles():
     assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000", formats.rfc2822(rng))
     assert formats.byte(rng, 0, 3) == ""  # base64 lengths are multiples of 4: only empty fits
     assert len(formats.byte(rng, 0, 8)) <= 8
+
+
+def test_the_text_search_finds_every_pattern_the_walk_does():
+    """find_pattern_problems first searches the document's JSON text for `"pattern":`; that must see
+    every pattern of the schemas (a superset: example data too), on real specs and odd spellings."""
+    from sandlot.openapi.loader import load_spec
+    from tests.mock.conftest import shared_spec
+
+    for relative in ("twilio/twilio_api_v2010.json", "oai/petstore.yaml", "oai/api-with-examples.yaml",
+                     "oai/uspto.yaml"):
+        document = load_spec(str(shared_spec(relative))).document
+        walked = {pattern for _, pattern, is_key in patterns.iter_patterns(document) if not is_key}
+        found = patterns._strings_after_pattern_keys(document)
+        assert found is not None and walked <= found, relative
+    twilio = load_spec(str(shared_spec("twilio/twilio_api_v2010.json"))).document
+    assert len({p for _, p, _ in patterns.iter_patterns(twilio)}) > 30  # the comparison above saw many
+    # DigitalOcean's examples hold an integer beyond 64 bits, which orjson does not write: the walk does it all.
+    digitalocean = load_spec(str(shared_spec("digitalocean/specification/DigitalOcean-public.v2.yaml"))).document
+    assert patterns._strings_after_pattern_keys(digitalocean) is None
+    assert list(patterns.find_pattern_problems(digitalocean)) == []
+    odd = {"a": {"type": "string", "pattern": 'say "hi"\\d+ é'}, 200: {"pattern": "^x$"},
+           "b": {"description": 'not a key: "pattern":"(" in text'}}
+    assert patterns._strings_after_pattern_keys(odd) == {'say "hi"\\d+ é', "^x$"}  # YAML's int keys too
+    assert patterns._strings_after_pattern_keys({"x": {"patternProperties": {"^a": {}}}}) is None  # keys: walk
+    assert patterns._strings_after_pattern_keys({"x": {"default": 2**70, "pattern": "("}}) is None
+
+
+def test_pattern_problems_are_the_walks_whichever_way_they_are_found():
+    good = {"components": {"schemas": {"A": {"type": "string", "pattern": "^[a-z]+$"},
+                                       "B": {"type": "object", "example": {"pattern": "(data, not a schema"}}}}}
+    assert list(patterns.find_pattern_problems(good)) == []  # the example's "pattern" is data: still none
+    bad = {"components": {"schemas": {"A": {"type": "string", "pattern": "[a-"},
+                                      "B": {"type": "object", "example": {"pattern": "(data"}}}}}
+    assert [pointer for pointer, _ in patterns.find_pattern_problems(bad)] == ["/components/schemas/A/pattern"]
+    fresh = "^fresh-[0-9]{3}$"
+    assert list(patterns.find_pattern_problems({"x": {"type": "string", "pattern": fresh}})) == []
+    hits = patterns._compile.cache_info().hits
+    assert patterns.compiled(fresh) is not None and patterns._compile.cache_info().hits == hits + 1  # compiled at load

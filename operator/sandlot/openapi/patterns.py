@@ -23,6 +23,7 @@ import regex
 
 from sandlot.openapi.loader import Spec, SpecError
 from sandlot.openapi.sourcemap import SourceMap
+from sandlot.util import fastjson
 from sandlot.util.pointers import escape_token
 
 #: ECMA-only spellings and their `regex` equivalents.
@@ -116,9 +117,38 @@ def _pointer(path: Any) -> str:
     return "".join(f"/{token}" for token in reversed(tokens))
 
 
+#: In a document's compact JSON text: a `pattern` key with a string value, or a `patternProperties`
+#: key. A key is `"name":` there, which a string's content never holds (its quotes are escaped).
+_PATTERN_IN_TEXT = re.compile(rb'"pattern":("(?:[^"\\]|\\.)*")|"patternProperties":')
+
+
+def _strings_after_pattern_keys(document: Any) -> set[str] | None:
+    """Return every string value of a `pattern` key anywhere in `document`, a superset of its
+    schemas' patterns (data in examples too), found in its JSON text; None when the text cannot
+    tell: the document has `patternProperties` (their keys are patterns) or is not JSON."""
+    text = fastjson.scan_text(document)
+    if text is None:
+        return None
+    found: set[bytes] = set()
+    for match in _PATTERN_IN_TEXT.finditer(text):
+        if match.group(1) is None:
+            return None
+        found.add(match.group(1))
+    return {fastjson.loads(quoted) for quoted in found}
+
+
 def find_pattern_problems(document: Any) -> Iterator[tuple[str, str]]:
     """Yield (JSON pointer, problem) for every `pattern` or `patternProperties` key that does
-    not compile; compiling them here is what makes every later use a cache hit."""
+    not compile; compiling them here is what makes every later use a cache hit.
+
+    The walk over every node (`iter_patterns`) took a third of GitHub's 13 MB spec's start-up;
+    the document's JSON text, searched for `"pattern":`, finds the same patterns in a fifth of the
+    time. When all of those compile there is no problem to report; otherwise (or when the text
+    cannot tell) the walk finds which are schemas' patterns, and where.
+    """
+    candidates = _strings_after_pattern_keys(document)
+    if candidates is not None and not any(isinstance(_compile(pattern), str) for pattern in candidates):
+        return
     for pointer, pattern, _ in iter_patterns(document):
         problem = _compile(pattern)
         if isinstance(problem, str):

@@ -62,6 +62,15 @@ def dumps_text(value: Any) -> str:
     return dumps(value).decode()
 
 
+def scan_text(value: Any) -> bytes | None:
+    """Return `value` as compact JSON text to search in (keys that are not strings written as
+    strings, as YAML's `200:` is), or None when orjson cannot encode it (then walk the value)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return None
+
+
 def canonical(value: Any) -> str:
     """Return a value as JSON text with sorted keys (what is not JSON as its `str`): equal
     values give equal text, for the keys of caches."""

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from sandlot.http.app import HttpApp
 from sandlot.http.compose import build_app
+from sandlot.http.serve import make_server
 from sandlot.mock.engine import Engine
 from tests.ports import free_port
 
@@ -34,9 +34,8 @@ class LiveServer:
     def __init__(self, app: HttpApp) -> None:
         self.app = app
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
+        self.server = make_server(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
+                                  lifespan="on")  # the server `sandlot mock` runs
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

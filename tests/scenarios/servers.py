@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import uvicorn
+
+from sandlot.http.serve import make_server
 
 
 class UvicornThread:
@@ -25,9 +26,7 @@ class UvicornThread:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, lifespan="off", log_level="critical", access_log=False,
-                                http="httptools")
-        self.server = uvicorn.Server(config)
+        self.server = make_server(app, lifespan="off", log_level="critical", access_log=False)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)
 

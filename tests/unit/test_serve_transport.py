@@ -115,3 +115,20 @@ def test_the_server_answers_pipelined_requests_on_one_connection_in_order() -> N
             received += chunk
     first, second = received.split(b"HTTP/1.1 200 OK")[1:]
     assert first.endswith(b"\r\n\r\n/one") and second.endswith(b"\r\n\r\n/two")
+
+
+def test_a_whole_response_goes_out_at_once_after_anything_held() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        alone, behind = _Recorder(), _Recorder()
+        _OneWritePerTurn(alone, loop).write_whole(b"HTTP/1.1 200 OK\r\n\r\nall")
+        assert alone.writes == [b"HTTP/1.1 200 OK\r\n\r\nall"]  # not held for the end of the turn
+        transport = _OneWritePerTurn(behind, loop)
+        transport.write(b"earlier")
+        transport.write_whole(b"whole")
+        assert behind.writes == [b"earlierwhole"]
+        await asyncio.sleep(0)
+        return alone.writes, behind.writes
+
+    alone, behind = asyncio.run(scenario())
+    assert (len(alone), behind) == (1, [b"earlierwhole"])

@@ -16,17 +16,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable, Iterable
 
 from sandlot.http.asgi import Receive, Scope, Send
 from sandlot.http.edge import Aborted, act, stream
 from sandlot.http.pipeline import Pipeline
 from sandlot.http.reload import EngineHolder, watch_spec
+from sandlot.mock.context import RequestContext
 from sandlot.mock.messages import MockRequest, MockResponse
 
 log = logging.getLogger("sandlot.mock")
 
 _MAX_BODY = 32 * 1024 * 1024
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+
+#: An answer given at once (`HttpApp.answer_at_once`): status, head and body to write, or what
+#: finishes it through ASGI (an edge action).
+AtOnce = tuple[int, list[tuple[bytes, bytes]], bytes] | Callable[[Send, Receive], Awaitable[None]]
 
 
 class HttpApp:
@@ -65,26 +71,39 @@ class HttpApp:
             if len(body) > _MAX_BODY:
                 await _send(send, MockResponse(413, [("content-type", "text/plain")], b"request body too large"))
                 return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            if name in headers:
-                headers[name] = f"{headers[name]}, {raw_value.decode('latin-1')}"
-            else:
-                headers[name] = raw_value.decode("latin-1")
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
-        req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
-        origin = headers.get("origin")
-        if origin is not None and req.method == "OPTIONS" and "access-control-request-method" in headers:
-            await _send(send, cors_preflight(origin, headers))
-            return
+        req = MockRequest(scope["method"], path, scope["query_string"].decode("latin-1"),
+                          _headers(scope["headers"]), body)
+        if self.pipeline.blocking:  # a proxy waits on the real API: not on the event loop
+            ctx, response = await asyncio.to_thread(self._answer, req)
+        else:
+            ctx, response = self._answer(req)
+        await self._finish(ctx, response, send, receive)
+
+    @property
+    def answer_at_once(self) -> Callable[[str, bytes, bytes, list[tuple[bytes, bytes]]], AtOnce] | None:
+        """Return how the server may answer a request without a body outside ASGI (http/serve.py),
+        or None when this app must not be called on the event loop (a proxy waits on the real API)."""
+        return None if self.pipeline.blocking else self._at_once
+
+    def _at_once(self, method: str, path: bytes, query: bytes, raw_headers: list[tuple[bytes, bytes]]) -> AtOnce:
+        """Answer a request without a body: (status, head, body) to write as they are, or, when the
+        edge must act (wait, close, stream), what finishes it through ASGI."""
+        req = MockRequest(method, path.decode("latin-1"), query.decode("latin-1"), _headers(raw_headers), b"")
+        ctx, response = self._answer(req)
+        if ctx is not None and ctx.edge is not None:
+            return lambda send, receive: self._finish(ctx, response, send, receive)
+        return response.status, _wire_head(response), response.body
+
+    def _answer(self, req: MockRequest) -> tuple[RequestContext | None, MockResponse]:
+        """Answer `req` through the pipeline (CORS around it); the context is None for a preflight."""
+        origin = req.headers.get("origin")
+        if origin is not None and req.method == "OPTIONS" and "access-control-request-method" in req.headers:
+            return None, cors_preflight(origin, req.headers)
         ctx = self.pipeline.context(req)
         try:
-            if self.pipeline.blocking:  # a proxy waits on the real API: not on the event loop
-                response = await asyncio.to_thread(self.pipeline.run, ctx)
-            else:
-                response = self.pipeline.run(ctx)
+            response = self.pipeline.run(ctx)
         except Exception:  # noqa: BLE001 - one bad request must not take the server down
             log.exception("unhandled error answering %s %s", req.method, req.path)
             response = MockResponse(500, [("content-type", "application/problem+json")],
@@ -92,10 +111,14 @@ class HttpApp:
                                     b'"detail":"the mock failed to answer; see the server log"}')
         if origin is not None:
             response = MockResponse(response.status, [*response.headers, *cors_headers(origin)], response.body)
-        if ctx.edge is not None and ctx.edge.kind == "stream":
+        return ctx, response
+
+    async def _finish(self, ctx: RequestContext | None, response: MockResponse, send: Send, receive: Receive) -> None:
+        """Send the answer, carrying out what a stage asked of the edge first."""
+        if ctx is not None and ctx.edge is not None and ctx.edge.kind == "stream":
             await stream(ctx.edge, _head(response), response.status, response.body, send, receive)
             return
-        if ctx.edge is not None:
+        if ctx is not None and ctx.edge is not None:
             try:
                 await act(ctx.edge, send, receive)
             except Aborted:
@@ -142,9 +165,26 @@ def _head(response: MockResponse) -> list[tuple[bytes, bytes]]:
             for k, v in response.headers]
 
 
-async def _send(send: Send, response: MockResponse) -> None:
+def _wire_head(response: MockResponse) -> list[tuple[bytes, bytes]]:
+    """Return the response's headers as sent, with its Content-Length."""
     headers = _head(response)
     if response.header("content-length") is None:  # a HEAD answer carries the length GET would send
         headers.append((b"content-length", str(len(response.body)).encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    return headers
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Return request headers by lower-case name; a repeated header's values joined with ", "."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1").lower()
+        if name in headers:
+            headers[name] = f"{headers[name]}, {raw_value.decode('latin-1')}"
+        else:
+            headers[name] = raw_value.decode("latin-1")
+    return headers
+
+
+async def _send(send: Send, response: MockResponse) -> None:
+    await send({"type": "http.response.start", "status": response.status, "headers": _wire_head(response)})
     await send({"type": "http.response.body", "body": response.body})

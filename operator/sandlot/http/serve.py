@@ -15,6 +15,7 @@ the caller cleans up and exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -22,12 +23,20 @@ import os
 import signal
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+import httptools
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from sandlot.http.asgi import ASGIApp
 
@@ -62,6 +71,14 @@ class _OneWritePerTurn:
         self._held.append(data)
         self._loop.call_soon(self.flush)
 
+    def write_whole(self, data: bytes) -> None:
+        """Write a whole response at once (after anything held: bytes keep their order)."""
+        if self._held:
+            self._held.append(data)
+            self.flush()
+        else:
+            self._transport.write(data)
+
     def flush(self) -> None:
         held = self._held
         if held:
@@ -88,11 +105,170 @@ class _OneWritePerTurn:
         return getattr(self._transport, name)
 
 
+class _NoEvent:
+    """What `_Answering` has for uvicorn's message event: the request is whole, nobody waits."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+class _Answering:
+    """Stands where uvicorn keeps a request's RequestResponseCycle while the request is answered at
+    once: uvicorn's code reads these fields (a request arriving meanwhile is queued behind it,
+    a lost connection or a graceful shutdown is noted on it)."""
+
+    __slots__ = ("disconnected", "keep_alive", "more_body", "response_complete")
+    message_event = _NoEvent()
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.response_complete = False
+        self.more_body = False
+        self.disconnected = False
+
+
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, each connection writing through _OneWritePerTurn."""
+    """uvicorn's httptools protocol, each connection writing through _OneWritePerTurn, and a request
+    without a body answered without ASGI when the app can (`answer_at_once`, http/app.py).
+
+    A profile of the mock under load put a third of the server's time in uvicorn's per-request
+    machinery around the app: the scope, a RequestResponseCycle with its event, an asyncio task
+    per request, the ASGI messages and their checks. A request without a body (no Content-Length
+    or a zero one, no Transfer-Encoding, no Expect, no upgrade, nothing ahead of it on the
+    connection) has all it needs once its headers are parsed: it is answered on the loop's next
+    turn (as uvicorn's task would run: the loop reads every ready connection first, which
+    answering inside the parser's callback loses), its response written in one piece, and
+    uvicorn's own `on_response_complete` does the rest (keep-alive timer, the next pipelined
+    request). Anything else, and an answer the edge must act on (a delay, a close, a stream),
+    goes through uvicorn's cycle as before.
+    """
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(_OneWritePerTurn(transport, self.loop))  # type: ignore[arg-type] # duck-typed
+        at_once = getattr(self.app, "answer_at_once", None)
+        usable = not self.access_log and self.limit_concurrency is None and not self.root_path
+        self._at_once = at_once if usable else None
+
+    def on_message_begin(self) -> None:
+        if self._at_once is None:
+            super().on_message_begin()
+            return
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self.scope = None  # type: ignore[assignment] # made when uvicorn's path needs it (_scope)
+
+    def _scope(self) -> None:
+        """Make the scope uvicorn's on_message_begin would have made (on_headers_complete fills it)."""
+        if self.scope is None or self.scope.get("headers") is not self.headers:
+            self.scope = {  # type: ignore[typeddict-item]
+                "type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+                "http_version": "1.1", "server": self.server, "client": self.client,
+                "scheme": self.scheme,  # type: ignore[typeddict-item] # as uvicorn's own
+                "root_path": self.root_path, "headers": self.headers, "state": self.app_state.copy(),
+            }
+
+    def on_headers_complete(self) -> None:
+        at_once = self._at_once
+        parser = self.parser
+        if (at_once is None or self.expect_100_continue or (self.cycle is not None and not self.cycle.response_complete)
+                or parser.should_upgrade() or not _bodyless(self.headers)):
+            if at_once is not None:
+                self._scope()
+            super().on_headers_complete()
+            return
+        try:
+            url = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._scope()
+            super().on_headers_complete()  # uvicorn's answer to a URL it cannot read
+            return
+        version = parser.get_http_version()
+        answering = _Answering(version != "1.0" and parser.should_keep_alive())
+        self.cycle = answering  # type: ignore[assignment] # see _Answering
+        self.loop.call_soon(self._answer, answering, parser.get_method(), url.path, url.query or b"", self.headers,
+                            version)
+
+    def _answer(self, answering: _Answering, method: bytes, path: bytes, query: bytes,
+                headers: list[tuple[bytes, bytes]], version: str) -> None:
+        if answering.disconnected or self.transport.is_closing():
+            return
+        verb = method.decode("ascii")
+        found = self._at_once(verb, path, query, headers)  # type: ignore[misc] # set when this runs
+        if callable(found) or not _writable(found, verb):
+            self._through_asgi(answering, verb, path, query, headers, version, found)
+            return
+        status, head, body = found
+        content = [STATUS_LINE[status]]
+        keep_alive = answering.keep_alive
+        for name, value in (*self.server_state.default_headers, *head):
+            content += (name, b": ", value, b"\r\n")
+            if name == b"connection" and b"close" in value.lower():
+                keep_alive = False
+        if not keep_alive and not any(name == b"connection" for name, _ in head):
+            content.append(b"connection: close\r\n")
+        content.append(b"\r\n")
+        if verb != "HEAD":
+            content.append(body)
+        self.transport.write_whole(b"".join(content))  # type: ignore[attr-defined] # a _OneWritePerTurn
+        answering.response_complete = True
+        if not keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
+    def _through_asgi(self, answering: _Answering, verb: str, path: bytes, query: bytes,
+                      headers: list[tuple[bytes, bytes]], version: str, found: Any) -> None:
+        """Finish an answer through uvicorn's cycle: an edge action, or a head uvicorn must judge."""
+        scope = {"type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+                 "http_version": version, "server": self.server, "client": self.client, "scheme": self.scheme,
+                 "root_path": self.root_path, "headers": headers, "state": self.app_state.copy(), "method": verb,
+                 "path": urllib.parse.unquote(path.decode("ascii", "replace")), "raw_path": path,
+                 "query_string": query}
+        cycle = RequestResponseCycle(
+            scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,  # type: ignore[arg-type]
+            access_logger=self.access_logger, access_log=self.access_log,
+            default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
+            expect_100_continue=False, keep_alive=answering.keep_alive, on_response=self.on_response_complete)
+        cycle.more_body = False
+        cycle.message_event.set()
+        if self.cycle is answering:  # type: ignore[comparison-overlap] # see _Answering
+            self.cycle = cycle
+        if callable(found):
+            finish = found
+        else:
+            status, head, body = found
+
+            async def finish(send: Any, receive: Any) -> None:
+                await send({"type": "http.response.start", "status": status, "headers": head})
+                await send({"type": "http.response.body", "body": body})
+        self._start_asgi_task(cycle, lambda scope, receive, send: finish(send, receive))
+
+
+def _bodyless(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Tell whether a request with these headers (names in lower case, as uvicorn keeps them) has no body."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return False
+    return True
+
+
+def _writable(found: tuple[int, list[tuple[bytes, bytes]], bytes], verb: str) -> bool:
+    """Tell whether an answer can be written as it is: names and values uvicorn would accept, and a
+    Content-Length that is the body's (a HEAD answer's is GET's). Otherwise uvicorn's cycle
+    judges it, as it did every answer before (a 500 for a bad header)."""
+    status, head, body = found
+    if status not in STATUS_LINE:
+        return False
+    for name, value in head:
+        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+            return False
+        if name == b"content-length" and verb != "HEAD" and value != str(len(body)).encode():
+            return False
+        if name == b"transfer-encoding":
+            return False
+    return True
 
 
 class GracefulServer(uvicorn.Server):
@@ -124,14 +300,20 @@ class GracefulServer(uvicorn.Server):
         self.stopped_by = sig
 
 
+def make_server(app: ASGIApp, **config: Any) -> GracefulServer:
+    """Return the server that serves `app` (uvicorn.Config keyword arguments in `config`): the
+    protocol above, no proxy headers, no Server header. The tests' servers are made here too."""
+    # No proxy headers: a stub has no use for the client's address behind a proxy, and uvicorn's
+    # middleware for them wraps every request; no Server header either (it would name uvicorn).
+    config = {"proxy_headers": False, "server_header": False, "http": OneWriteHttpToolsProtocol, **config}
+    return GracefulServer(uvicorn.Config(app, **config))
+
+
 def serve_until_stopped(app: ASGIApp, *, sockets: Sequence[socket.socket] | None = None,
                         stop_signals: tuple[signal.Signals, ...] = STOP_SIGNALS, **config: Any) -> int | None:
     """Serve `app` (uvicorn.Config keyword arguments in `config`) until SIGINT/SIGTERM;
     return the signal that stopped it (None if it stopped on its own)."""
-    # No proxy headers: a stub has no use for the client's address behind a proxy, and uvicorn's
-    # middleware for them wraps every request; no Server header either (it would name uvicorn).
-    config = {"proxy_headers": False, "server_header": False, "http": OneWriteHttpToolsProtocol, **config}
-    server = GracefulServer(uvicorn.Config(app, **config))
+    server = make_server(app, **config)
     server.stop_signals = stop_signals
     server.run(sockets=list(sockets) if sockets is not None else None)
     return server.stopped_by

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 import pytest
 
 from sandlot.http.compose import build_app
-from sandlot.http.serve import OneWriteHttpToolsProtocol, make_server
+from sandlot.http.serve import OneWriteHttpToolsProtocol
+from tests.scenarios.servers import UvicornThread
 
 SPEC = """
 openapi: 3.0.3
@@ -43,26 +43,8 @@ paths:
 """
 
 
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = make_server(app, log_level="warning", access_log=False, lifespan="off")
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start within 10 s"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+class Server(UvicornThread):
+    """A live server made as `sandlot mock` makes it (tests/scenarios/servers.py), with raw connections."""
 
     def connect(self) -> socket.socket:
         # `sandlot mock` runs with no access log (uvicorn then leaves its logger without handlers);

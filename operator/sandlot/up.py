@@ -410,6 +410,11 @@ class Dispatcher:
             return
         await app(scope, receive, send)
 
+    def answer_at_once_for(self, port: int) -> Any:
+        """Return how the stub on `port` answers a request without a body at once (http/serve.py), or None."""
+        app = self.by_port.get(port)
+        return None if app is None else app.answer_at_once
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         task: asyncio.Task[None] | None = None
         while True:

@@ -228,3 +228,19 @@ def test_a_head_uvicorn_would_refuse_is_judged_by_uvicorn(head: list[tuple[bytes
     else:
         assert b"HTTP/1.1 200" not in data or b"content-length: 5" in data, data  # nothing usable
         assert tasks == ["GET"]
+
+
+def test_sandlot_up_answers_each_stub_at_once_on_its_port(tmp_path: Path, tasks: list[str]) -> None:
+    from sandlot.up import Dispatcher
+
+    spec = tmp_path / "pets.yaml"
+    spec.write_text(SPEC)
+    dispatcher = Dispatcher({})
+    server = Server(dispatcher)
+    dispatcher.by_port[server.port] = build_app(str(spec), watch=False, journal=None)
+    with server, server.connect() as conn:
+        conn.sendall(GET % 1)
+        [(status, _, body)] = read_responses(conn, 1)
+    assert status == b"HTTP/1.1 200 OK" and body.startswith(b"{")
+    assert tasks == []
+    assert Dispatcher({}).answer_at_once_for(1) is None  # no stub on that port: uvicorn's way (nothing answers)

@@ -148,6 +148,9 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(_OneWritePerTurn(transport, self.loop))  # type: ignore[arg-type] # duck-typed
         at_once = getattr(self.app, "answer_at_once", None)
+        for_port = getattr(self.app, "answer_at_once_for", None)  # sandlot up: a stub per listening port
+        if for_port is not None and self.server is not None:
+            at_once = for_port(self.server[1])
         usable = not self.access_log and self.limit_concurrency is None and not self.root_path
         self._at_once = at_once if usable else None
 

@@ -112,6 +112,27 @@ def test_a_repeat_answered_from_the_cache_is_described_once(tmp_path: Path, desc
         app.pipeline.close()
 
 
+def test_repeats_keep_their_own_time_and_order_among_other_exchanges(tmp_path: Path) -> None:
+    """A cached repeat waits as (its row, at, seconds) and is joined when read: every one is listed
+    with its own time and duration, in arrival order among the routed exchanges around it."""
+    spec = tmp_path / "open.yaml"
+    spec.write_text(OPEN_SPEC)
+    app = build_app(spec_source(str(spec), tmp_path / "spec"), config=SandboxConfig(journal=JournalSettings(size=50)))
+    sent = [path for n in range(10) for path in ("/things/same", f"/things/{n}")]
+    try:
+        for path in sent:
+            get(app.pipeline, path)
+        app.pipeline.journal.flush()
+        entries = app.pipeline.journal.store.find(JournalQuery(limit=100))
+    finally:
+        app.pipeline.close()
+    assert [e["path"] for e in reversed(entries)] == sent  # newest first
+    times = [e["at"] for e in reversed(entries)]
+    assert times == sorted(times) and all(e["duration_ms"] is not None and e["duration_ms"] >= 0 for e in entries)
+    repeats = [e for e in entries if e["path"] == "/things/same"]
+    assert len(repeats) == 10 and {e["operation"] for e in repeats} == {"getThing"}
+
+
 def test_a_stateful_repeat_is_described_once_and_a_changed_answer_anew(tmp_path: Path, described: list[str]) -> None:
     """The state file's journal: a read answered again alike (the stateful mode's kept answer,
     a new but equal response each time) reuses its description; when the stored object changes,

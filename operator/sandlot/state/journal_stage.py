@@ -51,6 +51,8 @@ _EXCHANGES = 2048
 _TEXTUAL = ("json", "text", "xml", "form", "yaml", "javascript", "graphql", "csv", "html")
 
 Pending = tuple[RequestContext, MockResponse, float, float]
+#: A repeat held in memory: the row described before (without `at` and `duration_ms`), at, seconds.
+Repeat = tuple[Row, float, float]
 
 
 class JournalStage:
@@ -68,7 +70,7 @@ class JournalStage:
         self._textual: dict[str | None, bool] = {}
         self._exchanges: dict[tuple[Any, ...], tuple[MockResponse, Row]] = {}
         # In memory, exchanges wait here undescribed (each tenant's newest `size`) until someone reads.
-        self._held: dict[str, deque[Pending | Row]] | None = {} if store.path == ":memory:" else None
+        self._held: dict[str, deque[Pending | Row | Repeat]] | None = {} if store.path == ":memory:" else None
 
     def __call__(self, ctx: RequestContext, call_next: Next) -> MockResponse:
         """Answer through the next stages and record the exchange."""
@@ -106,7 +108,8 @@ class JournalStage:
             return self.store.append(self._rows(pending) if pending else [], self.clock())
         if not reading or not held:
             return None
-        # Arrival order across tenants (a row ends with (at, duration_ms); an exchange is (..., at, seconds)).
+        # Arrival order across tenants (a row ends with (at, duration_ms); an exchange is (..., at, seconds),
+        # a repeat (row, at, seconds)).
         waiting = sorted((entry for entries in held.values() for entry in entries),
                          key=lambda entry: entry[-2])
         held.clear()
@@ -114,6 +117,8 @@ class JournalStage:
         for entry in waiting:
             if isinstance(entry[0], RequestContext):
                 rows.extend(self._rows([entry]))  # type: ignore[list-item]
+            elif len(entry) == 3:
+                rows.append(entry[0] + (entry[1], round(entry[2] * 1000, 3)))  # type: ignore[operator]
             else:
                 rows.append(entry)  # type: ignore[arg-type]
         return self.store.append(rows, self.clock())
@@ -122,17 +127,18 @@ class JournalStage:
         """Queue an exchange under its tenant (in memory), undescribed unless it is a repeat (its
         description is remembered, see `_rows`) or has a body over the cap (described now, capped)."""
         ctx, response = exchange[0], exchange[1]
-        entry: Pending | Row = exchange
+        entry: Pending | Row | Repeat = exchange
         cap = self.store.settings.body_bytes
         # Only an answer from the engine's cache (not routed) is described now, to be known when
         # it comes again: any other waits undescribed, which is what holding it saves.
         key = self._repeat_key(ctx) if ctx.routed is None else None
-        known = self._known_row(key, response, exchange[2], exchange[3])
+        known = self._known_row(key, response)
         if known is not None:
             # A repeat answered from the engine's cache and described before (the static mock's
-            # common case): its row, with this exchange's time, without the batch machinery.
-            entry = known
-            tenant = entry[0]
+            # common case): its row and this exchange's time, joined when read (a 3-tuple here,
+            # not a new row of 18 fields per request), without the batch machinery.
+            entry = (known, exchange[2], exchange[3])
+            tenant = known[0]
         elif key is not None or len(ctx.request.body) > cap or len(response.body) > cap:
             with self._lock:  # its caches are shared with the drift proxy's worker threads
                 described = self._rows([exchange])
@@ -173,11 +179,10 @@ class JournalStage:
         return (ctx.engine, tenant, req.method, req.path, req.query, req.body, tuple(req.headers.items()),
                 ctx.scenario)
 
-    def _known_row(self, key: tuple[Any, ...] | None, response: MockResponse, at: float,
-                   seconds: float) -> Row | None:
-        """Return the row of a repeat (`_repeat_key`) described before with the same response (the
-        very object, from the engine's cache, or an equal one), at this exchange's time; None
-        when it was not."""
+    def _known_row(self, key: tuple[Any, ...] | None, response: MockResponse) -> Row | None:
+        """Return the row (without `at` and `duration_ms`) of a repeat (`_repeat_key`) described
+        before with the same response (the very object, from the engine's cache, or an equal one);
+        None when it was not."""
         known = self._exchanges.get(key) if key is not None else None
         if known is None:
             return None
@@ -185,7 +190,7 @@ class JournalStage:
         if seen is not response and (seen.status != response.status or seen.body != response.body
                                      or seen.headers != response.headers):
             return None
-        return known[1] + (at, round(seconds * 1000, 3))
+        return known[1]
 
     def _rows(self, pending: list[Pending]) -> list[Row]:
         """Describe buffered requests as journal rows (COLUMNS order)."""
@@ -194,9 +199,9 @@ class JournalStage:
         for ctx, response, at, seconds in pending:
             req = ctx.request
             key = self._repeat_key(ctx)
-            known = self._known_row(key, response, at, seconds)
+            known = self._known_row(key, response)
             if known is not None:
-                rows.append(known)
+                rows.append(known + (at, round(seconds * 1000, 3)))
                 continue
             try:
                 described = self._describe(ctx, response)

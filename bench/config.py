@@ -91,6 +91,8 @@ DYNAMIC_HEADERS = {"Prefer": "dynamic=true"}
 # with `{n}` send a petId never sent before in every request: they measure the uncached path.
 #: The request journal's cost (issue 13): these rows run with the journal on and off, alternately.
 JOURNAL_ROUNDS = 3
+#: Runs of each server per throughput row, alternately; each side's fastest is shown.
+THROUGHPUT_ROUNDS = 3
 JOURNAL_SCENARIOS = (
     ("GET /pets/{petId} (static)", "/pets/1"),
     ("GET /pets/{petId} (static, new id each request)", "/pets/{n}"),

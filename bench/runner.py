@@ -22,6 +22,7 @@ from bench.config import (
     LOOPBACK,
     PETSTORE_SPEC,
     THROUGHPUT,
+    THROUGHPUT_ROUNDS,
     Budget,
     StartupScenario,
     ThroughputScenario,
@@ -113,17 +114,22 @@ class Runner:
                                cpu_us_per_request=cpu / result.requests * 1e6 if result.requests else None)
 
     def throughput(self, scenario: ThroughputScenario) -> ThroughputRow:
-        """Measure one scenario on Sandlot, then on Prism."""
+        """Measure one scenario on Sandlot and on Prism, alternately, THROUGHPUT_ROUNDS times each
+        (each run a fresh server); keep each side's fastest run. On a shared machine one run of a
+        side can land in a busy minute (the same code moved 2x between runs); the best of a few,
+        taken the same way for both, is what each can do."""
         self.log(f"throughput: {scenario.name}")
-        figures = {SANDLOT: self.load_test(
-            SANDLOT, lambda port: sandlot_argv(scenario.spec, port), scenario.spec, scenario.path,
-            scenario.sandlot_headers)}
-        if self.toolbox.prism_ok:
-            figures[PRISM] = self.load_test(
-                PRISM, lambda port: prism_argv(scenario.spec, port, scenario.prism_flags), scenario.spec,
-                scenario.path, {})
-        else:
-            figures[PRISM] = LoadFigures(problem="Prism unavailable (see notes)")
+        runs: dict[str, list[LoadFigures]] = {SANDLOT: [], PRISM: []}
+        for _ in range(1 if self.budget.quick else THROUGHPUT_ROUNDS):
+            runs[SANDLOT].append(self.load_test(
+                SANDLOT, lambda port: sandlot_argv(scenario.spec, port), scenario.spec, scenario.path,
+                scenario.sandlot_headers))
+            if self.toolbox.prism_ok:
+                runs[PRISM].append(self.load_test(
+                    PRISM, lambda port: prism_argv(scenario.spec, port, scenario.prism_flags), scenario.spec,
+                    scenario.path, {}))
+        unavailable = LoadFigures(problem="Prism unavailable (see notes)")
+        figures = {SANDLOT: _fastest(runs[SANDLOT]), PRISM: _fastest(runs[PRISM]) if runs[PRISM] else unavailable}
         return ThroughputRow(scenario.name, scenario.kind, figures)
 
     def stateful(self) -> tuple[list[ThroughputRow], str]:
@@ -242,6 +248,9 @@ class Runner:
             results.notes.append("`sandlot mock --help` failed: the Sandlot mock server is not available yet")
         if "throughput" in sections:
             results.throughput = [self.throughput(s) for s in THROUGHPUT]
+            rounds = 1 if b.quick else THROUGHPUT_ROUNDS
+            results.notes.append(f"throughput: each server run {rounds} time(s) per row, alternately, each a fresh "
+                                 "process; each side's fastest run is shown (p50, p99 and RSS from that run)")
         if "stateful" in sections:
             results.stateful, note = self.stateful()
             results.notes.append(note)
@@ -253,6 +262,12 @@ class Runner:
         if "conformance" in sections:
             results.conformance = [self.conformance(spec) for spec in conformance_specs(b.quick)]
         return results
+
+
+def _fastest(figures: list[LoadFigures]) -> LoadFigures:
+    """Return the run with the most requests per second (a failed one only when all did)."""
+    measured = [f for f in figures if f.load is not None and not f.problem]
+    return max(measured, key=lambda f: f.load.rps if f.load is not None else 0.0) if measured else figures[0]
 
 
 def _leanest(figures: list[LoadFigures]) -> LoadFigures:

@@ -65,3 +65,13 @@ def test_text_and_markdown_show_the_same_figures():
     for figure in ("4,321", "1,000", "4.32x", "PASS"):
         assert figure in text and figure in markdown
     assert "| GET /x | Sandlot | 4,321 |" in markdown
+
+
+def test_a_row_shows_each_sides_fastest_run_and_a_failed_run_only_when_all_failed():
+    from bench.runner import _fastest
+
+    slow, fast, failed = (LoadFigures(load=_load(900, 9)), LoadFigures(load=_load(3000, 4)),
+                          LoadFigures(problem="server died under load"))
+    assert _fastest([slow, failed, fast]) is fast
+    assert _fastest([failed, slow]) is slow
+    assert _fastest([failed]) is failed

@@ -244,3 +244,15 @@ def test_sandlot_up_answers_each_stub_at_once_on_its_port(tmp_path: Path, tasks:
     assert status == b"HTTP/1.1 200 OK" and body.startswith(b"{")
     assert tasks == []
     assert Dispatcher({}).answer_at_once_for(1) is None  # no stub on that port: uvicorn's way (nothing answers)
+
+
+def test_the_head_is_written_as_uvicorn_writes_it(tasks: list[str]) -> None:
+    """Names in lower case; a `Connection: close` from the app ends keep-alive, and is not doubled."""
+    app = AtOnceApp(200, [(b"X-Mixed-Case", b"v"), (b"Connection", b"Close"), (b"content-length", b"2")], b"ok")
+    with Server(app) as server, server.connect() as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [(status, headers, body)] = read_responses(conn, 1)
+        assert closed_by_server(conn)
+    assert status == b"HTTP/1.1 200 OK" and body == b"ok"
+    assert headers[b"x-mixed-case"] == b"v" and headers[b"connection"] == b"Close"
+    assert tasks == []

@@ -163,15 +163,16 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         self.headers = []
         self.scope = None  # type: ignore[assignment] # made when uvicorn's path needs it (_scope)
 
+    def _base_scope(self, headers: list[tuple[bytes, bytes]], http_version: str) -> dict[str, Any]:
+        """Return the scope uvicorn's on_message_begin makes for a request with these headers."""
+        return {"type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+                "http_version": http_version, "server": self.server, "client": self.client, "scheme": self.scheme,
+                "root_path": self.root_path, "headers": headers, "state": self.app_state.copy()}
+
     def _scope(self) -> None:
         """Make the scope uvicorn's on_message_begin would have made (on_headers_complete fills it)."""
         if self.scope is None or self.scope.get("headers") is not self.headers:
-            self.scope = {  # type: ignore[typeddict-item]
-                "type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-                "http_version": "1.1", "server": self.server, "client": self.client,
-                "scheme": self.scheme,  # type: ignore[typeddict-item] # as uvicorn's own
-                "root_path": self.root_path, "headers": self.headers, "state": self.app_state.copy(),
-            }
+            self.scope = self._base_scope(self.headers, "1.1")  # type: ignore[assignment] # as uvicorn's own
 
     def on_headers_complete(self) -> None:
         at_once = self._at_once
@@ -204,13 +205,16 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             self._through_asgi(answering, verb, path, query, headers, version, found)
             return
         status, head, body = found
+        # The head as uvicorn's RequestResponseCycle.send writes it: names in lower case, a
+        # `Connection: close` from the app ends keep-alive, one is added when keep-alive is off.
         content = [STATUS_LINE[status]]
-        keep_alive = answering.keep_alive
+        keep_alive, has_close = answering.keep_alive, False
         for name, value in (*self.server_state.default_headers, *head):
+            name = name.lower()
             content += (name, b": ", value, b"\r\n")
-            if name == b"connection" and b"close" in value.lower():
-                keep_alive = False
-        if not keep_alive and not any(name == b"connection" for name, _ in head):
+            if name == b"connection" and b"close" in (token.lower().strip() for token in value.split(b",")):
+                keep_alive, has_close = False, True
+        if not keep_alive and not has_close:
             content.append(b"connection: close\r\n")
         content.append(b"\r\n")
         if verb != "HEAD":
@@ -224,11 +228,8 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     def _through_asgi(self, answering: _Answering, verb: str, path: bytes, query: bytes,
                       headers: list[tuple[bytes, bytes]], version: str, found: Any) -> None:
         """Finish an answer through uvicorn's cycle: an edge action, or a head uvicorn must judge."""
-        scope = {"type": "http", "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-                 "http_version": version, "server": self.server, "client": self.client, "scheme": self.scheme,
-                 "root_path": self.root_path, "headers": headers, "state": self.app_state.copy(), "method": verb,
-                 "path": urllib.parse.unquote(path.decode("ascii", "replace")), "raw_path": path,
-                 "query_string": query}
+        scope = {**self._base_scope(headers, version), "method": verb, "raw_path": path, "query_string": query,
+                 "path": urllib.parse.unquote(path.decode("ascii", "replace"))}
         cycle = RequestResponseCycle(
             scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,  # type: ignore[arg-type]
             access_logger=self.access_logger, access_log=self.access_log,

@@ -201,6 +201,55 @@ def test_idempotency_keys_the_virtual_clock_and_rate_limits_survive_kill_9(tmp_p
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
 
 
+def test_every_create_answered_before_kill_9_is_in_the_file(tmp_path: Path) -> None:
+    """Creates from several connections at once share commits (state/sqlite_store.py write
+    groups): each is answered only once its commit is done, so every answered create survives a
+    `kill -9` that lands while others are still being written."""
+    db, port = tmp_path / "state.db", free_port()
+    answered: list[str] = []
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10) as http:
+            for number in range(200):  # bounded; the kill ends it sooner
+                try:
+                    created = http.post("/v1/charges", json={"amount": 100 + number, "currency": "usd"})
+                except httpx.HTTPError:
+                    return
+                assert created.status_code == 201, created.text
+                with lock:
+                    answered.append(created.json()["id"])
+                    if len(answered) >= 300:
+                        enough.set()
+
+    proc = _serve(db, port)
+    clients = [threading.Thread(target=client) for _ in range(6)]
+    try:
+        for thread in clients:
+            thread.start()
+        assert enough.wait(60), f"only {len(answered)} creates answered in 60 s"
+        _kill_9(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for thread in clients:
+            thread.join(30)
+    with lock:
+        acknowledged = list(answered)
+    with sqlite3.connect(db) as raw:
+        stored = {row[0] for row in raw.execute("SELECT object_id FROM objects WHERE collection = 'charges'")}
+    assert len(acknowledged) >= 300 and not set(acknowledged) - stored
+    proc = _serve(db, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10) as http:
+            sample = acknowledged[-20:]  # the last answered, the nearest to the kill
+            assert all(http.get(f"/v1/charges/{charge}").status_code == 200 for charge in sample)
+    finally:
+        stop(proc)
+
+
 def _v1_file(path: Path) -> None:
     """Write a state file as Sandlot wrote it before schema versions: one tenant, its key, a charge,
     an idempotency record and a clock offset."""

@@ -24,6 +24,8 @@ from sandlot.http.pipeline import Pipeline
 from sandlot.http.reload import EngineHolder, watch_spec
 from sandlot.mock.context import RequestContext
 from sandlot.mock.messages import MockRequest, MockResponse
+from sandlot.state.store import NotSaved
+from sandlot.util import fastjson
 
 log = logging.getLogger("sandlot.mock")
 
@@ -77,8 +79,17 @@ class HttpApp:
                           _headers(scope["headers"]), body)
         if self.pipeline.blocking:  # a proxy waits on the real API: not on the event loop
             ctx, response = await asyncio.to_thread(self._answer, req)
-        else:
+        elif (ticket := self.pipeline.write_ticket()) is None:
             ctx, response = self._answer(req)
+        else:
+            # A request with a body (a create, an update) writes with the others of this loop turn,
+            # committed once; it answers when that commit is done (state/sqlite_store.py).
+            with ticket:
+                ctx, response = self._answer(req)
+            try:
+                await ticket.saved()
+            except NotSaved as exc:
+                ctx, response = None, _unsaved(exc)
         await self._finish(ctx, response, send, receive)
 
     @property
@@ -147,6 +158,15 @@ def cors_headers(origin: str) -> list[tuple[str, str]]:
     """Return the CORS headers that let a browser app on any origin read a mock response."""
     return [("access-control-allow-origin", origin), ("access-control-allow-credentials", "true"),
             ("access-control-expose-headers", "*"), ("vary", "origin")]
+
+
+def _unsaved(error: Exception) -> MockResponse:
+    """The answer to a request whose writes could not be committed (none of them were kept)."""
+    detail = (f"the sandbox could not save this request's changes to its state file ({error}); nothing "
+              "was changed: retry it, and see the server log if it keeps failing")
+    return MockResponse(503, [("content-type", "application/problem+json"), ("retry-after", "1")],
+                        fastjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                                        "detail": detail}))
 
 
 def cors_preflight(origin: str, headers: dict[str, str]) -> MockResponse:

@@ -19,6 +19,7 @@ from sandlot.mock.messages import MockRequest, MockResponse
 from sandlot.simulation.stage import Simulation
 from sandlot.state.journal_stage import JournalStage
 from sandlot.state.stage import StateStage
+from sandlot.state.store import WriteTicket
 
 Identify = Callable[[RequestContext], "str | None"]
 
@@ -58,6 +59,12 @@ class Pipeline:
     def blocking(self) -> bool:
         """Tell whether a request may wait on the network (the app then answers it on a worker thread)."""
         return self.proxy is not None
+
+    def write_ticket(self) -> WriteTicket | None:
+        """Return a ticket for one request answered on the event loop (None without state): its
+        writes are committed with the others of the loop turn, and it answers once they are
+        (`await ticket.saved()`; state/sqlite_store.py `write_group`)."""
+        return self.state.store.write_group() if self.state is not None else None
 
     def context(self, req: MockRequest) -> RequestContext:
         """Return a new context for `req`, on the engine serving now (a reload swaps it later)."""

@@ -17,7 +17,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -285,23 +286,34 @@ class JournalStore:
         if not rows:
             return None
         keep = self.settings.size
+        with self._writing() as db:
+            db.executemany(_INSERT, rows)
+            last = db.execute("SELECT MAX(id) FROM journal").fetchone()[0]
+            for tenant in {row[0] for row in rows}:
+                db.execute("DELETE FROM journal WHERE tenant = ? AND id <= (SELECT id FROM journal"
+                           " WHERE tenant = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", (tenant, tenant, keep))
+            if now - self._age_checked >= _AGE_CHECK_EVERY:
+                self._age_checked = now
+                db.execute("DELETE FROM journal WHERE at < ?", (now - self.settings.max_age,))
+        return int(last)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, rolled back on any error: beside a state store, the store's own
+        (a flush inside a request then joins the request's write group: state/sqlite_store.py)."""
+        if self._beside is not None:
+            with self._beside.transaction() as db:
+                yield db
+            return
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(_INSERT, rows)
-                last = db.execute("SELECT MAX(id) FROM journal").fetchone()[0]
-                for tenant in {row[0] for row in rows}:
-                    db.execute("DELETE FROM journal WHERE tenant = ? AND id <= (SELECT id FROM journal"
-                               " WHERE tenant = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", (tenant, tenant, keep))
-                if now - self._age_checked >= _AGE_CHECK_EVERY:
-                    self._age_checked = now
-                    db.execute("DELETE FROM journal WHERE at < ?", (now - self.settings.max_age,))
+                yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-        return int(last)
 
     def find(self, query: JournalQuery, oldest_first: bool = False) -> list[dict[str, Any]]:
         """Return the entries matching `query`, newest first (oldest first for the live tail)."""

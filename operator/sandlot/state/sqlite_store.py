@@ -29,14 +29,16 @@ state/schema.py before anything is written.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import logging
 import mmap
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +49,14 @@ from sandlot.state.store import (
     DeliveryRow,
     KeyRecord,
     ListQuery,
+    NotSaved,
     Page,
     StoredObject,
     Tenant,
 )
 from sandlot.util import fastjson
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -174,10 +179,101 @@ class _WalHeader:
 
 
 class _View(threading.local):
-    """One thread's `SQLiteStore.one_view`: open or not, and the data_version read in it."""
+    """One thread's `SQLiteStore.one_view`: open or not, and the data_version read in it; and the
+    `WriteTicket` its writes join a group with (`SQLiteStore.write_group`), if any."""
 
     open = False
     version: int | None = None
+    ticket: WriteTicket | None = None
+
+
+class _Group:
+    """One write transaction that the requests of one event-loop turn write in, each in its own
+    savepoint, committed once at the loop's next turn (`SQLiteStore.write_group`)."""
+
+    __slots__ = ("loop", "thread", "waiters", "done", "error")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.thread = threading.get_ident()
+        self.waiters: list[asyncio.Future[None]] = []
+        self.done = False
+        self.error: BaseException | None = None
+
+    def finish(self, error: BaseException | None) -> None:
+        """Record the commit's outcome and tell whoever waits, on the loop's thread."""
+        self.done, self.error = True, error
+        if threading.get_ident() == self.thread:
+            self._settle()
+        else:  # another thread took the lock and committed first
+            self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)  # the ticket reads the outcome from the group
+        self.waiters.clear()
+
+
+class WriteTicket:
+    """One request's place in a write group: entered around the request's work on the event loop's
+    thread, then `saved()` is awaited before the answer goes out."""
+
+    __slots__ = ("_store", "groups")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        #: The groups this request's writes (or reads) joined: one, unless another thread
+        #: committed a group between two of its writes.
+        self.groups: list[_Group] = []
+
+    def join(self, group: _Group) -> None:
+        if not self.groups or self.groups[-1] is not group:
+            self.groups.append(group)
+
+    def __enter__(self) -> WriteTicket:
+        self._store._view.ticket = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._view.ticket = None
+
+    async def saved(self) -> None:
+        """Return once what the request wrote (or read unsaved) is committed; raise NotSaved
+        (from the commit's error) when it could not be, and nothing of it was kept."""
+        for group in self.groups:
+            if not group.done:
+                waiter = group.loop.create_future()  # one per request: a cancelled request cancels only its own
+                group.waiters.append(waiter)
+                await waiter
+            if group.error is not None:
+                raise NotSaved(str(group.error)) from group.error
+
+
+class _StoreLock:
+    """The lock around every use of a store's connection. Taking it outside a write group commits
+    the group open on the connection first: nothing else may read, answer from or join writes
+    whose requests have not been told they are saved."""
+
+    __slots__ = ("_rlock", "_store")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._rlock = threading.RLock()
+        self._store = store
+
+    def __enter__(self) -> bool:
+        self._rlock.acquire()
+        store = self._store
+        if store._group is not None:
+            ticket = store._view.ticket
+            if ticket is None:
+                store._end_group()
+            else:  # what it reads may be unsaved: its answer waits for the group too
+                ticket.join(store._group)
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self._rlock.release()
 
 
 class SQLiteStore:
@@ -190,7 +286,9 @@ class SQLiteStore:
         version = check_readable(self.path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._lock = _StoreLock(self)
+        #: The write transaction grouping this turn's requests, while one is open (`write_group`).
+        self._group: _Group | None = None
         self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in EVERYTHING}
         self._kept_rows = 0
         #: This connection's writes so far (its commits do not move data_version).
@@ -224,9 +322,46 @@ class SQLiteStore:
         return self._db
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> _StoreLock:
         """The lock around every use of `connection`."""
         return self._lock
+
+    # write groups ----------------------------------------------------------------------------
+    def write_group(self) -> WriteTicket:
+        """Return a ticket for one request answered on the event loop's thread: within it, the
+        request's writes go into the transaction this loop turn's requests share (one savepoint
+        each, its own rolled back alone on an error), committed once at the loop's next turn;
+        the caller awaits `ticket.saved()` before it answers, so no answer claims a write that
+        is not in the file. A create costs one commit per turn rather than one per request: the
+        commit (the WAL frames written, the write lock taken and given back) was the largest
+        single cost of a stateful create (docs/performance.md). Anything else that takes the
+        lock (a request without a ticket, another thread, `sandlot keys`) commits the group
+        first, so it never sees or joins unsaved writes; another process waits for the group as
+        for any writer (busy timeout), for at most one turn."""
+        return WriteTicket(self)
+
+    def _end_group(self, group: _Group | None = None) -> None:
+        """Commit the open group (only `group`, when given); on failure roll it back and drop
+        what was kept, and hand the error to the requests waiting (call holding the lock)."""
+        current = self._group
+        if current is None or (group is not None and current is not group):
+            return
+        self._group = None
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("could not commit the requests of one loop turn to %s (they answer 503): %s", self.path, exc)
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._forget(EVERYTHING)
+            self._writes += 1
+            current.finish(exc)
+        else:
+            current.finish(None)
+
+    def _commit_turn(self, group: _Group) -> None:
+        with self._lock._rlock:
+            self._end_group(group)
 
     def reopen(self) -> None:
         """Open a new connection to the same file (a forked worker process must not use its
@@ -331,6 +466,11 @@ class SQLiteStore:
         of the kinds it `changes` are dropped (this connection's commits do not move
         data_version)."""
         with self._lock:
+            ticket = self._view.ticket
+            if ticket is not None:
+                with self._grouped(ticket, changes) as db:
+                    yield db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -341,6 +481,34 @@ class SQLiteStore:
                 self._forget(changes)
                 self._writes += bool(changes)  # usage, counters, deliveries, buckets: no answer reads them
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _grouped(self, ticket: WriteTicket, changes: Sequence[str]) -> Iterator[sqlite3.Connection]:
+        """`_tx` for a request holding a ticket: a savepoint in this turn's group, opened (and its
+        commit scheduled for the next turn) by the first write of the turn (call holding the lock)."""
+        group = self._group
+        if group is None:
+            loop = asyncio.get_running_loop()
+            self._db.execute("BEGIN IMMEDIATE")
+            group = self._group = _Group(loop)
+            loop.call_soon(self._commit_turn, group)
+        ticket.join(group)
+        self._db.execute("SAVEPOINT request")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK TO request")
+            self._db.execute("RELEASE request")
+            raise
+        finally:
+            self._forget(changes)
+            self._writes += bool(changes)
+        self._db.execute("RELEASE request")
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on this connection for what shares it (the request journal), that
+        no kept read depends on: joined to the request's write group when there is one."""
+        return self._tx(())
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -729,6 +897,6 @@ class SQLiteStore:
             copy.close()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock:  # commits a group still open
             self._header.close()
             self._db.close()

@@ -94,6 +94,21 @@ class DeliveryRow:
     seq: int = 0
 
 
+class NotSaved(Exception):
+    """A request's writes could not be committed to the store (none of them were kept)."""
+
+
+class WriteTicket(Protocol):
+    """One request's part in a store's write group (`Store.write_group`): entered around the
+    request's work, then awaited before its answer goes out."""
+
+    def __enter__(self) -> WriteTicket: ...
+    def __exit__(self, *exc: object) -> None: ...
+    async def saved(self) -> None:
+        """Return once what the request wrote is in the file; raise NotSaved when it could not
+        be (none of it was)."""
+
+
 class Store(Protocol):
     """What the stateful sandbox needs from persistence."""
 
@@ -125,6 +140,9 @@ class Store(Protocol):
     def one_view(self) -> AbstractContextManager[None]:
         """A block (one request) in which another process's commits may show only from the next
         block on: the store may then check for them once per block."""
+    def write_group(self) -> WriteTicket:
+        """A ticket for one request on the server's event loop: its writes may be committed
+        together with the other requests' of the same loop turn; it answers after `saved()`."""
     def max_int_id(self, tenant_id: str, collection: str) -> int: ...
     def next_int_id(self, tenant_id: str, collection: str) -> int: ...
     def count_objects(self, tenant_id: str, origin: str | None = None) -> int: ...

@@ -310,10 +310,11 @@ class JournalStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def find(self, query: JournalQuery, oldest_first: bool = False) -> list[dict[str, Any]]:
         """Return the entries matching `query`, newest first (oldest first for the live tail)."""

@@ -65,6 +65,7 @@ class JournalStage:
         # The drift proxy runs its stages on worker threads (http/app.py): one lock for the buffers.
         self._lock = threading.RLock()
         self._timer: asyncio.TimerHandle | None = None
+        self._flush_soon = False
         self._headers: dict[tuple[Any, ...], tuple[str, str | None]] = {}
         self._secret_names: tuple[int, frozenset[str]] = (0, frozenset())
         self._textual: dict[str | None, bool] = {}
@@ -83,14 +84,25 @@ class JournalStage:
         with self._lock:
             self._pending.append(exchange)
             full = len(self._pending) >= BATCH
-        if full:
-            self.flush(reading=False)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called in-process, outside a server: a full batch is written now, else readers flush
+            if full:
+                self.flush(reading=False)
+            return response
+        if full and not self._flush_soon:
+            # At the loop's next turn, not inside this request: the request may be writing in a
+            # group with others (state/sqlite_store.py `write_group`), and the journal's rows must
+            # not be lost with that group, nor wait for it.
+            self._flush_soon = True
+            loop.call_soon(self._flush_now)
         elif self._timer is None:
-            try:
-                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush, False)
-            except RuntimeError:  # called in-process, outside a server: readers flush
-                pass
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush, False)
         return response
+
+    def _flush_now(self) -> None:
+        self._flush_soon = False
+        self.flush(reading=False)
 
     def flush(self, reading: bool = True) -> int | None:
         """Describe the waiting requests and write them (in memory: only when `reading`);

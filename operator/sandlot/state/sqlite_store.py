@@ -202,10 +202,11 @@ class _Group:
 
     def finish(self, error: BaseException | None) -> None:
         """Record the commit's outcome and tell whoever waits, on the loop's thread."""
-        self.done, self.error = True, error
+        self.error = error
+        self.done = True
         if threading.get_ident() == self.thread:
             self._settle()
-        else:  # another thread took the lock and committed first
+        elif not self.loop.is_closed():  # another thread took the lock and committed first
             self.loop.call_soon_threadsafe(self._settle)
 
     def _settle(self) -> None:
@@ -267,7 +268,11 @@ class _StoreLock:
         if store._group is not None:
             ticket = store._view.ticket
             if ticket is None:
-                store._end_group()
+                try:
+                    store._end_group()
+                except BaseException:
+                    self._rlock.release()
+                    raise
             else:  # what it reads may be unsaved: its answer waits for the group too
                 ticket.join(store._group)
         return True
@@ -334,10 +339,10 @@ class SQLiteStore:
         the caller awaits `ticket.saved()` before it answers, so no answer claims a write that
         is not in the file. A create costs one commit per turn rather than one per request: the
         commit (the WAL frames written, the write lock taken and given back) was the largest
-        single cost of a stateful create (docs/performance.md). Anything else that takes the
-        lock (a request without a ticket, another thread, `sandlot keys`) commits the group
-        first, so it never sees or joins unsaved writes; another process waits for the group as
-        for any writer (busy timeout), for at most one turn."""
+        single cost of a stateful create (docs/performance.md). Anything else in this process
+        that takes the lock (a request without a ticket, another thread) commits the group
+        first, so it never sees or joins unsaved writes; another process (a worker, `sandlot
+        keys`) waits for the group's commit as for any writer (busy timeout)."""
         return WriteTicket(self)
 
     def _end_group(self, group: _Group | None = None) -> None:
@@ -347,17 +352,30 @@ class SQLiteStore:
         if current is None or (group is not None and current is not group):
             return
         self._group = None
+        error: BaseException | None = None
         try:
+            if not self._db.in_transaction:  # SQLite gave it up (a full disk): nothing of it is in the file
+                raise current.error or sqlite3.OperationalError("the transaction was rolled back by SQLite")
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            error = exc
             log.error("could not commit the requests of one loop turn to %s (they answer 503): %s", self.path, exc)
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._forget(EVERYTHING)
-            self._writes += 1
-            current.finish(exc)
-        else:
-            current.finish(None)
+            try:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("could not roll back the requests of one loop turn")
+            finally:
+                self._forget(EVERYTHING)
+                self._writes += 1
+        finally:
+            current.finish(error)
+
+    def _settle_group(self) -> None:
+        """Commit the open group whoever asks (for what needs the connection outside any
+        transaction: a restore, a snapshot, closing)."""
+        with self._lock._rlock:
+            self._end_group()
 
     def _commit_turn(self, group: _Group) -> None:
         with self._lock._rlock:
@@ -366,6 +384,7 @@ class SQLiteStore:
     def reopen(self) -> None:
         """Open a new connection to the same file (a forked worker process must not use its
         parent's; the parent closes its own before forking)."""
+        self._settle_group()
         with self._lock:
             self._db = self._connect()
             self._watch()
@@ -475,17 +494,31 @@ class SQLiteStore:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
+                    self._db.execute("ROLLBACK")
                 raise
             finally:
                 self._forget(changes)
                 self._writes += bool(changes)  # usage, counters, deliveries, buckets: no answer reads them
+            self._commit()
+
+    def _commit(self) -> None:
+        """COMMIT; when it fails (a full disk), roll back, so the connection is not left inside
+        a transaction that every later write would trip on."""
+        try:
             self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _grouped(self, ticket: WriteTicket, changes: Sequence[str]) -> Iterator[sqlite3.Connection]:
         """`_tx` for a request holding a ticket: a savepoint in this turn's group, opened (and its
         commit scheduled for the next turn) by the first write of the turn (call holding the lock)."""
+        failed = next((g for g in ticket.groups if g.done and g.error is not None), None)
+        if failed is not None:  # its earlier writes are gone: write nothing more, answer 503
+            raise NotSaved(str(failed.error)) from failed.error
         group = self._group
         if group is None:
             loop = asyncio.get_running_loop()
@@ -496,9 +529,14 @@ class SQLiteStore:
         self._db.execute("SAVEPOINT request")
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK TO request")
-            self._db.execute("RELEASE request")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK TO request")
+                self._db.execute("RELEASE request")
+            else:  # SQLite gave up the whole transaction (a full disk): the group is lost
+                self._forget(EVERYTHING)
+                group.error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(str(exc))
+                self._end_group(group)
             raise
         finally:
             self._forget(changes)
@@ -862,6 +900,7 @@ class SQLiteStore:
         copy = sqlite3.connect(":memory:")
         try:
             with self._lock:
+                self._settle_group()  # only what is saved (a request holding a ticket may ask)
                 self._db.backup(copy)
             return gzip.compress(_rollback_journal(copy.serialize()), 6)
         finally:
@@ -888,6 +927,7 @@ class SQLiteStore:
             migrate(copy, version, SCHEMA)
             copy.execute("UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL")
             with self._lock:
+                self._settle_group()  # a backup cannot write into a connection inside a transaction
                 copy.backup(self._db)
                 self._forget(EVERYTHING)
                 self._writes += 1
@@ -897,6 +937,7 @@ class SQLiteStore:
             copy.close()
 
     def close(self) -> None:
-        with self._lock:  # commits a group still open
+        self._settle_group()
+        with self._lock:
             self._header.close()
             self._db.close()

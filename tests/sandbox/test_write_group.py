@@ -319,3 +319,26 @@ def test_a_write_whose_commit_fails_leaves_no_transaction_open(store: SQLiteStor
     assert not real.in_transaction
     store.insert_object("a", "customers", "cus_kept", {"id": "cus_kept"}, 3)
     assert _outside(store)[0] == {"cus_kept"}
+
+
+def test_a_group_whose_transaction_vanished_is_failed_not_written_outside(store: SQLiteStore) -> None:
+    """Should the group's transaction end without the store knowing (here: rolled back behind
+    its back), the next request neither writes outside a transaction nor is told a lie."""
+    async def turn() -> list[str]:
+        first, later = store.write_group(), store.write_group()
+        with first:
+            store.insert_object("a", "customers", "cus_first", {"id": "cus_first"}, 2)
+        store._db.execute("ROLLBACK")
+        with later:
+            store.insert_object("a", "customers", "cus_later", {"id": "cus_later"}, 2)
+        outcomes = []
+        for ticket in (first, later):
+            try:
+                await ticket.saved()
+                outcomes.append("saved")
+            except NotSaved:
+                outcomes.append("not saved")
+        return outcomes
+
+    assert asyncio.run(turn()) == ["not saved", "saved"]
+    assert _outside(store)[0] == {"cus_later"} and not store._db.in_transaction

@@ -220,17 +220,24 @@ class WriteTicket:
     """One request's place in a write group: entered around the request's work on the event loop's
     thread, then `saved()` is awaited before the answer goes out."""
 
-    __slots__ = ("_store", "groups")
+    __slots__ = ("_store", "groups", "wrote_in")
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         #: The groups this request's writes (or reads) joined: one, unless another thread
         #: committed a group between two of its writes.
         self.groups: list[_Group] = []
+        #: The last group it wrote in.
+        self.wrote_in: _Group | None = None
 
     def join(self, group: _Group) -> None:
         if not self.groups or self.groups[-1] is not group:
             self.groups.append(group)
+
+    def leave(self, group: _Group) -> None:
+        """Forget a group this request only looked at (it never wrote in it)."""
+        if self.wrote_in is not group and self.groups and self.groups[-1] is group:
+            self.groups.pop()
 
     def __enter__(self) -> WriteTicket:
         self._store._view.ticket = self
@@ -520,12 +527,18 @@ class SQLiteStore:
         if failed is not None:  # its earlier writes are gone: write nothing more, answer 503
             raise NotSaved(str(failed.error)) from failed.error
         group = self._group
+        if group is not None and not self._db.in_transaction:  # SQLite gave it up under someone else
+            group.error = sqlite3.OperationalError("the transaction was rolled back by SQLite")
+            self._end_group(group)
+            ticket.leave(group)
+            group = None
         if group is None:
             loop = asyncio.get_running_loop()
             self._db.execute("BEGIN IMMEDIATE")
             group = self._group = _Group(loop)
             loop.call_soon(self._commit_turn, group)
         ticket.join(group)
+        ticket.wrote_in = group
         self._db.execute("SAVEPOINT request")
         try:
             yield self._db

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandlot.mock.conformance import RULES, WARNING, Finding
+from sandlot.util.sqlite import immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS findings (
@@ -108,23 +109,17 @@ class DriftStore:
         rows: dict[tuple[str, str, int, str, str], dict[str, Any]] = {}
         for finding, sample in zip(findings, samples, strict=True):
             rows.setdefault((operation, finding.rule, finding.status or 0, finding.location, finding.pointer), sample)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO operations VALUES (?, 1, ?, ?, ?) ON CONFLICT(operation) DO UPDATE SET "
-                    "requests = requests + 1, drifted = drifted + excluded.drifted, last_seen = excluded.last_seen",
-                    (operation, int(bool(rows)), now, now))
-                self._db.executemany(
-                    "INSERT INTO findings VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) "
-                    "ON CONFLICT(operation, rule, status, location, pointer) DO UPDATE SET "
-                    "count = count + 1, last_seen = excluded.last_seen",
-                    [(*key, now, now, json.dumps(sample, ensure_ascii=False, default=str))
-                     for key, sample in rows.items()])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db) as db:
+            db.execute(
+                "INSERT INTO operations VALUES (?, 1, ?, ?, ?) ON CONFLICT(operation) DO UPDATE SET "
+                "requests = requests + 1, drifted = drifted + excluded.drifted, last_seen = excluded.last_seen",
+                (operation, int(bool(rows)), now, now))
+            db.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT(operation, rule, status, location, pointer) DO UPDATE SET "
+                "count = count + 1, last_seen = excluded.last_seen",
+                [(*key, now, now, json.dumps(sample, ensure_ascii=False, default=str))
+                 for key, sample in rows.items()])
 
     def read(self) -> DriftRecord:
         """Return the whole record (groups in a stable order: errors first, then by operation)."""

@@ -82,8 +82,9 @@ class HttpApp:
         elif (ticket := self.pipeline.write_ticket()) is None:
             ctx, response = self._answer(req)
         else:
-            # A request with a body (a create, an update) writes with the others of this loop turn,
-            # committed once; it answers when that commit is done (state/sqlite_store.py).
+            # A request through ASGI (every one with a body: a create, an update) writes with the
+            # others of this loop turn, committed once; it answers when that commit is done
+            # (state/sqlite_store.py `write_group`).
             with ticket:
                 ctx, response = self._answer(req)
             try:

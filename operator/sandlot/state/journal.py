@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sandlot.util.durations import DurationError, parse_duration
+from sandlot.util.sqlite import immediate
 
 if TYPE_CHECKING:
     from sandlot.state.sqlite_store import SQLiteStore
@@ -305,16 +306,8 @@ class JournalStore:
             with self._beside.transaction() as db:
                 yield db
             return
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db) as db:
+            yield db
 
     def find(self, query: JournalQuery, oldest_first: bool = False) -> list[dict[str, Any]]:
         """Return the entries matching `query`, newest first (oldest first for the live tail)."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sandlot.util.sqlite import immediate
+
 #: The schema this Sandlot writes. Bump it with a step in MIGRATIONS.
 SCHEMA_VERSION = 2
 
@@ -121,8 +123,7 @@ def too_new(version: int, written_by: str) -> str:
 def migrate(db: sqlite3.Connection, version: int | None, base_schema: str) -> None:
     """Bring a checked file (`version` from check_readable; None: new) to SCHEMA_VERSION, in one
     transaction, and record the version and this Sandlot in `meta`."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         if version is None:
             for statement in (base_schema + DURABLE_TABLES).split(";"):
                 if statement.strip():
@@ -137,7 +138,3 @@ def migrate(db: sqlite3.Connection, version: int | None, base_schema: str) -> No
                        " value = excluded.value", (str(SCHEMA_VERSION),))
             db.execute("INSERT INTO meta VALUES ('written_by', ?) ON CONFLICT (key) DO UPDATE SET"
                        " value = excluded.value", (sandlot_version(),))
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")

@@ -55,6 +55,7 @@ from sandlot.state.store import (
     Tenant,
 )
 from sandlot.util import fastjson
+from sandlot.util.sqlite import immediate
 
 log = logging.getLogger(__name__)
 
@@ -352,9 +353,10 @@ class SQLiteStore:
         keys`) waits for the group's commit as for any writer (busy timeout)."""
         return WriteTicket(self)
 
-    def _end_group(self, group: _Group | None = None) -> None:
+    def _end_group(self, group: _Group | None = None, lost: BaseException | None = None) -> None:
         """Commit the open group (only `group`, when given); on failure roll it back and drop
-        what was kept, and hand the error to the requests waiting (call holding the lock)."""
+        what was kept, and hand the error to the requests waiting (call holding the lock).
+        `lost`: the error on which SQLite gave the group's transaction up, if it did."""
         current = self._group
         if current is None or (group is not None and current is not group):
             return
@@ -362,7 +364,8 @@ class SQLiteStore:
         error: BaseException | None = None
         try:
             if not self._db.in_transaction:  # SQLite gave it up (a full disk): nothing of it is in the file
-                raise current.error or sqlite3.OperationalError("the transaction was rolled back by SQLite")
+                raise lost if isinstance(lost, sqlite3.Error) else sqlite3.OperationalError(
+                    f"the transaction was rolled back by SQLite{f' ({lost})' if lost else ''}")
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             error = exc
@@ -378,13 +381,10 @@ class SQLiteStore:
         finally:
             current.finish(error)
 
-    def _settle_group(self) -> None:
-        """Commit the open group whoever asks (for what needs the connection outside any
-        transaction: a restore, a snapshot, closing)."""
-        with self._lock._rlock:
-            self._end_group()
-
-    def _commit_turn(self, group: _Group) -> None:
+    def _settle_group(self, group: _Group | None = None) -> None:
+        """Commit the open group (only `group`, when given: the loop's next turn commits the
+        group it scheduled) whoever asks, ticket or not (for what needs the connection outside
+        any transaction: a restore, a snapshot, closing)."""
         with self._lock._rlock:
             self._end_group(group)
 
@@ -497,27 +497,12 @@ class SQLiteStore:
                 with self._grouped(ticket, changes) as db:
                     yield db
                 return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
-                    self._db.execute("ROLLBACK")
-                raise
-            finally:
-                self._forget(changes)
-                self._writes += bool(changes)  # usage, counters, deliveries, buckets: no answer reads them
-            self._commit()
-
-    def _commit(self) -> None:
-        """COMMIT; when it fails (a full disk), roll back, so the connection is not left inside
-        a transaction that every later write would trip on."""
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+            with immediate(self._db) as db:
+                try:
+                    yield db
+                finally:
+                    self._forget(changes)
+                    self._writes += bool(changes)  # usage, counters, deliveries, buckets: no answer reads them
 
     @contextmanager
     def _grouped(self, ticket: WriteTicket, changes: Sequence[str]) -> Iterator[sqlite3.Connection]:
@@ -528,7 +513,6 @@ class SQLiteStore:
             raise NotSaved(str(failed.error)) from failed.error
         group = self._group
         if group is not None and not self._db.in_transaction:  # SQLite gave it up under someone else
-            group.error = sqlite3.OperationalError("the transaction was rolled back by SQLite")
             self._end_group(group)
             ticket.leave(group)
             group = None
@@ -536,7 +520,7 @@ class SQLiteStore:
             loop = asyncio.get_running_loop()
             self._db.execute("BEGIN IMMEDIATE")
             group = self._group = _Group(loop)
-            loop.call_soon(self._commit_turn, group)
+            loop.call_soon(self._settle_group, group)
         ticket.join(group)
         ticket.wrote_in = group
         self._db.execute("SAVEPOINT request")
@@ -547,9 +531,7 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK TO request")
                 self._db.execute("RELEASE request")
             else:  # SQLite gave up the whole transaction (a full disk): the group is lost
-                self._forget(EVERYTHING)
-                group.error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(str(exc))
-                self._end_group(group)
+                self._end_group(group, lost=exc)
             raise
         finally:
             self._forget(changes)
